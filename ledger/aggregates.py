@@ -1,0 +1,128 @@
+"""The two aggregates, a referral and a person: the state the write rules need. No I/O.
+
+Each stored event belongs to exactly one aggregate. Referral events (and retractions of them)
+belong to the referral; `person-added`, `person-forgotten`, `connection-declared` (and
+retractions of declarations) belong to a person. Their explicit topics are the stored schema:
+never rename them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+_NAMESPACE = uuid.UUID("6f1c3a52-8a0e-4d3e-9a55-1c0ad3c0e7a1")
+
+
+def referral_id(key: str) -> uuid.UUID:
+    return uuid.uuid5(_NAMESPACE, "referral:" + key)
+
+
+def person_id(handle: str) -> uuid.UUID:
+    return uuid.uuid5(_NAMESPACE, "person:" + handle)
+
+
+class _Entries:
+    """What an aggregate remembers of each of its events: enough to apply the rules."""
+
+    def init_entries(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}  # id -> compact record, in version order
+        self.retracted: set[str] = set()
+
+    def remember(self, record: dict[str, Any], at_us: int) -> None:
+        entry = {"type": record["type"], "at": at_us}
+        for key in ("to", "by", "target", "with"):
+            if key in record:
+                entry[key] = record[key]
+        self.entries[record["id"]] = entry
+        if record["type"] == "event-retracted":
+            self.retracted.add(record["retracts"])
+
+    def live(self) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (event_id, entry)
+            for event_id, entry in self.entries.items()
+            if event_id not in self.retracted and entry["type"] != "event-retracted"
+        ]
+
+
+class Referral(Aggregate, _Entries):
+    TOPIC = "referral-ledger:Referral"
+
+    class Created(Aggregate.Created):  # referral-requested
+        TOPIC = "referral-ledger:Referral.Created"
+        record: dict[str, Any]
+
+    class Recorded(Aggregate.Event):
+        TOPIC = "referral-ledger:Referral.Recorded"
+        record: dict[str, Any]
+
+        def apply(self, aggregate: Referral) -> None:  # type: ignore[override]
+            aggregate.apply_record(self.record, self.timestamp)
+
+    def __init__(self, record: dict[str, Any]):
+        self.init_entries()
+        self.key: str = record["referral"]
+        self.requester: str = record["by"]
+        self.referrer: str = record["referrer"]
+        self.company: str = record["company"]
+        self.requested_target: str | None = record.get("target")
+        self.requested_at: int = _micros(self.created_on)
+        self.remember(record, self.requested_at)
+
+    def apply_record(self, record: dict[str, Any], timestamp: datetime | str) -> None:
+        self.remember(record, _micros(timestamp))
+
+    @property
+    def target(self) -> str | None:
+        target = self.requested_target
+        intros = [e for _, e in self.live() if e["type"] == "introduction-made"]
+        for entry in sorted(intros, key=lambda e: e["at"]):
+            target = entry["to"]
+        return target
+
+    @property
+    def closed_at(self) -> int | None:
+        closes = [e["at"] for _, e in self.live() if e["type"] == "referral-closed"]
+        return min(closes) if closes else None
+
+    def held_interviews(self) -> list[int]:
+        return [e["at"] for _, e in self.live() if e["type"] == "interview-held"]
+
+
+class Person(Aggregate, _Entries):
+    TOPIC = "referral-ledger:Person"
+
+    class Created(Aggregate.Created):  # person-added
+        TOPIC = "referral-ledger:Person.Created"
+        record: dict[str, Any]
+
+    class Recorded(Aggregate.Event):
+        TOPIC = "referral-ledger:Person.Recorded"
+        record: dict[str, Any]
+
+        def apply(self, aggregate: Person) -> None:  # type: ignore[override]
+            aggregate.apply_record(self.record, self.timestamp)
+
+    def __init__(self, record: dict[str, Any]):
+        self.init_entries()
+        self.handle: str = record["handle"]
+        self.company: str | None = record.get("company")
+        self.forgotten = False
+        self.remember(record, _micros(self.created_on))
+
+    def apply_record(self, record: dict[str, Any], timestamp: datetime | str) -> None:
+        self.remember(record, _micros(timestamp))
+        if record["type"] == "person-forgotten":
+            self.forgotten = True
+
+
+def _micros(moment: datetime | str) -> int:
+    from .events import parse_timestamp, to_micros
+
+    if isinstance(moment, str):
+        moment = parse_timestamp(moment, future_ok=True)
+    return to_micros(moment)

@@ -1,0 +1,439 @@
+"""The ledger's use cases: record, import, export. Validation, sealing, hooks, retries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from .aggregates import Person, Referral, person_id, referral_id
+from .errors import ConflictError, LedgerError
+from .events import (
+    CORE_TYPES,
+    ENVELOPE_FIELDS,
+    Event,
+    format_timestamp,
+    new_event_id,
+    parse_timestamp,
+    type_name,
+    validate,
+)
+from .interchange import dumps, parse_event
+from .plugins import PluginError, Plugins, get_plugins
+from .privacy import (
+    get_path,
+    is_personal_value,
+    new_secret,
+    parse_secret,
+    seal,
+    sealed_paths,
+    take_forgotten,
+    unseal,
+)
+from .rules import Located, check
+from .store import GENESIS, Pending, Store, Stored, chain_hash, open_store
+
+RETRIES = 8
+MAX_IMPORT_BYTES = 2 * 1024**3
+
+
+def freeze(value: Any) -> Any:
+    """A read-only copy: mappings become mappingproxies, lists become tuples."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+@dataclass
+class ImportResult:
+    stored: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: int = 0
+    restored: bool = False
+
+
+class Ledger:
+    """One ledger: its store, its event types and its plugins."""
+
+    def __init__(self, db: str | None = None, *, plugins: Plugins | None = None):
+        self.plugins = plugins if plugins is not None else get_plugins()
+        self.types: dict[str, type[Event]] = dict(CORE_TYPES)
+        self.type_plugins: dict[str, str] = {}
+        for plugin, model in self.plugins.collected("register_event_types"):
+            name = type_name(model)
+            if name in self.types:
+                raise LedgerError(f"plugin {plugin!r} registers event type {name!r}, which exists")
+            self.types[name] = model
+            self.type_plugins[name] = plugin
+        self.store: Store = open_store(db)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def record(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Record one event (already parsed). Returns it as stored, in the export format."""
+        result = self._write([(None, raw)])
+        if result.stored:
+            return result.stored[0]
+        return self._existing[0]
+
+    def import_lines(self, lines: Iterable[bytes | str]) -> ImportResult:
+        """Record every event of a JSON Lines stream, all or nothing."""
+        parsed: list[tuple[int, dict[str, Any]]] = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                parsed.append((number, parse_event(line)))
+            except LedgerError as exc:
+                raise exc.at_line(number) from None
+        if not parsed:
+            raise LedgerError("nothing to import: the input holds no events")
+        return self._write(parsed)
+
+    def _write(self, items: list[tuple[int | None, dict[str, Any]]]) -> ImportResult:
+        delay = 0.01
+        for attempt in range(RETRIES):
+            try:
+                return self._write_once(items)
+            except ConflictError:
+                if attempt == RETRIES - 1:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        raise AssertionError("unreachable")
+
+    def _write_once(self, items: list[tuple[int | None, dict[str, Any]]]) -> ImportResult:
+        restore = self.store.count() == 0 and any("seq" in raw for _, raw in items)
+        batch = _Batch(self)
+        pendings: list[Pending] = []
+        self._existing: list[dict[str, Any]] = []
+        unchanged = 0
+        for line, raw in items:
+            try:
+                pending = batch.prepare(dict(raw), restore=restore, line=line)
+            except LedgerError as exc:
+                raise exc.at_line(line) if line is not None else exc from None
+            if pending is None:
+                unchanged += 1
+                continue
+            pending.line = line
+            pendings.append(pending)
+        stored = self.store.append(pendings, restore=restore)
+        keys = self.store.secrets(sorted({p.owner for p in pendings if p.owner}))
+        out = [self.export_record(s, keys) for s in stored]
+        for event in out:
+            self.plugins.call_each(
+                "event_recorded", event=freeze(event), ledger=self, on_error=_warn_plugin
+            )
+        return ImportResult(out, unchanged, restore)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def export_record(self, stored: Stored, keys: Mapping[str, bytes] | None = None) -> dict[str, Any]:
+        """A stored event in the interchange format, with the fields export adds."""
+        record = unseal(stored.record, stored.private)
+        out: dict[str, Any] = {"type": record.pop("type"), "id": record.pop("id")}
+        out["at"] = record.pop("at")
+        out.update(record)
+        out["recorded_at"] = stored.recorded_at
+        out["seq"] = stored.seq
+        out["hash"] = stored.hash
+        if keys is not None and stored.private:
+            owners = {c["owner"] for _, c in sealed_paths(stored.record)}
+            live = {o: keys[o].hex() for o in sorted(owners) if o in keys}
+            if live:
+                out["keys"] = live
+        return out
+
+    def export(self) -> Iterator[dict[str, Any]]:
+        keys = self.all_secrets()
+        for stored in self.store.events():
+            yield self.export_record(stored, keys)
+
+    def all_secrets(self) -> dict[str, bytes]:
+        with self.store.read() as cur:
+            rows = cur.all("SELECT handle, secret FROM {p}rl_keys")
+        return {row["handle"]: bytes(row["secret"]) for row in rows}
+
+    def event(self, event_id: str) -> dict[str, Any] | None:
+        stored = self.store.get(event_id)
+        return self.export_record(stored) if stored else None
+
+    def referral(self, key: str) -> Referral | None:
+        return self.store.referral(key)
+
+    def person(self, handle: str) -> Person | None:
+        return self.store.person(handle)
+
+
+def _warn_plugin(error: PluginError) -> None:
+    import sys
+
+    print(f"Warning: {error}", file=sys.stderr)
+
+
+class _Batch:
+    """The state one write sees: the stored aggregates plus this batch's own events."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.store = ledger.store
+        self.referrals: dict[str, Referral | None] = {}
+        self.people: dict[str, Person | None] = {}
+        self.located: dict[str, Located] = {}
+        self.by_id: dict[str, dict[str, Any]] = {}  # this batch's records (unsealed), by id
+        self.secrets: dict[str, bytes | None] = {}
+        self.file_prev: str | None = None
+        self.file_seq: int | None = None
+        self.last_recorded: datetime | None = None
+
+    # Context for the rules
+    def person(self, handle: str) -> Person | None:
+        if handle not in self.people:
+            self.people[handle] = self.store.person(handle)
+        return self.people[handle]
+
+    def referral(self, key: str) -> Referral | None:
+        if key not in self.referrals:
+            self.referrals[key] = self.store.referral(key)
+        return self.referrals[key]
+
+    def locate(self, event_id: str) -> Located | None:
+        if event_id in self.located:
+            return self.located[event_id]
+        return self.store.locate(event_id)
+
+    def secret(self, handle: str) -> bytes | None:
+        if handle not in self.secrets:
+            self.secrets[handle] = self.store.secrets([handle]).get(handle)
+        return self.secrets[handle]
+
+    def prepare(self, raw: dict[str, Any], *, restore: bool, line: int | None) -> Pending | None:
+        envelope = {k: raw.pop(k) for k in ENVELOPE_FIELDS if k in raw}
+        model = self.ledger.types.get(raw.get("type"))  # type: ignore[arg-type]
+        forgotten: dict[str, str] = {}
+        if model is not None:
+            raw = _deep_copy(raw)
+            forgotten = take_forgotten(raw, model.personal)
+        given_at = raw.get("at") is not None
+        event = validate(raw, self.ledger.types)
+        fill: dict[str, Any] = {}
+        if event.id is None:
+            fill["id"] = new_event_id()
+        if event.at is None:
+            fill["at"] = format_timestamp(datetime.now(UTC))
+        if fill:
+            event = event.model_copy(update=fill)
+        record = event.record()
+        event_id: str = record["id"]
+
+        existing = self._existing(event_id)
+        if existing is not None:
+            self._check_same(existing, raw, given_at, forgotten)
+            self.ledger._existing.append(existing)
+            return None
+        if event_id in self.by_id:
+            raise LedgerError(f"id: {event_id!r} appears twice in this input")
+
+        problems = check(event, self)
+        if problems:
+            raise LedgerError(problems)
+
+        owner = event.owner()
+        if owner is None and record.get("referral"):
+            referral = self.referral(record["referral"])
+            owner = referral.requester if referral else None
+        file_keys = {
+            handle: parse_secret(handle, value)
+            for handle, value in (envelope.get("keys") or {}).items()
+        } if isinstance(envelope.get("keys") or {}, dict) else _bad_keys()
+        new_keys: dict[str, bytes] = {}
+        secret = None
+        has_plaintext = any(
+            path not in forgotten and is_personal_value(get_path(record, path))
+            for path in event.personal
+        )
+        if owner is not None and has_plaintext:
+            secret = self.secret(owner)
+            if secret is None:
+                secret = file_keys.get(owner) or new_secret()
+                self.secrets[owner] = secret
+                new_keys[owner] = secret
+        sealed, private = seal(
+            _deep_copy(record), event.personal, owner=owner, secret=secret, forgotten=forgotten
+        )
+        self._check_envelope(envelope, event_id, record, event, owner, file_keys, forgotten, sealed)
+
+        for plugin_name, reason in self.ledger.plugins.call_each(
+            "validate_event",
+            event=freeze(record),
+            ledger=self.ledger,
+            on_error=_refuse,
+        ):
+            if reason:
+                raise LedgerError(f"refused by plugin {plugin_name!r}: {reason}")
+
+        domain_event, aggregate_key = self._apply(event, sealed)
+        self.by_id[event_id] = record
+        self.located[event_id] = Located(
+            event_id,
+            record["type"],
+            record.get("referral"),
+            aggregate_key if not record.get("referral") else None,
+        )
+        recorded_at = None
+        if restore and "recorded_at" in envelope:
+            recorded_at = parse_timestamp(str(envelope["recorded_at"]))
+        return Pending(
+            record=sealed,
+            domain_event=domain_event,
+            private=private,
+            owner=owner if private else None,
+            new_keys=new_keys,
+            forget=record["handle"] if record["type"] == "person-forgotten" else None,
+            recorded_at=recorded_at,
+            expect_seq=envelope.get("seq") if restore else None,
+            expect_hash=envelope.get("hash") if restore else None,
+        )
+
+    def _existing(self, event_id: str) -> dict[str, Any] | None:
+        stored = self.store.get(event_id)
+        if stored is None:
+            return None
+        return self.ledger.export_record(stored)
+
+    def _check_same(
+        self, existing: dict[str, Any], raw: dict[str, Any], given_at: bool, forgotten: dict[str, str]
+    ) -> None:
+        """An `id` already stored is a no-op only when the fields given are the same."""
+        differing = []
+        for key, value in raw.items():
+            if key in ("id",) or value is None:
+                continue
+            if key == "at":
+                if given_at and parse_timestamp(value, future_ok=True) != parse_timestamp(
+                    existing["at"], future_ok=True
+                ):
+                    differing.append("at")
+                continue
+            if existing.get(key) != value and key not in {p.split(".")[0] for p in forgotten}:
+                differing.append(key)
+        for key in existing:
+            if key not in raw and key not in ("id", "at", "recorded_at", "seq", "hash", "keys"):
+                differing.append(key)
+        if differing:
+            raise LedgerError(
+                f"id: {existing['id']!r} is already stored with different content "
+                f"({', '.join(sorted(set(differing)))})"
+            )
+
+    def _check_envelope(
+        self,
+        envelope: dict[str, Any],
+        event_id: str,
+        record: dict[str, Any],
+        event: Event,
+        owner: str | None,
+        file_keys: dict[str, bytes],
+        forgotten: dict[str, str],
+        sealed: dict[str, Any],
+    ) -> None:
+        """Fields export adds are checked, never trusted."""
+        seq = envelope.get("seq")
+        if "seq" in envelope and (type(seq) is not int or seq < 1):
+            raise LedgerError("seq: must be a positive integer")
+        recorded_at = envelope.get("recorded_at")
+        if "recorded_at" in envelope:
+            if not isinstance(recorded_at, str):
+                raise LedgerError("recorded_at: must be an ISO 8601 timestamp")
+            try:
+                moment = parse_timestamp(recorded_at)
+            except ValueError as exc:
+                raise LedgerError(f"recorded_at: {exc}") from None
+            if self.last_recorded is not None and moment < self.last_recorded:
+                raise LedgerError("recorded_at: earlier than the line before")
+            self.last_recorded = moment
+        digest = envelope.get("hash")
+        if "hash" not in envelope:
+            self.file_prev = None
+            return
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise LedgerError("hash: must be 64 lowercase hex digits")
+        if seq is None or recorded_at is None:
+            raise LedgerError("hash: needs the seq and recorded_at it was computed with")
+        if seq == 1:
+            prev = GENESIS
+        elif self.file_prev is not None and self.file_seq == seq - 1:
+            prev = self.file_prev
+        else:
+            raise LedgerError(f"hash: cannot be checked, seq {seq} does not follow the line before")
+        check_record = sealed
+        file_secret = file_keys.get(owner) if owner else None
+        if owner is not None and file_secret is not None and file_secret != self.secret(owner):
+            check_record, _ = seal(
+                _deep_copy(record), event.personal, owner=owner, secret=file_secret, forgotten=forgotten
+            )
+        recorded = format_timestamp(parse_timestamp(recorded_at, future_ok=True))
+        if chain_hash(prev, seq, event_id, recorded, dumps(check_record)) != digest:
+            raise LedgerError("hash: does not match the event's content (altered or missing keys)")
+        self.file_prev, self.file_seq = digest, seq
+
+    def _apply(self, event: Event, sealed: dict[str, Any]) -> tuple[Any, str | None]:
+        """Apply the event to its aggregate; return the new domain event and the aggregate key."""
+        record = sealed
+        at = parse_timestamp(record["at"], future_ok=True)
+        kind = record["type"]
+        aggregate: Referral | Person | None
+        if kind == "referral-requested":
+            aggregate = Referral._create(
+                Referral.Created, id=referral_id(record["referral"]), record=record, timestamp=at
+            )
+            self.referrals[record["referral"]] = aggregate
+            key = record["referral"]
+        elif kind == "person-added":
+            aggregate = Person._create(
+                Person.Created, id=person_id(record["handle"]), record=record, timestamp=at
+            )
+            self.people[record["handle"]] = aggregate
+            key = record["handle"]
+        else:
+            if record.get("referral"):
+                key = record["referral"]
+                aggregate = self.referral(key)
+            else:
+                if kind == "event-retracted":
+                    located = self.locate(record["retracts"])
+                    key = located.person if located else None
+                elif kind == "person-forgotten":
+                    key = record["handle"]
+                else:
+                    key = record.get("by") or record.get("handle")
+                aggregate = self.person(key) if key else None
+            if aggregate is None:
+                raise LedgerError(f"{kind}: no referral or person to record it on")
+            aggregate.trigger_event(aggregate.Recorded, record=record, timestamp=at)
+        (domain_event,) = aggregate.collect_events()
+        return domain_event, key
+
+
+def _refuse(error: PluginError) -> None:
+    raise LedgerError(f"plugin {error.plugin!r} failed while validating: {error.exc}")
+
+
+def _bad_keys() -> dict[str, bytes]:
+    raise LedgerError("keys: must be an object of handle to hex secret")
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value

@@ -1,0 +1,273 @@
+"""The command line. The only module that prints; the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+from .errors import ExitCode, LedgerError
+
+if TYPE_CHECKING:
+    from .app import Ledger
+
+
+class State:
+    """What every command can reach through `click.get_current_context().obj`."""
+
+    def __init__(self, db: str | None, config: str | None, debug: bool):
+        self.db = db
+        self.config = config
+        self.debug = debug
+        self._ledger: Ledger | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from .app import Ledger
+
+            self._ledger = Ledger(self.db)
+        return self._ledger
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+
+
+def get_state() -> State:
+    return click.get_current_context().find_object(State)  # type: ignore[return-value]
+
+
+def get_ledger() -> Ledger:
+    """The ledger chosen by `--db`, opened on first use. For plugins' commands too."""
+    return get_state().ledger
+
+
+class LedgerGroup(click.Group):
+    """Turns LedgerError into `Error: …` and exit 2, and any other exception into exit 3."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LedgerError as exc:
+            _fail(ctx, exc.message, exc.exit_code, exc)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+        except KeyboardInterrupt:
+            raise click.exceptions.Exit(130) from None
+        except Exception as exc:
+            debug = _debug(ctx)
+            if debug:
+                traceback.print_exc()
+            hint = "" if debug else " (rerun with --debug for the traceback)"
+            click.echo(f"Error: internal error: {type(exc).__name__}: {exc}{hint}", err=True)
+            ctx.exit(ExitCode.INTERNAL)
+        finally:
+            state = ctx.find_object(State)
+            if state is not None and ctx.parent is None:
+                state.close()
+
+
+def _debug(ctx: click.Context) -> bool:
+    state = ctx.find_object(State)
+    return bool(state and state.debug)
+
+
+def _fail(ctx: click.Context, message: str, code: int, exc: BaseException) -> None:
+    if _debug(ctx):
+        traceback.print_exception(exc)
+    click.echo(f"Error: {safe(message)}", err=True)
+    ctx.exit(code)
+
+
+def _quiet_broken_pipe() -> None:
+    # The reader went away (`| head`): stop quietly, as Unix tools do.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise click.exceptions.Exit(0)
+
+
+def safe(text: str) -> str:
+    """Make user-supplied text harmless on a terminal: escapes and controls become visible."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in "\n\t" or (code >= 32 and code != 127 and not 0x80 <= code < 0xA0):
+            out.append(ch)
+        else:
+            out.append(f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
+    return "".join(out)
+
+
+def emit_json(value: Any) -> None:
+    import orjson
+
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+def emit_jsonl(values: Any, out: IO[bytes] | None = None) -> int:
+    import orjson
+
+    out = out or sys.stdout.buffer
+    count = 0
+    for value in values:
+        out.write(orjson.dumps(value) + b"\n")
+        count += 1
+    out.flush()
+    return count
+
+
+@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar="REFERRAL_LEDGER_DB",
+    metavar="PATH_OR_URL",
+    help="Ledger to use: a SQLite file path, or a postgresql:// URL. "
+    "[env: REFERRAL_LEDGER_DB; default: a file in your data directory]",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Settings file (TOML). [default: config.toml in your config directory]",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="referral-ledger", prog_name="referral-ledger")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, config: str | None, debug: bool) -> None:
+    """An event-sourced ledger of job referrals: who asked, who vouched, who received,
+    and what each of them still owes the others."""
+    ctx.obj = State(db, config, debug)
+
+
+def read_input(source: str) -> bytes:
+    if source == "-":
+        return sys.stdin.buffer.read()
+    return source.encode("utf-8", errors="surrogateescape")
+
+
+@cli.command()
+@click.argument("event_json", metavar="JSON")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored event as JSON (default).")
+def record(event_json: str, as_json: bool) -> None:
+    """Record one event given as a JSON object (`-` reads it from stdin).
+
+    Prints the stored event, with its id, seq, recorded_at and hash.
+    """
+    from .interchange import parse_event
+
+    data = read_input(event_json)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LedgerError("input is not valid UTF-8") from None
+    event = get_ledger().record(parse_event(text))
+    emit_json(event)
+
+
+@cli.command(name="import")
+@click.argument("path", type=click.Path(allow_dash=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def import_(path: str, as_json: bool) -> None:
+    """Record every event of a JSON Lines file (`-` for stdin), all or nothing."""
+    lines = _read_lines(path)
+    result = get_ledger().import_lines(lines)
+    summary = {
+        "stored": len(result.stored),
+        "unchanged": result.unchanged,
+        "restored": result.restored,
+        "first_seq": result.stored[0]["seq"] if result.stored else None,
+        "last_seq": result.stored[-1]["seq"] if result.stored else None,
+    }
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(
+            f"Imported {summary['stored']} new event(s); {summary['unchanged']} already stored."
+        )
+
+
+def _read_lines(path: str) -> Iterator[bytes]:
+    from .app import MAX_IMPORT_BYTES
+
+    try:
+        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
+    with stream:
+        total = 0
+        for line in stream:
+            total += len(line)
+            if total > MAX_IMPORT_BYTES:
+                raise LedgerError(f"input is larger than {MAX_IMPORT_BYTES} bytes")
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise LedgerError("input is not valid UTF-8") from None
+            yield line
+
+
+@cli.command()
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+    help="Write to this file instead of stdout.",
+)
+def export(output: str) -> None:
+    """Write every event as JSON Lines, in seq order."""
+    events = get_ledger().export()
+    if output == "-":
+        emit_jsonl(events)
+    else:
+        with open(output, "wb") as out:
+            emit_jsonl(events, out)
+
+
+@cli.group(name="plugins", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
+    """The installed plugins and the hooks each implements."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .plugins import get_plugins
+
+    infos = [info.as_json() for info in get_plugins().infos]
+    if as_json:
+        emit_json(infos)
+        return
+    for info in infos:
+        state = "enabled" if info["enabled"] else "disabled"
+        origin = "built-in" if info["builtin"] else (info["distribution"] or "local")
+        click.echo(f"{info['name']} ({origin}, {state}): {', '.join(info['hooks']) or '-'}")
+        if info["error"]:
+            click.echo(f"  error: {safe(info['error'])}")
+
+
+def _load_plugin_commands() -> None:
+    from .plugins import get_plugins
+
+    plugins = get_plugins()
+    for error in plugins.errors():
+        click.echo(f"Warning: {safe(error)}", err=True)
+
+    def report(error: Any) -> None:
+        click.echo(f"Warning: {safe(str(error))}", err=True)
+
+    plugins.call_each("register_commands", cli=cli, on_error=report)
+
+
+_loaded = False
+
+
+def main(argv: list[str] | None = None) -> None:
+    global _loaded
+    if not _loaded:
+        _load_plugin_commands()
+        _loaded = True
+    cli.main(args=argv, prog_name="referral-ledger")

@@ -1,0 +1,420 @@
+"""The event interchange format: one strict pydantic model per event type.
+
+The models check the shape of one event (types, formats, lengths). Rules that need the rest of
+the ledger (does this referral exist, was there an interview) live in `rules.py`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import LedgerError
+
+HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_TEXT = 4000
+MAX_SHORT = 200
+FUTURE_SLACK = timedelta(minutes=5)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+KINDS = (
+    "linkedin-only",
+    "met-once",
+    "acquaintance",
+    "worked-together",
+    "friend",
+    "managed",
+    "reported-to",
+    "family",
+)
+WEAK_KINDS = frozenset(KINDS[:2])
+KIND_RANK = {kind: rank for rank, kind in enumerate(KINDS)}
+
+# Fields the ledger adds on export; accepted on input and checked, never required.
+ENVELOPE_FIELDS = ("recorded_at", "seq", "hash", "keys")
+
+
+def _check_text(value: str) -> str:
+    for ch in value:
+        cat = unicodedata.category(ch)
+        if cat == "Cs":
+            raise ValueError("contains a lone surrogate")
+        if cat == "Cc" and ch not in "\n\t":
+            raise ValueError(f"contains a control character (U+{ord(ch):04X})")
+    return value
+
+
+def _check_line(value: str) -> str:
+    _check_text(value)
+    if "\n" in value or "\t" in value:
+        raise ValueError("must be a single line")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _check_handle(value: str) -> str:
+    if not HANDLE_RE.match(value):
+        raise ValueError(
+            "must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _check_event_id(value: str) -> str:
+    if not 1 <= len(value) <= 128 or not all(" " <= ch <= "~" for ch in value):
+        raise ValueError("must be 1-128 printable ASCII characters")
+    return value
+
+
+def parse_timestamp(value: str, *, now: datetime | None = None, future_ok: bool = False) -> datetime:
+    """Parse ISO 8601 with a UTC offset; refuse naive, absurd and future times."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 timestamp string")
+    if not re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", value):
+        raise ValueError(f"{value!r} is not an ISO 8601 timestamp like 2026-11-02T09:30:00Z")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a valid ISO 8601 timestamp") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"{value!r} has no UTC offset (write it like 2026-11-02T09:30:00Z)")
+    parsed = parsed.astimezone(UTC)
+    if parsed < EPOCH:
+        raise ValueError(f"{value!r} is before 1970")
+    if not future_ok:
+        now = now or datetime.now(UTC)
+        if parsed > now + FUTURE_SLACK:
+            raise ValueError(f"{value!r} is in the future")
+    return parsed
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC with `Z`; microseconds only when there are any."""
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_micros(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def _check_at(value: str) -> str:
+    return format_timestamp(parse_timestamp(value))
+
+
+def _check_future_ok_timestamp(value: str) -> str:
+    return format_timestamp(parse_timestamp(value, future_ok=True))
+
+
+def _check_date(value: str) -> str:
+    if not re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+        raise ValueError(f"{value!r} is not a date like 2026-11-02")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a valid date") from None
+    return value
+
+
+Handle = Annotated[str, AfterValidator(_check_handle)]
+EventId = Annotated[str, AfterValidator(_check_event_id)]
+Timestamp = Annotated[str, AfterValidator(_check_at)]
+AnyTimestamp = Annotated[str, AfterValidator(_check_future_ok_timestamp)]
+Day = Annotated[str, AfterValidator(_check_date)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_SHORT), AfterValidator(_check_line)]
+Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_check_text)]
+RequiredText = Annotated[
+    str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_check_text)
+]
+Email = Annotated[
+    str,
+    Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"),
+    AfterValidator(_check_line),
+]
+Kind = Literal[
+    "linkedin-only",
+    "met-once",
+    "acquaintance",
+    "worked-together",
+    "friend",
+    "managed",
+    "reported-to",
+    "family",
+]
+Channel = Literal["email", "phone", "message", "in-person", "other"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=False)
+
+
+class Preparation(Strict):
+    researched_company: bool | None = None
+    researched_person: bool | None = None
+    questions: Annotated[list[Annotated[str, Field(max_length=MAX_TEXT)]], Field(max_length=50)] | None = None
+    expectations: Text | None = None
+    follow_up_plan: Text | None = None
+    qualifications: Text | None = None
+
+
+class Event(Strict):
+    """Fields common to every event. Subclasses set `type` and their own fields."""
+
+    type: str
+    at: Timestamp | None = None
+    id: EventId | None = None
+
+    # Which fields name people, and which hold personal data (by dotted path).
+    handles: ClassVar[tuple[str, ...]] = ()
+    personal: ClassVar[tuple[str, ...]] = ("note",)
+    referral_event: ClassVar[bool] = True
+    # The plugin that registered the type; None for the contract's own types.
+    plugin: ClassVar[str | None] = None
+
+    def record(self) -> dict[str, Any]:
+        """The event as an interchange-format dict, without absent optional fields."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+    def owner(self) -> str | None:
+        """Whose personal data the event's free text is: the person who recorded it."""
+        return getattr(self, "by", None)
+
+
+class PersonAdded(Event):
+    type: Literal["person-added"]
+    handle: Handle
+    name: Name
+    email: Email | None = None
+    company: Name | None = None
+    title: Name | None = None
+    handles: ClassVar[tuple[str, ...]] = ()
+    personal: ClassVar[tuple[str, ...]] = ("name", "email", "title")
+    referral_event: ClassVar[bool] = False
+
+    def owner(self) -> str | None:
+        return self.handle
+
+
+class ConnectionDeclared(Event):
+    type: Literal["connection-declared"]
+    by: Handle
+    with_: Handle = Field(alias="with")
+    kind: Kind
+    since: Day | None = None
+    note: Text | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by", "with")
+    referral_event: ClassVar[bool] = False
+
+
+class ReferralRequested(Event):
+    type: Literal["referral-requested"]
+    referral: Handle
+    by: Handle
+    referrer: Handle
+    company: Name
+    target: Handle | None = None
+    role: Text | None = None
+    posting_at: Day | None = None
+    goal: Text | None = None
+    relationship: Kind | None = None
+    preparation: Preparation | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by", "referrer", "target")
+    personal: ClassVar[tuple[str, ...]] = (
+        "role",
+        "goal",
+        "preparation.questions",
+        "preparation.expectations",
+        "preparation.follow_up_plan",
+        "preparation.qualifications",
+    )
+
+
+class RequestVetted(Event):
+    type: Literal["request-vetted"]
+    referral: Handle
+    by: Handle
+    decision: Literal["accept", "decline", "needs-preparation"]
+    knows_work: bool
+    relationship: Kind | None = None
+    note: Text | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by",)
+
+
+class IntroductionMade(Event):
+    type: Literal["introduction-made"]
+    referral: Handle
+    by: Handle
+    to: Handle
+    channel: Channel | None = None
+    resume_attached: bool | None = None
+    note: Text | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by", "to")
+
+
+class ResumeForwarded(Event):
+    type: Literal["resume-forwarded"]
+    referral: Handle
+    by: Handle
+    to: Handle
+    note: Text | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by", "to")
+
+
+class FollowUpSent(Event):
+    type: Literal["follow-up-sent"]
+    referral: Handle
+    by: Handle
+    to: Handle
+    channel: Channel | None = None
+    note: Text | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by", "to")
+
+
+class InterviewScheduled(Event):
+    type: Literal["interview-scheduled"]
+    referral: Handle
+    on: AnyTimestamp
+    by: Handle | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by",)
+    personal: ClassVar[tuple[str, ...]] = ()
+
+
+class InterviewHeld(Event):
+    type: Literal["interview-held"]
+    referral: Handle
+    by: Handle | None = None
+    note: Text | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by",)
+
+
+class FeedbackGiven(Event):
+    type: Literal["feedback-given"]
+    referral: Handle
+    by: Handle
+    to: Handle
+    match: Annotated[int, Field(ge=1, le=5)]
+    note: Text | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by", "to")
+
+
+class OutcomeReported(Event):
+    type: Literal["outcome-reported"]
+    referral: Handle
+    by: Handle
+    to: Handle
+    outcome: Literal["hired", "offer-declined", "rejected", "no-opening", "withdrawn"]
+    note: Text | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by", "to")
+
+
+class ThankYouSent(Event):
+    type: Literal["thank-you-sent"]
+    referral: Handle
+    by: Handle
+    to: Handle
+    note: Text | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by", "to")
+
+
+class ReferralClosed(Event):
+    type: Literal["referral-closed"]
+    referral: Handle
+    by: Handle
+    reason: RequiredText
+    handles: ClassVar[tuple[str, ...]] = ("by",)
+    personal: ClassVar[tuple[str, ...]] = ("reason",)
+
+
+class EventRetracted(Event):
+    type: Literal["event-retracted"]
+    by: Handle
+    retracts: EventId
+    reason: RequiredText
+    referral: Handle | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by",)
+    personal: ClassVar[tuple[str, ...]] = ("reason",)
+    referral_event: ClassVar[bool] = False  # it has a referral exactly when its target does
+
+
+class PersonForgotten(Event):
+    type: Literal["person-forgotten"]
+    handle: Handle
+    by: Handle | None = None
+    reason: Text | None = None
+    handles: ClassVar[tuple[str, ...]] = ("handle", "by")
+    personal: ClassVar[tuple[str, ...]] = ("reason",)
+    referral_event: ClassVar[bool] = False
+
+    def owner(self) -> str | None:
+        return self.by or self.handle
+
+
+CORE_TYPES: dict[str, type[Event]] = {
+    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in (
+        PersonAdded,
+        ConnectionDeclared,
+        ReferralRequested,
+        RequestVetted,
+        IntroductionMade,
+        ResumeForwarded,
+        FollowUpSent,
+        InterviewScheduled,
+        InterviewHeld,
+        FeedbackGiven,
+        OutcomeReported,
+        ThankYouSent,
+        ReferralClosed,
+        EventRetracted,
+        PersonForgotten,
+    )
+}
+
+
+def type_name(model: type[Event]) -> str:
+    return model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    loc = ".".join(str(part) for part in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"unknown field {loc!r}"
+    if kind == "missing":
+        return f"{loc}: required field is missing"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return f"{loc}: {msg}"
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def validate(raw: dict[str, Any], types: dict[str, type[Event]]) -> Event:
+    """Validate one event's shape, collecting every problem into one LedgerError."""
+    kind = raw.get("type")
+    if not isinstance(kind, str):
+        raise LedgerError("type: required, one of " + ", ".join(sorted(types)))
+    model = types.get(kind)
+    if model is None:
+        raise LedgerError(f"type: unknown event type {kind!r}")
+    body = {k: v for k, v in raw.items() if k not in ENVELOPE_FIELDS}
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise LedgerError([_format_error(e) for e in exc.errors()]) from None

@@ -1,0 +1,65 @@
+"""The hooks a plugin can implement. This module is the plugin API: every hook is documented
+in docs/plugins.md, and a test fails if one is missing there or has no test of its own.
+
+Hooks are called with keyword arguments, so an implementation may accept fewer arguments than
+the hook offers, and new arguments can be added later without breaking anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from .app import Ledger
+    from .events import Event
+    from .projections import Projection
+
+hookspec = pluggy.HookspecMarker("referral_ledger")
+hookimpl = pluggy.HookimplMarker("referral_ledger")
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the root `click.Group`. Called once when the CLI starts.
+
+    A plugin that raises here is reported by name on stderr; the CLI still starts.
+    """
+
+
+@hookspec
+def validate_event(event: Mapping[str, Any], ledger: Ledger) -> str | None:
+    """Refuse an event before it is stored by returning a non-empty reason.
+
+    `event` is a read-only mapping in the interchange format, with its `id` and `at` filled in.
+    Called after the contract's own rules pass. A plugin that raises refuses the event, and
+    the error names the plugin.
+    """
+
+
+@hookspec
+def event_recorded(event: Mapping[str, Any], ledger: Ledger) -> None:
+    """See an event after it is committed (with `seq`, `recorded_at` and `hash`).
+
+    For an import, called once per newly stored event, after the one commit. A plugin that
+    raises does not undo anything: the event stays recorded, and a warning names the plugin.
+    """
+
+
+@hookspec
+def register_event_types() -> list[type[Event]]:
+    """Return new event types: subclasses of `ledger.Event` with a `Literal` `type`.
+
+    Their names may not collide with the contract's types or another plugin's.
+    """
+
+
+@hookspec
+def register_projections() -> list[Projection]:
+    """Return derived views of the ledger (alerts, flags, anything else), kept up to date
+    incrementally in the ledger's own database. See `ledger.projections.Projection`.
+    """

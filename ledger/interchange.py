@@ -1,0 +1,76 @@
+"""The strict JSON reader for the event interchange format.
+
+Python's `json` lets through NaN, duplicate keys, lone surrogates and unbounded nesting;
+this reader refuses all of them, and anything that is not one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from .errors import LedgerError
+
+MAX_EVENT_BYTES = 64 * 1024
+MAX_DEPTH = 8
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise LedgerError(f"duplicate key {key!r} in one JSON object")
+        obj[key] = value
+    return obj
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+def parse_event(data: bytes | str) -> dict[str, Any]:
+    """Parse one event object, refusing what the interchange format forbids."""
+    if isinstance(data, str):
+        try:
+            data = data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise LedgerError("input is not valid UTF-8 (lone surrogate)") from None
+    if len(data) > MAX_EVENT_BYTES:
+        raise LedgerError(f"event is {len(data)} bytes; the limit is {MAX_EVENT_BYTES}")
+    if not data.strip():
+        raise LedgerError("empty input: expected one JSON object")
+    try:
+        # orjson refuses NaN/Infinity, invalid UTF-8, lone surrogates and deep nesting.
+        value = orjson.loads(data)
+    except (orjson.JSONDecodeError, RecursionError) as exc:
+        raise LedgerError(f"malformed JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise LedgerError(f"expected a JSON object, got a JSON {_json_kind(value)}")
+    if _depth(value) > MAX_DEPTH:
+        raise LedgerError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    # orjson keeps the last of duplicate keys silently; the stdlib parser can tell.
+    json.loads(data, object_pairs_hook=_no_duplicates)
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def dumps(value: Any) -> bytes:
+    """Canonical JSON: sorted keys, UTF-8, no spaces. Used for hashing and storage."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

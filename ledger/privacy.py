@@ -1,0 +1,144 @@
+"""Personal data kept out of the hash chain, so it can be erased without breaking it.
+
+Every personal value in an event (a name, an email, a note, ...) is replaced in the stored,
+hashed event by a keyed commitment: HMAC-SHA-256 under a secret that belongs to the person the
+value identifies. The plaintext values and the secrets live in tables of their own. Forgetting a
+person deletes both; the commitments stay and reveal nothing once the secret is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from typing import Any
+
+from .errors import LedgerError
+from .interchange import dumps
+
+SECRET_BYTES = 32
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def new_secret() -> bytes:
+    return secrets.token_bytes(SECRET_BYTES)
+
+
+def commitment(secret: bytes, event_id: str, path: str, value: Any) -> str:
+    message = event_id.encode() + b"\x1f" + path.encode() + b"\x1f" + dumps(value)
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def is_commitment(value: Any) -> bool:
+    return isinstance(value, dict) and "commitment" in value
+
+
+def is_personal_value(value: Any) -> bool:
+    # false, an empty list and an empty string are not data about anyone
+    return isinstance(value, str | list) and len(value) > 0
+
+
+def get_path(record: dict[str, Any], path: str) -> Any:
+    node: Any = record
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def set_path(record: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = record
+    for part in parts[:-1]:
+        node = node[part]
+    node[parts[-1]] = value
+
+
+def take_forgotten(raw: dict[str, Any], personal: tuple[str, ...]) -> dict[str, str]:
+    """Pull `{"forgotten": hex}` placeholders out of an input event, for validation to pass.
+
+    Returns the commitments by path; `raw` is changed in place to hold a stand-in string.
+    """
+    found: dict[str, str] = {}
+    for path in personal:
+        value = get_path(raw, path)
+        if isinstance(value, dict):
+            if set(value) != {"forgotten"} or not isinstance(value["forgotten"], str):
+                raise LedgerError(f"{path}: an erased value is written {{\"forgotten\": \"<hex>\"}}")
+            if not _HEX64.match(value["forgotten"]):
+                raise LedgerError(f"{path}: 'forgotten' must be 64 lowercase hex digits")
+            found[path] = value["forgotten"]
+            set_path(raw, path, [] if path == "preparation.questions" else "-")
+    return found
+
+
+def seal(
+    record: dict[str, Any],
+    personal: tuple[str, ...],
+    *,
+    owner: str | None,
+    secret: bytes | None,
+    forgotten: dict[str, str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Replace personal values by commitments. Returns (sealed record, plaintext by path)."""
+    sealed = record
+    private: dict[str, Any] = {}
+    for path in personal:
+        if path in forgotten:
+            set_path(sealed, path, {"commitment": forgotten[path], "owner": owner})
+            continue
+        value = get_path(record, path)
+        if not is_personal_value(value):
+            continue
+        assert secret is not None and owner is not None
+        set_path(
+            sealed,
+            path,
+            {"commitment": commitment(secret, record["id"], path, value), "owner": owner},
+        )
+        private[path] = value
+    return sealed, private
+
+
+def unseal(record: dict[str, Any], private: dict[str, Any] | None) -> dict[str, Any]:
+    """The event with plaintext where it is still known, `{"forgotten": hex}` where not."""
+    out = dict(record)
+    for key, value in record.items():
+        if isinstance(value, dict):
+            if "commitment" in value:
+                out[key] = _open(key, value, private)
+            else:
+                inner = dict(value)
+                for sub, subvalue in value.items():
+                    if is_commitment(subvalue):
+                        inner[sub] = _open(f"{key}.{sub}", subvalue, private)
+                out[key] = inner
+    return out
+
+
+def _open(path: str, sealed: dict[str, Any], private: dict[str, Any] | None) -> Any:
+    if private is not None and path in private:
+        return private[path]
+    return {"forgotten": sealed["commitment"]}
+
+
+def sealed_paths(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every (path, commitment object) in a stored record."""
+    found = []
+    for key, value in record.items():
+        if isinstance(value, dict):
+            if "commitment" in value:
+                found.append((key, value))
+            else:
+                for sub, subvalue in value.items():
+                    if is_commitment(subvalue):
+                        found.append((f"{key}.{sub}", subvalue))
+    return found
+
+
+def parse_secret(handle: str, value: Any) -> bytes:
+    if not isinstance(value, str) or not _HEX64.match(value):
+        raise LedgerError(f"keys.{handle}: must be 64 lowercase hex digits")
+    return bytes.fromhex(value)

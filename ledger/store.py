@@ -1,0 +1,612 @@
+"""The only module that touches SQLite or PostgreSQL.
+
+Events are stored by eventsourcing (its recorder's `stored_events` table, one aggregate per
+referral or person). Beside it, in the same transaction, the store keeps:
+
+- `rl_log`: the ledger's total order — a gapless `seq`, the client `id` (unique: the
+  idempotency key), `recorded_at`, and the SHA-256 hash chain;
+- `rl_private` and `rl_keys`: personal values and the per-person secrets that commit to them
+  (see `privacy.py`); `forget` deletes rows here and nowhere else;
+- `rl_retractions` and `rl_mentions`: small indexes for the rules and the views;
+- `rl_positions` and `rl_rows`: plugins' derived state and how far it has read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import orjson
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError as ESIntegrityError
+from eventsourcing.persistence import OperationalError as ESOperationalError
+from eventsourcing.persistence import PersistenceError, Transcoder
+
+from .aggregates import Person, Referral, person_id, referral_id
+from .errors import ConflictError, LedgerError, StoreError
+from .events import format_timestamp, from_micros, to_micros
+from .interchange import dumps
+from .rules import Located
+
+GENESIS = "0" * 64
+PAGE = 1000
+
+
+class OrjsonTranscoder(Transcoder):
+    """Canonical JSON (sorted keys, UTC `Z`) so that stored bytes can be re-derived exactly."""
+
+    def encode(self, obj: Any) -> bytes:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z)
+
+    def decode(self, data: bytes) -> Any:
+        value = orjson.loads(data)
+        stamp = value.get("timestamp")
+        if isinstance(stamp, str):
+            value["timestamp"] = datetime.fromisoformat(stamp)
+        return value
+
+
+class LedgerApplication(Application[uuid.UUID]):
+    name = "referral_ledger"
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+
+def chain_hash(prev: str, seq: int, event_id: str, recorded_at: str, record_bytes: bytes) -> str:
+    """One link of the tamper-evident chain."""
+    digest = hashlib.sha256(prev.encode())
+    digest.update(dumps([seq, event_id, recorded_at]))
+    digest.update(record_bytes)
+    return digest.hexdigest()
+
+
+@dataclass
+class Pending:
+    """One validated event, sealed and ready to append."""
+
+    record: dict[str, Any]  # the sealed record: what the chain covers
+    domain_event: Any
+    private: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None
+    new_keys: dict[str, bytes] = field(default_factory=dict)
+    forget: str | None = None
+    recorded_at: datetime | None = None  # kept on a restore
+    expect_seq: int | None = None
+    expect_hash: str | None = None
+    line: int | None = None
+
+    @property
+    def record_bytes(self) -> bytes:
+        return dumps(self.record)
+
+
+@dataclass
+class Stored:
+    """One stored event as read back: the sealed record and its place in the ledger."""
+
+    seq: int
+    event_id: str
+    recorded_us: int
+    hash: str
+    record: dict[str, Any]
+    private: dict[str, Any] | None
+    state: bytes = b""
+
+    @property
+    def recorded_at(self) -> str:
+        return format_timestamp(from_micros(self.recorded_us))
+
+
+def default_db_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("referral-ledger")) / "ledger.db"
+
+
+def open_store(db: str | None) -> Store:
+    """Open the ledger named by a path (SQLite) or a `postgresql://` URL."""
+    if db and db.startswith(("postgresql://", "postgres://")):
+        return Store(_postgres_env(db), dialect="postgresql", url=db)
+    path = Path(db) if db else default_db_path()
+    if path.is_dir():
+        raise LedgerError(f"--db {str(path)!r} is a directory, not a ledger file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(path),
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+    return Store(env, dialect="sqlite", url=str(path))
+
+
+def _postgres_env(url: str) -> dict[str, str]:
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    schema = query.get("schema", ["public"])[0]
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parsed.port or 5432),
+        "POSTGRES_USER": unquote(parsed.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_LOCK_TIMEOUT": "30",
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "2",
+    }
+    if schema != "public":
+        _ensure_pg_schema(env, schema)
+    return env
+
+
+def _ensure_pg_schema(env: dict[str, str], schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS {p}rl_log (
+    seq BIGINT PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    referral TEXT,
+    actor TEXT,
+    other TEXT,
+    at_us BIGINT NOT NULL,
+    recorded_us BIGINT NOT NULL,
+    originator_id {uuid} NOT NULL,
+    originator_version BIGINT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {p_}rl_log_referral ON {p}rl_log (referral, seq);
+CREATE INDEX IF NOT EXISTS {p_}rl_log_actor ON {p}rl_log (actor, type);
+CREATE INDEX IF NOT EXISTS {p_}rl_log_origin ON {p}rl_log (originator_id, originator_version);
+CREATE TABLE IF NOT EXISTS {p}rl_private (
+    event_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    data {blob} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {p_}rl_private_owner ON {p}rl_private (owner);
+CREATE TABLE IF NOT EXISTS {p}rl_keys (
+    handle TEXT PRIMARY KEY,
+    secret {blob} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {p}rl_retractions (
+    retracted_id TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    recorded_us BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {p}rl_mentions (
+    handle TEXT NOT NULL,
+    referral TEXT NOT NULL,
+    PRIMARY KEY (handle, referral)
+);
+CREATE TABLE IF NOT EXISTS {p}rl_positions (
+    projection TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    version TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {p}rl_rows (
+    projection TEXT NOT NULL,
+    part TEXT NOT NULL,
+    category TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    referral TEXT,
+    person TEXT,
+    owed_to TEXT,
+    start_us BIGINT NOT NULL,
+    end_us BIGINT,
+    data {blob} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {p_}rl_rows_part ON {p}rl_rows (projection, part);
+CREATE INDEX IF NOT EXISTS {p_}rl_rows_open ON {p}rl_rows (category, end_us, start_us);
+CREATE INDEX IF NOT EXISTS {p_}rl_rows_person ON {p}rl_rows (person, category);
+CREATE INDEX IF NOT EXISTS {p_}rl_rows_referral ON {p}rl_rows (referral, category)
+"""
+
+
+class Store:
+    """Stored events, their order and chain, personal data, and plugins' derived rows."""
+
+    def __init__(self, env: dict[str, str], *, dialect: str, url: str):
+        self.dialect = dialect
+        self.url = url
+        self.is_sqlite = dialect == "sqlite"
+        try:
+            self.app = LedgerApplication(env=env)
+        except (PersistenceError, OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the ledger at {url}: {exc}") from None
+        except Exception as exc:  # psycopg raises its own errors from the pool
+            raise StoreError(f"cannot open the ledger at {url}: {exc}") from None
+        self.recorder: Any = self.app.recorder
+        self.datastore: Any = self.recorder.datastore
+        if self.is_sqlite:
+            self.events_table = self.recorder.events_table_name
+            self.prefix = ""
+        else:
+            schema = self.datastore.schema
+            self.events_table = f'"{schema}"."{self.recorder.events_table_name}"'
+            self.prefix = f'"{schema}".'
+        self._create_tables()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _sql(self, statement: str) -> str:
+        statement = statement.replace("{p}", self.prefix).replace("{events}", self.events_table)
+        return statement if self.is_sqlite else statement.replace("?", "%s")
+
+    def _create_tables(self) -> None:
+        ddl = _TABLES.format(
+            p=self.prefix,
+            p_="" if self.is_sqlite else "",
+            uuid="TEXT" if self.is_sqlite else "uuid",
+            blob="BLOB" if self.is_sqlite else "bytea",
+        )
+        with self.write() as cur:
+            for statement in ddl.split(";"):
+                if statement.strip():
+                    cur.execute(statement)
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        try:
+            with self.datastore.transaction(commit=False) as cur:
+                yield _Cursor(cur, self)
+        except (PersistenceError, sqlite3.Error) as exc:
+            raise StoreError(f"reading the ledger failed: {exc}") from None
+
+    @contextmanager
+    def write(self) -> Iterator[Any]:
+        """One write transaction that holds the ledger's write lock from its first statement."""
+        try:
+            if self.is_sqlite:
+                with self.datastore.get_connection(commit=True) as conn:
+                    raw = conn._sqlite_conn
+                    raw.execute("PRAGMA synchronous=FULL")
+                    raw.execute("PRAGMA secure_delete=ON")
+                    cur = raw.cursor()
+                    cur.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield _Cursor(cur, self)
+                        raw.commit()
+                    except BaseException:
+                        raw.rollback()
+                        raise
+            else:
+                with self.datastore.get_connection() as conn, conn.transaction():
+                    with conn.cursor() as cur:
+                        cur.execute(f"LOCK TABLE {self.prefix}rl_log IN EXCLUSIVE MODE")
+                        yield _Cursor(cur, self)
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(f"another writer got there first ({exc}); try again") from None
+        except ESIntegrityError as exc:
+            raise ConflictError(f"another writer got there first ({exc}); try again") from None
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"writing the ledger failed: {exc}") from None
+        except (ESOperationalError, PersistenceError) as exc:
+            raise StoreError(f"writing the ledger failed: {exc}") from None
+        except Exception as exc:
+            if type(exc).__module__.startswith("psycopg"):
+                import psycopg
+
+                if isinstance(exc, psycopg.errors.IntegrityError):
+                    raise ConflictError(
+                        f"another writer got there first ({exc}); try again"
+                    ) from None
+                raise StoreError(f"writing the ledger failed: {exc}") from None
+            raise
+
+    def close(self) -> None:
+        self.app.close()
+
+    # -- aggregates ---------------------------------------------------------------------------
+
+    def referral(self, key: str) -> Referral | None:
+        try:
+            return self.app.repository.get(referral_id(key))  # type: ignore[return-value]
+        except AggregateNotFoundError:
+            return None
+
+    def person(self, handle: str) -> Person | None:
+        try:
+            return self.app.repository.get(person_id(handle))  # type: ignore[return-value]
+        except AggregateNotFoundError:
+            return None
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        with self.read() as cur:
+            row = cur.one("SELECT COUNT(*) AS n FROM {p}rl_log")
+            return int(row["n"])
+
+    def tail(self) -> tuple[int, str | None]:
+        with self.read() as cur:
+            row = cur.one("SELECT seq, hash FROM {p}rl_log ORDER BY seq DESC LIMIT 1")
+        return (int(row["seq"]), row["hash"]) if row else (0, None)
+
+    def locate(self, event_id: str) -> Located | None:
+        with self.read() as cur:
+            row = cur.one(
+                "SELECT type, referral, actor FROM {p}rl_log WHERE event_id = ?", (event_id,)
+            )
+        if row is None:
+            return None
+        person = row["actor"] if row["referral"] is None else None
+        return Located(event_id, row["type"], row["referral"], person)
+
+    def get(self, event_id: str) -> Stored | None:
+        rows = self._select("WHERE l.event_id = ?", (event_id,))
+        return rows[0] if rows else None
+
+    def secrets(self, handles: Sequence[str]) -> dict[str, bytes]:
+        if not handles:
+            return {}
+        marks = ",".join("?" * len(handles))
+        with self.read() as cur:
+            rows = cur.all(
+                f"SELECT handle, secret FROM {{p}}rl_keys WHERE handle IN ({marks})", tuple(handles)
+            )
+        return {row["handle"]: bytes(row["secret"]) for row in rows}
+
+    def retraction_times(self) -> dict[str, int]:
+        with self.read() as cur:
+            rows = cur.all("SELECT retracted_id, recorded_us FROM {p}rl_retractions")
+        return {row["retracted_id"]: int(row["recorded_us"]) for row in rows}
+
+    # -- reading events -----------------------------------------------------------------------
+
+    _SELECT = (
+        "SELECT l.seq, l.event_id, l.recorded_us, l.hash, s.state, p.data "
+        "FROM {p}rl_log l JOIN {events} s "
+        "ON s.originator_id = l.originator_id AND s.originator_version = l.originator_version "
+        "LEFT JOIN {p}rl_private p ON p.event_id = l.event_id "
+    )
+
+    def _select(self, where: str, params: tuple[Any, ...] = ()) -> list[Stored]:
+        with self.read() as cur:
+            rows = cur.all(self._SELECT + where, params)
+        return [self._stored(row) for row in rows]
+
+    @staticmethod
+    def _stored(row: Any) -> Stored:
+        state = bytes(row["state"])
+        record = orjson.loads(state)["record"]
+        data = row["data"]
+        return Stored(
+            seq=int(row["seq"]),
+            event_id=row["event_id"],
+            recorded_us=int(row["recorded_us"]),
+            hash=row["hash"],
+            record=record,
+            private=orjson.loads(bytes(data)) if data is not None else None,
+            state=state,
+        )
+
+    def events(self, *, after: int = 0, until: int | None = None, page: int = PAGE) -> Iterator[Stored]:
+        """Every stored event in `seq` order, read a page at a time."""
+        while True:
+            where = "WHERE l.seq > ? " + ("AND l.seq <= ? " if until is not None else "")
+            params: tuple[Any, ...] = (after, until) if until is not None else (after,)
+            batch = self._select(where + "ORDER BY l.seq LIMIT ?", (*params, page))
+            yield from batch
+            if len(batch) < page:
+                return
+            after = batch[-1].seq
+
+    def referral_events(self, key: str) -> list[Stored]:
+        return self._select("WHERE l.referral = ? ORDER BY l.seq", (key,))
+
+    def person_events(self, handle: str, types: Sequence[str]) -> list[Stored]:
+        marks = ",".join("?" * len(types))
+        return self._select(
+            f"WHERE l.actor = ? AND l.referral IS NULL AND l.type IN ({marks}) ORDER BY l.seq",
+            (handle, *types),
+        )
+
+    def referrals_of(self, handle: str) -> list[str]:
+        with self.read() as cur:
+            rows = cur.all("SELECT referral FROM {p}rl_mentions WHERE handle = ?", (handle,))
+        return [row["referral"] for row in rows]
+
+    def referral_keys(self) -> list[str]:
+        with self.read() as cur:
+            rows = cur.all(
+                "SELECT referral FROM {p}rl_log WHERE type = 'referral-requested' ORDER BY seq"
+            )
+        return [row["referral"] for row in rows]
+
+    def raw_rows(self, *, after: int = 0, page: int = PAGE) -> Iterator[Any]:
+        """Stored rows exactly as they are, for `verify`."""
+        while True:
+            with self.read() as cur:
+                rows = cur.all(
+                    "SELECT l.*, s.state, s.topic FROM {p}rl_log l LEFT JOIN {events} s "
+                    "ON s.originator_id = l.originator_id "
+                    "AND s.originator_version = l.originator_version "
+                    "WHERE l.seq > ? ORDER BY l.seq LIMIT ?",
+                    (after, page),
+                )
+            yield from rows
+            if len(rows) < page:
+                return
+            after = int(rows[-1]["seq"])
+
+    def stored_event_count(self) -> int:
+        with self.read() as cur:
+            return int(cur.one("SELECT COUNT(*) AS n FROM {events}")["n"])
+
+    # -- appending ----------------------------------------------------------------------------
+
+    def append(self, batch: Sequence[Pending], *, restore: bool = False) -> list[Stored]:
+        """Append events in one transaction: seq, recorded_at and hash are assigned here."""
+        stored: list[Stored] = []
+        if not batch:
+            return stored
+        with self.write() as cur:
+            row = cur.one("SELECT seq, hash, recorded_us FROM {p}rl_log ORDER BY seq DESC LIMIT 1")
+            seq, prev, last_us = (
+                (int(row["seq"]), row["hash"], int(row["recorded_us"])) if row else (0, GENESIS, 0)
+            )
+            if restore and seq != 0:
+                raise ConflictError("the ledger is no longer empty; import again")
+            now_us = to_micros(datetime.now(UTC))
+            log_rows, private_rows, key_rows, retraction_rows, mention_rows = [], [], [], [], []
+            stored_events = []
+            forgets = []
+            for item in batch:
+                seq += 1
+                record = item.record
+                if item.recorded_at is not None and restore:
+                    recorded_us = to_micros(item.recorded_at)
+                    if recorded_us < last_us:
+                        raise LedgerError(
+                            "recorded_at goes backwards", line=item.line
+                        )
+                else:
+                    recorded_us = max(now_us, last_us)
+                last_us = recorded_us
+                recorded_at = format_timestamp(from_micros(recorded_us))
+                digest = chain_hash(prev, seq, record["id"], recorded_at, item.record_bytes)
+                if item.expect_seq is not None and restore and item.expect_seq != seq:
+                    raise LedgerError(
+                        f"seq {item.expect_seq} does not follow the ledger (expected {seq})",
+                        line=item.line,
+                    )
+                if item.expect_hash is not None and restore and item.expect_hash != digest:
+                    raise LedgerError(
+                        "hash does not match the event's content and position", line=item.line
+                    )
+                prev = digest
+                event = item.domain_event
+                stored_events.append(self.app.mapper.to_stored_event(event))
+                originator = event.originator_id.hex if self.is_sqlite else event.originator_id
+                actor = record.get("by") or record.get("handle")
+                if record["type"] in ("person-added", "person-forgotten"):
+                    actor = record["handle"]
+                other = record.get("with") or record.get("to")
+                log_rows.append(
+                    (
+                        seq,
+                        record["id"],
+                        record["type"],
+                        record.get("referral"),
+                        actor,
+                        other,
+                        _at_us(record),
+                        recorded_us,
+                        originator,
+                        event.originator_version,
+                        digest,
+                    )
+                )
+                if item.private:
+                    private_rows.append((record["id"], item.owner, dumps(item.private)))
+                for handle, secret in item.new_keys.items():
+                    key_rows.append((handle, secret))
+                if record["type"] == "event-retracted":
+                    retraction_rows.append((record["retracts"], seq, recorded_us))
+                if record.get("referral"):
+                    for name in ("by", "referrer", "target", "to"):
+                        if record.get(name):
+                            mention_rows.append((record[name], record["referral"]))
+                if item.forget:
+                    forgets.append(item.forget)
+                stored.append(
+                    Stored(seq, record["id"], recorded_us, digest, record, item.private or None)
+                )
+            self._insert_stored_events(cur, stored_events)
+            cur.many(
+                "INSERT INTO {p}rl_log VALUES (?,?,?,?,?,?,?,?,?,?,?)", log_rows
+            )
+            if key_rows:
+                cur.many(
+                    "INSERT INTO {p}rl_keys VALUES (?,?) ON CONFLICT (handle) DO NOTHING", key_rows
+                )
+            if private_rows:
+                cur.many("INSERT INTO {p}rl_private VALUES (?,?,?)", private_rows)
+            if retraction_rows:
+                cur.many("INSERT INTO {p}rl_retractions VALUES (?,?,?)", retraction_rows)
+            if mention_rows:
+                cur.many(
+                    "INSERT INTO {p}rl_mentions VALUES (?,?) ON CONFLICT DO NOTHING",
+                    mention_rows,
+                )
+            for handle in forgets:
+                cur.run("DELETE FROM {p}rl_private WHERE owner = ?", (handle,))
+                cur.run("DELETE FROM {p}rl_keys WHERE handle = ?", (handle,))
+        if forgets and self.is_sqlite:
+            self._scrub_journal()
+        return stored
+
+    def _insert_stored_events(self, cur: _Cursor, stored_events: list[Any]) -> None:
+        if self.is_sqlite:
+            self.recorder._insert_events(cur.raw, stored_events)
+        else:
+            self.recorder._insert_stored_events(cur.raw, stored_events)
+
+    def _scrub_journal(self) -> None:
+        """Move the WAL into the database and truncate it, so no old page keeps erased data."""
+        with self.datastore.get_connection(commit=True) as conn:
+            conn._sqlite_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- derived state of plugins --------------------------------------------------------------
+
+    def position(self, projection: str) -> tuple[int, str | None]:
+        with self.read() as cur:
+            row = cur.one(
+                "SELECT seq, version FROM {p}rl_positions WHERE projection = ?", (projection,)
+            )
+        return (int(row["seq"]), row["version"]) if row else (0, None)
+
+
+def _at_us(record: dict[str, Any]) -> int:
+    from .events import parse_timestamp
+
+    return to_micros(parse_timestamp(record["at"], future_ok=True))
+
+
+class _Cursor:
+    """A cursor that speaks one placeholder style on both databases."""
+
+    def __init__(self, raw: Any, store: Store):
+        self.raw = raw
+        self.store = store
+
+    def run(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.raw.execute(self.store._sql(statement), tuple(params))
+
+    def many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.raw.executemany(self.store._sql(statement), rows)
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        self.raw.execute(self.store._sql(statement), tuple(params))
+        return self.raw.fetchone()
+
+    def all(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        self.raw.execute(self.store._sql(statement), tuple(params))
+        return list(self.raw.fetchall())
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.run(statement, params)
+
