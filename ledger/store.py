@@ -261,7 +261,7 @@ class Store:
             uuid="TEXT" if self.is_sqlite else "uuid",
             blob="BLOB" if self.is_sqlite else "bytea",
         )
-        with self.write() as cur:
+        with self.write(lock=False) as cur:
             for statement in ddl.split(";"):
                 if statement.strip():
                     cur.execute(statement)
@@ -275,7 +275,7 @@ class Store:
             raise StoreError(f"reading the ledger failed: {exc}") from None
 
     @contextmanager
-    def write(self) -> Iterator[Any]:
+    def write(self, *, lock: bool = True) -> Iterator[Any]:
         """One write transaction that holds the ledger's write lock from its first statement."""
         try:
             if self.is_sqlite:
@@ -294,7 +294,8 @@ class Store:
             else:
                 with self.datastore.get_connection() as conn, conn.transaction():
                     with conn.cursor() as cur:
-                        cur.execute(f"LOCK TABLE {self.prefix}rl_log IN EXCLUSIVE MODE")
+                        if lock:
+                            cur.execute(f"LOCK TABLE {self.prefix}rl_log IN EXCLUSIVE MODE")
                         yield _Cursor(cur, self)
         except sqlite3.IntegrityError as exc:
             raise ConflictError(f"another writer got there first ({exc}); try again") from None
@@ -368,10 +369,21 @@ class Store:
             )
         return {row["handle"]: bytes(row["secret"]) for row in rows}
 
-    def retraction_times(self) -> dict[str, int]:
-        with self.read() as cur:
-            rows = cur.all("SELECT retracted_id, recorded_us FROM {p}rl_retractions")
-        return {row["retracted_id"]: int(row["recorded_us"]) for row in rows}
+    def retraction_times(self, event_ids: Sequence[str]) -> dict[str, int]:
+        """When each of these events was retracted (recorded_at of its retraction), if it was."""
+        found: dict[str, int] = {}
+        ids = list(event_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with self.read() as cur:
+                rows = cur.all(
+                    "SELECT retracted_id, recorded_us FROM {p}rl_retractions "
+                    f"WHERE retracted_id IN ({marks})",
+                    chunk,
+                )
+            found.update({row["retracted_id"]: int(row["recorded_us"]) for row in rows})
+        return found
 
     # -- reading events -----------------------------------------------------------------------
 

@@ -1,0 +1,317 @@
+"""Derived state that plugins keep in the ledger's own database, updated incrementally.
+
+A projection splits what it derives into *parts* (a referral, a pair of people, ...). For each
+new event it names the parts the event can change; the host then re-derives only those parts,
+from a `View` of the ledger, and replaces their rows — in pages, in the same transaction as the
+position the projection has reached. So the cost of bringing it up to date after one new event
+does not grow with the history.
+
+Each row holds a validity interval in world time (`start` inclusive, `end` exclusive or None),
+so the stored rows answer any `--as-of`. Views of what the ledger knew at a past `--known-at`
+are derived afresh from the events recorded by then, with the same code.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .errors import LedgerError
+from .events import format_timestamp, from_micros
+from .views import View, micros
+
+if TYPE_CHECKING:
+    from .app import Ledger
+
+CHUNK = 500  # parts re-derived per transaction
+PROGRESS_AT = 5000  # show a progress bar when this many events or parts are (re)processed
+
+
+class Projection:
+    """Subclass this, and return instances from the `register_projections` hook.
+
+    `category` groups rows across plugins: the `alerts` command lists every row whose category
+    is "alert", the `flags` command every "flag", whichever plugin derived it.
+    """
+
+    name: str = ""
+    version: str = "1"  # change it and the projection is rebuilt from the first event
+    category: str = ""
+
+    def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:
+        """The parts this event can change. Must not depend on anything but the event and view."""
+        raise NotImplementedError
+
+    def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
+        """Every row of one part, from scratch. A row is a mapping with at least `kind` and
+        `start` (an interchange timestamp), and optionally `end`, `referral`, `person`,
+        `owed_to` and anything else the plugin wants to show (kept as JSON)."""
+        raise NotImplementedError
+
+
+@dataclass
+class Row:
+    projection: str
+    category: str
+    kind: str
+    referral: str | None
+    person: str | None
+    owed_to: str | None
+    start_us: int
+    end_us: int | None
+    data: dict[str, Any]
+
+    def active(self, as_of: int) -> bool:
+        return self.start_us <= as_of and (self.end_us is None or as_of < self.end_us)
+
+
+class ProjectionFailed(Exception):
+    def __init__(self, projection: str, plugin: str, exc: BaseException):
+        self.projection = projection
+        self.plugin = plugin
+        self.exc = exc
+        super().__init__(
+            f"plugin {plugin!r} failed in projection {projection!r}: {type(exc).__name__}: {exc}"
+        )
+
+
+def _warn(error: ProjectionFailed) -> None:
+    print(f"Warning: {error}", file=sys.stderr)
+
+
+def registered(ledger: Ledger) -> list[tuple[str, Projection]]:
+    """(plugin name, projection) for every registered projection, names checked unique."""
+    found = ledger.plugins.collected("register_projections")
+    names: dict[str, str] = {}
+    for plugin, projection in found:
+        if not projection.name:
+            raise LedgerError(f"plugin {plugin!r} registers a projection without a name")
+        if projection.name in names:
+            raise LedgerError(
+                f"projection {projection.name!r} is registered by both "
+                f"{names[projection.name]!r} and {plugin!r}"
+            )
+        names[projection.name] = plugin
+    return list(found)
+
+
+def _to_row(projection: Projection, part: str, raw: Mapping[str, Any]) -> tuple[Any, ...]:
+    data = dict(raw)
+    start = data.get("start")
+    end = data.get("end")
+    if not isinstance(start, str):
+        raise TypeError(f"row of part {part!r} has no 'start' timestamp")
+    return (
+        projection.name,
+        part,
+        data.get("category", projection.category),
+        str(data["kind"]),
+        data.get("referral"),
+        data.get("person"),
+        data.get("owed_to"),
+        micros(start),
+        micros(end) if isinstance(end, str) else None,
+        orjson.dumps(data),
+    )
+
+
+def _progress(total: int, label: str) -> Any:
+    import click
+
+    if total < PROGRESS_AT:
+        return None
+    return click.progressbar(length=total, label=label, file=sys.stderr)
+
+
+def catch_up(
+    ledger: Ledger,
+    *,
+    on_error: Callable[[ProjectionFailed], None] = _warn,
+    only: Sequence[str] | None = None,
+) -> dict[str, int]:
+    """Bring every projection's stored rows up to the ledger's newest event.
+
+    Returns how many parts each projection re-derived. A projection whose plugin raises is
+    reported through `on_error` and left where it was; the others go on.
+    """
+    store = ledger.store
+    head, _ = store.tail()
+    done: dict[str, int] = {}
+    for plugin, projection in registered(ledger):
+        if only is not None and projection.name not in only:
+            continue
+        position, version = store.position(projection.name)
+        if version != projection.version:
+            position = 0
+            with store.write() as cur:
+                cur.run("DELETE FROM {p}rl_rows WHERE projection = ?", (projection.name,))
+                _set_position(cur, projection, 0)
+        if position >= head:
+            done[projection.name] = 0
+            continue
+        try:
+            done[projection.name] = _advance(ledger, projection, position, head)
+        except ProjectionFailed:
+            raise
+        except Exception as exc:
+            on_error(ProjectionFailed(projection.name, plugin, exc))
+    return done
+
+
+def _set_position(cur: Any, projection: Projection, seq: int) -> None:
+    cur.run(
+        "INSERT INTO {p}rl_positions VALUES (?,?,?) ON CONFLICT (projection) "
+        "DO UPDATE SET seq = excluded.seq, version = excluded.version",
+        (projection.name, seq, projection.version),
+    )
+
+
+def _advance(ledger: Ledger, projection: Projection, position: int, head: int) -> int:
+    store = ledger.store
+    view = View(ledger)
+    parts: dict[str, None] = {}
+    bar = _progress(head - position, f"Reading events for {projection.name}")
+    for stored in store.events(after=position, until=head):
+        event = ledger.export_record(stored)
+        for part in projection.parts(event, view):
+            parts[part] = None
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.render_finish()
+    keys = list(parts)
+    bar = _progress(len(keys), f"Deriving {projection.name}")
+    for start in range(0, max(len(keys), 1), CHUNK):
+        chunk = keys[start : start + CHUNK]
+        rows = [_to_row(projection, part, row) for part in chunk for row in projection.derive(part, view)]
+        last = start + CHUNK >= len(keys)
+        with store.write() as cur:
+            for part in chunk:
+                cur.run(
+                    "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",
+                    (projection.name, part),
+                )
+            cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            if last:
+                _set_position(cur, projection, head)
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.render_finish()
+    return len(keys)
+
+
+def derive_all(
+    ledger: Ledger,
+    known_at: int | None,
+    *,
+    category: str | None = None,
+    on_error: Callable[[ProjectionFailed], None] = _warn,
+) -> Iterator[Row]:
+    """Derive rows afresh from the events recorded by `known_at` (a replay), without storing."""
+    view = View(ledger, known_at)
+    chosen = [
+        (plugin, p)
+        for plugin, p in registered(ledger)
+        if category is None or p.category == category
+    ]
+    for plugin, projection in chosen:
+        try:
+            rows = list(_derive_projection(ledger, projection, view))
+        except Exception as exc:
+            on_error(ProjectionFailed(projection.name, plugin, exc))
+            continue
+        yield from rows
+
+
+def _derive_projection(ledger: Ledger, projection: Projection, view: View) -> Iterator[Row]:
+    parts: dict[str, None] = {}
+    for stored in ledger.store.events():
+        if view.known_at is not None and stored.recorded_us > view.known_at:
+            continue
+        for part in projection.parts(ledger.export_record(stored), view):
+            parts[part] = None
+    for part in parts:
+        for raw in projection.derive(part, view):
+            yield _from_tuple(_to_row(projection, part, raw))
+
+
+def _from_tuple(values: tuple[Any, ...]) -> Row:
+    name, _part, category, kind, referral, person, owed_to, start_us, end_us, data = values
+    return Row(name, category, kind, referral, person, owed_to, start_us, end_us, orjson.loads(data))
+
+
+def stored_rows(
+    ledger: Ledger,
+    category: str,
+    as_of: int,
+    *,
+    person: str | None = None,
+    referral: str | None = None,
+    involving: str | None = None,
+) -> list[Row]:
+    """Active rows of a category at `as_of`, from the incrementally kept state."""
+    sql = (
+        "SELECT * FROM {p}rl_rows WHERE category = ? AND start_us <= ? "
+        "AND (end_us IS NULL OR end_us > ?)"
+    )
+    params: list[Any] = [category, as_of, as_of]
+    if person is not None:
+        sql += " AND person = ?"
+        params.append(person)
+    if involving is not None:
+        sql += " AND (person = ? OR owed_to = ?)"
+        params += [involving, involving]
+    if referral is not None:
+        sql += " AND referral = ?"
+        params.append(referral)
+    with ledger.store.read() as cur:
+        found = cur.all(sql, params)
+    return [
+        Row(
+            r["projection"], r["category"], r["kind"], r["referral"], r["person"], r["owed_to"],
+            int(r["start_us"]), None if r["end_us"] is None else int(r["end_us"]),
+            orjson.loads(bytes(r["data"])),
+        )
+        for r in found
+    ]
+
+
+def rows(
+    ledger: Ledger,
+    category: str,
+    *,
+    as_of: int,
+    known_at: int | None,
+    person: str | None = None,
+    referral: str | None = None,
+    involving: str | None = None,
+    on_error: Callable[[ProjectionFailed], None] = _warn,
+) -> list[Row]:
+    """The rows of a category in the view (`as_of`, `known_at`): the one query plugins' read
+    commands need. `known_at` None means now: the incremental state, brought up to date."""
+    if known_at is None:
+        catch_up(ledger, on_error=on_error)
+        return stored_rows(
+            ledger, category, as_of, person=person, referral=referral, involving=involving
+        )
+    found = []
+    for row in derive_all(ledger, known_at, category=category, on_error=on_error):
+        if not row.active(as_of):
+            continue
+        if person is not None and row.person != person:
+            continue
+        if involving is not None and involving not in (row.person, row.owed_to):
+            continue
+        if referral is not None and row.referral != referral:
+            continue
+        found.append(row)
+    return found
+
+
+def timestamp(micros_value: int) -> str:
+    return format_timestamp(from_micros(micros_value))

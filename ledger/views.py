@@ -1,0 +1,118 @@
+"""Read-only views of the ledger for plugins: what the ledger knew at a time.
+
+A `View` admits every event recorded at or before `known_at` (all of them when None), and
+leaves out events retracted by a retraction recorded at or before `known_at`. It does not
+filter by `at`: plugins derive rows with a validity interval in world time, so one derivation
+answers every `--as-of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .events import parse_timestamp, to_micros
+
+if TYPE_CHECKING:
+    from .app import Ledger
+    from .store import Stored
+
+
+def micros(timestamp: str) -> int:
+    """Microseconds since the epoch of an interchange timestamp."""
+    return to_micros(parse_timestamp(timestamp, future_ok=True))
+
+
+class View:
+    """The ledger as known at `known_at` (microseconds since the epoch, or None for now)."""
+
+    def __init__(self, ledger: Ledger, known_at: int | None = None):
+        self.ledger = ledger
+        self.store = ledger.store
+        self.known_at = known_at
+        self._people: dict[str, Mapping[str, Any] | None] = {}
+        self._declarations: dict[str, list[Mapping[str, Any]]] = {}
+        self._referrals: dict[str, list[Mapping[str, Any]]] = {}
+
+    # -- filtering --------------------------------------------------------------------------
+
+    def _known(self, stored: Stored) -> bool:
+        return self.known_at is None or stored.recorded_us <= self.known_at
+
+    def retracted(self, event_ids: list[str]) -> set[str]:
+        """Which of these events are retracted in this view."""
+        times = self.store.retraction_times(event_ids)
+        return {
+            event_id
+            for event_id, recorded in times.items()
+            if self.known_at is None or recorded <= self.known_at
+        }
+
+    def _events(self, rows: list[Stored], *, live: bool = True) -> list[Mapping[str, Any]]:
+        from .app import freeze
+
+        retracted = self.retracted([stored.event_id for stored in rows]) if live else set()
+        out = []
+        for stored in rows:
+            if not self._known(stored):
+                continue
+            if live and (
+                stored.event_id in retracted or stored.record["type"] == "event-retracted"
+            ):
+                continue
+            out.append(freeze(self.ledger.export_record(stored)))
+        out.sort(key=lambda e: (micros(e["at"]), e["seq"]))
+        return out
+
+    # -- what plugins ask -------------------------------------------------------------------
+
+    def referral(self, key: str) -> list[Mapping[str, Any]]:
+        """The referral's live events (no retractions, nothing retracted), by `at` then `seq`."""
+        if key not in self._referrals:
+            self._referrals[key] = self._events(self.store.referral_events(key))
+        return self._referrals[key]
+
+    def referral_history(self, key: str) -> list[Mapping[str, Any]]:
+        """Every known event of the referral, retractions and retracted ones included, by seq."""
+        events = self._events(self.store.referral_events(key), live=False)
+        return sorted(events, key=lambda e: e["seq"])
+
+    def person(self, handle: str) -> Mapping[str, Any] | None:
+        """The person's `person-added` event (with `forgotten: true` once forgotten), or None."""
+        if handle not in self._people:
+            rows = self._events(
+                self.store.person_events(handle, ("person-added", "person-forgotten")), live=False
+            )
+            added = next((e for e in rows if e["type"] == "person-added"), None)
+            if added is not None and any(e["type"] == "person-forgotten" for e in rows):
+                from .app import freeze
+
+                added = freeze({**added, "forgotten": True})
+            self._people[handle] = added
+        return self._people[handle]
+
+    def declarations(self, handle: str) -> list[Mapping[str, Any]]:
+        """Live `connection-declared` events by this person, by `at`."""
+        if handle not in self._declarations:
+            self._declarations[handle] = self._events(
+                self.store.person_events(handle, ("connection-declared",))
+            )
+        return self._declarations[handle]
+
+    def declarations_between(self, a: str, b: str) -> list[Mapping[str, Any]]:
+        """Both people's live accounts of how they know each other, by `at`."""
+        found = [e for e in self.declarations(a) if e["with"] == b]
+        found += [e for e in self.declarations(b) if e["with"] == a]
+        return sorted(found, key=lambda e: (micros(e["at"]), e["seq"]))
+
+    def referrals_of(self, handle: str) -> list[str]:
+        """Keys of referrals that name this person in any role (a superset is fine)."""
+        return self.store.referrals_of(handle)
+
+    def event(self, event_id: str) -> Mapping[str, Any] | None:
+        from .app import freeze
+
+        stored = self.store.get(event_id)
+        if stored is None or not self._known(stored):
+            return None
+        return freeze(self.ledger.export_record(stored))
