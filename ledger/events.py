@@ -84,7 +84,11 @@ def parse_timestamp(value: str, *, now: datetime | None = None, future_ok: bool 
         raise ValueError(f"{value!r} is not a valid ISO 8601 timestamp") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"{value!r} has no UTC offset (write it like 2026-11-02T09:30:00Z)")
-    parsed = parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        # year 1 with a positive offset, or year 9999 with a negative one, leaves datetime's range
+        raise ValueError(f"{value!r} is out of range") from None
     if parsed < EPOCH:
         raise ValueError(f"{value!r} is before 1970")
     if not future_ok:
