@@ -168,7 +168,7 @@ class Strict(BaseModel):
 class Preparation(Strict):
     researched_company: bool | None = None
     researched_person: bool | None = None
-    questions: Annotated[list[Annotated[str, Field(max_length=MAX_TEXT)]], Field(max_length=50)] | None = None
+    questions: Annotated[list[Text], Field(max_length=50)] | None = None
     expectations: Text | None = None
     follow_up_plan: Text | None = None
     qualifications: Text | None = None
