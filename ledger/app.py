@@ -236,7 +236,7 @@ class _Batch:
 
         existing = self._existing(event_id)
         if existing is not None:
-            self._check_same(existing, raw, given_at, forgotten)
+            self._check_same(existing, record, given_at, forgotten)
             self.ledger._existing.append(existing)
             return None
         if event_id in self.by_id:
@@ -310,23 +310,30 @@ class _Batch:
         return self.ledger.export_record(stored)
 
     def _check_same(
-        self, existing: dict[str, Any], raw: dict[str, Any], given_at: bool, forgotten: dict[str, str]
+        self,
+        existing: dict[str, Any],
+        record: dict[str, Any],
+        given_at: bool,
+        forgotten: dict[str, str],
     ) -> None:
-        """An `id` already stored is a no-op only when the fields given are the same."""
+        """An `id` already stored is a no-op only when the fields given are the same.
+
+        Compares the validated record, so `+02:00` and `Z` spellings of one moment agree.
+        A value erased on either side cannot be compared, so it is not.
+        """
         differing = []
-        for key, value in raw.items():
-            if key in ("id",) or value is None:
+        given_erased = {p.split(".")[0] for p in forgotten}
+        for key, value in record.items():
+            if key == "id" or key in given_erased:
                 continue
             if key == "at":
-                if given_at and parse_timestamp(value, future_ok=True) != parse_timestamp(
-                    existing["at"], future_ok=True
-                ):
+                if given_at and value != existing["at"]:
                     differing.append("at")
                 continue
-            if existing.get(key) != value and key not in {p.split(".")[0] for p in forgotten}:
+            if key not in existing or not _same_value(existing[key], value):
                 differing.append(key)
         for key in existing:
-            if key not in raw and key not in ("id", "at", "recorded_at", "seq", "hash", "keys"):
+            if key not in record and key not in ("id", "at", "recorded_at", "seq", "hash", "keys"):
                 differing.append(key)
         if differing:
             raise LedgerError(
@@ -421,6 +428,16 @@ class _Batch:
             aggregate.trigger_event(aggregate.Recorded, record=record, timestamp=at)
         (domain_event,) = aggregate.collect_events()
         return domain_event, key
+
+
+def _same_value(stored: Any, given: Any) -> bool:
+    if isinstance(stored, dict) and set(stored) == {"forgotten"}:
+        return True  # erased: nothing left to compare with
+    if isinstance(stored, dict) and isinstance(given, dict):
+        return stored.keys() == given.keys() and all(
+            _same_value(stored[k], given[k]) for k in stored
+        )
+    return stored == given
 
 
 def _refuse(error: PluginError) -> None:
