@@ -149,7 +149,11 @@ def cli(ctx: click.Context, db: str | None, config: str | None, debug: bool) -> 
 def read_input(source: str) -> bytes:
     if source == "-":
         return sys.stdin.buffer.read()
-    return source.encode("utf-8", errors="surrogateescape")
+    try:
+        # surrogateescape gives back the bytes of a non-UTF-8 argument, to be refused as such
+        return source.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        raise LedgerError("input is not valid UTF-8 (lone surrogate)") from None
 
 
 @cli.command()
@@ -226,6 +230,46 @@ def export(output: str) -> None:
     else:
         with open(output, "wb") as out:
             emit_jsonl(events, out)
+
+
+@cli.command()
+@click.argument("handle")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--by", "by", metavar="HANDLE", help="Who asked for it (a known person).")
+@click.option("--reason", metavar="TEXT", help="Why (kept as the --by person's own text).")
+@click.option("--json", "as_json", is_flag=True, help="Print the recorded event as JSON.")
+def forget(handle: str, yes: bool, by: str | None, reason: str | None, as_json: bool) -> None:
+    """Erase a person's name, email, title and notes for good. Cannot be undone.
+
+    Every event stays, with the person's handle; their personal data is deleted from the
+    ledger and its journal.
+    """
+    ledger = get_ledger()
+    person = ledger.person(handle)
+    if person is None:
+        raise LedgerError(f"unknown person {handle!r}")
+    if person.forgotten:
+        raise LedgerError(f"{handle!r} is already forgotten")
+    if not yes:
+        try:
+            confirmed = click.confirm(
+                f"Erase the personal data of {handle!r} for good? This cannot be undone",
+                err=True,
+            )
+        except click.exceptions.Abort:
+            confirmed = False
+        if not confirmed:
+            raise LedgerError("nothing forgotten: confirm, or pass --yes")
+    event: dict[str, Any] = {"type": "person-forgotten", "handle": handle}
+    if by is not None:
+        event["by"] = by
+    if reason is not None:
+        event["reason"] = reason
+    stored = ledger.record(event)
+    if as_json:
+        emit_json(stored)
+    else:
+        click.echo(f"Forgot {handle} (event {stored['id']}, seq {stored['seq']}).")
 
 
 @cli.group(name="plugins", invoke_without_command=True)

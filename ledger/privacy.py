@@ -19,6 +19,8 @@ from .interchange import dumps
 
 SECRET_BYTES = 32
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# What validation sees in place of an erased value; sealing puts the commitment back.
+_STAND_INS: dict[str, Any] = {"preparation.questions": [], "email": "forgotten@forgotten.invalid"}
 
 
 def new_secret() -> bytes:

@@ -566,6 +566,11 @@ class Store:
             for handle in forgets:
                 cur.run("DELETE FROM {p}rl_private WHERE owner = ?", (handle,))
                 cur.run("DELETE FROM {p}rl_keys WHERE handle = ?", (handle,))
+            if forgets:
+                # A plugin's rows may quote what was just erased (a name in a message, a
+                # note cut short): drop them all; the next read re-derives them.
+                cur.run("DELETE FROM {p}rl_rows")
+                cur.run("DELETE FROM {p}rl_positions")
         if forgets and self.is_sqlite:
             self._scrub_journal()
         return stored
