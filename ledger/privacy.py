@@ -19,8 +19,6 @@ from .interchange import dumps
 
 SECRET_BYTES = 32
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-# What validation sees in place of an erased value; sealing puts the commitment back.
-_STAND_INS: dict[str, Any] = {"preparation.questions": [], "email": "forgotten@forgotten.invalid"}
 
 
 def new_secret() -> bytes:
@@ -74,6 +72,8 @@ def take_forgotten(raw: dict[str, Any], personal: tuple[str, ...]) -> dict[str, 
             found[path] = value["forgotten"]
             # The stand-in only has to pass validation (it must look like an email too);
             # `seal` puts the commitment in its place before anything is stored.
+            # a stand-in every text validator accepts (an email too); sealing puts the
+            # commitment back in its place
             set_path(raw, path, [] if path == "preparation.questions" else "erased@erased")
     return found
 
