@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -143,7 +144,48 @@ def emit_jsonl(values: Any, out: IO[bytes] | None = None) -> int:
 def cli(ctx: click.Context, db: str | None, config: str | None, debug: bool) -> None:
     """An event-sourced ledger of job referrals: who asked, who vouched, who received,
     and what each of them still owes the others."""
+    from .config import choose
+
+    choose(config)
     ctx.obj = State(db, config, debug)
+
+
+def parse_time_option(name: str, value: str) -> int:
+    """Microseconds of an ISO 8601 timestamp with an offset given to option `name`."""
+    from .events import parse_timestamp, to_micros
+
+    try:
+        return to_micros(parse_timestamp(value, future_ok=True))
+    except ValueError as exc:
+        raise LedgerError(f"{name}: {exc}") from None
+
+
+def time_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add `--as-of` and `--known-at` to a read command.
+
+    The command receives `as_of` (microseconds, default now) and `known_at` (microseconds, or
+    None for now: the incrementally kept state).
+    """
+
+    @click.option(
+        "--known-at", "known_at", metavar="K",
+        help="Ledger time: count only events recorded by K. [default: now]",
+    )
+    @click.option(
+        "--as-of", "as_of", metavar="T",
+        help="World time: the clock for what is overdue; only events that happened by T count. "
+        "[default: now]",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, as_of: str | None, known_at: str | None, **kwargs: Any) -> Any:
+        import time
+
+        now = time.time_ns() // 1000
+        as_of_us = parse_time_option("--as-of", as_of) if as_of is not None else now
+        known_us = parse_time_option("--known-at", known_at) if known_at is not None else None
+        return func(*args, as_of=as_of_us, known_at=known_us, **kwargs)
+
+    return wrapper
 
 
 def read_input(source: str) -> bytes:

@@ -253,13 +253,16 @@ def stored_rows(
     person: str | None = None,
     referral: str | None = None,
     involving: str | None = None,
+    ended: bool = False,
 ) -> list[Row]:
-    """Active rows of a category at `as_of`, from the incrementally kept state."""
-    sql = (
-        "SELECT * FROM {p}rl_rows WHERE category = ? AND start_us <= ? "
-        "AND (end_us IS NULL OR end_us > ?)"
-    )
-    params: list[Any] = [category, as_of, as_of]
+    """Active rows of a category at `as_of`, from the incrementally kept state.
+
+    With `ended`, also the rows that started by `as_of` and have ended since."""
+    sql = "SELECT * FROM {p}rl_rows WHERE category = ? AND start_us <= ?"
+    params: list[Any] = [category, as_of]
+    if not ended:
+        sql += " AND (end_us IS NULL OR end_us > ?)"
+        params.append(as_of)
     if person is not None:
         sql += " AND person = ?"
         params.append(person)
@@ -290,18 +293,21 @@ def rows(
     person: str | None = None,
     referral: str | None = None,
     involving: str | None = None,
+    ended: bool = False,
     on_error: Callable[[ProjectionFailed], None] = _warn,
 ) -> list[Row]:
     """The rows of a category in the view (`as_of`, `known_at`): the one query plugins' read
-    commands need. `known_at` None means now: the incremental state, brought up to date."""
+    commands need. `known_at` None means now: the incremental state, brought up to date.
+    With `ended`, also rows that started by `as_of` and have ended since."""
     if known_at is None:
         catch_up(ledger, on_error=on_error)
         return stored_rows(
-            ledger, category, as_of, person=person, referral=referral, involving=involving
+            ledger, category, as_of, person=person, referral=referral, involving=involving,
+            ended=ended,
         )
     found = []
     for row in derive_all(ledger, known_at, category=category, on_error=on_error):
-        if not row.active(as_of):
+        if row.start_us > as_of or not (ended or row.active(as_of)):
             continue
         if person is not None and row.person != person:
             continue

@@ -8,7 +8,8 @@ answers every `--as-of`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .events import parse_timestamp, to_micros
@@ -21,6 +22,32 @@ if TYPE_CHECKING:
 def micros(timestamp: str) -> int:
     """Microseconds since the epoch of an interchange timestamp."""
     return to_micros(parse_timestamp(timestamp, future_ok=True))
+
+
+@dataclass(frozen=True)
+class Parties:
+    """Who plays which role in a referral, from its live events."""
+
+    request: Mapping[str, Any] | None
+    requester: str | None
+    referrer: str | None
+    target: str | None
+    # World time (microseconds) from which the referral has its target, if it has one.
+    target_since: int | None
+
+
+def parties(events: Sequence[Mapping[str, Any]]) -> Parties:
+    """The roles in a referral's live events (sorted by `at`): the target is the request's,
+    else the first introduction's `to`."""
+    request = next((e for e in events if e["type"] == "referral-requested"), None)
+    if request is None:
+        return Parties(None, None, None, None, None)
+    target, since = request.get("target"), micros(request["at"])
+    if target is None:
+        intro = next((e for e in events if e["type"] == "introduction-made"), None)
+        target = intro["to"] if intro is not None else None
+        since = micros(intro["at"]) if intro is not None else None
+    return Parties(request, request["by"], request["referrer"], target, since)
 
 
 class View:
@@ -71,6 +98,10 @@ class View:
         if key not in self._referrals:
             self._referrals[key] = self._events(self.store.referral_events(key))
         return self._referrals[key]
+
+    def parties(self, key: str) -> Parties:
+        """Requester, referrer and target of the referral, from its live events."""
+        return parties(self.referral(key))
 
     def referral_history(self, key: str) -> list[Mapping[str, Any]]:
         """Every known event of the referral, retractions and retracted ones included, by seq."""

@@ -1,0 +1,214 @@
+"""What each party of a referral owes the others, and when it fell due: the contract's alert
+table as data. Pure functions over a referral's live events; no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.projections import timestamp
+from ledger.views import Parties, micros, parties
+
+Event = Mapping[str, Any]
+# (person who owes, owed to, role of the one who owes, world time it opens)
+Opening = tuple[str, str, str, int]
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    due_key: str  # key of the config file's [due] table
+    ends_on_close: bool
+    opens: Callable[[Event, Parties], list[Opening]]
+    meets: Callable[[Event, str, str], bool]
+    what: str  # "{person} has not … {owed_to}" for the message
+
+
+def _sent(kind: str) -> Callable[[Event, str, str], bool]:
+    def meets(event: Event, person: str, owed_to: str) -> bool:
+        return event["type"] == kind and event.get("by") == person and event.get("to") == owed_to
+
+    return meets
+
+
+def _toward_target(at: int, p: Parties) -> int | None:
+    """An obligation toward (or of) the target opens once the referral has one."""
+    if p.target is None or p.target_since is None:
+        return None
+    return max(at, p.target_since)
+
+
+def _request_opens(e: Event, p: Parties) -> list[Opening]:
+    if e["type"] != "referral-requested":
+        return []
+    return [(e["referrer"], e["by"], "referrer", micros(e["at"]))]
+
+
+def _follow_up_opens(e: Event, p: Parties) -> list[Opening]:
+    if e["type"] != "introduction-made" or p.requester is None:
+        return []
+    return [(p.requester, e["to"], "requester", micros(e["at"]))]
+
+
+def _thanks_requester_opens(e: Event, p: Parties) -> list[Opening]:
+    if e["type"] not in ("introduction-made", "resume-forwarded") or p.referrer is None:
+        return []
+    if e.get("by") != p.referrer or p.requester is None:
+        return []
+    return [(p.requester, p.referrer, "requester", micros(e["at"]))]
+
+
+def _thanks_referrer_opens(e: Event, p: Parties) -> list[Opening]:
+    if e["type"] != "interview-held" or p.referrer is None:
+        return []
+    at = _toward_target(micros(e["at"]), p)
+    if at is None or p.target is None:
+        return []
+    return [(p.referrer, p.target, "referrer", at)]
+
+
+def _thanks_target_opens(e: Event, p: Parties) -> list[Opening]:
+    if e["type"] != "interview-held" or p.referrer is None or p.requester is None:
+        return []
+    at = _toward_target(micros(e["at"]), p)
+    if at is None or p.target is None:
+        return []
+    return [(p.target, p.referrer, "target", at), (p.target, p.requester, "target", at)]
+
+
+def _feedback_opens(e: Event, p: Parties) -> list[Opening]:
+    if e["type"] != "interview-held" or p.referrer is None:
+        return []
+    at = _toward_target(micros(e["at"]), p)
+    if at is None or p.target is None:
+        return []
+    return [(p.target, p.referrer, "target", at)]
+
+
+def _check_in_opens(e: Event, p: Parties) -> list[Opening]:
+    if e["type"] != "introduction-made" or p.referrer is None or p.requester is None:
+        return []
+    at = micros(e["at"])
+    return [(p.referrer, p.requester, "referrer", at), (p.referrer, e["to"], "referrer", at)]
+
+
+def _outcome_opens(e: Event, p: Parties) -> list[Opening]:
+    if p.requester is None or p.referrer is None:
+        return []
+    opens = e["type"] == "interview-held" or (
+        e["type"] == "outcome-reported" and p.referrer not in (e.get("by"), e.get("to"))
+    )
+    return [(p.requester, p.referrer, "requester", micros(e["at"]))] if opens else []
+
+
+def _outcome_meets(event: Event, person: str, owed_to: str) -> bool:
+    return (
+        event["type"] in ("outcome-reported", "follow-up-sent")
+        and event.get("by") == person
+        and event.get("to") == owed_to
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "request-unanswered", "request-unanswered", True, _request_opens,
+        lambda e, person, owed_to: e["type"] == "request-vetted" and e.get("by") == person,
+        "{person} has not answered {owed_to}'s request for an introduction",
+    ),
+    Rule(
+        "follow-up-overdue", "follow-up-overdue", True, _follow_up_opens,
+        _sent("follow-up-sent"),
+        "{person} has not followed up with {owed_to} since being introduced",
+    ),
+    Rule(
+        "thank-you-missing", "thank-you-requester", False, _thanks_requester_opens,
+        _sent("thank-you-sent"),
+        "{person} has not thanked {owed_to} for the introduction",
+    ),
+    Rule(
+        "thank-you-missing", "thank-you-referrer", False, _thanks_referrer_opens,
+        _sent("thank-you-sent"),
+        "{person} has not thanked {owed_to} for interviewing the candidate",
+    ),
+    Rule(
+        "thank-you-missing", "thank-you-target", False, _thanks_target_opens,
+        _sent("thank-you-sent"),
+        "{person} has not thanked {owed_to} after the interview",
+    ),
+    Rule(
+        "feedback-missing", "feedback-missing", True, _feedback_opens,
+        _sent("feedback-given"),
+        "{person} has not given {owed_to} feedback on the interview",
+    ),
+    Rule(
+        "referrer-check-in-missing", "referrer-check-in-missing", True, _check_in_opens,
+        _sent("follow-up-sent"),
+        "{person} has not checked in with {owed_to} since the introduction",
+    ),
+    Rule(
+        "outcome-not-shared", "outcome-not-shared", False, _outcome_opens, _outcome_meets,
+        "{person} has not told {owed_to} how it went",
+    ),
+)
+
+
+def obligations(
+    key: str, events: Sequence[Event], due: Callable[[str], int]
+) -> Iterator[dict[str, Any]]:
+    """Every alert the referral's events give rise to, each with its validity in world time.
+
+    `due(key)` is the due time, in microseconds, of a `[due]` key. An alert starts just after
+    its due time and ends when the obligation is met (or the referral closes, where it should).
+    Obligations met by their due time yield nothing.
+    """
+    p = parties(events)
+    if p.request is None:
+        return
+    close = next((e for e in events if e["type"] == "referral-closed"), None)
+    close_at = micros(close["at"]) if close is not None else None
+    for rule in RULES:
+        # Per (person, owed_to): the end of its latest obligation (None: still open).
+        latest: dict[tuple[str, str], int | None] = {}
+        for opener in events:
+            for person, owed_to, role, opened_at in rule.opens(opener, p):
+                pair = (person, owed_to)
+                if pair in latest and (latest[pair] is None or latest[pair] > opened_at):
+                    continue  # a second opening while one is open changes nothing
+                if rule.ends_on_close and close_at is not None and close_at <= opened_at:
+                    continue
+                met = next(
+                    (
+                        e
+                        for e in events
+                        if e is not opener
+                        and micros(e["at"]) >= opened_at
+                        and rule.meets(e, person, owed_to)
+                    ),
+                    None,
+                )
+                end = micros(met["at"]) if met is not None else None
+                closed = rule.ends_on_close and close_at is not None
+                if closed and (end is None or close_at < end):  # type: ignore[operator]
+                    end = close_at
+                latest[pair] = end
+                due_at = opened_at + due(rule.due_key)
+                if end is not None and end <= due_at:
+                    continue
+                due_text = timestamp(due_at)
+                message = rule.what.format(person=person, owed_to=owed_to)
+                yield {
+                    "kind": rule.kind,
+                    "referral": key,
+                    "person": person,
+                    "owed_to": owed_to,
+                    "role": role,
+                    "due": due_text,
+                    "since": timestamp(opened_at),
+                    "message": f"{message} (due {due_text})",
+                    "company": p.request.get("company"),
+                    "opened_by": opener["id"],
+                    "evidence": [opener["id"]],
+                    "start": timestamp(due_at + 1),
+                    **({"end": timestamp(end)} if end is not None else {}),
+                }
