@@ -140,6 +140,10 @@ class View:
         """Keys of referrals that name this person in any role (a superset is fine)."""
         return self.store.referrals_of(handle)
 
+    def referral_keys(self) -> list[str]:
+        """Keys of every referral, in the order they were requested (a superset is fine)."""
+        return self.store.referral_keys()
+
     def event(self, event_id: str) -> Mapping[str, Any] | None:
         from .app import freeze
 

@@ -1,4 +1,4 @@
-"""The friendly commands (filled in below)."""
+"""Adds the friendly commands, `show`, `list` and `demo` to the root group."""
 
 from __future__ import annotations
 
@@ -6,4 +6,12 @@ import click
 
 
 def add_commands(cli: click.Group) -> None:
-    pass
+    from .demo import demo
+    from .friendly import COMMANDS
+    from .reading import list_, show
+
+    for name, command in COMMANDS.items():
+        cli.add_command(command, name=name)
+    cli.add_command(show, name="show")
+    cli.add_command(list_, name="list")
+    cli.add_command(demo, name="demo")

@@ -1,0 +1,153 @@
+"""`demo`: build an example ledger from a short story and show what the ledger makes of it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sqlite3
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from ledger.cli import State, emit_json, get_state, safe
+from ledger.errors import LedgerError
+
+from .command import LedgerCommand
+from .reading import echo_table, summaries
+
+DEFAULT_FILE = "referral-ledger-demo.db"
+# The story's "today": a fixed world time, so the demo shows the same alerts every run.
+AS_OF = "2026-10-20T00:00:00Z"
+# Commands other plugins add; shown when they are installed.
+JUDGEMENTS = ("alerts", "flags", "reputation")
+
+
+def story_lines(name: str = "demo") -> list[bytes]:
+    """A story shipped in this package, as JSON Lines."""
+    text = resources.files(__package__).joinpath("stories", f"{name}.jsonl").read_bytes()
+    return text.splitlines(keepends=True)
+
+
+def story_ids() -> set[str]:
+    return {orjson.loads(line)["id"] for line in story_lines() if line.strip()}
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to delete anything but an earlier demo: the path might be someone's ledger.
+
+    Read with plain sqlite3, read-only, so a file that is not a ledger is left untouched.
+    """
+    if path.is_dir():
+        raise LedgerError(f"--db-file: {str(path)!r} is a directory")
+    if path.stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as conn:
+            ids = {row[0] for row in conn.execute("SELECT event_id FROM rl_log")}
+    except sqlite3.Error:
+        ids = None
+    if ids is None or not ids <= story_ids():
+        raise LedgerError(
+            f"--db-file: {str(path)!r} exists and is not a demo ledger; "
+            "remove it or pick another file"
+        )
+
+
+def _fresh(path: Path) -> None:
+    if path.exists():
+        _check_replaceable(path)
+    for file in _sidecars(path):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(file)
+
+
+def _judgement(ctx: click.Context, name: str, state: State, as_json: bool) -> Any:
+    """Run another plugin's read command on the demo ledger; its JSON when `as_json`."""
+    root = ctx.find_root().command
+    command = root.commands.get(name) if isinstance(root, click.Group) else None
+    if command is None:
+        return None
+    args = ["--json"] if as_json else []
+    if any("--as-of" in param.opts for param in command.params):
+        args += ["--as-of", AS_OF]
+    sub = command.make_context(name, args, parent=ctx, obj=state)
+    if not as_json:
+        with sub:
+            command.invoke(sub)
+        return None
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with sub, contextlib.redirect_stdout(out):
+        command.invoke(sub)
+    out.flush()
+    raw = out.buffer.getvalue()  # type: ignore[attr-defined]
+    return orjson.loads(raw) if raw.strip() else None
+
+
+@click.command(cls=LedgerCommand)
+@click.option(
+    "--db-file", type=click.Path(dir_okay=False),
+    help=f"SQLite file to build the demo in; an earlier demo there is replaced. "
+    f"[default: ./{DEFAULT_FILE}]",
+)
+@click.option(
+    "--into-ledger", is_flag=True,
+    help="Import the story into the ledger given by --db instead (never the default ledger).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def demo(ctx: click.Context, db_file: str | None, into_ledger: bool, as_json: bool) -> None:
+    """Build an example ledger from a short story and show what the ledger makes of it.
+
+    The story: five referrals, from one done right to one built on a misrepresented
+    relationship. Alerts, flags and reputation are shown as of the story's today
+    (2026-10-20) when those plugins are installed.
+    """
+    state = get_state()
+    if into_ledger:
+        if db_file is not None:
+            raise LedgerError("--into-ledger and --db-file cannot be used together")
+        if state.db is None:
+            raise LedgerError("--into-ledger needs --db: the demo never writes the default ledger")
+        target, location = state, state.db
+    else:
+        path = Path(db_file or DEFAULT_FILE)
+        _fresh(path)
+        target, location = State(str(path), state.config, state.debug), str(path)
+    try:
+        result = target.ledger.import_lines(story_lines())
+        found = summaries(target.ledger)
+        if as_json:
+            emit_json({
+                "db": location,
+                "stored": len(result.stored),
+                "unchanged": result.unchanged,
+                "as_of": AS_OF,
+                "referrals": [summary.as_json() for summary in found],
+                **{name: _judgement(ctx, name, target, True) for name in JUDGEMENTS},
+            })
+            return
+        click.echo(
+            f"Built the demo ledger in {safe(location)}: {len(result.stored)} event(s) recorded, "
+            f"{result.unchanged} already there."
+        )
+        click.echo(f"Explore it with: referral-ledger --db {safe(location)} show ana-acme\n")
+        click.echo("Referrals:")
+        echo_table(found)
+        for name in JUDGEMENTS:
+            if name not in getattr(ctx.find_root().command, "commands", {}):
+                continue
+            click.echo(f"\n{name.capitalize()} as of {AS_OF}:")
+            _judgement(ctx, name, target, False)
+    finally:
+        if target is not state:
+            target.close()

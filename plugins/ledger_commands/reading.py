@@ -1,0 +1,128 @@
+"""`show` and `list`: where referrals stand, read through `ledger.views.View`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ledger.cli import emit_json, get_ledger, safe
+from ledger.errors import LedgerError
+
+from .command import LedgerCommand
+from .stages import STAGES, Summary, summarize
+
+if TYPE_CHECKING:
+    from ledger.app import Ledger
+    from ledger.views import View
+
+
+def load(view: View, key: str) -> Summary | None:
+    """One referral's summary: its live events, and how many of its events were retracted."""
+    summary = summarize(view.referral(key))
+    if summary is None:
+        return None
+    history = view.referral_history(key)
+    retracted = sum(1 for event in history if event["type"] == "event-retracted")
+    return replace(summary, retracted=retracted)
+
+
+def summaries(ledger: Ledger, person: str | None = None, stage: str | None = None) -> list[Summary]:
+    """Every referral (or those with `person` as a party, or at `stage`), in request order."""
+    from ledger.views import View
+
+    view = View(ledger)
+    if person is not None:
+        if view.person(person) is None:
+            raise LedgerError(f"--person: unknown person {person!r}")
+        wanted = set(view.referrals_of(person))
+        keys = [key for key in view.referral_keys() if key in wanted]
+    else:
+        keys = view.referral_keys()
+    found = []
+    for key in keys:
+        summary = load(view, key)
+        if summary is None:
+            continue
+        if person is not None and not summary.involves(person):
+            continue
+        if stage is not None and summary.stage != stage:
+            continue
+        found.append(summary)
+    return found
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, Mapping):
+        return "(forgotten)"
+    return safe(str(value))
+
+
+@click.command(cls=LedgerCommand)
+@click.argument("referral")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(referral: str, as_json: bool) -> None:
+    """Show where REFERRAL stands: parties, stage, key dates, event counts."""
+    from ledger.views import View
+
+    summary = load(View(get_ledger()), referral)
+    if summary is None:
+        raise LedgerError(f"referral: unknown referral {referral!r}")
+    if as_json:
+        emit_json(summary.as_json())
+        return
+    stage = summary.stage
+    if summary.closed and summary.reached != "requested":
+        stage += f" (reached {summary.reached})"
+    rows = [
+        ("stage", stage),
+        ("company", _text(summary.company)),
+        ("role", _text(summary.role)),
+        ("requester", summary.requester),
+        ("referrer", summary.referrer),
+        ("target", _text(summary.target)),
+        ("decision", _text(summary.decision)),
+        ("outcome", _text(summary.outcome)),
+    ]
+    rows += [(name.replace("_", " "), at) for name, at in summary.dates.items() if at]
+    rows.append(("events", f"{summary.events} live, {summary.retracted} retracted"))
+    click.echo(safe(summary.referral))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        click.echo(f"  {name:<{width}}  {value}")
+
+
+LIST_HELP = "List referrals with their stage.\n\n\b\nStages:\n" + "\n".join(
+    f"  {name:<18} {meaning}" for name, meaning in STAGES.items()
+)
+
+
+@click.command(name="list", cls=LedgerCommand, help=LIST_HELP)
+@click.option("--person", metavar="HANDLE", help="Only referrals where HANDLE is a party.")
+@click.option("--stage", type=click.Choice(list(STAGES)), help="Only referrals at this stage.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(person: str | None, stage: str | None, as_json: bool) -> None:
+    found = summaries(get_ledger(), person, stage)
+    if as_json:
+        emit_json([summary.as_json() for summary in found])
+        return
+    echo_table(found)
+
+
+def echo_table(found: list[Summary]) -> None:
+    if not found:
+        click.echo("No referrals.")
+        return
+    header = ("REFERRAL", "STAGE", "COMPANY", "REQUESTER", "REFERRER", "TARGET")
+    rows = [
+        (s.referral, s.stage, _text(s.company), s.requester, s.referrer, _text(s.target))
+        for s in found
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
