@@ -59,7 +59,13 @@ class ImportResult:
 class Ledger:
     """One ledger: its store, its event types and its plugins."""
 
-    def __init__(self, db: str | None = None, *, plugins: Plugins | None = None):
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        plugins: Plugins | None = None,
+        master_key: bytes | None = None,
+    ):
         self.plugins = plugins if plugins is not None else get_plugins()
         self.types: dict[str, type[Event]] = dict(CORE_TYPES)
         self.type_plugins: dict[str, str] = {}
@@ -69,7 +75,7 @@ class Ledger:
                 raise LedgerError(f"plugin {plugin!r} registers event type {name!r}, which exists")
             self.types[name] = model
             self.type_plugins[name] = plugin
-        self.store: Store = open_store(db)
+        self.store: Store = open_store(db, master_key=master_key)
 
     def close(self) -> None:
         self.store.close()
@@ -160,7 +166,8 @@ class Ledger:
     def all_secrets(self) -> dict[str, bytes]:
         with self.store.read() as cur:
             rows = cur.all("SELECT handle, secret FROM {p}rl_keys")
-        return {row["handle"]: bytes(row["secret"]) for row in rows}
+        vault = self.store.vault
+        return {row["handle"]: vault.open_secret(row["handle"], bytes(row["secret"])) for row in rows}
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         stored = self.store.get(event_id)
@@ -297,6 +304,7 @@ class _Batch:
             private=private,
             owner=owner if private else None,
             new_keys=new_keys,
+            secret=secret if private else None,
             forget=record["handle"] if record["type"] == "person-forgotten" else None,
             recorded_at=recorded_at,
             expect_seq=envelope.get("seq") if restore else None,

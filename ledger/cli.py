@@ -20,18 +20,23 @@ if TYPE_CHECKING:
 class State:
     """What every command can reach through `click.get_current_context().obj`."""
 
-    def __init__(self, db: str | None, config: str | None, debug: bool):
+    def __init__(
+        self, db: str | None, config: str | None, debug: bool, master_key_file: str | None = None
+    ):
         self.db = db
         self.config = config
         self.debug = debug
+        self.master_key_file = master_key_file
         self._ledger: Ledger | None = None
 
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
             from .app import Ledger
+            from .crypto import master_key_from
 
-            self._ledger = Ledger(self.db)
+            master_key = master_key_from(self.master_key_file)
+            self._ledger = Ledger(self.db, master_key=master_key)
         return self._ledger
 
     def close(self) -> None:
@@ -138,16 +143,29 @@ def emit_jsonl(values: Any, out: IO[bytes] | None = None) -> int:
     type=click.Path(dir_okay=False),
     help="Settings file (TOML). [default: config.toml in your config directory]",
 )
+@click.option(
+    "--master-key-file",
+    envvar="REFERRAL_LEDGER_MASTER_KEY_FILE",
+    type=click.Path(dir_okay=False),
+    help="File holding the master key (64 hex digits) that encrypts personal data at rest. "
+    "[env: REFERRAL_LEDGER_MASTER_KEY_FILE, or the key itself in REFERRAL_LEDGER_MASTER_KEY]",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.version_option(package_name="referral-ledger", prog_name="referral-ledger")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, config: str | None, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    db: str | None,
+    config: str | None,
+    master_key_file: str | None,
+    debug: bool,
+) -> None:
     """An event-sourced ledger of job referrals: who asked, who vouched, who received,
     and what each of them still owes the others."""
     from .config import choose
 
     choose(config)
-    ctx.obj = State(db, config, debug)
+    ctx.obj = State(db, config, debug, master_key_file)
 
 
 def parse_time_option(name: str, value: str) -> int:
@@ -312,6 +330,12 @@ def forget(handle: str, yes: bool, by: str | None, reason: str | None, as_json: 
         emit_json(stored)
     else:
         click.echo(f"Forgot {handle} (event {stored['id']}, seq {stored['seq']}).")
+    if ledger.store.journal_pending:
+        click.echo(
+            "Warning: another process is reading the ledger, so old copies of the erased pages "
+            "remain until every process using the ledger has closed it.",
+            err=True,
+        )
 
 
 @cli.group(name="plugins", invoke_without_command=True)

@@ -34,6 +34,7 @@ from .aggregates import Person, Referral, person_id, referral_id
 from .errors import ConflictError, LedgerError, StoreError
 from .events import format_timestamp, from_micros, to_micros
 from .interchange import dumps
+from .crypto import PLAINTEXT, Vault
 from .rules import Located
 
 GENESIS = "0" * 64
@@ -79,6 +80,7 @@ class Pending:
     owner: str | None = None
     new_keys: dict[str, bytes] = field(default_factory=dict)
     forget: str | None = None
+    secret: bytes | None = None  # the owner's, to encrypt `private` at rest
     recorded_at: datetime | None = None  # kept on a restore
     expect_seq: int | None = None
     expect_hash: str | None = None
@@ -112,10 +114,10 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("referral-ledger")) / "ledger.db"
 
 
-def open_store(db: str | None) -> Store:
+def open_store(db: str | None, *, master_key: bytes | None = None) -> Store:
     """Open the ledger named by a path (SQLite) or a `postgresql://` URL."""
     if db and db.startswith(("postgresql://", "postgres://")):
-        return Store(_postgres_env(db), dialect="postgresql", url=db)
+        return Store(_postgres_env(db), dialect="postgresql", url=db, master_key=master_key)
     path = Path(db) if db else default_db_path()
     if path.is_dir():
         raise LedgerError(f"--db {str(path)!r} is a directory, not a ledger file")
@@ -125,7 +127,7 @@ def open_store(db: str | None) -> Store:
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "30",
     }
-    return Store(env, dialect="sqlite", url=str(path))
+    return Store(env, dialect="sqlite", url=str(path), master_key=master_key)
 
 
 def _postgres_env(url: str) -> dict[str, str]:
@@ -186,6 +188,10 @@ CREATE TABLE IF NOT EXISTS {p}rl_private (
     data {blob} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS {p_}rl_private_owner ON {p}rl_private (owner);
+CREATE TABLE IF NOT EXISTS {p}rl_meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS {p}rl_keys (
     handle TEXT PRIMARY KEY,
     secret {blob} NOT NULL
@@ -227,7 +233,9 @@ CREATE INDEX IF NOT EXISTS {p_}rl_rows_referral ON {p}rl_rows (referral, categor
 class Store:
     """Stored events, their order and chain, personal data, and plugins' derived rows."""
 
-    def __init__(self, env: dict[str, str], *, dialect: str, url: str):
+    def __init__(
+        self, env: dict[str, str], *, dialect: str, url: str, master_key: bytes | None = None
+    ):
         self.dialect = dialect
         self.url = url
         self.is_sqlite = dialect == "sqlite"
@@ -247,6 +255,9 @@ class Store:
             self.events_table = f'"{schema}"."{self.recorder.events_table_name}"'
             self.prefix = f'"{schema}".'
         self._create_tables()
+        self.vault = Vault(master_key)
+        self.journal_pending = False  # a forget's WAL could not be truncated yet
+        self._adopt_privacy_mode()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -367,7 +378,7 @@ class Store:
             rows = cur.all(
                 f"SELECT handle, secret FROM {{p}}rl_keys WHERE handle IN ({marks})", tuple(handles)
             )
-        return {row["handle"]: bytes(row["secret"]) for row in rows}
+        return {row["handle"]: self.vault.open_secret(row["handle"], bytes(row["secret"])) for row in rows}
 
     def retraction_times(self, event_ids: Sequence[str]) -> dict[str, int]:
         """When each of these events was retracted (recorded_at of its retraction), if it was."""
@@ -388,10 +399,11 @@ class Store:
     # -- reading events -----------------------------------------------------------------------
 
     _SELECT = (
-        "SELECT l.seq, l.event_id, l.recorded_us, l.hash, s.state, p.data "
+        "SELECT l.seq, l.event_id, l.recorded_us, l.hash, s.state, p.data, p.owner, k.secret "
         "FROM {p}rl_log l JOIN {events} s "
         "ON s.originator_id = l.originator_id AND s.originator_version = l.originator_version "
         "LEFT JOIN {p}rl_private p ON p.event_id = l.event_id "
+        "LEFT JOIN {p}rl_keys k ON k.handle = p.owner "
     )
 
     def _select(self, where: str, params: tuple[Any, ...] = ()) -> list[Stored]:
@@ -399,11 +411,15 @@ class Store:
             rows = cur.all(self._SELECT + where, params)
         return [self._stored(row) for row in rows]
 
-    @staticmethod
-    def _stored(row: Any) -> Stored:
+    def _stored(self, row: Any) -> Stored:
         state = bytes(row["state"])
         record = orjson.loads(state)["record"]
         data = row["data"]
+        if data is not None and self.vault.encrypted:
+            secret = row["secret"]
+            if secret is not None:
+                secret = self.vault.open_secret(row["owner"], bytes(secret))
+            data = self.vault.open_data(secret, row["event_id"], bytes(data))
         return Stored(
             seq=int(row["seq"]),
             event_id=row["event_id"],
@@ -481,6 +497,7 @@ class Store:
             )
             if restore and seq != 0:
                 raise ConflictError("the ledger is no longer empty; import again")
+            self._claim_privacy_mode(cur, empty=seq == 0)
             now_us = to_micros(datetime.now(UTC))
             log_rows, private_rows, key_rows, retraction_rows, mention_rows = [], [], [], [], []
             stored_events = []
@@ -532,9 +549,10 @@ class Store:
                     )
                 )
                 if item.private:
-                    private_rows.append((record["id"], item.owner, dumps(item.private)))
+                    data = self.vault.seal_data(item.secret, record["id"], dumps(item.private))
+                    private_rows.append((record["id"], item.owner, data))
                 for handle, secret in item.new_keys.items():
-                    key_rows.append((handle, secret))
+                    key_rows.append((handle, self.vault.seal_secret(handle, secret)))
                 if record["type"] == "event-retracted":
                     retraction_rows.append((record["retracts"], seq, recorded_us))
                 if record.get("referral"):
@@ -573,6 +591,8 @@ class Store:
                 cur.run("DELETE FROM {p}rl_positions")
         if forgets and self.is_sqlite:
             self._scrub_journal()
+        elif forgets:
+            self._vacuum_erased()
         return stored
 
     def _insert_stored_events(self, cur: _Cursor, stored_events: list[Any]) -> None:
@@ -581,10 +601,53 @@ class Store:
         else:
             self.recorder._insert_stored_events(cur.raw, stored_events)
 
+    # -- how personal data is kept: plaintext or encrypted (see crypto.py) ---------------------
+
+    def _privacy_mode(self, cur: _Cursor) -> tuple[str | None, str | None]:
+        rows = cur.all("SELECT name, value FROM {p}rl_meta WHERE name IN ('privacy', 'key_check')")
+        found = {row["name"]: row["value"] for row in rows}
+        return found.get("privacy"), found.get("key_check")
+
+    def _adopt_privacy_mode(self) -> None:
+        with self.read() as cur:
+            mode, check = self._privacy_mode(cur)
+            empty = cur.one("SELECT seq FROM {p}rl_log LIMIT 1") is None
+        if mode is None and empty:
+            return  # the first write decides
+        self.vault.adopt(mode or PLAINTEXT, check)
+
+    def _claim_privacy_mode(self, cur: _Cursor, *, empty: bool) -> None:
+        """Inside a write: fix the mode on a ledger's first write, refuse a mixed one after."""
+        if not empty:
+            mode, check = self._privacy_mode(cur)
+            self.vault.adopt(mode or PLAINTEXT, check)
+            return
+        claim = [("privacy", self.vault.mode)]
+        if self.vault.master_key is not None:
+            claim.append(("key_check", self.vault.check_value()))
+        cur.many(
+            "INSERT INTO {p}rl_meta VALUES (?,?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            claim,
+        )
+
     def _scrub_journal(self) -> None:
         """Move the WAL into the database and truncate it, so no old page keeps erased data."""
         with self.datastore.get_connection(commit=True) as conn:
-            conn._sqlite_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            raw = conn._sqlite_conn
+            (timeout,) = raw.execute("PRAGMA busy_timeout").fetchone()
+            raw.execute("PRAGMA busy_timeout=3000")
+            try:
+                busy = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        # A reader in another process can hold old pages in the WAL; SQLite drops them when the
+        # last connection closes. `forget` says so rather than wait for it.
+        self.journal_pending = bool(busy)
+
+    def _vacuum_erased(self) -> None:
+        """Let PostgreSQL prune the deleted rows now rather than at the next autovacuum."""
+        with self.datastore.get_connection() as conn:  # autocommit: VACUUM refuses a transaction
+            conn.execute(self._sql("VACUUM {p}rl_private, {p}rl_keys, {p}rl_rows"))
 
     # -- derived state of plugins --------------------------------------------------------------
 
