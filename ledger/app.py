@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -68,11 +69,18 @@ class Ledger:
     ):
         self.plugins = plugins if plugins is not None else get_plugins()
         self.types: dict[str, type[Event]] = dict(CORE_TYPES)
-        self.type_plugins: dict[str, str] = {}
+        self.type_plugins: dict[str, str] = {}  # plugin-defined type -> the plugin's name
         for plugin, model in self.plugins.collected("register_event_types"):
-            name = type_name(model)
-            if name in self.types:
-                raise LedgerError(f"plugin {plugin!r} registers event type {name!r}, which exists")
+            name = plugin_type_name(plugin, model)
+            if name in CORE_TYPES:
+                raise LedgerError(
+                    f"plugin {plugin!r} registers event type {name!r}, one of the ledger's own types"
+                )
+            if name in self.type_plugins:
+                raise LedgerError(
+                    f"event type {name!r} is registered by two plugins: "
+                    f"{self.type_plugins[name]!r} and {plugin!r}"
+                )
             self.types[name] = model
             self.type_plugins[name] = plugin
         self.store: Store = open_store(db, master_key=master_key)
@@ -107,7 +115,7 @@ class Ledger:
         delay = 0.01
         for attempt in range(RETRIES):
             try:
-                return self._write_once(items)
+                return self._write_once(items, recheck=attempt < RETRIES - 1)
             except ConflictError:
                 if attempt == RETRIES - 1:
                     raise
@@ -115,8 +123,11 @@ class Ledger:
                 delay = min(delay * 2, 0.5)
         raise AssertionError("unreachable")
 
-    def _write_once(self, items: list[tuple[int | None, dict[str, Any]]]) -> ImportResult:
-        restore = self.store.count() == 0 and any("seq" in raw for _, raw in items)
+    def _write_once(
+        self, items: list[tuple[int | None, dict[str, Any]]], *, recheck: bool = True
+    ) -> ImportResult:
+        head, _ = self.store.tail()
+        restore = head == 0 and any("seq" in raw for _, raw in items)
         batch = _Batch(self)
         pendings: list[Pending] = []
         self._existing: list[dict[str, Any]] = []
@@ -124,7 +135,14 @@ class Ledger:
         for line, raw in items:
             try:
                 pending = batch.prepare(dict(raw), restore=restore, line=line)
+            except ConflictError:
+                raise
             except LedgerError as exc:
+                # Validation reads the ledger in several statements; if another writer committed
+                # meanwhile, they may disagree (an id not yet stored, its person already added).
+                # Every commit moves the tail, so an unmoved tail means the refusal stands.
+                if recheck and self.store.tail()[0] != head:
+                    raise ConflictError("the ledger changed while validating; try again") from None
                 raise exc.at_line(line) if line is not None else exc from None
             if pending is None:
                 unchanged += 1
@@ -144,6 +162,8 @@ class Ledger:
 
     def export_record(self, stored: Stored, keys: Mapping[str, bytes] | None = None) -> dict[str, Any]:
         """A stored event in the interchange format, with the fields export adds."""
+        if stored.record["type"] not in self.types:
+            raise self.unknown_type(stored.record["type"], stored.seq)
         record = unseal(stored.record, stored.private)
         out: dict[str, Any] = {"type": record.pop("type"), "id": record.pop("id")}
         out["at"] = record.pop("at")
@@ -157,6 +177,27 @@ class Ledger:
             if live:
                 out["keys"] = live
         return out
+
+    def unknown_type(self, kind: str, seq: int | None = None) -> UnknownEventType:
+        """The error for a stored event whose type no enabled plugin registers."""
+        where = f" (seq {seq})" if seq is not None else ""
+        owner = self.store.type_plugin(kind)
+        if owner is None:
+            return UnknownEventType(
+                f"the ledger holds an event of unknown type {kind!r}{where}; "
+                "install the plugin that defines it"
+            )
+        plugin, distribution = owner
+        info = next((i for i in self.plugins.infos if i.name == plugin), None)
+        if info is not None and not info.enabled:
+            state = "disabled" + (f" ({info.error})" if info.error else "")
+        else:
+            state = "not installed"
+        dist = f" (distribution {distribution})" if distribution else ""
+        return UnknownEventType(
+            f"the ledger holds an event of type {kind!r}{where}, defined by plugin "
+            f"{plugin!r}{dist}, which is {state}; install or enable it to read this ledger"
+        )
 
     def export(self) -> Iterator[dict[str, Any]]:
         keys = self.all_secrets()
@@ -178,6 +219,36 @@ class Ledger:
 
     def person(self, handle: str) -> Person | None:
         return self.store.person(handle)
+
+
+class UnknownEventType(LedgerError):
+    """A stored event's type is registered by no enabled plugin: reading it would lose it."""
+
+
+def plugin_type_name(plugin: str, model: Any) -> str:
+    """The `type` of an event class a plugin registers, after checking it can be stored."""
+    if not (isinstance(model, type) and issubclass(model, Event)):
+        raise LedgerError(f"plugin {plugin!r} registers {model!r}, which is not a ledger.Event class")
+    try:
+        name = type_name(model)
+    except (AttributeError, IndexError, KeyError):
+        name = None
+    if not isinstance(name, str) or not _TYPE_RE.match(name):
+        raise LedgerError(
+            f"plugin {plugin!r}: event class {model.__name__} needs `type: Literal[\"kebab-name\"]`"
+        )
+    fields = model.model_fields
+    if "referral" not in fields and "by" not in fields:
+        raise LedgerError(
+            f"plugin {plugin!r}: event type {name!r} needs a `referral` or a `by` field "
+            "(the referral or the person it belongs to)"
+        )
+    if "by" in fields and "by" not in model.handles:
+        raise LedgerError(f"plugin {plugin!r}: event type {name!r} must list 'by' in its `handles`")
+    return name
+
+
+_TYPE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
 def _warn_plugin(error: PluginError) -> None:
@@ -306,10 +377,20 @@ class _Batch:
             new_keys=new_keys,
             secret=secret if private else None,
             forget=record["handle"] if record["type"] == "person-forgotten" else None,
+            plugin=self._type_owner(record["type"]),
             recorded_at=recorded_at,
             expect_seq=envelope.get("seq") if restore else None,
             expect_hash=envelope.get("hash") if restore else None,
         )
+
+    def _type_owner(self, kind: str) -> tuple[str, str | None] | None:
+        """(plugin, distribution) of a plugin-defined type, kept so a ledger read without the
+        plugin can name it."""
+        plugin = self.ledger.type_plugins.get(kind)
+        if plugin is None:
+            return None
+        info = next((i for i in self.ledger.plugins.infos if i.name == plugin), None)
+        return plugin, info.distribution if info is not None else None
 
     def _existing(self, event_id: str) -> dict[str, Any] | None:
         stored = self.store.get(event_id)

@@ -56,6 +56,18 @@ def get_ledger() -> Ledger:
 class LedgerGroup(click.Group):
     """Turns LedgerError into `Error: …` and exit 2, and any other exception into exit 3."""
 
+    # Plugins' commands are added on first look-up, so `CliRunner().invoke(cli, ...)` in a
+    # plugin's own tests sees them as `referral-ledger` does.
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if self is cli:
+            load_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        if self is cli:
+            load_plugin_commands()
+        return super().list_commands(ctx)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -359,6 +371,149 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"  error: {safe(info['error'])}")
 
 
+@plugins_cmd.command(name="new")
+@click.argument("name")
+@click.option(
+    "--dir", "directory", type=click.Path(file_okay=False),
+    help="Where to write it. [default: ./referral-ledger-NAME]",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def plugins_new(name: str, directory: str | None, as_json: bool) -> None:
+    """Write the skeleton of a new plugin NAME: a package, its entry point, one hook, a test."""
+    from pathlib import Path
+
+    from .plugins import get_plugins
+    from .scaffold import skeleton, write
+
+    load_plugin_commands()
+    taken = set(cli.commands) | {info.name for info in get_plugins().infos}
+    skel = skeleton(name, taken)
+    target = Path(directory) if directory else Path(skel.distribution)
+    written = write(skel, target)
+    if as_json:
+        emit_json(
+            {
+                "name": skel.name,
+                "distribution": skel.distribution,
+                "package": skel.package,
+                "path": str(target),
+                "files": [str(p) for p in written],
+            }
+        )
+        return
+    click.echo(f"Wrote plugin {name!r} to {target}. Install it and see it listed:")
+    click.echo(f"  cd {target} && pip install -e . && referral-ledger plugins && pytest")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--head", metavar="HASH", help="Also check that this earlier head is in the chain.")
+@click.option(
+    "--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, allow_dash=True),
+    help="Also check against a record printed by `checkpoint` (`-` for stdin).",
+)
+def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None:
+    """Check the tamper-evident chain of the whole ledger. Exits 1 if it was altered."""
+    from .verify import TRUNCATION_WARNING, parse_checkpoint, verify_store
+
+    cp = None
+    if checkpoint_file is not None:
+        try:
+            cp = parse_checkpoint(_read_file(checkpoint_file))
+        except ValueError as exc:
+            raise LedgerError(f"--checkpoint {checkpoint_file}: {exc}") from None
+    if head is not None and not (len(head) == 64 and all(c in "0123456789abcdef" for c in head)):
+        raise LedgerError("--head: must be 64 lowercase hex digits, as verify printed it")
+    verdict = _with_progress(
+        "Verifying", get_ledger().store.count(),
+        lambda step: verify_store(get_ledger().store, head=head, checkpoint=cp, progress=step),
+    )
+    if as_json:
+        emit_json(verdict.as_json())
+    elif verdict.ok:
+        click.echo(f"Chain ok: {verdict.events} events, head {verdict.head or '(none)'}.")
+        if verdict.head_found:
+            click.echo("The head you gave is in the chain.")
+        if verdict.checkpoint_ok:
+            click.echo(f"The checkpoint at seq {cp.seq if cp else 0} matches.")
+        if verdict.warning:
+            click.echo(f"Note: {TRUNCATION_WARNING}.")
+    else:
+        first = verdict.first_bad_seq
+        click.echo("Chain BROKEN" + (f": first bad seq {first}" if first is not None else "") + ".")
+        for problem in verdict.problems:
+            click.echo(f"  seq {problem.seq if problem.seq is not None else '-'}: {problem.message}")
+        if verdict.head_found is False:
+            click.echo(f"  the head {head} is not in the chain (rewritten or truncated history)")
+        if verdict.checkpoint_ok is False:
+            click.echo("  the chain does not match the checkpoint (rewritten or truncated history)")
+    if not verdict.ok:
+        raise click.exceptions.Exit(ExitCode.FINDINGS)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the record is JSON anyway).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+    help="Write the record to this file instead of stdout.",
+)
+def checkpoint(as_json: bool, output: str) -> None:
+    """Print the chain's head to keep somewhere else, for `verify --checkpoint`."""
+    import time
+
+    import orjson
+
+    from .events import format_timestamp, from_micros
+    from .verify import verify_store
+
+    ledger = get_ledger()
+    verdict = verify_store(ledger.store)
+    if not verdict.ok:
+        click.echo(
+            f"Error: the chain is broken (first bad seq {verdict.first_bad_seq}); "
+            "run `verify` and do not trust this ledger's head",
+            err=True,
+        )
+        raise click.exceptions.Exit(ExitCode.FINDINGS)
+    record = {
+        "checkpoint": "referral-ledger",
+        "seq": verdict.events,
+        "head": verdict.head,
+        "events": verdict.events,
+        "at": format_timestamp(from_micros(time.time_ns() // 1000)),
+    }
+    data = orjson.dumps(record, option=orjson.OPT_INDENT_2) + b"\n"
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        with open(output, "wb") as out:
+            out.write(data)
+    except OSError as exc:
+        raise LedgerError(f"cannot write {output}: {exc.strerror}") from None
+    if not as_json:
+        click.echo(f"Checkpoint at seq {record['seq']} written to {output}; keep it elsewhere.")
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        if path == "-":
+            return sys.stdin.buffer.read()
+        with open(path, "rb") as stream:
+            return stream.read(1024 * 1024)
+    except OSError as exc:
+        raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _with_progress(label: str, total: int, work: Callable[[Callable[[int], None]], Any]) -> Any:
+    """Run `work(step)` with a progress bar on stderr when there is much to do."""
+    if total < 5000:
+        return work(lambda n: None)
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        return work(bar.update)
+
+
 def _load_plugin_commands() -> None:
     from .plugins import get_plugins
 
@@ -375,9 +530,14 @@ def _load_plugin_commands() -> None:
 _loaded = False
 
 
-def main(argv: list[str] | None = None) -> None:
+def load_plugin_commands() -> None:
+    """Let every plugin add its commands to `cli`, once per process."""
     global _loaded
     if not _loaded:
-        _load_plugin_commands()
         _loaded = True
+        _load_plugin_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    load_plugin_commands()
     cli.main(args=argv, prog_name="referral-ledger")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .app import UnknownEventType, freeze
 from .errors import LedgerError
 from .events import format_timestamp, from_micros
 from .views import View, micros
@@ -115,8 +116,15 @@ def _to_row(projection: Projection, part: str, raw: Mapping[str, Any]) -> tuple[
         data.get("owed_to"),
         micros(start),
         micros(end) if isinstance(end, str) else None,
-        orjson.dumps(data),
+        orjson.dumps(data, default=_thaw),
     )
+
+
+def _thaw(value: Any) -> Any:
+    # Rows are often built from the read-only events plugins are handed.
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _progress(total: int, label: str) -> Any:
@@ -155,8 +163,8 @@ def catch_up(
             continue
         try:
             done[projection.name] = _advance(ledger, projection, position, head)
-        except ProjectionFailed:
-            raise
+        except (ProjectionFailed, UnknownEventType):
+            raise  # a type no plugin defines is the ledger's problem, not this plugin's
         except Exception as exc:
             on_error(ProjectionFailed(projection.name, plugin, exc))
     return done
@@ -176,7 +184,7 @@ def _advance(ledger: Ledger, projection: Projection, position: int, head: int) -
     parts: dict[str, None] = {}
     bar = _progress(head - position, f"Reading events for {projection.name}")
     for stored in store.events(after=position, until=head):
-        event = ledger.export_record(stored)
+        event = freeze(ledger.export_record(stored))
         for part in projection.parts(event, view):
             parts[part] = None
         if bar is not None:
@@ -222,6 +230,8 @@ def derive_all(
     for plugin, projection in chosen:
         try:
             rows = list(_derive_projection(ledger, projection, view))
+        except UnknownEventType:
+            raise
         except Exception as exc:
             on_error(ProjectionFailed(projection.name, plugin, exc))
             continue
@@ -233,7 +243,7 @@ def _derive_projection(ledger: Ledger, projection: Projection, view: View) -> It
     for stored in ledger.store.events():
         if view.known_at is not None and stored.recorded_us > view.known_at:
             continue
-        for part in projection.parts(ledger.export_record(stored), view):
+        for part in projection.parts(freeze(ledger.export_record(stored)), view):
             parts[part] = None
     for part in parts:
         for raw in projection.derive(part, view):

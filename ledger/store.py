@@ -14,6 +14,7 @@ referral or person). Beside it, in the same transaction, the store keeps:
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
@@ -85,6 +86,7 @@ class Pending:
     expect_seq: int | None = None
     expect_hash: str | None = None
     line: int | None = None
+    plugin: tuple[str, str | None] | None = None  # (plugin, distribution) of a plugin's type
 
     @property
     def record_bytes(self) -> bytes:
@@ -126,6 +128,7 @@ def open_store(db: str | None, *, master_key: bytes | None = None) -> Store:
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "30",
+        "CREATE_TABLE": "no",  # Store._create_tables does it, in one BEGIN IMMEDIATE
     }
     return Store(env, dialect="sqlite", url=str(path), master_key=master_key)
 
@@ -143,26 +146,48 @@ def _postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parsed.password or ""),
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_LOCK_TIMEOUT": "30",
-        "POSTGRES_POOL_SIZE": "2",
-        "POSTGRES_MAX_OVERFLOW": "2",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        # A CLI process runs one statement at a time: one connection, a few for nested reads.
+        "POSTGRES_POOL_SIZE": "1",
+        "POSTGRES_MAX_OVERFLOW": "3",
+        "CREATE_TABLE": "no",  # Store._create_tables does it, once, under an advisory lock
     }
-    if schema != "public":
-        _ensure_pg_schema(env, schema)
+    _probe_pg(env, schema, url)
     return env
 
 
-def _ensure_pg_schema(env: dict[str, str], schema: str) -> None:
+def _probe_pg(env: dict[str, str], schema: str, url: str) -> None:
+    """Connect once, directly: an unreachable server fails now and clearly, not after the
+    pool's retries; a schema of its own is created here."""
     import psycopg
 
-    with psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"] or None,
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    try:
+        with psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+            autocommit=True,
+        ) as conn:
+            if schema != "public":
+                try:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                except psycopg.errors.UniqueViolation:
+                    pass  # another process created it at the same moment
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"cannot open the ledger at {redact(url)}: {reason}") from None
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parsed = urlparse(url)
+    if not parsed.password:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
+    return parsed._replace(netloc=netloc).geturl()
 
 
 _TABLES = """
@@ -206,6 +231,11 @@ CREATE TABLE IF NOT EXISTS {p}rl_mentions (
     referral TEXT NOT NULL,
     PRIMARY KEY (handle, referral)
 );
+CREATE TABLE IF NOT EXISTS {p}rl_types (
+    type TEXT PRIMARY KEY,
+    plugin TEXT NOT NULL,
+    distribution TEXT
+);
 CREATE TABLE IF NOT EXISTS {p}rl_positions (
     projection TEXT PRIMARY KEY,
     seq BIGINT NOT NULL,
@@ -242,9 +272,9 @@ class Store:
         try:
             self.app = LedgerApplication(env=env)
         except (PersistenceError, OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the ledger at {url}: {exc}") from None
+            raise StoreError(f"cannot open the ledger at {redact(url)}: {exc}") from None
         except Exception as exc:  # psycopg raises its own errors from the pool
-            raise StoreError(f"cannot open the ledger at {url}: {exc}") from None
+            raise StoreError(f"cannot open the ledger at {redact(url)}: {exc}") from None
         self.recorder: Any = self.app.recorder
         self.datastore: Any = self.recorder.datastore
         if self.is_sqlite:
@@ -266,16 +296,65 @@ class Store:
         return statement if self.is_sqlite else statement.replace("?", "%s")
 
     def _create_tables(self) -> None:
+        """Create what is missing, in one transaction that one process at a time may run:
+        `CREATE … IF NOT EXISTS` races between processes on PostgreSQL."""
         ddl = _TABLES.format(
             p=self.prefix,
             p_="" if self.is_sqlite else "",
             uuid="TEXT" if self.is_sqlite else "uuid",
             blob="BLOB" if self.is_sqlite else "bytea",
         )
-        with self.write(lock=False) as cur:
-            for statement in ddl.split(";"):
-                if statement.strip():
-                    cur.execute(statement)
+        names = {*re.findall(r"IF NOT EXISTS (?:\S+\.)?(\w+)", _TABLES.replace("{p}", "").replace("{p_}", ""))}
+        names.add(self.recorder.events_table_name)
+        try:
+            if self._existing_names(names) >= names:
+                return
+            with self.write(lock=False) as cur:
+                if not self.is_sqlite:
+                    cur.run("SELECT pg_advisory_xact_lock(hashtext(?))", (f"referral-ledger:{self.prefix}",))
+                    if self._existing_names(names, cur) >= names:
+                        return
+                self._create_event_tables(cur)
+                for statement in ddl.split(";"):
+                    if statement.strip():
+                        cur.execute(statement)
+        except LedgerError as exc:
+            raise StoreError(f"cannot open the ledger at {redact(self.url)}: {exc.message}") from None
+
+    def _existing_names(self, names: set[str], cur: Any = None) -> set[str]:
+        marks = ",".join("?" * len(names))
+        if self.is_sqlite:
+            sql = f"SELECT name FROM sqlite_master WHERE name IN ({marks})"
+            params: tuple[Any, ...] = tuple(names)
+        else:
+            sql = (
+                "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n "
+                f"ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname IN ({marks})"
+            )
+            params = (self.datastore.schema, *names)
+        if cur is not None:
+            return {row["name"] for row in cur.all(sql, params)}
+        with self.read() as reader:
+            return {row["name"] for row in reader.all(sql, params)}
+
+    def _create_event_tables(self, cur: _Cursor) -> None:
+        """eventsourcing's own tables, types and functions, inside our transaction."""
+        if self.is_sqlite:
+            for statement in self.recorder.create_table_statements:
+                cur.raw.execute(statement)
+            return
+        for statement in self.recorder.sql_create_statements:
+            if "CREATE TYPE" in statement.as_string():
+                cur.raw.execute("SAVEPOINT rl_type")
+                try:
+                    cur.raw.execute(statement, prepare=False)
+                except Exception as exc:
+                    if type(exc).__name__ != "DuplicateObject":
+                        raise
+                    cur.raw.execute("ROLLBACK TO SAVEPOINT rl_type")
+                cur.raw.execute("RELEASE SAVEPOINT rl_type")
+            else:
+                cur.raw.execute(statement, prepare=False)
 
     @contextmanager
     def read(self) -> Iterator[Any]:
@@ -365,6 +444,12 @@ class Store:
             return None
         person = row["actor"] if row["referral"] is None else None
         return Located(event_id, row["type"], row["referral"], person)
+
+    def type_plugin(self, kind: str) -> tuple[str, str | None] | None:
+        """The plugin (and its distribution) that defined a stored event type, if one did."""
+        with self.read() as cur:
+            row = cur.one("SELECT plugin, distribution FROM {p}rl_types WHERE type = ?", (kind,))
+        return (row["plugin"], row["distribution"]) if row else None
 
     def get(self, event_id: str) -> Stored | None:
         rows = self._select("WHERE l.event_id = ?", (event_id,))
@@ -502,6 +587,7 @@ class Store:
             log_rows, private_rows, key_rows, retraction_rows, mention_rows = [], [], [], [], []
             stored_events = []
             forgets = []
+            type_rows: dict[str, tuple[str, str, str | None]] = {}
             for item in batch:
                 seq += 1
                 record = item.record
@@ -561,6 +647,8 @@ class Store:
                             mention_rows.append((record[name], record["referral"]))
                 if item.forget:
                     forgets.append(item.forget)
+                if item.plugin is not None:
+                    type_rows[record["type"]] = (record["type"], *item.plugin)
                 stored.append(
                     Stored(seq, record["id"], recorded_us, digest, record, item.private or None)
                 )
@@ -574,6 +662,11 @@ class Store:
                 )
             if private_rows:
                 cur.many("INSERT INTO {p}rl_private VALUES (?,?,?)", private_rows)
+            if type_rows:
+                cur.many(
+                    "INSERT INTO {p}rl_types VALUES (?,?,?) ON CONFLICT (type) DO NOTHING",
+                    list(type_rows.values()),
+                )
             if retraction_rows:
                 cur.many("INSERT INTO {p}rl_retractions VALUES (?,?,?)", retraction_rows)
             if mention_rows:
@@ -596,10 +689,21 @@ class Store:
         return stored
 
     def _insert_stored_events(self, cur: _Cursor, stored_events: list[Any]) -> None:
-        if self.is_sqlite:
-            self.recorder._insert_events(cur.raw, stored_events)
-        else:
-            self.recorder._insert_stored_events(cur.raw, stored_events)
+        # One executemany into eventsourcing's table (its SQLite recorder executes row by row,
+        # its PostgreSQL one needs composite types); the rl_log lock already orders writers.
+        cur.many(
+            "INSERT INTO {events} (originator_id, originator_version, topic, state) "
+            "VALUES (?,?,?,?)",
+            [
+                (
+                    s.originator_id.hex if self.is_sqlite else s.originator_id,
+                    s.originator_version,
+                    s.topic,
+                    s.state,
+                )
+                for s in stored_events
+            ],
+        )
 
     # -- how personal data is kept: plaintext or encrypted (see crypto.py) ---------------------
 

@@ -97,7 +97,8 @@ class View:
         """The referral's live events (no retractions, nothing retracted), by `at` then `seq`."""
         if key not in self._referrals:
             self._referrals[key] = self._events(self.store.referral_events(key))
-        return self._referrals[key]
+        # A copy: a plugin that reorders its list must not change what the next plugin sees.
+        return list(self._referrals[key])
 
     def parties(self, key: str) -> Parties:
         """Requester, referrer and target of the referral, from its live events."""
@@ -128,7 +129,12 @@ class View:
             self._declarations[handle] = self._events(
                 self.store.person_events(handle, ("connection-declared",))
             )
-        return self._declarations[handle]
+        return list(self._declarations[handle])
+
+    def events_by(self, handle: str, types: Sequence[str]) -> list[Mapping[str, Any]]:
+        """Live events of these types that belong to this person rather than to a referral
+        (a plugin's own person-level events, say), by `at`."""
+        return self._events(self.store.person_events(handle, tuple(types)))
 
     def declarations_between(self, a: str, b: str) -> list[Mapping[str, Any]]:
         """Both people's live accounts of how they know each other, by `at`."""
