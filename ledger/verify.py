@@ -1,0 +1,406 @@
+"""Proof that the stored history is untouched: the whole chain recomputed from stored content.
+
+`Checker` is pure: it is fed the store's raw rows in `seq` order (and the plaintext kept beside
+them) and says which rows do not match. `verify_store` reads the rows and feeds it. Every link
+is checked against the *stored* hash of the row before it, so one altered row is named alone
+instead of breaking every row after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .aggregates import Person, Referral, person_id, referral_id
+from .events import format_timestamp, from_micros, parse_timestamp, to_micros
+from .interchange import dumps
+from .privacy import commitment, sealed_paths
+from .store import GENESIS, chain_hash
+
+if TYPE_CHECKING:
+    from .store import Store
+
+MAX_PROBLEMS = 50
+TRUNCATION_WARNING = (
+    "without --head or --checkpoint, removal of the newest events cannot be ruled out: "
+    "keep the output of `checkpoint` somewhere else and pass it back"
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int | None
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A moment someone trusted: the head hash at a `seq`."""
+
+    seq: int
+    head: str | None
+
+
+@dataclass
+class Verdict:
+    events: int
+    head: str | None
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+    head_found: bool | None = None  # None: no --head given
+    checkpoint_ok: bool | None = None  # None: no --checkpoint given
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem_count and self.head_found is not False and (
+            self.checkpoint_ok is not False
+        )
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        seqs = [p.seq for p in self.problems if p.seq is not None]
+        return min(seqs) if seqs else None
+
+    @property
+    def warning(self) -> str | None:
+        if self.head_found is None and self.checkpoint_ok is None:
+            return TRUNCATION_WARNING
+        return None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ok": self.ok,
+            "events": self.events,
+            "head": self.head,
+            "first_bad_seq": self.first_bad_seq,
+            "problems": [p.as_json() for p in self.problems],
+        }
+        if self.problem_count > len(self.problems):
+            out["more_problems"] = self.problem_count - len(self.problems)
+        if self.head_found is not None:
+            out["head_found"] = self.head_found
+        if self.checkpoint_ok is not None:
+            out["checkpoint_ok"] = self.checkpoint_ok
+        if self.warning:
+            out["warning"] = self.warning
+        return out
+
+
+_CREATED = {"person-added": Person, "referral-requested": Referral}
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+class Checker:
+    """Feed it every raw row in `seq` order, then `finish()`."""
+
+    def __init__(
+        self,
+        transcoder: Any,
+        secrets: Mapping[str, bytes],
+        *,
+        head: str | None = None,
+        checkpoint: Checkpoint | None = None,
+    ):
+        self.transcoder = transcoder
+        self.secrets = secrets
+        self.want_head = head
+        self.checkpoint = checkpoint
+        self.verdict = Verdict(events=0, head=None)
+        self.seq = 0
+        self.prev = GENESIS
+        self.last_recorded = 0
+        self.versions: dict[uuid.UUID, int] = {}
+        self.origin_of: dict[str, uuid.UUID] = {}  # event id -> its aggregate, for retractions
+        self.retractions: dict[str, tuple[int, int]] = {}  # retracted id -> (seq, recorded_us)
+        self.private_seen = 0
+        self.head_found = False
+        self.checkpoint_hash: str | None = None
+
+    def problem(self, seq: int | None, message: str) -> None:
+        self.verdict.problem_count += 1
+        if len(self.verdict.problems) < MAX_PROBLEMS:
+            self.verdict.problems.append(Problem(seq, message))
+
+    def feed(self, row: Mapping[str, Any], private: tuple[str, bytes] | None = None) -> None:
+        seq = int(row["seq"])
+        if seq != self.seq + 1:
+            if seq <= self.seq:
+                self.problem(seq, f"seq {seq} comes after seq {self.seq}")
+            else:
+                missing = f"{self.seq + 1}" if seq == self.seq + 2 else f"{self.seq + 1}-{seq - 1}"
+                self.problem(self.seq + 1, f"seq {missing} missing from the log")
+        self.seq = max(seq, self.seq)
+        self.verdict.events += 1
+        stored_hash = str(row["hash"])
+        try:
+            computed = self._check_row(seq, row, private)
+        except Exception as exc:  # content shaped like nothing the ledger writes
+            self.problem(seq, f"stored event cannot be checked: {type(exc).__name__}: {exc}")
+            computed = None
+        self.prev = stored_hash
+        self.verdict.head = stored_hash
+        if computed == stored_hash:
+            if self.want_head is not None and computed == self.want_head:
+                self.head_found = True
+        if self.checkpoint is not None and seq == self.checkpoint.seq:
+            self.checkpoint_hash = computed
+
+    def _check_row(
+        self, seq: int, row: Mapping[str, Any], private: tuple[str, bytes] | None
+    ) -> str | None:
+        """Every check of one row; returns the recomputed hash when the content could be read."""
+        event_id = str(row["event_id"])
+        recorded_us = int(row["recorded_us"])
+        if recorded_us < self.last_recorded:
+            self.problem(seq, "recorded_at is earlier than the event before it")
+        self.last_recorded = recorded_us
+        raw_state = row["state"]
+        if raw_state is None:
+            self.problem(seq, f"event {event_id!r} is in the log but its stored event is missing")
+            return None
+        state = bytes(raw_state)
+        try:
+            decoded = self.transcoder.decode(state)
+            record = decoded["record"]
+            if not isinstance(record, dict):
+                raise TypeError("record is not an object")
+            canonical = self.transcoder.encode(decoded)
+        except Exception as exc:
+            self.problem(seq, f"stored event cannot be read: {type(exc).__name__}: {exc}")
+            return None
+        if canonical != state:
+            self.problem(seq, "stored bytes are not in canonical form (altered formatting)")
+        extra = set(decoded) - {"timestamp", "record", "originator_topic"}
+        if extra:
+            self.problem(seq, f"stored event has unexpected fields: {', '.join(sorted(extra))}")
+        recorded_at = format_timestamp(from_micros(recorded_us))
+        computed = chain_hash(self.prev, seq, event_id, recorded_at, dumps(record))
+        if computed != str(row["hash"]):
+            self.problem(seq, "hash does not match the event's content and position")
+        self._check_index(seq, row, record, decoded.get("timestamp"))
+        self._check_aggregate(seq, row, record, decoded)
+        if private is not None:
+            self.private_seen += 1
+        self._check_private(seq, record, private)
+        return computed
+
+    def _check_index(
+        self, seq: int, row: Mapping[str, Any], record: dict[str, Any], timestamp: Any
+    ) -> None:
+        kind = record.get("type")
+        try:
+            at_us = to_micros(parse_timestamp(record.get("at"), future_ok=True))  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            self.problem(seq, "the event's `at` is not a timestamp")
+            return
+        if not isinstance(timestamp, datetime) or timestamp.utcoffset() is None or (
+            to_micros(timestamp) != at_us
+        ):
+            self.problem(seq, "stored timestamp differs from the event's `at`")
+        actor = record.get("by") or record.get("handle")
+        if kind in ("person-added", "person-forgotten"):
+            actor = record.get("handle")
+        expected = {
+            "event_id": record.get("id"),
+            "type": kind,
+            "referral": record.get("referral"),
+            "at_us": at_us,
+            "actor": actor,
+            "other": record.get("with") or record.get("to"),
+        }
+        for column, value in expected.items():
+            stored = row[column]
+            if column == "at_us":
+                stored = int(stored)
+            if stored != value:
+                self.problem(seq, f"log column {column} differs from the stored event")
+
+    def _check_aggregate(
+        self, seq: int, row: Mapping[str, Any], record: dict[str, Any], decoded: dict[str, Any]
+    ) -> None:
+        kind = record.get("type")
+        event_id = str(record.get("id"))
+        created = _CREATED.get(str(kind))
+        if created is not None:
+            key = record.get("handle") if created is Person else record.get("referral")
+            origin = (person_id if created is Person else referral_id)(str(key))
+            aggregate: type = created
+        elif record.get("referral"):
+            origin, aggregate = referral_id(str(record["referral"])), Referral
+        else:
+            aggregate = Person
+            if kind == "event-retracted":
+                found = self.origin_of.get(str(record.get("retracts")))
+                if found is None:
+                    self.problem(seq, "retracts an event that is not earlier in the ledger")
+                    return
+                origin = found
+            elif kind == "person-forgotten":
+                origin = person_id(str(record.get("handle")))
+            else:
+                origin = person_id(str(record.get("by") or record.get("handle")))
+        self.origin_of[event_id] = origin
+        stored_origin = _uuid(row["originator_id"])
+        version = int(row["originator_version"])
+        if stored_origin != origin:
+            self.problem(seq, "stored under another referral or person than its content names")
+            return
+        expected_version = self.versions.get(origin, 0) + 1
+        if version != expected_version:
+            self.problem(
+                seq, f"version {version} of its referral or person, expected {expected_version}"
+            )
+        self.versions[origin] = max(version, self.versions.get(origin, 0))
+        suffix = "Created" if created is not None else "Recorded"
+        topic = f"{aggregate.TOPIC}.{suffix}"  # type: ignore[attr-defined]
+        if row["topic"] != topic:
+            self.problem(seq, f"stored topic {row['topic']!r}, expected {topic!r}")
+        if (created is not None) != ("originator_topic" in decoded) or (
+            created is not None and decoded["originator_topic"] != aggregate.TOPIC  # type: ignore[attr-defined]
+        ):
+            self.problem(seq, "stored originator topic does not fit the event")
+        if kind == "event-retracted":
+            self.retractions[str(record.get("retracts"))] = (seq, int(row["recorded_us"]))
+
+    def _check_private(
+        self, seq: int, record: dict[str, Any], private: tuple[str, bytes] | None
+    ) -> None:
+        if private is None:
+            return
+        owner, data = private
+        try:
+            values = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self.problem(seq, "kept personal values cannot be read")
+            return
+        if not isinstance(values, dict):
+            self.problem(seq, "kept personal values cannot be read")
+            return
+        sealed = dict(sealed_paths(record))
+        secret = self.secrets.get(owner)
+        for path, value in values.items():
+            seal = sealed.get(path)
+            if seal is None:
+                self.problem(seq, f"a personal value is kept for {path!r}, which holds none")
+                continue
+            if seal.get("owner") != owner:
+                self.problem(seq, f"the personal value of {path!r} is kept under another owner")
+                continue
+            if secret is None:
+                self.problem(seq, f"the personal value of {path!r} outlived its owner's key")
+                continue
+            if commitment(secret, str(record.get("id")), path, value) != seal.get("commitment"):
+                self.problem(seq, f"the personal value of {path!r} does not match its commitment")
+
+    def finish(
+        self,
+        *,
+        stored_events: int,
+        private_rows: int,
+        retraction_rows: Iterable[Mapping[str, Any]] = (),
+    ) -> Verdict:
+        verdict = self.verdict
+        if stored_events != verdict.events:
+            self.problem(
+                self.seq + 1 if stored_events > verdict.events else None,
+                f"{stored_events} stored events but {verdict.events} in the log: "
+                "an event was removed from the log or added beside it",
+            )
+        if private_rows != self.private_seen:
+            self.problem(None, "personal values are kept for events that are not in the log")
+        indexed = {
+            str(r["retracted_id"]): (int(r["seq"]), int(r["recorded_us"])) for r in retraction_rows
+        }
+        for retracted, place in self.retractions.items():
+            if indexed.pop(retracted, None) != place:
+                self.problem(place[0], "the index of retractions misses this retraction")
+        for retracted, place in indexed.items():
+            self.problem(place[0], f"the index of retractions names {retracted!r} without cause")
+        if self.want_head is not None:
+            verdict.head_found = self.head_found
+        if self.checkpoint is not None:
+            cp = self.checkpoint
+            verdict.checkpoint_ok = verdict.events >= cp.seq and (
+                cp.seq == 0 or (self.checkpoint_hash is not None and self.checkpoint_hash == cp.head)
+            )
+        return verdict
+
+
+def verify_store(
+    store: Store,
+    *,
+    head: str | None = None,
+    checkpoint: Checkpoint | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Verdict:
+    """Recompute the whole chain of the ledger in `store`."""
+    with store.read() as cur:
+        secrets = {
+            r["handle"]: bytes(r["secret"]) for r in cur.all("SELECT handle, secret FROM {p}rl_keys")
+        }
+    checker = Checker(store.app.mapper.transcoder, secrets, head=head, checkpoint=checkpoint)
+    page: list[Any] = []
+    for row in store.raw_rows():
+        page.append(row)
+        if len(page) >= 1000:
+            _feed_page(store, checker, page, progress)
+            page = []
+    _feed_page(store, checker, page, progress)
+    with store.read() as cur:
+        private_rows = int(cur.one("SELECT COUNT(*) AS n FROM {p}rl_private")["n"])
+        retractions = cur.all("SELECT retracted_id, seq, recorded_us FROM {p}rl_retractions")
+    return checker.finish(
+        stored_events=store.stored_event_count(),
+        private_rows=private_rows,
+        retraction_rows=retractions,
+    )
+
+
+def _feed_page(
+    store: Store, checker: Checker, page: Sequence[Any], progress: Callable[[int], None] | None
+) -> None:
+    if not page:
+        return
+    ids = [str(r["event_id"]) for r in page]
+    marks = ",".join("?" * len(ids))
+    with store.read() as cur:
+        found = cur.all(
+            f"SELECT event_id, owner, data FROM {{p}}rl_private WHERE event_id IN ({marks})", ids
+        )
+    private = {r["event_id"]: (r["owner"], bytes(r["data"])) for r in found}
+    for row in page:
+        checker.feed(row, private.get(str(row["event_id"])))
+    if progress is not None:
+        progress(len(page))
+
+
+def parse_checkpoint(data: bytes) -> Checkpoint:
+    """A checkpoint record as `checkpoint` prints it. Raises ValueError when it is not one."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("not a checkpoint record (expected a JSON object)")
+    seq, head = value.get("seq"), value.get("head")
+    if type(seq) is not int or seq < 0:
+        raise ValueError("seq: must be a non-negative integer")
+    if seq == 0 and head is not None:
+        raise ValueError("head: must be null at seq 0")
+    if seq > 0 and not (isinstance(head, str) and len(head) == 64):
+        raise ValueError("head: must be 64 hex digits")
+    return Checkpoint(seq, head)
