@@ -27,7 +27,9 @@ class LedgerCommand(click.Command):
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
             path = f"{parent.command_path} {info_name}" if parent else (info_name or "")
-            raise LedgerError(f"{exc.format_message()} (see '{path} --help')") from None
+            # Click lists choices one per line; a refusal is one line.
+            message = " ".join(exc.format_message().split())
+            raise LedgerError(f"{message} (see '{path} --help')") from None
 
 
 class LedgerSubgroup(click.Group):

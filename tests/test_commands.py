@@ -1,0 +1,390 @@
+"""The friendly commands: a referral recorded from start to finish without typing JSON.
+
+Ana asks Carol to introduce her to Bob at Acme. Each step is one command; each stores exactly
+the event `record` would have stored. Then `show` and `list` say where things stand.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ledger_commands.stages import STAGES, reached, stage, summarize
+
+
+def last(cli) -> dict[str, Any]:
+    return cli.export()[-1]
+
+
+def drop_envelope(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v for k, v in event.items() if k not in ("id", "recorded_at", "seq", "hash", "keys")
+    }
+
+
+@pytest.fixture
+def people(cli):
+    cli.ok("person", "add", "ana", "--name", "Ana Ruiz", "--email", "ana@example.com",
+           "--title", "Data Engineer", "--at", "2026-09-01T09:00:00Z")
+    cli.ok("person", "add", "carol", "--name", "Carol Chen", "--company", "Acme",
+           "--at", "2026-09-01T09:00:00Z")
+    cli.ok("person", "add", "bob", "--name", "Bob Okafor", "--company", "Acme",
+           "--at", "2026-09-01T09:00:00Z")
+    cli.ok("person", "add", "dave", "--name", "Dave", "--at", "2026-09-01T09:00:00Z")
+    return cli
+
+
+@pytest.fixture
+def requested(people):
+    people.ok("request", "ana-acme", "--by", "ana", "--referrer", "carol", "--company", "Acme",
+              "--target", "bob", "--at", "2026-09-08T10:00:00Z", "--id", "req")
+    return people
+
+
+# -- each command records the event `record` would ---------------------------------------------
+
+
+def test_person_add_records_person_added(cli):
+    stored = cli.json("person", "add", "ana", "--name", "Ana Ruiz", "--email", "ana@example.com",
+                      "--company", "Initrode", "--title", "Engineer", "--json")
+    assert drop_envelope(stored) | {"at": "-"} == {
+        "type": "person-added", "at": "-", "handle": "ana", "name": "Ana Ruiz",
+        "email": "ana@example.com", "company": "Initrode", "title": "Engineer",
+    }
+    assert last(cli) == stored
+
+
+def test_connect_records_connection_declared(people):
+    stored = people.json("connect", "ana", "carol", "--kind", "worked-together",
+                         "--since", "2021-03-01", "--note", "Same team", "--json")
+    assert drop_envelope(stored) | {"at": "-"} == {
+        "type": "connection-declared", "at": "-", "by": "ana", "with": "carol",
+        "kind": "worked-together", "since": "2021-03-01", "note": "Same team",
+    }
+
+
+def test_request_records_the_preparation_given(people):
+    stored = people.json(
+        "request", "ana-acme", "--by", "ana", "--referrer", "carol", "--company", "Acme",
+        "--target", "bob", "--role", "Data Engineer", "--posting-at", "2026-09-05",
+        "--goal", "Join the data team", "--relationship", "worked-together",
+        "--researched-company", "--no-researched-person",
+        "--question", "What is on-call like?", "--question", "Who owns the warehouse?",
+        "--expectations", "An intro email", "--follow-up-plan", "Write within a day",
+        "--qualifications", "Five years of pipelines",
+        "--at", "2026-09-08T10:00:00Z", "--id", "req", "--json",
+    )
+    assert drop_envelope(stored) == {
+        "type": "referral-requested", "at": "2026-09-08T10:00:00Z", "referral": "ana-acme",
+        "by": "ana", "referrer": "carol", "company": "Acme", "target": "bob",
+        "role": "Data Engineer", "posting_at": "2026-09-05", "goal": "Join the data team",
+        "relationship": "worked-together",
+        "preparation": {
+            "researched_company": True, "researched_person": False,
+            "questions": ["What is on-call like?", "Who owns the warehouse?"],
+            "expectations": "An intro email", "follow_up_plan": "Write within a day",
+            "qualifications": "Five years of pipelines",
+        },
+    }
+    assert stored["id"] == "req"
+
+
+def test_request_leaves_out_what_was_not_said(people):
+    stored = people.json("request", "ana-acme", "--by", "ana", "--referrer", "carol",
+                         "--company", "Acme", "--json")
+    assert set(drop_envelope(stored)) == {"type", "at", "referral", "by", "referrer", "company"}
+
+
+STEPS: list[tuple[list[str], dict[str, Any]]] = [
+    (["vet", "ana-acme", "--decision", "accept", "--knows-work", "--relationship", "worked-together",
+      "--note", "Solid"],
+     {"type": "request-vetted", "by": "carol", "decision": "accept", "knows_work": True,
+      "relationship": "worked-together", "note": "Solid"}),
+    (["introduce", "ana-acme", "--to", "bob", "--channel", "email", "--resume-attached",
+      "--note", "Meet Ana"],
+     {"type": "introduction-made", "by": "carol", "to": "bob", "channel": "email",
+      "resume_attached": True, "note": "Meet Ana"}),
+    (["forward", "ana-acme", "--by", "dave", "--to", "bob", "--note", "FYI"],
+     {"type": "resume-forwarded", "by": "dave", "to": "bob", "note": "FYI"}),
+    (["follow-up", "ana-acme", "--by", "ana", "--to", "bob", "--channel", "message"],
+     {"type": "follow-up-sent", "by": "ana", "to": "bob", "channel": "message"}),
+    (["schedule", "ana-acme", "--on", "2026-09-18T15:00:00+02:00", "--by", "bob"],
+     {"type": "interview-scheduled", "on": "2026-09-18T13:00:00Z", "by": "bob"}),
+    (["interview", "ana-acme", "--by", "bob", "--note", "Went well"],
+     {"type": "interview-held", "by": "bob", "note": "Went well"}),
+    (["feedback", "ana-acme", "--match", "4"],
+     {"type": "feedback-given", "by": "bob", "to": "carol", "match": 4}),
+    (["outcome", "ana-acme", "--by", "bob", "--to", "ana", "--outcome", "hired"],
+     {"type": "outcome-reported", "by": "bob", "to": "ana", "outcome": "hired"}),
+    (["thank", "ana-acme", "--by", "ana", "--to", "carol", "--note", "Thank you"],
+     {"type": "thank-you-sent", "by": "ana", "to": "carol", "note": "Thank you"}),
+    (["close", "ana-acme", "--by", "ana", "--reason", "Hired"],
+     {"type": "referral-closed", "by": "ana", "reason": "Hired"}),
+]
+
+
+def test_a_referral_recorded_step_by_step(requested):
+    """Each command stores its event, with the defaults a user expects filled in."""
+    day = datetime(2026, 9, 9, 9, tzinfo=UTC)
+    for number, (args, expected) in enumerate(STEPS):
+        at = (day + timedelta(days=number)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stored = requested.json(*args, "--at", at, "--id", f"step-{number}", "--json")
+        assert drop_envelope(stored) == {**expected, "referral": "ana-acme", "at": at}, args
+        assert stored["id"] == f"step-{number}"
+        assert last(requested) == stored
+    assert [e["seq"] for e in requested.export()] == list(range(1, 5 + len(STEPS) + 1))
+
+
+def test_the_confirmation_is_one_short_line(requested):
+    out = requested.ok("introduce", "ana-acme", "--to", "bob", "--id", "intro").stdout
+    assert out.startswith("Recorded: ana-acme: carol introduced the requester to bob (seq 6, id intro)")
+    assert out.count("\n") == 1
+
+
+def test_retract_fills_in_the_referral(requested):
+    requested.ok("thank", "ana-acme", "--by", "ana", "--to", "carol", "--id", "oops",
+                 "--at", "2026-09-09T09:00:00Z")
+    stored = requested.json("retract", "oops", "--by", "ana", "--reason", "Recorded twice",
+                            "--json")
+    assert drop_envelope(stored) | {"at": "-"} == {
+        "type": "event-retracted", "at": "-", "by": "ana", "retracts": "oops",
+        "reason": "Recorded twice", "referral": "ana-acme",
+    }
+
+
+def test_retract_of_a_declaration_has_no_referral(people):
+    people.ok("connect", "ana", "carol", "--kind", "friend", "--id", "c1")
+    stored = people.json("retract", "c1", "--by", "ana", "--reason", "Overstated", "--json")
+    assert "referral" not in stored
+
+
+def test_the_same_id_twice_changes_nothing(requested):
+    args = ("thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2026-09-09T09:00:00Z",
+            "--id", "thanks")
+    first = requested.ok(*args).stdout
+    again = requested.ok(*args).stdout
+    assert first.startswith("Recorded:")
+    assert again.startswith("Already recorded:")
+    assert len(requested.export()) == 6
+    result = requested.refused("thank", "ana-acme", "--by", "ana", "--to", "bob", "--id", "thanks")
+    assert "different content" in result.stderr
+
+
+def test_at_defaults_to_now(requested):
+    stored = requested.json("vet", "ana-acme", "--decision", "decline", "--does-not-know-work",
+                            "--json")
+    moment = datetime.fromisoformat(stored["at"].replace("Z", "+00:00"))
+    assert abs(datetime.now(UTC) - moment) < timedelta(minutes=1)
+
+
+# -- bad values are refused, and nothing is stored --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["connect", "ana", "carol", "--kind", "pal"], "'pal' is not one of"),
+        (["connect", "ana", "carol"], "Missing option '--kind'"),
+        (["connect", "ana", "carol", "--kind", "friend", "--since", "2021-13-01"], "since:"),
+        (["person", "add", "Ana", "--name", "Ana"], "handle:"),
+        (["person", "add", "zoe", "--name", ""], "name:"),
+        (["person", "add", "zoe", "--name", "Zoe", "--email", "not-an-email"], "email:"),
+        (["vet", "ana-acme", "--decision", "maybe", "--knows-work"], "'maybe' is not one of"),
+        (["vet", "ana-acme", "--decision", "accept"], "--knows-work"),
+        (["vet", "ana-acme", "--by", "ana", "--decision", "accept", "--knows-work"], "referrer"),
+        (["introduce", "ana-acme", "--to", "bob", "--channel", "fax"], "'fax' is not one of"),
+        (["introduce", "nope", "--to", "bob"], "unknown referral 'nope'"),
+        (["introduce", "ana-acme", "--to", "zoe"], "unknown person 'zoe'"),
+        (["feedback", "ana-acme", "--match", "6"], "--match"),
+        (["feedback", "ana-acme", "--match", "three"], "--match"),
+        (["feedback", "ana-acme", "--match", "4"], "interview-held"),
+        (["outcome", "ana-acme", "--by", "bob", "--to", "ana", "--outcome", "won"], "'won'"),
+        (["schedule", "ana-acme", "--on", "next tuesday"], "on:"),
+        (["thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2026-09-09T09:00:00"],
+         "no UTC offset"),
+        (["thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2099-01-01T00:00:00Z"],
+         "in the future"),
+        (["thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2026-09-01T00:00:00Z"],
+         "earlier than the referral was requested"),
+        (["thank", "ana-acme", "--by", "ana", "--to", "carol", "--id", "\u00e9"], "id:"),
+        (["request", "ana-acme", "--by", "ana", "--referrer", "carol", "--company", "Acme"],
+         "already exists"),
+        (["request", "x", "--by", "ana", "--referrer", "carol", "--company", "Acme",
+          "--relationship", "bff"], "'bff' is not one of"),
+        (["close", "ana-acme", "--by", "ana", "--reason", ""], "reason:"),
+        (["retract", "no-such-event", "--by", "ana", "--reason", "Why not"], "no stored event"),
+        (["retract", "req", "--by", "ana", "--reason", "Changed my mind"], "cannot be retracted"),
+        (["show", "nope"], "unknown referral 'nope'"),
+        (["list", "--stage", "done"], "'done' is not one of"),
+        (["list", "--person", "zoe"], "unknown person 'zoe'"),
+    ],
+)
+def test_bad_values_are_refused(requested, args, fragment):
+    before = requested.export()
+    result = requested.refused(*args)
+    assert fragment in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert requested.export() == before
+
+
+def test_help_lists_the_allowed_values(cli):
+    out = cli.ok("connect", "--help").stdout
+    assert "linkedin-only" in out and "family" in out
+    out = cli.ok("outcome", "--help").stdout
+    assert "offer-declined" in out and "no-opening" in out
+
+
+# -- show and list -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three(people):
+    """ana-acme is interviewing (one event retracted); dave-acme was declined; ana-x is closed."""
+    cli = people
+    cli.ok("request", "ana-acme", "--by", "ana", "--referrer", "carol", "--company", "Acme",
+           "--role", "Data Engineer", "--at", "2026-09-08T10:00:00Z")
+    cli.ok("vet", "ana-acme", "--decision", "accept", "--knows-work", "--at", "2026-09-09T10:00:00Z")
+    cli.ok("introduce", "ana-acme", "--to", "bob", "--at", "2026-09-10T10:00:00Z")
+    cli.ok("schedule", "ana-acme", "--on", "2026-09-17T10:00:00Z", "--id", "wrong",
+           "--at", "2026-09-11T10:00:00Z")
+    cli.ok("retract", "wrong", "--by", "ana", "--reason", "Wrong day", "--at", "2026-09-11T11:00:00Z")
+    cli.ok("schedule", "ana-acme", "--on", "2026-09-18T10:00:00Z", "--at", "2026-09-11T12:00:00Z")
+    cli.ok("request", "dave-acme", "--by", "dave", "--referrer", "carol", "--company", "Acme",
+           "--at", "2026-09-12T10:00:00Z")
+    cli.ok("vet", "dave-acme", "--decision", "decline", "--does-not-know-work",
+           "--at", "2026-09-13T10:00:00Z")
+    cli.ok("request", "ana-x", "--by", "ana", "--referrer", "dave", "--company", "X",
+           "--at", "2026-09-14T10:00:00Z")
+    cli.ok("close", "ana-x", "--by", "ana", "--reason", "Found another way",
+           "--at", "2026-09-15T10:00:00Z")
+    return cli
+
+
+def test_show_json(three):
+    shown = three.json("show", "ana-acme", "--json")
+    assert shown == {
+        "referral": "ana-acme",
+        "stage": "interviewing",
+        "reached": "interviewing",
+        "closed": False,
+        "company": "Acme",
+        "requester": "ana",
+        "referrer": "carol",
+        "target": "bob",
+        "role": "Data Engineer",
+        "decision": "accept",
+        "outcome": None,
+        "dates": {
+            "requested": "2026-09-08T10:00:00Z",
+            "vetted": "2026-09-09T10:00:00Z",
+            "introduced": "2026-09-10T10:00:00Z",
+            "interview_on": "2026-09-18T10:00:00Z",
+            "interviewed": None,
+            "feedback": None,
+            "outcome": None,
+            "closed": None,
+            "last": "2026-09-11T12:00:00Z",
+        },
+        "events": 4,
+        "retracted": 1,
+    }
+
+
+def test_show_closed(three):
+    shown = three.json("show", "ana-x", "--json")
+    assert (shown["stage"], shown["reached"], shown["closed"]) == ("closed", "requested", True)
+    assert shown["dates"]["closed"] == "2026-09-15T10:00:00Z"
+    assert shown["target"] is None
+
+
+def test_show_text(three):
+    out = three.ok("show", "ana-acme").stdout
+    lines = out.splitlines()
+    assert lines[0] == "ana-acme"
+    assert "  stage         interviewing" in lines
+    assert "  target        bob" in lines
+    assert "  interview on  2026-09-18T10:00:00Z" in lines
+    assert "  events        4 live, 1 retracted" in lines
+
+
+def test_list_json_and_filters(three):
+    listed = three.json("list", "--json")
+    assert [(s["referral"], s["stage"]) for s in listed] == [
+        ("ana-acme", "interviewing"), ("dave-acme", "declined"), ("ana-x", "closed"),
+    ]
+    assert [s["referral"] for s in three.json("list", "--person", "ana", "--json")] == [
+        "ana-acme", "ana-x",
+    ]
+    assert [s["referral"] for s in three.json("list", "--person", "bob", "--json")] == ["ana-acme"]
+    assert [s["referral"] for s in three.json("list", "--stage", "declined", "--json")] == [
+        "dave-acme",
+    ]
+    assert three.json("list", "--person", "dave", "--stage", "vetted", "--json") == []
+
+
+def test_list_text(three):
+    lines = three.ok("list").stdout.splitlines()
+    assert lines[0].split() == ["REFERRAL", "STAGE", "COMPANY", "REQUESTER", "REFERRER", "TARGET"]
+    assert lines[1].split() == ["ana-acme", "interviewing", "Acme", "ana", "carol", "bob"]
+    assert lines[2].split() == ["dave-acme", "declined", "Acme", "dave", "carol", "-"]
+
+
+def test_list_of_an_empty_ledger(cli):
+    assert cli.ok("list").stdout == "No referrals.\n"
+    assert cli.json("list", "--json") == []
+
+
+def test_list_help_documents_every_stage(cli):
+    out = cli.ok("list", "--help").stdout
+    for name in STAGES:
+        assert name in out
+
+
+# -- the stage logic, as a pure function -------------------------------------------------------
+
+
+def ev(kind: str, day: int, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "at": f"2026-09-{day:02d}T09:00:00Z", **fields}
+
+
+REQUEST = ev("referral-requested", 1, referral="r", by="a", referrer="b", company="C")
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([REQUEST], "requested"),
+        ([REQUEST, ev("request-vetted", 2, decision="accept")], "vetted"),
+        ([REQUEST, ev("request-vetted", 2, decision="decline")], "declined"),
+        ([REQUEST, ev("request-vetted", 2, decision="needs-preparation")], "needs-preparation"),
+        # The latest answer counts.
+        ([REQUEST, ev("request-vetted", 2, decision="needs-preparation"),
+          ev("request-vetted", 3, decision="accept")], "vetted"),
+        ([REQUEST, ev("resume-forwarded", 2)], "introduced"),
+        ([REQUEST, ev("request-vetted", 2, decision="decline"), ev("introduction-made", 3, to="t")],
+         "introduced"),
+        ([REQUEST, ev("interview-scheduled", 2, on="2026-09-09T09:00:00Z")], "interviewing"),
+        ([REQUEST, ev("interview-held", 2), ev("feedback-given", 3)], "feedback"),
+        # An outcome told before the feedback still puts the referral at `outcome`.
+        ([REQUEST, ev("interview-held", 2), ev("outcome-reported", 3, outcome="hired"),
+          ev("feedback-given", 4)], "outcome"),
+        ([REQUEST, ev("thank-you-sent", 2), ev("follow-up-sent", 3)], "requested"),
+        ([REQUEST, ev("request-vetted", 2, decision="decline"), ev("referral-closed", 3)], "closed"),
+    ],
+)
+def test_stage(events, expected):
+    assert stage(events) == expected
+
+
+def test_a_closed_referral_remembers_how_far_it_got():
+    events = [REQUEST, ev("request-vetted", 2, decision="decline"), ev("referral-closed", 3)]
+    assert reached(events) == "declined"
+    summary = summarize(events)
+    assert summary is not None
+    assert (summary.stage, summary.reached, summary.closed) == ("closed", "declined", True)
+
+
+def test_no_request_no_summary():
+    assert summarize([ev("thank-you-sent", 2)]) is None
