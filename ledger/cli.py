@@ -322,16 +322,10 @@ def forget(handle: str, yes: bool, by: str | None, reason: str | None, as_json: 
         raise LedgerError(f"unknown person {handle!r}")
     if person.forgotten:
         raise LedgerError(f"{handle!r} is already forgotten")
-    if not yes:
-        try:
-            confirmed = click.confirm(
-                f"Erase the personal data of {handle!r} for good? This cannot be undone",
-                err=True,
-            )
-        except click.exceptions.Abort:
-            confirmed = False
-        if not confirmed:
-            raise LedgerError("nothing forgotten: confirm, or pass --yes")
+    if not yes and not _confirmed(
+        f"Erase the personal data of {handle!r} for good? This cannot be undone"
+    ):
+        raise LedgerError("nothing forgotten: confirm, or pass --yes")
     event: dict[str, Any] = {"type": "person-forgotten", "handle": handle}
     if by is not None:
         event["by"] = by
@@ -348,6 +342,19 @@ def forget(handle: str, yes: bool, by: str | None, reason: str | None, as_json: 
             "remain until every process using the ledger has closed it.",
             err=True,
         )
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on a terminal; read one answer line otherwise, and refuse when there is none."""
+    if sys.stdin.isatty():
+        try:
+            return click.confirm(question, err=True)
+        except click.exceptions.Abort:
+            return False
+    answer = sys.stdin.readline()
+    if not answer:
+        raise LedgerError("no confirmation on stdin: answer y, or pass --yes")
+    return answer.strip().lower() in ("y", "yes")
 
 
 @cli.group(name="plugins", invoke_without_command=True)
@@ -438,6 +445,8 @@ def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None
             click.echo(f"The checkpoint at seq {cp.seq if cp else 0} matches.")
         if verdict.warning:
             click.echo(f"Note: {TRUNCATION_WARNING}.")
+        if not verdict.values_checked:
+            click.echo("Note: personal values were not checked: they need the master key.")
     else:
         first = verdict.first_bad_seq
         click.echo("Chain BROKEN" + (f": first bad seq {first}" if first is not None else "") + ".")

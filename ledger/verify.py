@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .aggregates import Person, Referral, person_id, referral_id
+from .errors import LedgerError
 from .events import format_timestamp, from_micros, parse_timestamp, to_micros
 from .interchange import dumps
 from .privacy import commitment, sealed_paths
@@ -56,6 +57,7 @@ class Verdict:
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     head_found: bool | None = None  # None: no --head given
+    values_checked: bool = True
     checkpoint_ok: bool | None = None  # None: no --checkpoint given
 
     @property
@@ -91,6 +93,8 @@ class Verdict:
             out["checkpoint_ok"] = self.checkpoint_ok
         if self.warning:
             out["warning"] = self.warning
+        if not self.values_checked:
+            out["values_checked"] = False
         return out
 
 
@@ -110,13 +114,15 @@ class Checker:
     def __init__(
         self,
         transcoder: Any,
-        secrets: Mapping[str, bytes],
+        secrets: Mapping[str, bytes | None],
         *,
         head: str | None = None,
         checkpoint: Checkpoint | None = None,
+        check_values: bool = True,
     ):
         self.transcoder = transcoder
         self.secrets = secrets
+        self.check_values = check_values
         self.want_head = head
         self.checkpoint = checkpoint
         self.verdict = Verdict(events=0, head=None)
@@ -135,7 +141,9 @@ class Checker:
         if len(self.verdict.problems) < MAX_PROBLEMS:
             self.verdict.problems.append(Problem(seq, message))
 
-    def feed(self, row: Mapping[str, Any], private: tuple[str, bytes] | None = None) -> None:
+    def feed(
+        self, row: Mapping[str, Any], private: tuple[str, bytes | None] | None = None
+    ) -> None:
         seq = int(row["seq"])
         if seq != self.seq + 1:
             if seq <= self.seq:
@@ -160,7 +168,7 @@ class Checker:
             self.checkpoint_hash = computed
 
     def _check_row(
-        self, seq: int, row: Mapping[str, Any], private: tuple[str, bytes] | None
+        self, seq: int, row: Mapping[str, Any], private: tuple[str, bytes | None] | None
     ) -> str | None:
         """Every check of one row; returns the recomputed hash when the content could be read."""
         event_id = str(row["event_id"])
@@ -277,14 +285,19 @@ class Checker:
             self.retractions[str(record.get("retracts"))] = (seq, int(row["recorded_us"]))
 
     def _check_private(
-        self, seq: int, record: dict[str, Any], private: tuple[str, bytes] | None
+        self, seq: int, record: dict[str, Any], private: tuple[str, bytes | None] | None
     ) -> None:
-        if private is None:
+        if private is None or not self.check_values:
             return
         owner, data = private
+        if owner in self.secrets and self.secrets[owner] is None:
+            self.problem(seq, f"the key of {owner!r} is altered: it does not decrypt")
+            return
         try:
+            if data is None:
+                raise ValueError("does not decrypt")
             values = orjson.loads(data)
-        except orjson.JSONDecodeError:
+        except (orjson.JSONDecodeError, ValueError):
             self.problem(seq, "kept personal values cannot be read")
             return
         if not isinstance(values, dict):
@@ -330,6 +343,7 @@ class Checker:
                 self.problem(place[0], "the index of retractions misses this retraction")
         for retracted, place in indexed.items():
             self.problem(place[0], f"the index of retractions names {retracted!r} without cause")
+        verdict.values_checked = self.check_values
         if self.want_head is not None:
             verdict.head_found = self.head_found
         if self.checkpoint is not None:
@@ -348,11 +362,24 @@ def verify_store(
     progress: Callable[[int], None] | None = None,
 ) -> Verdict:
     """Recompute the whole chain of the ledger in `store`."""
+    vault = store.vault
     with store.read() as cur:
-        secrets = {
-            r["handle"]: bytes(r["secret"]) for r in cur.all("SELECT handle, secret FROM {p}rl_keys")
-        }
-    checker = Checker(store.app.mapper.transcoder, secrets, head=head, checkpoint=checkpoint)
+        kept = cur.all("SELECT handle, secret FROM {p}rl_keys")
+    # Encrypted personal data can be checked only with the master key; the chain always can.
+    values_checked = not vault.encrypted or vault.master_key is not None
+    secrets: dict[str, bytes | None] = {}
+    for row in kept if values_checked else ():
+        try:
+            secrets[row["handle"]] = vault.open_secret(row["handle"], bytes(row["secret"]))
+        except LedgerError:
+            secrets[row["handle"]] = None  # altered: every value it guards is reported
+    checker = Checker(
+        store.app.mapper.transcoder,
+        secrets,
+        head=head,
+        checkpoint=checkpoint,
+        check_values=values_checked,
+    )
     page: list[Any] = []
     for row in store.raw_rows():
         page.append(row)
@@ -381,7 +408,15 @@ def _feed_page(
         found = cur.all(
             f"SELECT event_id, owner, data FROM {{p}}rl_private WHERE event_id IN ({marks})", ids
         )
-    private = {r["event_id"]: (r["owner"], bytes(r["data"])) for r in found}
+    private: dict[str, tuple[str, bytes | None]] = {}
+    for r in found:
+        data: bytes | None = bytes(r["data"])
+        if checker.check_values and store.vault.encrypted:
+            try:
+                data = store.vault.open_data(checker.secrets.get(r["owner"]), r["event_id"], data)
+            except LedgerError:
+                data = None
+        private[r["event_id"]] = (r["owner"], data)
     for row in page:
         checker.feed(row, private.get(str(row["event_id"])))
     if progress is not None:

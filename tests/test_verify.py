@@ -508,3 +508,23 @@ def test_deleted_newest_event_and_tampered_value_on_each_backend(cli: Cli) -> No
     run_sql(cli, "DELETE FROM rl_log WHERE seq = ?", (last,))
     assert verdict(cli)[0] == 0
     assert_broken_at(cli, None, "--head", before["head"])
+
+
+def test_an_encrypted_ledger_is_checked_with_its_key_and_its_chain_without(
+    sqlite_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.crypto import MASTER_KEY_ENV, new_master_key
+
+    monkeypatch.setenv(MASTER_KEY_ENV, new_master_key())
+    cli = Cli(sqlite_db)
+    tell(cli)
+    code, out = verdict(cli)
+    assert code == 0 and "values_checked" not in out, out
+    (event_id,) = sql(cli.db, "SELECT event_id FROM rl_log WHERE seq = 8")[0]
+    (data,) = sql(cli.db, "SELECT data FROM rl_private WHERE event_id = ?", (event_id,))[0]
+    sql(cli.db, "UPDATE rl_private SET data = ? WHERE event_id = ?", (flip(data, 20), event_id))
+    assert_broken_at(cli, 8)
+    monkeypatch.delenv(MASTER_KEY_ENV)
+    code, out = verdict(cli)  # without the key: the chain is sound, the values unchecked
+    assert code == 0 and out["values_checked"] is False
+    assert "need the master key" in cli.ok("verify").stdout
