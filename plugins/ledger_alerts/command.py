@@ -53,7 +53,7 @@ def _print(items: list[dict[str, Any]], found: list[Any], as_of: int, person: st
         click.echo("Nothing overdue.")
         return
     for item, row in zip(items, found, strict=True):
-        late = max(0, as_of - row.start_us) // DAY_US
+        late = max(0, as_of - row.start_us + 1) // DAY_US  # our rows start 1µs after due
         overdue = f"{late} day{'s' if late != 1 else ''} overdue" if late else "overdue today"
         mark = ""
         if person is not None:

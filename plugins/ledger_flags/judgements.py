@@ -100,6 +100,15 @@ def _verb(event: Event) -> str:
     return "introduced" if event["type"] == "introduction-made" else "forwarded"
 
 
+def _has_questions(questions: Any) -> bool:
+    """At least one non-empty question; a forgotten list (erased text) still counts."""
+    if isinstance(questions, Mapping):
+        return "forgotten" in questions
+    if isinstance(questions, Sequence) and not isinstance(questions, str):
+        return any(q for q in questions)
+    return False
+
+
 def _lacking(request: Event) -> list[str]:
     prep = request.get("preparation") or {}
     lacks = []
@@ -108,7 +117,7 @@ def _lacking(request: Event) -> list[str]:
     if not prep.get("researched_person"):
         lacks.append("research on the person")
     questions = prep.get("questions")
-    if not (isinstance(questions, list) and any(questions)) and not isinstance(questions, dict):
+    if not _has_questions(questions):
         lacks.append("a question to ask")
     if not prep.get("follow_up_plan"):
         lacks.append("a follow-up plan")

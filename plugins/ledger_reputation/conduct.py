@@ -43,7 +43,12 @@ def clamp(score: float) -> float:
 def _lacks_preparation(request: Event) -> bool:
     prep = request.get("preparation") or {}
     questions = prep.get("questions")
-    has_questions = isinstance(questions, dict) or (isinstance(questions, list) and any(questions))
+    if isinstance(questions, Mapping):
+        has_questions = "forgotten" in questions  # erased text still was a question
+    else:
+        has_questions = isinstance(questions, Sequence) and not isinstance(questions, str) and any(
+            q for q in questions
+        )
     return not (
         prep.get("researched_company") and prep.get("researched_person") and has_questions
         and prep.get("follow_up_plan")
