@@ -316,6 +316,9 @@ class _Batch:
         if existing is not None:
             self._check_same(existing, record, given_at, forgotten)
             self.ledger._existing.append(existing)
+            if isinstance(envelope.get("hash"), str) and type(envelope.get("seq")) is int:
+                # a line already stored still links the file's chain for the line after it
+                self.file_prev, self.file_seq = envelope["hash"], envelope["seq"]
             return None
         if event_id in self.by_id:
             raise LedgerError(f"id: {event_id!r} appears twice in this input")

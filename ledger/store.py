@@ -682,6 +682,9 @@ class Store:
                 # note cut short): drop them all; the next read re-derives them.
                 cur.run("DELETE FROM {p}rl_rows")
                 cur.run("DELETE FROM {p}rl_positions")
+                for item, out in zip(batch, stored, strict=True):
+                    if item.owner in forgets:
+                        out.private = None  # erased in this very batch: hooks never see it
         if forgets and self.is_sqlite:
             self._scrub_journal()
         elif forgets:
