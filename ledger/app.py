@@ -295,7 +295,9 @@ class _Batch:
 
     def prepare(self, raw: dict[str, Any], *, restore: bool, line: int | None) -> Pending | None:
         envelope = {k: raw.pop(k) for k in ENVELOPE_FIELDS if k in raw}
-        model = self.ledger.types.get(raw.get("type"))  # type: ignore[arg-type]
+        kind = raw.get("type")
+        # `type` may be any JSON value here (a list is unhashable); validate() reports it
+        model = self.ledger.types.get(kind) if isinstance(kind, str) else None
         forgotten: dict[str, str] = {}
         if model is not None:
             raw = _deep_copy(raw)
