@@ -49,6 +49,7 @@ class Story:
         event = {"type": type_, "at": day(when), **fields}
         if type_ not in ("person-added", "connection-declared", "person-forgotten"):
             event.setdefault("referral", self.referral)
+        event = {k: v for k, v in event.items() if v is not None}  # None: leave the field out
         return self.cli.record(event)
 
     def declare(self, by: str, with_: str, kind: str, on: float) -> dict[str, Any]:

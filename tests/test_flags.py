@@ -1,0 +1,257 @@
+"""Stories of the ways networking goes bad, and of the same stories told right."""
+
+from __future__ import annotations
+
+from judging_story import FULL_PREPARATION, Story, day, kinds
+
+
+def test_the_referral_done_right_raises_no_flag_ever(cli):
+    story = Story(cli)
+    story.done_right()
+    for on in (0, 3, 20, 400):
+        assert story.flags(on) == [], on
+    assert cli.ok("flags", "--as-of", day(400)).stdout.strip() == "No flags."
+
+
+def test_weak_tie_an_introduction_through_a_linkedin_contact(cli):
+    story = Story(cli)
+    story.request(0, relationship="linkedin-only")
+    story.vet(1, relationship="linkedin-only")
+    assert story.flags(1.5) == []
+    intro = story.introduce(2)
+    [flag] = story.flags(3)
+    assert (flag["kind"], flag["referral"], flag["person"]) == ("weak-tie", "r1", "ana")
+    assert intro["id"] in flag["evidence"]
+    assert "weak tie" in flag["message"]
+
+
+def test_weak_tie_when_the_referrer_never_said_how_they_know_the_requester(cli):
+    story = Story(cli)
+    story.request(0)
+    story.event("request-vetted", 1, by="carol", decision="accept", knows_work=True)
+    story.event("resume-forwarded", 2, by="carol", to="bob")
+    flagged = [f for f in story.flags(3) if f["kind"] == "weak-tie"]
+    assert len(flagged) == 1 and "never said" in flagged[0]["message"]
+
+
+def test_no_weak_tie_when_both_know_each_other_well(cli):
+    story = Story(cli)
+    story.declare("carol", "ana", "friend", -3)
+    story.request(0, relationship="friend")
+    story.event("request-vetted", 1, by="carol", decision="accept", knows_work=True)
+    story.introduce(2)
+    assert story.flags(3) == []
+
+
+def test_unprepared_request_names_what_it_lacks(cli):
+    story = Story(cli)
+    request = story.request(0, preparation={"researched_company": True, "questions": [""]})
+    [flag] = story.flags(0)
+    assert (flag["kind"], flag["person"], flag["evidence"]) == (
+        "unprepared-request", "ana", [request["id"]]
+    )
+    for lack in ("research on the person", "a question to ask", "a follow-up plan",
+                 "qualifications for the role"):
+        assert lack in flag["message"]
+    assert "research on the company" not in flag["message"]
+    # Before the request happened there was nothing to flag.
+    assert story.flags(-1) == []
+
+
+def test_a_prepared_request_without_a_role_needs_no_qualifications(cli):
+    story = Story(cli)
+    prep = {k: v for k, v in FULL_PREPARATION.items() if k != "qualifications"}
+    story.event(
+        "referral-requested", 0, by="ana", referrer="carol", company="Acme",
+        relationship="worked-together", preparation=prep,
+    )
+    assert story.flags(0) == []
+
+
+def test_slow_follow_up_after_two_weeks_of_silence(cli):
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    intro = story.introduce(2)
+    story.send("thank-you-sent", "ana", "carol", 2)
+    assert story.flags(15.9) == []
+    [flag] = story.flags(16.5)
+    assert (flag["kind"], flag["person"], flag["evidence"]) == ("slow-follow-up", "ana", [intro["id"]])
+    late = story.send("follow-up-sent", "ana", "bob", 20)
+    # The flag stays; from the late follow-up on, it is part of the evidence.
+    assert story.flags(17)[0]["evidence"] == [intro["id"]]
+    [flag] = story.flags(21)
+    assert flag["evidence"] == [intro["id"], late["id"]]
+    assert "18 days" in flag["message"]
+
+
+def test_a_follow_up_within_two_weeks_is_not_slow(cli):
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    story.introduce(2)
+    story.send("follow-up-sent", "ana", "bob", 12)
+    assert "slow-follow-up" not in {f["kind"] for f in story.flags(60)}
+
+
+def test_referrer_left_uninformed_after_the_interview(cli):
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    story.introduce(2)
+    story.send("follow-up-sent", "ana", "bob", 3)
+    interview = story.event("interview-held", 5, by="bob")
+    assert story.flags(19) == []
+    [flag] = story.flags(19.5)
+    assert (flag["kind"], flag["person"], flag["evidence"]) == (
+        "referrer-left-uninformed", "ana", [interview["id"]]
+    )
+
+
+def test_thanking_the_referrer_in_time_keeps_them_informed_enough(cli):
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    story.introduce(2)
+    story.send("follow-up-sent", "ana", "bob", 3)
+    story.event("interview-held", 5, by="bob")
+    story.send("thank-you-sent", "ana", "carol", 18)
+    assert story.flags(60) == []
+
+
+def test_an_outcome_reported_elsewhere_also_opens_it(cli):
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    outcome = story.send("outcome-reported", "bob", "ana", 3, outcome="rejected")
+    [flag] = story.flags(20)
+    assert flag["kind"] == "referrer-left-uninformed" and flag["evidence"] == [outcome["id"]]
+
+
+def test_last_minute_networking_no_one_at_the_company_before_the_posting(cli):
+    story = Story(cli)
+    story.declare("ana", "dan", "friend", -30)  # Dan is at Globex, not Acme
+    request = story.request(0, posting_at="2026-08-30")
+    [flag] = story.flags(1)
+    assert (flag["kind"], flag["person"], flag["evidence"]) == (
+        "last-minute-networking", "ana", [request["id"]]
+    )
+    assert "Acme" in flag["message"]
+
+
+def test_a_connection_at_the_company_before_the_posting_is_networking_in_time(cli):
+    story = Story(cli)
+    story.declare("ana", "bob", "acquaintance", -30)  # Bob works at ACME (case aside)
+    story.request(0, posting_at="2026-08-30", company="ACME")
+    assert story.flags(1) == []
+
+
+def test_a_connection_declared_after_the_request_ends_the_flag_from_then_on(cli):
+    story = Story(cli)
+    story.request(0, posting_at="2026-09-10")  # day 9
+    story.declare("ana", "bob", "acquaintance", 4)
+    assert kinds(story.flags(2)) == {("last-minute-networking", "r1", "ana")}
+    assert story.flags(5) == []
+
+
+def test_stranger_forward_by_someone_who_does_not_know_the_requester(cli):
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    forward = story.event("resume-forwarded", 2, by="dan", to="bob")
+    flagged = [f for f in story.flags(3) if f["kind"] == "stranger-forward"]
+    assert len(flagged) == 1
+    assert flagged[0]["person"] == "dan" and flagged[0]["evidence"][0] == forward["id"]
+    assert "no declared relationship" in flagged[0]["message"]
+
+
+def test_stranger_forward_by_the_referrer_before_any_introduction(cli):
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    story.event("resume-forwarded", 2, by="carol", to="bob")
+    flagged = [f for f in story.flags(3) if f["kind"] == "stranger-forward"]
+    assert [(f["person"], f["role"]) for f in flagged] == [("carol", "referrer")]
+    assert "made no introduction" in flagged[0]["message"]
+
+
+def test_forwarding_after_introducing_someone_you_know_is_fine(cli):
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    story.introduce(2)
+    story.event("resume-forwarded", 2.5, by="carol", to="bob")
+    assert story.flags(3) == []
+
+
+def test_referrer_does_not_know_work_but_introduces_anyway(cli):
+    story = Story(cli)
+    story.request(0)
+    vetting = story.vet(1, knows_work=False)
+    assert story.flags(1.5) == []
+    intro = story.introduce(2)
+    [flag] = story.flags(3)
+    assert (flag["kind"], flag["person"], flag["role"]) == (
+        "referrer-does-not-know-work", "carol", "referrer"
+    )
+    assert flag["evidence"] == [vetting["id"], intro["id"]]
+
+
+def test_a_referrer_who_declines_without_knowing_the_work_is_not_flagged(cli):
+    story = Story(cli)
+    story.request(0)
+    story.vet(1, knows_work=False, decision="decline")
+    assert story.flags(30) == []
+
+
+def test_misrepresented_relationship_between_two_accounts(cli):
+    story = Story(cli)
+    mine = story.declare("ana", "carol", "friend", -10)
+    assert story.flags(0) == []
+    theirs = story.declare("carol", "ana", "linkedin-only", -5)
+    [flag] = story.flags(0)
+    assert (flag["kind"], flag["referral"], flag["person"]) == (
+        "misrepresented-relationship", None, "ana"
+    )
+    assert set(flag["evidence"]) == {mine["id"], theirs["id"]}
+    assert story.flags(-7) == []  # before Carol's account there was nothing to compare
+    # Ana corrects her account: from then on, there is nothing to flag.
+    story.declare("ana", "carol", "met-once", -2)
+    assert story.flags(0) == []
+    assert kinds(story.flags(-3)) == {("misrepresented-relationship", None, "ana")}
+    assert story.flags(0, "--person", "carol") == []
+
+
+def test_misrepresented_relationship_in_a_request(cli):
+    story = Story(cli)
+    story.request(0, relationship="family")
+    story.vet(1, relationship="acquaintance")
+    [flag] = story.flags(2)
+    assert (flag["kind"], flag["referral"], flag["person"], flag["role"]) == (
+        "misrepresented-relationship", "r1", "ana", "requester"
+    )
+    assert "family" in flag["message"] and "acquaintance" in flag["message"]
+
+
+def test_a_retracted_declaration_stops_counting(cli):
+    story = Story(cli)
+    story.declare("ana", "carol", "family", -10)
+    wrong = story.declare("carol", "ana", "met-once", -5)
+    assert len(story.flags(0)) == 1
+    story.event("event-retracted", -1, by="carol", retracts=wrong["id"], reason="Wrong person",
+                referral=None)
+    assert story.flags(0) == []
+    assert len(story.flags(0, "--known-at", wrong["recorded_at"])) == 1
+
+
+def test_filters_and_refusals(cli):
+    story = Story(cli)
+    story.request(0, relationship="linkedin-only", preparation={})
+    story.referral = "r2"
+    story.request(0, by="eve", preparation={})
+    assert {f["referral"] for f in story.flags(1)} == {"r1", "r2"}
+    assert {f["referral"] for f in story.flags(1, "--referral", "r2")} == {"r2"}
+    assert {f["person"] for f in story.flags(1, "--person", "eve")} == {"eve"}
+    cli.refused("flags", "--person", "nobody")
+    cli.refused("flags", "--referral", "nope")
+    cli.refused("flags", "--as-of", "2026-09-01T09:00")
