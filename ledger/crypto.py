@@ -39,6 +39,13 @@ _NEEDS_KEY = (
 )
 
 
+class VaultError(LedgerError):
+    """Personal data cannot be read or written: no master key, the wrong one, or altered bytes.
+
+    Never a plugin's fault: the projection host lets it through instead of blaming a plugin.
+    """
+
+
 def parse_master_key(text: str, source: str) -> bytes:
     """A master key written as 64 hex digits (surrounding whitespace ignored)."""
     value = text.strip()
@@ -101,22 +108,22 @@ class Vault:
     def adopt(self, mode: str, check: str | None) -> None:
         """Take on the mode the ledger was created with; refuse a key that does not fit it."""
         if mode == PLAINTEXT and self.master_key is not None:
-            raise LedgerError(
+            raise VaultError(
                 "this ledger was created without a master key and stores personal data "
                 "unencrypted; to encrypt it, export it and import the export into a new "
                 "ledger with the key set"
             )
         if mode == ENCRYPTED and self.master_key is not None and check != self.check_value():
-            raise LedgerError("the master key given is not this ledger's master key")
+            raise VaultError("the master key given is not this ledger's master key")
         if mode not in (PLAINTEXT, ENCRYPTED):
-            raise LedgerError(f"this ledger keeps personal data as {mode!r}, unknown to this version")
+            raise VaultError(f"this ledger keeps personal data as {mode!r}, unknown to this version")
         self.mode = mode
 
     # -- per-person secrets, under the master key ---------------------------------------------
 
     def _master(self) -> Any:
         if self.master_key is None:
-            raise LedgerError(_NEEDS_KEY)
+            raise VaultError(_NEEDS_KEY)
         if self._secret_key is None:
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -148,14 +155,14 @@ class Vault:
         if not self.encrypted:
             return data
         if secret is None:
-            raise LedgerError(_NEEDS_KEY)
+            raise VaultError(_NEEDS_KEY)
         return _encrypt(self._data_key(secret), data, b"rl_private\x1f" + event_id.encode())
 
     def open_data(self, secret: bytes | None, event_id: str, blob: bytes) -> bytes:
         if not self.encrypted:
             return blob
         if secret is None:
-            raise LedgerError(f"event {event_id!r}: its personal data has no key to open it")
+            raise VaultError(f"event {event_id!r}: its personal data has no key to open it")
         aad = b"rl_private\x1f" + event_id.encode()
         return _decrypt(self._data_key(secret), blob, aad, f"event {event_id!r}'s personal data")
 
@@ -169,8 +176,8 @@ def _decrypt(aead: Any, blob: bytes, aad: bytes, what: str) -> bytes:
     from cryptography.exceptions import InvalidTag
 
     if blob[:1] != _VERSION or len(blob) < 1 + _NONCE + 16:
-        raise LedgerError(f"{what} is not stored encrypted, as this ledger's mode says it must be")
+        raise VaultError(f"{what} is not stored encrypted, as this ledger's mode says it must be")
     try:
         return aead.decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], aad)
     except InvalidTag:
-        raise LedgerError(f"{what} does not decrypt: altered, or moved from another row") from None
+        raise VaultError(f"{what} does not decrypt: altered, or moved from another row") from None

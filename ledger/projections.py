@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .app import UnknownEventType, freeze
+from .crypto import VaultError
 from .errors import LedgerError
 from .events import format_timestamp, from_micros
 from .views import View, micros
@@ -163,8 +164,8 @@ def catch_up(
             continue
         try:
             done[projection.name] = _advance(ledger, projection, position, head)
-        except (ProjectionFailed, UnknownEventType):
-            raise  # a type no plugin defines is the ledger's problem, not this plugin's
+        except (ProjectionFailed, UnknownEventType, VaultError):
+            raise  # a type no plugin defines, a missing master key: the ledger's problems
         except Exception as exc:
             on_error(ProjectionFailed(projection.name, plugin, exc))
     return done
@@ -230,7 +231,7 @@ def derive_all(
     for plugin, projection in chosen:
         try:
             rows = list(_derive_projection(ledger, projection, view))
-        except UnknownEventType:
+        except (UnknownEventType, VaultError):
             raise
         except Exception as exc:
             on_error(ProjectionFailed(projection.name, plugin, exc))
