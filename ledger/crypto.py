@@ -116,7 +116,9 @@ class Vault:
         if mode == ENCRYPTED and self.master_key is not None and check != self.check_value():
             raise VaultError("the master key given is not this ledger's master key")
         if mode not in (PLAINTEXT, ENCRYPTED):
-            raise VaultError(f"this ledger keeps personal data as {mode!r}, unknown to this version")
+            raise VaultError(
+                f"this ledger keeps personal data as {mode!r}, unknown to this version"
+            )
         self.mode = mode
 
     # -- per-person secrets, under the master key ---------------------------------------------

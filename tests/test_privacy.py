@@ -52,30 +52,103 @@ def story() -> list[dict[str, Any]]:
     """Ana asks Carol for an introduction to Bob at Acme; it goes half well."""
     day = "2026-11-0{}T{}:00:00Z".format
     return [
-        {"type": "person-added", "id": "p-ana", "handle": "ana", "name": ANA_NAME,
-         "email": ANA_EMAIL, "title": ANA_TITLE, "at": day(1, "08")},
-        {"type": "person-added", "id": "p-carol", "handle": "carol", "name": CAROL_NAME,
-         "company": "Acme", "at": day(1, "08")},
-        {"type": "person-added", "id": "p-bob", "handle": "bob", "name": "Bob Hopwood",
-         "company": "Acme", "email": "bob@acme.example", "at": day(1, "08")},
-        {"type": "connection-declared", "id": "c-ana", "by": "ana", "with": "carol",
-         "kind": "met-once", "note": ANA_TEXTS[0], "at": day(1, "09")},
-        {"type": "referral-requested", "id": "r-1", "referral": "ana-acme", "by": "ana",
-         "referrer": "carol", "company": "Acme", "role": ANA_TEXTS[1], "goal": ANA_TEXTS[2],
-         "preparation": {"researched_company": True, "questions": [ANA_TEXTS[3]],
-                         "follow_up_plan": ANA_TEXTS[4], "qualifications": ANA_TEXTS[5]},
-         "at": day(2, "09")},
-        {"type": "request-vetted", "id": "v-1", "referral": "ana-acme", "by": "carol",
-         "decision": "accept", "knows_work": False, "relationship": "acquaintance",
-         "note": CAROL_NOTE, "at": day(2, "10")},
-        {"type": "introduction-made", "id": "i-1", "referral": "ana-acme", "by": "carol",
-         "to": "bob", "at": day(3, "10")},
-        {"type": "follow-up-sent", "id": "f-1", "referral": "ana-acme", "by": "ana", "to": "bob",
-         "note": ANA_TEXTS[6], "at": day(4, "10")},
-        {"type": "interview-held", "id": "ih-1", "referral": "ana-acme", "note": ANA_TEXTS[7],
-         "at": day(6, "10")},
-        {"type": "feedback-given", "id": "fb-1", "referral": "ana-acme", "by": "bob",
-         "to": "carol", "match": 3, "note": BOB_NOTE, "at": day(7, "10")},
+        {
+            "type": "person-added",
+            "id": "p-ana",
+            "handle": "ana",
+            "name": ANA_NAME,
+            "email": ANA_EMAIL,
+            "title": ANA_TITLE,
+            "at": day(1, "08"),
+        },
+        {
+            "type": "person-added",
+            "id": "p-carol",
+            "handle": "carol",
+            "name": CAROL_NAME,
+            "company": "Acme",
+            "at": day(1, "08"),
+        },
+        {
+            "type": "person-added",
+            "id": "p-bob",
+            "handle": "bob",
+            "name": "Bob Hopwood",
+            "company": "Acme",
+            "email": "bob@acme.example",
+            "at": day(1, "08"),
+        },
+        {
+            "type": "connection-declared",
+            "id": "c-ana",
+            "by": "ana",
+            "with": "carol",
+            "kind": "met-once",
+            "note": ANA_TEXTS[0],
+            "at": day(1, "09"),
+        },
+        {
+            "type": "referral-requested",
+            "id": "r-1",
+            "referral": "ana-acme",
+            "by": "ana",
+            "referrer": "carol",
+            "company": "Acme",
+            "role": ANA_TEXTS[1],
+            "goal": ANA_TEXTS[2],
+            "preparation": {
+                "researched_company": True,
+                "questions": [ANA_TEXTS[3]],
+                "follow_up_plan": ANA_TEXTS[4],
+                "qualifications": ANA_TEXTS[5],
+            },
+            "at": day(2, "09"),
+        },
+        {
+            "type": "request-vetted",
+            "id": "v-1",
+            "referral": "ana-acme",
+            "by": "carol",
+            "decision": "accept",
+            "knows_work": False,
+            "relationship": "acquaintance",
+            "note": CAROL_NOTE,
+            "at": day(2, "10"),
+        },
+        {
+            "type": "introduction-made",
+            "id": "i-1",
+            "referral": "ana-acme",
+            "by": "carol",
+            "to": "bob",
+            "at": day(3, "10"),
+        },
+        {
+            "type": "follow-up-sent",
+            "id": "f-1",
+            "referral": "ana-acme",
+            "by": "ana",
+            "to": "bob",
+            "note": ANA_TEXTS[6],
+            "at": day(4, "10"),
+        },
+        {
+            "type": "interview-held",
+            "id": "ih-1",
+            "referral": "ana-acme",
+            "note": ANA_TEXTS[7],
+            "at": day(6, "10"),
+        },
+        {
+            "type": "feedback-given",
+            "id": "fb-1",
+            "referral": "ana-acme",
+            "by": "bob",
+            "to": "carol",
+            "match": 3,
+            "note": BOB_NOTE,
+            "at": day(7, "10"),
+        },
     ]
 
 
@@ -265,13 +338,18 @@ def test_forget_refuses_unknown_people_and_cannot_be_repeated_or_undone(cli):
     assert "unknown person" in cli.refused("forget", "ana", "--yes", "--by", "nobody").stderr
     forgotten = forget_ana(cli)
     assert "already forgotten" in cli.refused("forget", "ana", "--yes").stderr
-    retract = {"type": "event-retracted", "by": "carol", "retracts": forgotten["id"],
-               "reason": "oops"}
+    retract = {
+        "type": "event-retracted",
+        "by": "carol",
+        "retracts": forgotten["id"],
+        "reason": "oops",
+    }
     assert "cannot be undone" in cli.refused("record", orjson.dumps(retract).decode()).stderr
     # Ana's own reason for leaving is her text: erased with the rest.
     cli.record({"type": "person-added", "handle": "dan", "name": "Dan Eraseme", "at": AS_OF})
-    event = orjson.loads(cli.ok("forget", "dan", "--yes", "--json", "--reason", "Dan's words")
-                         .stdout)
+    event = orjson.loads(
+        cli.ok("forget", "dan", "--yes", "--json", "--reason", "Dan's words").stdout
+    )
     assert set(event["reason"]) == {"forgotten"}
 
 
@@ -357,8 +435,12 @@ class Gossip(Projection):
     def derive(self, part: str, view: View) -> Iterator[dict[str, Any]]:
         for event in view.declarations(part):
             person = view.person(part) or {}
-            yield {"kind": "said", "start": event["at"], "person": part,
-                   "message": f"{person.get('name')} said: {str(event.get('note'))[:20]}"}
+            yield {
+                "kind": "said",
+                "start": event["at"],
+                "person": part,
+                "message": f"{person.get('name')} said: {str(event.get('note'))[:20]}",
+            }
 
 
 class GossipPlugin:
@@ -444,8 +526,13 @@ def test_an_encrypted_ledger_refuses_a_missing_wrong_or_malformed_key(cli, maste
     record_story(cli)
     monkeypatch.delenv(MASTER_KEY_ENV)
     assert "encrypted" in cli.refused("export").stderr
-    assert "encrypted" in cli.refused("record", orjson.dumps(
-        {"type": "person-added", "handle": "eve", "name": "Eve"}).decode()).stderr
+    assert (
+        "encrypted"
+        in cli.refused(
+            "record",
+            orjson.dumps({"type": "person-added", "handle": "eve", "name": "Eve"}).decode(),
+        ).stderr
+    )
     # Deriving alerts reads the events, personal data included: refused, not an empty list.
     assert "encrypted" in cli.refused("alerts", "--json", "--as-of", AS_OF).stderr
     monkeypatch.setenv(MASTER_KEY_ENV, master_key)
