@@ -505,6 +505,43 @@ def checkpoint(as_json: bool, output: str) -> None:
         click.echo(f"Checkpoint at seq {record['seq']} written to {output}; keep it elsewhere.")
 
 
+@cli.command()
+@click.argument("referral")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--html", "html_file", type=click.Path(dir_okay=False),
+    help="Also write a self-contained HTML timeline to this file.",
+)
+@time_options
+def audit(
+    referral: str, as_json: bool, html_file: str | None, as_of: int, known_at: int | None
+) -> None:
+    """Show the whole history of one referral, with both times of every event."""
+    from .audit import build_audit, timeline
+    from .verify import verify_store
+
+    ledger = get_ledger()
+    if ledger.referral(referral) is None:
+        raise LedgerError(f"unknown referral {referral!r}")
+    chain_ok = verify_store(ledger.store).ok
+    report = build_audit(ledger, referral, as_of=as_of, known_at=known_at, chain_ok=chain_ok)
+    if html_file is not None:
+        from .report import render
+
+        try:
+            with open(html_file, "w", encoding="utf-8") as out:
+                out.write(render(report))
+        except OSError as exc:
+            raise LedgerError(f"cannot write {html_file}: {exc.strerror}") from None
+    if as_json:
+        emit_json(report.as_json())
+        return
+    for line in timeline(report):
+        click.echo(safe(line))
+    if html_file is not None:
+        click.echo(f"Timeline page written to {html_file}.")
+
+
 def _read_file(path: str) -> bytes:
     try:
         if path == "-":

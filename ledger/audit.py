@@ -1,0 +1,369 @@
+"""The audit of one referral: its history as it stood at a world time and as the ledger knew it.
+
+`build_audit` gathers the document (the contract's JSON, plus what a timeline needs: the
+parties, and every obligation and flag of the referral with its interval in world time);
+`timeline` turns it into readable lines. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import LedgerError
+from .events import format_timestamp, from_micros
+from .views import View, micros, parties
+
+if TYPE_CHECKING:
+    from .app import Ledger
+    from .projections import ProjectionFailed
+
+# Row categories drawn on the timeline. "obligation" is for plugins that keep every
+# obligation, met in time or not; the built-in alerts keep only those that fell overdue.
+OBLIGATION_CATEGORIES = ("alert", "obligation")
+FLAG_CATEGORY = "flag"
+ROLES = ("requester", "referrer", "target")
+
+
+@dataclass
+class Mark:
+    """An obligation or a flag of the referral, with its interval in world time."""
+
+    category: str
+    data: dict[str, Any]
+    start: int  # flags: when raised; obligations: when opened
+    end: int | None  # obligations: when met or ended, None while open; flags: when it ceased
+    due: int | None = None  # obligations: when overdue
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("kind", "?"))
+
+    @property
+    def evidence(self) -> list[str]:
+        found = self.data.get("evidence") or []
+        opened_by = self.data.get("opened_by")
+        return [str(e) for e in ([opened_by] if opened_by else []) + list(found)]
+
+
+@dataclass
+class Audit:
+    referral: str
+    events: list[dict[str, Any]]
+    flags: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    chain: str
+    as_of: int
+    known_at: int | None
+    parties: dict[str, str | None] = field(default_factory=dict)
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)
+    obligations: list[Mark] = field(default_factory=list)
+    raised: list[Mark] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "referral": self.referral,
+            "events": self.events,
+            "flags": self.flags,
+            "alerts": self.alerts,
+            "chain": self.chain,
+            "as_of": stamp(self.as_of),
+            "known_at": stamp(self.known_at) if self.known_at is not None else None,
+            "parties": self.parties,
+        }
+
+    def retraction_of(self, event_id: str) -> dict[str, Any] | None:
+        return next(
+            (
+                e
+                for e in self.events
+                if e["type"] == "event-retracted" and e.get("retracts") == event_id
+            ),
+            None,
+        )
+
+
+def stamp(value: int) -> str:
+    return format_timestamp(from_micros(value))
+
+
+def build_audit(
+    ledger: Ledger,
+    key: str,
+    *,
+    as_of: int,
+    known_at: int | None,
+    chain_ok: bool,
+    on_error: Callable[[ProjectionFailed], None] | None = None,
+) -> Audit:
+    """Everything the ledger says about one referral in the view (`as_of`, `known_at`)."""
+    from . import projections
+
+    if ledger.referral(key) is None:
+        raise LedgerError(f"unknown referral {key!r}")
+    stored = [
+        s
+        for s in ledger.store.referral_events(key)
+        if known_at is None or s.recorded_us <= known_at
+    ]
+    records = [ledger.export_record(s) for s in stored]
+    happened = {
+        r["id"]
+        for r in records
+        if r["type"] != "event-retracted" and micros(r["at"]) <= as_of
+    }
+    # A retraction counts whenever it is known, whatever its own `at`.
+    retractions = [r for r in records if r["type"] == "event-retracted"]
+    retracted = {r["retracts"] for r in retractions}
+    events = [
+        {**r, "retracted": r["id"] in retracted}
+        for r in records
+        if r["id"] in happened or (r["type"] == "event-retracted" and r["retracts"] in happened)
+    ]
+    live = sorted(
+        (e for e in events if e["type"] != "event-retracted" and not e["retracted"]),
+        key=lambda e: (micros(e["at"]), e["seq"]),
+    )
+    roles = parties(live)
+    kwargs: dict[str, Any] = {"as_of": as_of, "known_at": known_at, "referral": key}
+    if on_error is not None:
+        kwargs["on_error"] = on_error
+    flags = [row.data for row in projections.rows(ledger, FLAG_CATEGORY, **kwargs)]
+    alerts = [row.data for row in projections.rows(ledger, "alert", **kwargs)]
+    audit = Audit(
+        referral=key,
+        events=events,
+        flags=flags,
+        alerts=alerts,
+        chain="ok" if chain_ok else "broken",
+        as_of=as_of,
+        known_at=known_at,
+        parties={"requester": roles.requester, "referrer": roles.referrer, "target": roles.target},
+    )
+    view = View(ledger, known_at)
+    for handle in {h for h in audit.parties.values() if h} | _actors(events):
+        person = view.person(handle)
+        if person is not None:
+            audit.people[handle] = dict(person)
+    _marks(ledger, audit, view, records, on_error)
+    return audit
+
+
+def _actors(events: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {str(e[k]) for e in events for k in ("by", "to") if isinstance(e.get(k), str)}
+
+
+def _marks(
+    ledger: Ledger,
+    audit: Audit,
+    view: View,
+    records: Sequence[Mapping[str, Any]],
+    on_error: Callable[[ProjectionFailed], None] | None,
+) -> None:
+    """Every obligation and flag row of the referral, whatever its interval, clipped to as-of.
+
+    Derived afresh from the parts the referral's own events touch, in the known-at view: one
+    referral's worth of work, not a replay of the ledger.
+    """
+    from .app import freeze
+    from .projections import ProjectionFailed, registered
+
+    wanted = (*OBLIGATION_CATEGORIES, FLAG_CATEGORY)
+    for plugin, projection in registered(ledger):
+        if projection.category not in wanted:
+            continue
+        try:
+            parts: dict[str, None] = {}
+            for record in records:
+                for part in projection.parts(freeze(record), view):
+                    parts[part] = None
+            rows = [dict(row) for part in parts for row in projection.derive(part, view)]
+        except Exception as exc:
+            if on_error is not None:
+                on_error(ProjectionFailed(projection.name, plugin, exc))
+            continue
+        for row in rows:
+            if row.get("referral") != audit.referral:
+                continue
+            category = str(row.get("category", projection.category))
+            start, end = micros(row["start"]), row.get("end")
+            end_us = micros(end) if isinstance(end, str) else None
+            if category == FLAG_CATEGORY:
+                if start > audit.as_of:
+                    continue
+                if end_us is not None and end_us > audit.as_of:
+                    end_us = None
+                audit.raised.append(Mark(category, row, start, end_us))
+            elif category in OBLIGATION_CATEGORIES:
+                opened = micros(row["since"]) if isinstance(row.get("since"), str) else start
+                due = micros(row["due"]) if isinstance(row.get("due"), str) else start
+                if opened > audit.as_of:
+                    continue
+                if end_us is not None and end_us > audit.as_of:
+                    end_us = None
+                audit.obligations.append(Mark(category, row, opened, end_us, due))
+    audit.obligations.sort(key=lambda m: (m.start, m.kind))
+    audit.raised.sort(key=lambda m: (m.start, m.kind))
+
+
+# -- the readable timeline -----------------------------------------------------------------
+
+
+def shown(value: Any) -> str:
+    """A value as a person reads it; erased values say so."""
+    if isinstance(value, Mapping) and "forgotten" in value:
+        return "forgotten"
+    if isinstance(value, list | tuple):
+        return "; ".join(shown(v) for v in value)
+    return str(value)
+
+
+def short(value: int) -> str:
+    """A moment for people: to the second, or the minute when that is all there is."""
+    moment = from_micros(value)
+    return moment.strftime("%Y-%m-%d %H:%MZ" if moment.second == 0 else "%Y-%m-%d %H:%M:%SZ")
+
+
+def describe(event: Mapping[str, Any]) -> str:
+    """One line about what happened, in words."""
+    kind = event["type"]
+    by, to = event.get("by"), event.get("to")
+    text = {
+        "referral-requested": f"{by} asked {event.get('referrer')} for a referral at "
+        f"{shown(event.get('company'))}"
+        + (f", to reach {event['target']}" if event.get("target") else ""),
+        "request-vetted": f"{by} vetted the request: {event.get('decision')}"
+        + (", knows the requester's work" if event.get("knows_work") else ", has not seen their work"),
+        "introduction-made": f"{by} introduced the requester to {to}"
+        + (f" by {event['channel']}" if event.get("channel") else ""),
+        "resume-forwarded": f"{by} forwarded the resume to {to}",
+        "follow-up-sent": f"{by} followed up with {to}",
+        "interview-scheduled": f"interview scheduled for {event.get('on')}",
+        "interview-held": "interview held",
+        "feedback-given": f"{by} gave feedback to {to}: match {event.get('match')}/5",
+        "outcome-reported": f"{by} told {to} the outcome: {event.get('outcome')}",
+        "thank-you-sent": f"{by} thanked {to}",
+        "referral-closed": f"{by} closed the referral: {shown(event.get('reason'))}",
+    }.get(kind)
+    if text is None:
+        who = f"{by}" + (f" → {to}" if to else "") if by else ""
+        text = f"{kind}" + (f" ({who})" if who else "")
+    if event.get("note") is not None:
+        text += f' — note: "{shown(event["note"])}"'
+    return text
+
+
+@dataclass
+class Step:
+    """One moment on the timeline: an event, or an obligation falling overdue, or a flag."""
+
+    at: int
+    seq: int | None
+    event: dict[str, Any] | None
+    opened: list[Mark] = field(default_factory=list)
+    met: list[Mark] = field(default_factory=list)
+    overdue: list[Mark] = field(default_factory=list)
+    flags: list[Mark] = field(default_factory=list)
+
+
+def steps(audit: Audit) -> list[Step]:
+    """The timeline in world time: each event with what it opened, met and raised, and the
+    moments between events when an obligation fell overdue or a flag arose."""
+    events = [e for e in audit.events if e["type"] != "event-retracted"]
+    by_id = {e["id"]: Step(micros(e["at"]), e["seq"], e) for e in events}
+    loose: list[Step] = []
+    live = sorted(
+        (s for s in by_id.values() if not s.event or not s.event["retracted"]),
+        key=lambda s: (s.at, s.seq or 0),
+    )
+    for mark in audit.obligations:
+        opener = next((by_id[e] for e in mark.evidence if e in by_id), None)
+        if opener is not None:
+            opener.opened.append(mark)
+        if mark.end is not None:
+            meeting = next(
+                (s for s in live if s.at == mark.end and s is not opener), None
+            )
+            if meeting is not None:
+                meeting.met.append(mark)
+        if mark.due is not None and mark.due <= audit.as_of and (
+            mark.end is None or mark.end > mark.due
+        ):
+            loose.append(Step(mark.due, None, None, overdue=[mark]))
+    for mark in audit.raised:
+        cause = next(
+            (by_id[e] for e in reversed(mark.evidence) if e in by_id and by_id[e].at == mark.start),
+            None,
+        ) or next((s for s in live if s.at == mark.start), None)
+        if cause is not None:
+            cause.flags.append(mark)
+        else:
+            loose.append(Step(mark.start, None, None, flags=[mark]))
+    everything = list(by_id.values()) + loose
+    return sorted(everything, key=lambda s: (s.at, s.seq if s.seq is not None else 1 << 62))
+
+
+def timeline(audit: Audit) -> list[str]:
+    """The audit as lines of text for a terminal."""
+    lines = [f"Referral {audit.referral}"]
+    for role in ROLES:
+        handle = audit.parties.get(role)
+        if handle:
+            name = shown(audit.people.get(handle, {}).get("name", ""))
+            lines.append(f"  {role}: {handle}" + (f" ({name})" if name else ""))
+    view = f"as of {short(audit.as_of)}"
+    view += f", as known at {short(audit.known_at)}" if audit.known_at is not None else ""
+    lines.append(f"  view: {view}; chain: {audit.chain}")
+    lines.append("")
+    if not audit.events:
+        lines.append("  No events in this view.")
+    for step in steps(audit):
+        lines.extend(_step_lines(audit, step))
+    lines.append("")
+    lines.append(f"Open alerts at {short(audit.as_of)}: {len(audit.alerts)}")
+    for alert in audit.alerts:
+        lines.append(f"  ! {alert.get('kind')}: {shown(alert.get('message', ''))}")
+    lines.append(f"Flags at {short(audit.as_of)}: {len(audit.flags)}")
+    for flag in audit.flags:
+        lines.append(f"  ⚑ {flag.get('kind')} ({flag.get('person')}): {shown(flag.get('message', ''))}")
+    return lines
+
+
+def _step_lines(audit: Audit, step: Step) -> list[str]:
+    lines: list[str] = []
+    event = step.event
+    if event is not None:
+        at, recorded = micros(event["at"]), micros(event["recorded_at"])
+        late = recorded - at
+        when = f"{short(at)}  recorded {short(recorded)}"
+        if late > 86_400_000_000:
+            when += f" ({late // 86_400_000_000} days later)"
+        marker = "✗" if event["retracted"] else "•"
+        lines.append(f"{marker} {when}  seq {event['seq']}")
+        lines.append(f"    {event['type']}: {describe(event)}")
+        retraction = audit.retraction_of(event["id"])
+        if retraction is not None:
+            lines.append(
+                f"    RETRACTED by {retraction.get('by')} (seq {retraction['seq']}, "
+                f"at {short(micros(retraction['at']))}, recorded "
+                f"{short(micros(retraction['recorded_at']))}): {shown(retraction.get('reason'))}"
+            )
+    else:
+        lines.append(f"  {short(step.at)}")
+    for mark in step.opened:
+        lines.append(f"    opens {_obligation(mark)}, due {short(mark.due or mark.start)}")
+    for mark in step.met:
+        lines.append(f"    meets {_obligation(mark)}")
+    for mark in step.overdue:
+        lines.append(f"    ! overdue: {_obligation(mark)}")
+    for mark in step.flags:
+        lines.append(f"    ⚑ flag {mark.kind} ({mark.data.get('person')}): "
+                     f"{shown(mark.data.get('message', ''))}")
+    return lines
+
+
+def _obligation(mark: Mark) -> str:
+    data = mark.data
+    owed = f" → {data['owed_to']}" if data.get("owed_to") else ""
+    return f"{mark.kind} ({data.get('person')}{owed})"
