@@ -79,7 +79,7 @@ class Ledger:
             if name in self.type_plugins:
                 raise LedgerError(
                     f"event type {name!r} is registered by two plugins: "
-                    f"{self.type_plugins[name]!r} and {plugin!r}"
+                    + " and ".join(repr(p) for p in sorted((self.type_plugins[name], plugin)))
                 )
             self.types[name] = model
             self.type_plugins[name] = plugin
