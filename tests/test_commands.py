@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from ledger_commands.stages import STAGES, reached, stage, summarize
 
 
@@ -19,27 +18,68 @@ def last(cli) -> dict[str, Any]:
 
 
 def drop_envelope(event: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: v for k, v in event.items() if k not in ("id", "recorded_at", "seq", "hash", "keys")
-    }
+    return {k: v for k, v in event.items() if k not in ("id", "recorded_at", "seq", "hash", "keys")}
 
 
 @pytest.fixture
 def people(cli):
-    cli.ok("person", "add", "ana", "--name", "Ana Ruiz", "--email", "ana@example.com",
-           "--title", "Data Engineer", "--at", "2026-09-01T09:00:00Z")
-    cli.ok("person", "add", "carol", "--name", "Carol Chen", "--company", "Acme",
-           "--at", "2026-09-01T09:00:00Z")
-    cli.ok("person", "add", "bob", "--name", "Bob Okafor", "--company", "Acme",
-           "--at", "2026-09-01T09:00:00Z")
+    cli.ok(
+        "person",
+        "add",
+        "ana",
+        "--name",
+        "Ana Ruiz",
+        "--email",
+        "ana@example.com",
+        "--title",
+        "Data Engineer",
+        "--at",
+        "2026-09-01T09:00:00Z",
+    )
+    cli.ok(
+        "person",
+        "add",
+        "carol",
+        "--name",
+        "Carol Chen",
+        "--company",
+        "Acme",
+        "--at",
+        "2026-09-01T09:00:00Z",
+    )
+    cli.ok(
+        "person",
+        "add",
+        "bob",
+        "--name",
+        "Bob Okafor",
+        "--company",
+        "Acme",
+        "--at",
+        "2026-09-01T09:00:00Z",
+    )
     cli.ok("person", "add", "dave", "--name", "Dave", "--at", "2026-09-01T09:00:00Z")
     return cli
 
 
 @pytest.fixture
 def requested(people):
-    people.ok("request", "ana-acme", "--by", "ana", "--referrer", "carol", "--company", "Acme",
-              "--target", "bob", "--at", "2026-09-08T10:00:00Z", "--id", "req")
+    people.ok(
+        "request",
+        "ana-acme",
+        "--by",
+        "ana",
+        "--referrer",
+        "carol",
+        "--company",
+        "Acme",
+        "--target",
+        "bob",
+        "--at",
+        "2026-09-08T10:00:00Z",
+        "--id",
+        "req",
+    )
     return people
 
 
@@ -47,44 +87,112 @@ def requested(people):
 
 
 def test_person_add_records_person_added(cli):
-    stored = cli.json("person", "add", "ana", "--name", "Ana Ruiz", "--email", "ana@example.com",
-                      "--company", "Initrode", "--title", "Engineer", "--json")
+    stored = cli.json(
+        "person",
+        "add",
+        "ana",
+        "--name",
+        "Ana Ruiz",
+        "--email",
+        "ana@example.com",
+        "--company",
+        "Initrode",
+        "--title",
+        "Engineer",
+        "--json",
+    )
     assert drop_envelope(stored) | {"at": "-"} == {
-        "type": "person-added", "at": "-", "handle": "ana", "name": "Ana Ruiz",
-        "email": "ana@example.com", "company": "Initrode", "title": "Engineer",
+        "type": "person-added",
+        "at": "-",
+        "handle": "ana",
+        "name": "Ana Ruiz",
+        "email": "ana@example.com",
+        "company": "Initrode",
+        "title": "Engineer",
     }
     assert last(cli) == stored
 
 
 def test_connect_records_connection_declared(people):
-    stored = people.json("connect", "ana", "carol", "--kind", "worked-together",
-                         "--since", "2021-03-01", "--note", "Same team", "--json")
+    stored = people.json(
+        "connect",
+        "ana",
+        "carol",
+        "--kind",
+        "worked-together",
+        "--since",
+        "2021-03-01",
+        "--note",
+        "Same team",
+        "--json",
+    )
     assert drop_envelope(stored) | {"at": "-"} == {
-        "type": "connection-declared", "at": "-", "by": "ana", "with": "carol",
-        "kind": "worked-together", "since": "2021-03-01", "note": "Same team",
+        "type": "connection-declared",
+        "at": "-",
+        "by": "ana",
+        "with": "carol",
+        "kind": "worked-together",
+        "since": "2021-03-01",
+        "note": "Same team",
     }
 
 
 def test_request_records_the_preparation_given(people):
     stored = people.json(
-        "request", "ana-acme", "--by", "ana", "--referrer", "carol", "--company", "Acme",
-        "--target", "bob", "--role", "Data Engineer", "--posting-at", "2026-09-05",
-        "--goal", "Join the data team", "--relationship", "worked-together",
-        "--researched-company", "--no-researched-person",
-        "--question", "What is on-call like?", "--question", "Who owns the warehouse?",
-        "--expectations", "An intro email", "--follow-up-plan", "Write within a day",
-        "--qualifications", "Five years of pipelines",
-        "--at", "2026-09-08T10:00:00Z", "--id", "req", "--json",
+        "request",
+        "ana-acme",
+        "--by",
+        "ana",
+        "--referrer",
+        "carol",
+        "--company",
+        "Acme",
+        "--target",
+        "bob",
+        "--role",
+        "Data Engineer",
+        "--posting-at",
+        "2026-09-05",
+        "--goal",
+        "Join the data team",
+        "--relationship",
+        "worked-together",
+        "--researched-company",
+        "--no-researched-person",
+        "--question",
+        "What is on-call like?",
+        "--question",
+        "Who owns the warehouse?",
+        "--expectations",
+        "An intro email",
+        "--follow-up-plan",
+        "Write within a day",
+        "--qualifications",
+        "Five years of pipelines",
+        "--at",
+        "2026-09-08T10:00:00Z",
+        "--id",
+        "req",
+        "--json",
     )
     assert drop_envelope(stored) == {
-        "type": "referral-requested", "at": "2026-09-08T10:00:00Z", "referral": "ana-acme",
-        "by": "ana", "referrer": "carol", "company": "Acme", "target": "bob",
-        "role": "Data Engineer", "posting_at": "2026-09-05", "goal": "Join the data team",
+        "type": "referral-requested",
+        "at": "2026-09-08T10:00:00Z",
+        "referral": "ana-acme",
+        "by": "ana",
+        "referrer": "carol",
+        "company": "Acme",
+        "target": "bob",
+        "role": "Data Engineer",
+        "posting_at": "2026-09-05",
+        "goal": "Join the data team",
         "relationship": "worked-together",
         "preparation": {
-            "researched_company": True, "researched_person": False,
+            "researched_company": True,
+            "researched_person": False,
             "questions": ["What is on-call like?", "Who owns the warehouse?"],
-            "expectations": "An intro email", "follow_up_plan": "Write within a day",
+            "expectations": "An intro email",
+            "follow_up_plan": "Write within a day",
             "qualifications": "Five years of pipelines",
         },
     }
@@ -92,36 +200,87 @@ def test_request_records_the_preparation_given(people):
 
 
 def test_request_leaves_out_what_was_not_said(people):
-    stored = people.json("request", "ana-acme", "--by", "ana", "--referrer", "carol",
-                         "--company", "Acme", "--json")
+    stored = people.json(
+        "request", "ana-acme", "--by", "ana", "--referrer", "carol", "--company", "Acme", "--json"
+    )
     assert set(drop_envelope(stored)) == {"type", "at", "referral", "by", "referrer", "company"}
 
 
 STEPS: list[tuple[list[str], dict[str, Any]]] = [
-    (["vet", "ana-acme", "--decision", "accept", "--knows-work", "--relationship", "worked-together",
-      "--note", "Solid"],
-     {"type": "request-vetted", "by": "carol", "decision": "accept", "knows_work": True,
-      "relationship": "worked-together", "note": "Solid"}),
-    (["introduce", "ana-acme", "--to", "bob", "--channel", "email", "--resume-attached",
-      "--note", "Meet Ana"],
-     {"type": "introduction-made", "by": "carol", "to": "bob", "channel": "email",
-      "resume_attached": True, "note": "Meet Ana"}),
-    (["forward", "ana-acme", "--by", "dave", "--to", "bob", "--note", "FYI"],
-     {"type": "resume-forwarded", "by": "dave", "to": "bob", "note": "FYI"}),
-    (["follow-up", "ana-acme", "--by", "ana", "--to", "bob", "--channel", "message"],
-     {"type": "follow-up-sent", "by": "ana", "to": "bob", "channel": "message"}),
-    (["schedule", "ana-acme", "--on", "2026-09-18T15:00:00+02:00", "--by", "bob"],
-     {"type": "interview-scheduled", "on": "2026-09-18T13:00:00Z", "by": "bob"}),
-    (["interview", "ana-acme", "--by", "bob", "--note", "Went well"],
-     {"type": "interview-held", "by": "bob", "note": "Went well"}),
-    (["feedback", "ana-acme", "--match", "4"],
-     {"type": "feedback-given", "by": "bob", "to": "carol", "match": 4}),
-    (["outcome", "ana-acme", "--by", "bob", "--to", "ana", "--outcome", "hired"],
-     {"type": "outcome-reported", "by": "bob", "to": "ana", "outcome": "hired"}),
-    (["thank", "ana-acme", "--by", "ana", "--to", "carol", "--note", "Thank you"],
-     {"type": "thank-you-sent", "by": "ana", "to": "carol", "note": "Thank you"}),
-    (["close", "ana-acme", "--by", "ana", "--reason", "Hired"],
-     {"type": "referral-closed", "by": "ana", "reason": "Hired"}),
+    (
+        [
+            "vet",
+            "ana-acme",
+            "--decision",
+            "accept",
+            "--knows-work",
+            "--relationship",
+            "worked-together",
+            "--note",
+            "Solid",
+        ],
+        {
+            "type": "request-vetted",
+            "by": "carol",
+            "decision": "accept",
+            "knows_work": True,
+            "relationship": "worked-together",
+            "note": "Solid",
+        },
+    ),
+    (
+        [
+            "introduce",
+            "ana-acme",
+            "--to",
+            "bob",
+            "--channel",
+            "email",
+            "--resume-attached",
+            "--note",
+            "Meet Ana",
+        ],
+        {
+            "type": "introduction-made",
+            "by": "carol",
+            "to": "bob",
+            "channel": "email",
+            "resume_attached": True,
+            "note": "Meet Ana",
+        },
+    ),
+    (
+        ["forward", "ana-acme", "--by", "dave", "--to", "bob", "--note", "FYI"],
+        {"type": "resume-forwarded", "by": "dave", "to": "bob", "note": "FYI"},
+    ),
+    (
+        ["follow-up", "ana-acme", "--by", "ana", "--to", "bob", "--channel", "message"],
+        {"type": "follow-up-sent", "by": "ana", "to": "bob", "channel": "message"},
+    ),
+    (
+        ["schedule", "ana-acme", "--on", "2026-09-18T15:00:00+02:00", "--by", "bob"],
+        {"type": "interview-scheduled", "on": "2026-09-18T13:00:00Z", "by": "bob"},
+    ),
+    (
+        ["interview", "ana-acme", "--by", "bob", "--note", "Went well"],
+        {"type": "interview-held", "by": "bob", "note": "Went well"},
+    ),
+    (
+        ["feedback", "ana-acme", "--match", "4"],
+        {"type": "feedback-given", "by": "bob", "to": "carol", "match": 4},
+    ),
+    (
+        ["outcome", "ana-acme", "--by", "bob", "--to", "ana", "--outcome", "hired"],
+        {"type": "outcome-reported", "by": "bob", "to": "ana", "outcome": "hired"},
+    ),
+    (
+        ["thank", "ana-acme", "--by", "ana", "--to", "carol", "--note", "Thank you"],
+        {"type": "thank-you-sent", "by": "ana", "to": "carol", "note": "Thank you"},
+    ),
+    (
+        ["close", "ana-acme", "--by", "ana", "--reason", "Hired"],
+        {"type": "referral-closed", "by": "ana", "reason": "Hired"},
+    ),
 ]
 
 
@@ -139,18 +298,35 @@ def test_a_referral_recorded_step_by_step(requested):
 
 def test_the_confirmation_is_one_short_line(requested):
     out = requested.ok("introduce", "ana-acme", "--to", "bob", "--id", "intro").stdout
-    assert out.startswith("Recorded: ana-acme: carol introduced the requester to bob (seq 6, id intro)")
+    assert out.startswith(
+        "Recorded: ana-acme: carol introduced the requester to bob (seq 6, id intro)"
+    )
     assert out.count("\n") == 1
 
 
 def test_retract_fills_in_the_referral(requested):
-    requested.ok("thank", "ana-acme", "--by", "ana", "--to", "carol", "--id", "oops",
-                 "--at", "2026-09-09T09:00:00Z")
-    stored = requested.json("retract", "oops", "--by", "ana", "--reason", "Recorded twice",
-                            "--json")
+    requested.ok(
+        "thank",
+        "ana-acme",
+        "--by",
+        "ana",
+        "--to",
+        "carol",
+        "--id",
+        "oops",
+        "--at",
+        "2026-09-09T09:00:00Z",
+    )
+    stored = requested.json(
+        "retract", "oops", "--by", "ana", "--reason", "Recorded twice", "--json"
+    )
     assert drop_envelope(stored) | {"at": "-"} == {
-        "type": "event-retracted", "at": "-", "by": "ana", "retracts": "oops",
-        "reason": "Recorded twice", "referral": "ana-acme",
+        "type": "event-retracted",
+        "at": "-",
+        "by": "ana",
+        "retracts": "oops",
+        "reason": "Recorded twice",
+        "referral": "ana-acme",
     }
 
 
@@ -161,8 +337,18 @@ def test_retract_of_a_declaration_has_no_referral(people):
 
 
 def test_the_same_id_twice_changes_nothing(requested):
-    args = ("thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2026-09-09T09:00:00Z",
-            "--id", "thanks")
+    args = (
+        "thank",
+        "ana-acme",
+        "--by",
+        "ana",
+        "--to",
+        "carol",
+        "--at",
+        "2026-09-09T09:00:00Z",
+        "--id",
+        "thanks",
+    )
     first = requested.ok(*args).stdout
     again = requested.ok(*args).stdout
     assert first.startswith("Recorded:")
@@ -173,9 +359,10 @@ def test_the_same_id_twice_changes_nothing(requested):
 
 
 def test_at_defaults_to_now(requested):
-    stored = requested.json("vet", "ana-acme", "--decision", "decline", "--does-not-know-work",
-                            "--json")
-    moment = datetime.fromisoformat(stored["at"].replace("Z", "+00:00"))
+    stored = requested.json(
+        "vet", "ana-acme", "--decision", "decline", "--does-not-know-work", "--json"
+    )
+    moment = datetime.fromisoformat(stored["at"])
     assert abs(datetime.now(UTC) - moment) < timedelta(minutes=1)
 
 
@@ -202,17 +389,38 @@ def test_at_defaults_to_now(requested):
         (["feedback", "ana-acme", "--match", "4"], "interview-held"),
         (["outcome", "ana-acme", "--by", "bob", "--to", "ana", "--outcome", "won"], "'won'"),
         (["schedule", "ana-acme", "--on", "next tuesday"], "on:"),
-        (["thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2026-09-09T09:00:00"],
-         "no UTC offset"),
-        (["thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2099-01-01T00:00:00Z"],
-         "in the future"),
-        (["thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2026-09-01T00:00:00Z"],
-         "earlier than the referral was requested"),
+        (
+            ["thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2026-09-09T09:00:00"],
+            "no UTC offset",
+        ),
+        (
+            ["thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2099-01-01T00:00:00Z"],
+            "in the future",
+        ),
+        (
+            ["thank", "ana-acme", "--by", "ana", "--to", "carol", "--at", "2026-09-01T00:00:00Z"],
+            "earlier than the referral was requested",
+        ),
         (["thank", "ana-acme", "--by", "ana", "--to", "carol", "--id", "\u00e9"], "id:"),
-        (["request", "ana-acme", "--by", "ana", "--referrer", "carol", "--company", "Acme"],
-         "already exists"),
-        (["request", "x", "--by", "ana", "--referrer", "carol", "--company", "Acme",
-          "--relationship", "bff"], "'bff' is not one of"),
+        (
+            ["request", "ana-acme", "--by", "ana", "--referrer", "carol", "--company", "Acme"],
+            "already exists",
+        ),
+        (
+            [
+                "request",
+                "x",
+                "--by",
+                "ana",
+                "--referrer",
+                "carol",
+                "--company",
+                "Acme",
+                "--relationship",
+                "bff",
+            ],
+            "'bff' is not one of",
+        ),
         (["close", "ana-acme", "--by", "ana", "--reason", ""], "reason:"),
         (["retract", "no-such-event", "--by", "ana", "--reason", "Why not"], "no stored event"),
         (["retract", "req", "--by", "ana", "--reason", "Changed my mind"], "cannot be retracted"),
@@ -243,22 +451,81 @@ def test_help_lists_the_allowed_values(cli):
 def three(people):
     """ana-acme is interviewing (one event retracted); dave-acme was declined; ana-x is closed."""
     cli = people
-    cli.ok("request", "ana-acme", "--by", "ana", "--referrer", "carol", "--company", "Acme",
-           "--role", "Data Engineer", "--at", "2026-09-08T10:00:00Z")
-    cli.ok("vet", "ana-acme", "--decision", "accept", "--knows-work", "--at", "2026-09-09T10:00:00Z")
+    cli.ok(
+        "request",
+        "ana-acme",
+        "--by",
+        "ana",
+        "--referrer",
+        "carol",
+        "--company",
+        "Acme",
+        "--role",
+        "Data Engineer",
+        "--at",
+        "2026-09-08T10:00:00Z",
+    )
+    cli.ok(
+        "vet", "ana-acme", "--decision", "accept", "--knows-work", "--at", "2026-09-09T10:00:00Z"
+    )
     cli.ok("introduce", "ana-acme", "--to", "bob", "--at", "2026-09-10T10:00:00Z")
-    cli.ok("schedule", "ana-acme", "--on", "2026-09-17T10:00:00Z", "--id", "wrong",
-           "--at", "2026-09-11T10:00:00Z")
-    cli.ok("retract", "wrong", "--by", "ana", "--reason", "Wrong day", "--at", "2026-09-11T11:00:00Z")
+    cli.ok(
+        "schedule",
+        "ana-acme",
+        "--on",
+        "2026-09-17T10:00:00Z",
+        "--id",
+        "wrong",
+        "--at",
+        "2026-09-11T10:00:00Z",
+    )
+    cli.ok(
+        "retract", "wrong", "--by", "ana", "--reason", "Wrong day", "--at", "2026-09-11T11:00:00Z"
+    )
     cli.ok("schedule", "ana-acme", "--on", "2026-09-18T10:00:00Z", "--at", "2026-09-11T12:00:00Z")
-    cli.ok("request", "dave-acme", "--by", "dave", "--referrer", "carol", "--company", "Acme",
-           "--at", "2026-09-12T10:00:00Z")
-    cli.ok("vet", "dave-acme", "--decision", "decline", "--does-not-know-work",
-           "--at", "2026-09-13T10:00:00Z")
-    cli.ok("request", "ana-x", "--by", "ana", "--referrer", "dave", "--company", "X",
-           "--at", "2026-09-14T10:00:00Z")
-    cli.ok("close", "ana-x", "--by", "ana", "--reason", "Found another way",
-           "--at", "2026-09-15T10:00:00Z")
+    cli.ok(
+        "request",
+        "dave-acme",
+        "--by",
+        "dave",
+        "--referrer",
+        "carol",
+        "--company",
+        "Acme",
+        "--at",
+        "2026-09-12T10:00:00Z",
+    )
+    cli.ok(
+        "vet",
+        "dave-acme",
+        "--decision",
+        "decline",
+        "--does-not-know-work",
+        "--at",
+        "2026-09-13T10:00:00Z",
+    )
+    cli.ok(
+        "request",
+        "ana-x",
+        "--by",
+        "ana",
+        "--referrer",
+        "dave",
+        "--company",
+        "X",
+        "--at",
+        "2026-09-14T10:00:00Z",
+    )
+    cli.ok(
+        "close",
+        "ana-x",
+        "--by",
+        "ana",
+        "--reason",
+        "Found another way",
+        "--at",
+        "2026-09-15T10:00:00Z",
+    )
     return cli
 
 
@@ -312,10 +579,13 @@ def test_show_text(three):
 def test_list_json_and_filters(three):
     listed = three.json("list", "--json")
     assert [(s["referral"], s["stage"]) for s in listed] == [
-        ("ana-acme", "interviewing"), ("dave-acme", "declined"), ("ana-x", "closed"),
+        ("ana-acme", "interviewing"),
+        ("dave-acme", "declined"),
+        ("ana-x", "closed"),
     ]
     assert [s["referral"] for s in three.json("list", "--person", "ana", "--json")] == [
-        "ana-acme", "ana-x",
+        "ana-acme",
+        "ana-x",
     ]
     assert [s["referral"] for s in three.json("list", "--person", "bob", "--json")] == ["ana-acme"]
     assert [s["referral"] for s in three.json("list", "--stage", "declined", "--json")] == [
@@ -360,18 +630,40 @@ REQUEST = ev("referral-requested", 1, referral="r", by="a", referrer="b", compan
         ([REQUEST, ev("request-vetted", 2, decision="decline")], "declined"),
         ([REQUEST, ev("request-vetted", 2, decision="needs-preparation")], "needs-preparation"),
         # The latest answer counts.
-        ([REQUEST, ev("request-vetted", 2, decision="needs-preparation"),
-          ev("request-vetted", 3, decision="accept")], "vetted"),
+        (
+            [
+                REQUEST,
+                ev("request-vetted", 2, decision="needs-preparation"),
+                ev("request-vetted", 3, decision="accept"),
+            ],
+            "vetted",
+        ),
         ([REQUEST, ev("resume-forwarded", 2)], "introduced"),
-        ([REQUEST, ev("request-vetted", 2, decision="decline"), ev("introduction-made", 3, to="t")],
-         "introduced"),
+        (
+            [
+                REQUEST,
+                ev("request-vetted", 2, decision="decline"),
+                ev("introduction-made", 3, to="t"),
+            ],
+            "introduced",
+        ),
         ([REQUEST, ev("interview-scheduled", 2, on="2026-09-09T09:00:00Z")], "interviewing"),
         ([REQUEST, ev("interview-held", 2), ev("feedback-given", 3)], "feedback"),
         # An outcome told before the feedback still puts the referral at `outcome`.
-        ([REQUEST, ev("interview-held", 2), ev("outcome-reported", 3, outcome="hired"),
-          ev("feedback-given", 4)], "outcome"),
+        (
+            [
+                REQUEST,
+                ev("interview-held", 2),
+                ev("outcome-reported", 3, outcome="hired"),
+                ev("feedback-given", 4),
+            ],
+            "outcome",
+        ),
         ([REQUEST, ev("thank-you-sent", 2), ev("follow-up-sent", 3)], "requested"),
-        ([REQUEST, ev("request-vetted", 2, decision="decline"), ev("referral-closed", 3)], "closed"),
+        (
+            [REQUEST, ev("request-vetted", 2, decision="decline"), ev("referral-closed", 3)],
+            "closed",
+        ),
     ],
 )
 def test_stage(events, expected):

@@ -61,7 +61,7 @@ def test_the_full_story_covers_every_event_type():
 def test_the_full_story_is_the_demo_and_then_an_erasure():
     demo, full = story(STORIES / "demo.jsonl"), story(FULL)
     assert full[: len(demo)] == demo
-    assert [e["type"] for e in full[len(demo):]] == ["person-forgotten"]
+    assert [e["type"] for e in full[len(demo) :]] == ["person-forgotten"]
 
 
 # -- import, export, round trip ----------------------------------------------------------------
@@ -137,7 +137,8 @@ def test_the_demo_tells_its_tale(sqlite_cli, tmp_path):
     if shown["alerts"] is not None:
         alerts = {(a["kind"], a["referral"], a["person"]) for a in shown["alerts"]}
         assert ("follow-up-overdue", "dan-globex", "dan") in alerts
-        assert not any(a["referral"] == "ana-acme" for a in shown["alerts"])
+        # The referral done right, and the request declined politely, owe nobody anything.
+        assert not any(a["referral"] in ("ana-acme", "gina-initech") for a in shown["alerts"])
     if shown["flags"] is not None:
         flags = {(f["kind"], f["referral"], f["person"]) for f in shown["flags"]}
         assert {
@@ -147,6 +148,7 @@ def test_the_demo_tells_its_tale(sqlite_cli, tmp_path):
             ("referrer-does-not-know-work", "dan-globex", "erin"),
             ("slow-follow-up", "dan-globex", "dan"),
         } <= flags
+        assert not any(f["referral"] in ("ana-acme", "gina-initech") for f in shown["flags"])
     if shown["reputation"] is not None:
         assert {r["person"] for r in shown["reputation"]} >= {"ana", "carol", "bob", "dan"}
 
@@ -155,7 +157,7 @@ def test_the_demo_text(sqlite_cli, tmp_path):
     out = sqlite_cli.ok("demo", "--db-file", str(tmp_path / "demo.db")).stdout
     assert "61 event(s) recorded" in out
     assert "Referrals:" in out
-    assert re.search(r"^maya-hooli +needs-preparation +Hooli +maya +omar", out, re.M)
+    assert re.search(r"^maya-hooli +needs-preparation +Hooli +maya +omar", out, re.MULTILINE)
     for name in ("alerts", "flags", "reputation"):
         assert (f"{name.capitalize()} as of 2026-10-20T00:00:00Z:" in out) == registered(
             sqlite_cli, name
@@ -202,8 +204,9 @@ def test_the_demo_never_writes_the_default_ledger(sqlite_cli):
 
 def test_the_demo_works_without_the_judgement_plugins(tmp_path):
     """Before the alerts, flags and reputation plugins exist, the demo shows the referrals."""
-    from ledger.cli import LedgerGroup, State
     from ledger_commands.demo import demo
+
+    from ledger.cli import LedgerGroup, State
 
     @click.group(cls=LedgerGroup)
     @click.pass_context

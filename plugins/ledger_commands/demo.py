@@ -85,22 +85,25 @@ def _judgement(ctx: click.Context, name: str, state: State, as_json: bool) -> An
         with sub:
             command.invoke(sub)
         return None
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    buffer = io.BytesIO()
+    out = io.TextIOWrapper(buffer, encoding="utf-8")
     with sub, contextlib.redirect_stdout(out):
         command.invoke(sub)
     out.flush()
-    raw = out.buffer.getvalue()  # type: ignore[attr-defined]
+    raw = buffer.getvalue()
     return orjson.loads(raw) if raw.strip() else None
 
 
 @click.command(cls=LedgerCommand)
 @click.option(
-    "--db-file", type=click.Path(dir_okay=False),
+    "--db-file",
+    type=click.Path(dir_okay=False),
     help=f"SQLite file to build the demo in; an earlier demo there is replaced. "
     f"[default: ./{DEFAULT_FILE}]",
 )
 @click.option(
-    "--into-ledger", is_flag=True,
+    "--into-ledger",
+    is_flag=True,
     help="Import the story into the ledger given by --db instead (never the default ledger).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -127,14 +130,16 @@ def demo(ctx: click.Context, db_file: str | None, into_ledger: bool, as_json: bo
         result = target.ledger.import_lines(story_lines())
         found = summaries(target.ledger)
         if as_json:
-            emit_json({
-                "db": location,
-                "stored": len(result.stored),
-                "unchanged": result.unchanged,
-                "as_of": AS_OF,
-                "referrals": [summary.as_json() for summary in found],
-                **{name: _judgement(ctx, name, target, True) for name in JUDGEMENTS},
-            })
+            emit_json(
+                {
+                    "db": location,
+                    "stored": len(result.stored),
+                    "unchanged": result.unchanged,
+                    "as_of": AS_OF,
+                    "referrals": [summary.as_json() for summary in found],
+                    **{name: _judgement(ctx, name, target, True) for name in JUDGEMENTS},
+                }
+            )
             return
         click.echo(
             f"Built the demo ledger in {safe(location)}: {len(result.stored)} event(s) recorded, "

@@ -27,15 +27,18 @@ OUTCOMES = ("hired", "offer-declined", "rejected", "no-opening", "withdrawn")
 
 def event_options(func: F) -> F:
     """The options every recording command shares."""
+    func = click.option("--json", "as_json", is_flag=True, help="Print the stored event as JSON.")(
+        func
+    )
     func = click.option(
-        "--json", "as_json", is_flag=True, help="Print the stored event as JSON."
-    )(func)
-    func = click.option(
-        "--id", "event_id", metavar="KEY",
+        "--id",
+        "event_id",
+        metavar="KEY",
         help="Idempotency key: recording the same event again with it changes nothing.",
     )(func)
     func = click.option(
-        "--at", metavar="TIMESTAMP",
+        "--at",
+        metavar="TIMESTAMP",
         help="When it happened (ISO 8601 with offset, e.g. 2026-11-02T09:30:00Z). [default: now]",
     )(func)
     return func
@@ -115,14 +118,28 @@ def person() -> None:
 @click.option("--title", help="Job title.")
 @event_options
 def person_add(
-    handle: str, name: str, email: str | None, company: str | None, title: str | None,
-    at: str | None, event_id: str | None, as_json: bool,
+    handle: str,
+    name: str,
+    email: str | None,
+    company: str | None,
+    title: str | None,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
 ) -> None:
     """Add a person under HANDLE (lowercase letters, digits, '.', '_', '-')."""
     record(
-        {"type": "person-added", "handle": handle, "name": name, "email": email,
-         "company": company, "title": title},
-        at, event_id, as_json,
+        {
+            "type": "person-added",
+            "handle": handle,
+            "name": name,
+            "email": email,
+            "company": company,
+            "title": title,
+        },
+        at,
+        event_id,
+        as_json,
     )
 
 
@@ -134,14 +151,28 @@ def person_add(
 @click.option("--note", help="A note.")
 @event_options
 def connect(
-    by: str, with_: str, kind: str, since: str | None, note: str | None,
-    at: str | None, event_id: str | None, as_json: bool,
+    by: str,
+    with_: str,
+    kind: str,
+    since: str | None,
+    note: str | None,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
 ) -> None:
     """Record BY's account of how they know WITH."""
     record(
-        {"type": "connection-declared", "by": by, "with": with_, "kind": kind, "since": since,
-         "note": note},
-        at, event_id, as_json,
+        {
+            "type": "connection-declared",
+            "by": by,
+            "with": with_,
+            "kind": kind,
+            "since": since,
+            "note": note,
+        },
+        at,
+        event_id,
+        as_json,
     )
 
 
@@ -157,22 +188,45 @@ def connect(
 @click.option("--role", help="The role sought.")
 @click.option("--posting-at", metavar="DATE", help="When the position was posted (YYYY-MM-DD).")
 @click.option("--goal", help="What the requester hopes for.")
-@click.option("--relationship", type=click.Choice(KINDS), help="How the requester knows the referrer.")
-@click.option("--researched-company/--no-researched-company", default=None,
-              help="Whether the requester researched the company.")
-@click.option("--researched-person/--no-researched-person", default=None,
-              help="Whether the requester researched the target.")
-@click.option("--question", "questions", multiple=True, help="A question for the target (repeatable).")
+@click.option(
+    "--relationship", type=click.Choice(KINDS), help="How the requester knows the referrer."
+)
+@click.option(
+    "--researched-company/--no-researched-company",
+    default=None,
+    help="Whether the requester researched the company.",
+)
+@click.option(
+    "--researched-person/--no-researched-person",
+    default=None,
+    help="Whether the requester researched the target.",
+)
+@click.option(
+    "--question", "questions", multiple=True, help="A question for the target (repeatable)."
+)
 @click.option("--expectations", help="What the requester expects of the referrer.")
 @click.option("--follow-up-plan", help="How the requester will follow up.")
 @click.option("--qualifications", help="Why the requester fits the role.")
 @event_options
 def request(
-    referral: str, by: str, referrer: str, company: str, target: str | None, role: str | None,
-    posting_at: str | None, goal: str | None, relationship: str | None,
-    researched_company: bool | None, researched_person: bool | None, questions: tuple[str, ...],
-    expectations: str | None, follow_up_plan: str | None, qualifications: str | None,
-    at: str | None, event_id: str | None, as_json: bool,
+    referral: str,
+    by: str,
+    referrer: str,
+    company: str,
+    target: str | None,
+    role: str | None,
+    posting_at: str | None,
+    goal: str | None,
+    relationship: str | None,
+    researched_company: bool | None,
+    researched_person: bool | None,
+    questions: tuple[str, ...],
+    expectations: str | None,
+    follow_up_plan: str | None,
+    qualifications: str | None,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
 ) -> None:
     """Open REFERRAL (a new key): BY asks REFERRER for a referral at COMPANY."""
     preparation = {
@@ -185,10 +239,22 @@ def request(
     }
     preparation = {key: value for key, value in preparation.items() if value is not None}
     record(
-        {"type": "referral-requested", "referral": referral, "by": by, "referrer": referrer,
-         "company": company, "target": target, "role": role, "posting_at": posting_at,
-         "goal": goal, "relationship": relationship, "preparation": preparation or None},
-        at, event_id, as_json,
+        {
+            "type": "referral-requested",
+            "referral": referral,
+            "by": by,
+            "referrer": referrer,
+            "company": company,
+            "target": target,
+            "role": role,
+            "posting_at": posting_at,
+            "goal": goal,
+            "relationship": relationship,
+            "preparation": preparation or None,
+        },
+        at,
+        event_id,
+        as_json,
     )
 
 
@@ -196,24 +262,46 @@ def request(
 @click.argument("referral")
 @click.option("--by", help="The referrer. [default: the referral's referrer]")
 @click.option("--decision", required=True, type=click.Choice(DECISIONS), help="The answer.")
-@click.option("--knows-work/--does-not-know-work", "knows_work", default=None,
-              help="Whether the referrer has seen the requester's work. [required]")
-@click.option("--relationship", type=click.Choice(KINDS), help="How the referrer knows the requester.")
+@click.option(
+    "--knows-work/--does-not-know-work",
+    "knows_work",
+    default=None,
+    help="Whether the referrer has seen the requester's work. [required]",
+)
+@click.option(
+    "--relationship", type=click.Choice(KINDS), help="How the referrer knows the requester."
+)
 @click.option("--note", help="A note.")
 @event_options
 def vet(
-    referral: str, by: str | None, decision: str, knows_work: bool | None,
-    relationship: str | None, note: str | None,
-    at: str | None, event_id: str | None, as_json: bool,
+    referral: str,
+    by: str | None,
+    decision: str,
+    knows_work: bool | None,
+    relationship: str | None,
+    note: str | None,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
 ) -> None:
     """Record the referrer's answer to REFERRAL's request."""
     if knows_work is None:
-        raise LedgerError("Missing option '--knows-work' or '--does-not-know-work' (see 'referral-ledger vet --help')")
+        raise LedgerError(
+            "Missing option '--knows-work' or '--does-not-know-work' (see 'referral-ledger vet --help')"
+        )
     record(
-        {"type": "request-vetted", "referral": referral, "by": by or current(referral).referrer,
-         "decision": decision, "knows_work": knows_work, "relationship": relationship,
-         "note": note},
-        at, event_id, as_json,
+        {
+            "type": "request-vetted",
+            "referral": referral,
+            "by": by or current(referral).referrer,
+            "decision": decision,
+            "knows_work": knows_work,
+            "relationship": relationship,
+            "note": note,
+        },
+        at,
+        event_id,
+        as_json,
     )
 
 
@@ -222,19 +310,36 @@ def vet(
 @click.option("--to", required=True, help="The target introduced to.")
 @click.option("--by", help="The referrer. [default: the referral's referrer]")
 @click.option("--channel", type=click.Choice(CHANNELS), help="How.")
-@click.option("--resume-attached/--no-resume-attached", default=None,
-              help="Whether the resume went with it.")
+@click.option(
+    "--resume-attached/--no-resume-attached", default=None, help="Whether the resume went with it."
+)
 @click.option("--note", help="A note.")
 @event_options
 def introduce(
-    referral: str, to: str, by: str | None, channel: str | None, resume_attached: bool | None,
-    note: str | None, at: str | None, event_id: str | None, as_json: bool,
+    referral: str,
+    to: str,
+    by: str | None,
+    channel: str | None,
+    resume_attached: bool | None,
+    note: str | None,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
 ) -> None:
     """Record that the referrer introduced REFERRAL's requester to a target."""
     record(
-        {"type": "introduction-made", "referral": referral, "by": by or current(referral).referrer,
-         "to": to, "channel": channel, "resume_attached": resume_attached, "note": note},
-        at, event_id, as_json,
+        {
+            "type": "introduction-made",
+            "referral": referral,
+            "by": by or current(referral).referrer,
+            "to": to,
+            "channel": channel,
+            "resume_attached": resume_attached,
+            "note": note,
+        },
+        at,
+        event_id,
+        as_json,
     )
 
 
@@ -242,13 +347,27 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
     """A command for an event that is simply BY doing something for TO."""
 
     def callback(
-        referral: str, by: str, to: str, note: str | None,
-        at: str | None, event_id: str | None, as_json: bool, channel: str | None = None,
+        referral: str,
+        by: str,
+        to: str,
+        note: str | None,
+        at: str | None,
+        event_id: str | None,
+        as_json: bool,
+        channel: str | None = None,
     ) -> None:
         record(
-            {"type": kind, "referral": referral, "by": by, "to": to, "channel": channel,
-             "note": note},
-            at, event_id, as_json,
+            {
+                "type": kind,
+                "referral": referral,
+                "by": by,
+                "to": to,
+                "channel": channel,
+                "note": note,
+            },
+            at,
+            event_id,
+            as_json,
         )
 
     callback.__doc__ = summary
@@ -271,8 +390,12 @@ thank = _from_to("thank-you-sent", "Record that BY thanked TO for their part in 
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--on", required=True, metavar="TIMESTAMP",
-              help="When the interview is (ISO 8601 with offset; may be in the future).")
+@click.option(
+    "--on",
+    required=True,
+    metavar="TIMESTAMP",
+    help="When the interview is (ISO 8601 with offset; may be in the future).",
+)
 @click.option("--by", help="Who scheduled it.")
 @event_options
 def schedule(
@@ -281,7 +404,9 @@ def schedule(
     """Record that REFERRAL's interview is scheduled."""
     record(
         {"type": "interview-scheduled", "referral": referral, "on": on, "by": by},
-        at, event_id, as_json,
+        at,
+        event_id,
+        as_json,
     )
 
 
@@ -291,27 +416,43 @@ def schedule(
 @click.option("--note", help="A note.")
 @event_options
 def interview(
-    referral: str, by: str | None, note: str | None,
-    at: str | None, event_id: str | None, as_json: bool,
+    referral: str,
+    by: str | None,
+    note: str | None,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
 ) -> None:
     """Record that REFERRAL's interview took place."""
     record(
         {"type": "interview-held", "referral": referral, "by": by, "note": note},
-        at, event_id, as_json,
+        at,
+        event_id,
+        as_json,
     )
 
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--match", required=True, type=click.IntRange(1, 5),
-              help="How good a match the candidate was, 1-5.")
+@click.option(
+    "--match",
+    required=True,
+    type=click.IntRange(1, 5),
+    help="How good a match the candidate was, 1-5.",
+)
 @click.option("--by", help="Who gives it. [default: the referral's target]")
 @click.option("--to", help="To whom. [default: the referral's referrer]")
 @click.option("--note", help="A note.")
 @event_options
 def feedback(
-    referral: str, match: int, by: str | None, to: str | None, note: str | None,
-    at: str | None, event_id: str | None, as_json: bool,
+    referral: str,
+    match: int,
+    by: str | None,
+    to: str | None,
+    note: str | None,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
 ) -> None:
     """Record the target's feedback on REFERRAL's candidate."""
     if by is None or to is None:
@@ -321,9 +462,17 @@ def feedback(
         if by is None:
             raise LedgerError("--by: the referral has no target yet; say who gives the feedback")
     record(
-        {"type": "feedback-given", "referral": referral, "by": by, "to": to, "match": match,
-         "note": note},
-        at, event_id, as_json,
+        {
+            "type": "feedback-given",
+            "referral": referral,
+            "by": by,
+            "to": to,
+            "match": match,
+            "note": note,
+        },
+        at,
+        event_id,
+        as_json,
     )
 
 
@@ -335,14 +484,28 @@ def feedback(
 @click.option("--note", help="A note.")
 @event_options
 def outcome(
-    referral: str, by: str, to: str, outcome: str, note: str | None,
-    at: str | None, event_id: str | None, as_json: bool,
+    referral: str,
+    by: str,
+    to: str,
+    outcome: str,
+    note: str | None,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
 ) -> None:
     """Record that BY told TO how REFERRAL ended."""
     record(
-        {"type": "outcome-reported", "referral": referral, "by": by, "to": to,
-         "outcome": outcome, "note": note},
-        at, event_id, as_json,
+        {
+            "type": "outcome-reported",
+            "referral": referral,
+            "by": by,
+            "to": to,
+            "outcome": outcome,
+            "note": note,
+        },
+        at,
+        event_id,
+        as_json,
     )
 
 
@@ -357,7 +520,9 @@ def close(
     """Close REFERRAL. Afterwards only thanks, follow-ups, feedback and outcomes may follow."""
     record(
         {"type": "referral-closed", "referral": referral, "by": by, "reason": reason},
-        at, event_id, as_json,
+        at,
+        event_id,
+        as_json,
     )
 
 
@@ -372,9 +537,16 @@ def retract(
     """Retract the event EVENT_ID: it stays stored but stops counting anywhere."""
     target = get_ledger().event(retracts)
     record(
-        {"type": "event-retracted", "by": by, "retracts": retracts, "reason": reason,
-         "referral": target.get("referral") if target else None},
-        at, event_id, as_json,
+        {
+            "type": "event-retracted",
+            "by": by,
+            "retracts": retracts,
+            "reason": reason,
+            "referral": target.get("referral") if target else None,
+        },
+        at,
+        event_id,
+        as_json,
     )
 
 

@@ -103,8 +103,17 @@ def summarize(events: Sequence[Mapping[str, Any]], *, retracted: int = 0) -> Sum
     target = request.get("target")
     decision = outcome = None
     dates: dict[str, str | None] = dict.fromkeys(
-        ("requested", "vetted", "introduced", "interview_on", "interviewed", "feedback",
-         "outcome", "closed", "last"),
+        (
+            "requested",
+            "vetted",
+            "introduced",
+            "interview_on",
+            "interviewed",
+            "feedback",
+            "outcome",
+            "closed",
+            "last",
+        ),
     )
     dates["requested"] = request["at"]
 
