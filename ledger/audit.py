@@ -129,8 +129,8 @@ def build_audit(
     kwargs: dict[str, Any] = {"as_of": as_of, "known_at": known_at, "referral": key}
     if on_error is not None:
         kwargs["on_error"] = on_error
-    flags = [row.data for row in projections.rows(ledger, FLAG_CATEGORY, **kwargs)]
-    alerts = [row.data for row in projections.rows(ledger, "alert", **kwargs)]
+    flags = _public(projections.rows(ledger, FLAG_CATEGORY, **kwargs))
+    alerts = _public(projections.rows(ledger, "alert", **kwargs))
     audit = Audit(
         referral=key,
         events=events,
@@ -148,6 +148,12 @@ def build_audit(
             audit.people[handle] = dict(person)
     _marks(ledger, audit, view, records, on_error)
     return audit
+
+
+def _public(found: list[Any]) -> list[dict[str, Any]]:
+    """Rows as `alerts`/`flags` print them: without the interval kept for bookkeeping."""
+    found = sorted(found, key=lambda r: (r.start_us, r.kind, r.person or ""))
+    return [{k: v for k, v in r.data.items() if k not in ("start", "end")} for r in found]
 
 
 def _actors(events: Iterable[Mapping[str, Any]]) -> set[str]:
