@@ -620,3 +620,78 @@ def test_the_vault_round_trips_and_keeps_plaintext_ledgers_as_they_are():
     plain = Vault(None)
     assert plain.seal_secret("ana", secret) == secret
     assert plain.seal_data(secret, "e-1", b"x") == b"x"
+
+
+def test_erased_pages_are_zeroed_not_left_in_free_space(sqlite_db):
+    """Long notes spill into overflow pages, and deleting many rows frees whole pages: neither
+    keeps the text (secure_delete), so no VACUUM is needed."""
+    import sqlite3
+
+    ledger = Ledger(sqlite_db, plugins=Plugins(load_entry_points=False))
+    try:
+        for event in story()[:3]:
+            ledger.record(event)
+        lines = []
+        for i in range(120):
+            by, other = ("ana", "bob") if i % 2 else ("bob", "ana")
+            mark = f"ANA-SECRET-{i:03d} " if by == "ana" else "bob's own words "
+            note = (mark + "lorem ipsum dolor " * (20 + 13 * (i % 17)))[:4000]
+            lines.append(
+                orjson.dumps(
+                    {
+                        "type": "connection-declared",
+                        "by": by,
+                        "with": other,
+                        "kind": "friend",
+                        "note": note,
+                        "at": AS_OF,
+                    }
+                )
+            )
+        ledger.import_lines(lines)
+        assert found_in_files(sqlite_db, ["ANA-SECRET-001"]) != {}
+        ledger.record({"type": "person-forgotten", "handle": "ana"})
+    finally:
+        ledger.close()
+    with sqlite3.connect(sqlite_db) as conn:
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] > 0  # pages were freed
+    data = b"".join(path.read_bytes() for path in ledger_files(sqlite_db))
+    assert b"ANA-SECRET-" not in data and ANA_NAME.encode() not in data
+    assert b"bob's own words" in data
+
+
+def test_forget_truncates_the_write_ahead_log_while_others_have_the_ledger_open(sqlite_db):
+    """Closing the last connection would clean the WAL anyway; forget must not count on it."""
+    plugins = Plugins(load_entry_points=False)
+    reader = Ledger(sqlite_db, plugins=plugins)
+    writer = Ledger(sqlite_db, plugins=plugins)
+    try:
+        for event in story():
+            writer.record(event)
+        assert reader.person("ana") is not None  # the reader's connection is open, idle
+        assert found_in_files(sqlite_db, [ANA_NAME]) != {}
+        writer.record({"type": "person-forgotten", "handle": "ana"})
+        assert not writer.store.journal_pending
+        writer.close()
+        assert Path(sqlite_db + "-wal").exists()  # still in use by the reader
+        assert found_in_files(sqlite_db, ANA_DATA) == {}
+    finally:
+        reader.close()
+
+
+def test_forget_warns_when_a_reader_holds_old_pages(sqlite_cli):
+    import sqlite3
+
+    cli = sqlite_cli
+    record_story(cli)
+    reader = sqlite3.connect(cli.db, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM rl_private").fetchone()  # holds a snapshot
+        result = cli.ok("forget", "ana", "--yes")
+        assert "Warning: another process is reading the ledger" in result.stderr
+        assert ANA_NAME not in texts_of(cli.export())
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert found_in_files(cli.db, ANA_DATA) == {}  # gone once every connection closed
