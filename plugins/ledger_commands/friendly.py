@@ -181,10 +181,16 @@ def connect(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", required=True, help="The requester.")
-@click.option("--referrer", required=True, help="Who is asked to introduce or refer.")
+@click.option("--by", metavar="HANDLE", required=True, help="The requester.")
+@click.option(
+    "--referrer", metavar="HANDLE", required=True, help="Who is asked to introduce or refer."
+)
 @click.option("--company", required=True, help="The company the requester wants to join.")
-@click.option("--target", help="Who the requester wants to reach (hiring manager or insider).")
+@click.option(
+    "--target",
+    metavar="HANDLE",
+    help="Who the requester wants to reach (hiring manager or insider).",
+)
 @click.option("--role", help="The role sought.")
 @click.option("--posting-at", metavar="DATE", help="When the position was posted (YYYY-MM-DD).")
 @click.option("--goal", help="What the requester hopes for.")
@@ -260,7 +266,7 @@ def request(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", help="The referrer. [default: the referral's referrer]")
+@click.option("--by", metavar="HANDLE", help="The referrer. [default: the referral's referrer]")
 @click.option("--decision", required=True, type=click.Choice(DECISIONS), help="The answer.")
 @click.option(
     "--knows-work/--does-not-know-work",
@@ -307,8 +313,8 @@ def vet(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--to", required=True, help="The target introduced to.")
-@click.option("--by", help="The referrer. [default: the referral's referrer]")
+@click.option("--to", metavar="HANDLE", required=True, help="The target introduced to.")
+@click.option("--by", metavar="HANDLE", help="The referrer. [default: the referral's referrer]")
 @click.option("--channel", type=click.Choice(CHANNELS), help="How.")
 @click.option(
     "--resume-attached/--no-resume-attached", default=None, help="Whether the resume went with it."
@@ -375,8 +381,8 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
     if channel:
         command = click.option("--channel", type=click.Choice(CHANNELS), help="How.")(command)
     command = click.option("--note", help="A note.")(command)
-    command = click.option("--to", required=True, help="To whom.")(command)
-    command = click.option("--by", required=True, help="Who did it.")(command)
+    command = click.option("--to", metavar="HANDLE", required=True, help="To whom.")(command)
+    command = click.option("--by", metavar="HANDLE", required=True, help="Who did it.")(command)
     command = click.argument("referral")(command)
     return click.command(cls=LedgerCommand)(command)
 
@@ -396,7 +402,7 @@ thank = _from_to("thank-you-sent", "Record that BY thanked TO for their part in 
     metavar="TIMESTAMP",
     help="When the interview is (ISO 8601 with offset; may be in the future).",
 )
-@click.option("--by", help="Who scheduled it.")
+@click.option("--by", metavar="HANDLE", help="Who scheduled it.")
 @event_options
 def schedule(
     referral: str, on: str, by: str | None, at: str | None, event_id: str | None, as_json: bool
@@ -412,7 +418,7 @@ def schedule(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", help="Who held it.")
+@click.option("--by", metavar="HANDLE", help="Who held it.")
 @click.option("--note", help="A note.")
 @event_options
 def interview(
@@ -440,8 +446,8 @@ def interview(
     type=click.IntRange(1, 5),
     help="How good a match the candidate was, 1-5.",
 )
-@click.option("--by", help="Who gives it. [default: the referral's target]")
-@click.option("--to", help="To whom. [default: the referral's referrer]")
+@click.option("--by", metavar="HANDLE", help="Who gives it. [default: the referral's target]")
+@click.option("--to", metavar="HANDLE", help="To whom. [default: the referral's referrer]")
 @click.option("--note", help="A note.")
 @event_options
 def feedback(
@@ -478,8 +484,8 @@ def feedback(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", required=True, help="Who reports it.")
-@click.option("--to", required=True, help="To whom.")
+@click.option("--by", metavar="HANDLE", required=True, help="Who reports it.")
+@click.option("--to", metavar="HANDLE", required=True, help="To whom.")
 @click.option("--outcome", required=True, type=click.Choice(OUTCOMES), help="What happened.")
 @click.option("--note", help="A note.")
 @event_options
@@ -511,7 +517,7 @@ def outcome(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", required=True, help="Who closes it.")
+@click.option("--by", metavar="HANDLE", required=True, help="Who closes it.")
 @click.option("--reason", required=True, help="Why.")
 @event_options
 def close(
@@ -528,7 +534,7 @@ def close(
 
 @click.command(cls=LedgerCommand)
 @click.argument("retracts", metavar="EVENT_ID")
-@click.option("--by", required=True, help="Who retracts it.")
+@click.option("--by", metavar="HANDLE", required=True, help="Who retracts it.")
 @click.option("--reason", required=True, help="Why.")
 @event_options
 def retract(
