@@ -42,7 +42,8 @@ def parties(events: Sequence[Mapping[str, Any]]) -> Parties:
     request = next((e for e in events if e["type"] == "referral-requested"), None)
     if request is None:
         return Parties(None, None, None, None, None)
-    target, since = request.get("target"), micros(request["at"])
+    target = request.get("target")
+    since: int | None = micros(request["at"])
     if target is None:
         intro = next((e for e in events if e["type"] == "introduction-made"), None)
         target = intro["to"] if intro is not None else None
