@@ -68,8 +68,12 @@ class Story:
         return self.event("referral-requested", on, **{**base, **fields})
 
     def vet(self, on: float = 1, **fields: Any) -> dict[str, Any]:
-        base = {"by": "carol", "decision": "accept", "knows_work": True,
-                "relationship": "worked-together"}
+        base = {
+            "by": "carol",
+            "decision": "accept",
+            "knows_work": True,
+            "relationship": "worked-together",
+        }
         return self.event("request-vetted", on, **{**base, **fields})
 
     def introduce(self, on: float = 2, to: str = "bob", **fields: Any) -> dict[str, Any]:

@@ -155,8 +155,9 @@ def test_a_retraction_reopens_what_the_retracted_event_had_met(cli):
     thanks = story.send("thank-you-sent", "ana", "carol", 2.5)
     story.send("follow-up-sent", "ana", "bob", 3)
     assert story.alerts(5) == []
-    story.event("event-retracted", 6, by="ana", retracts=thanks["id"],
-                reason="Sent to the wrong person")
+    story.event(
+        "event-retracted", 6, by="ana", retracts=thanks["id"], reason="Sent to the wrong person"
+    )
     # Whatever the retraction's own `at`, the thanks never counted.
     assert owed(story.alerts(4.5)) == {("thank-you-missing", "ana", "carol")}
     assert owed(story.alerts(5)) == {("thank-you-missing", "ana", "carol")}
@@ -187,8 +188,9 @@ def test_known_at_sees_a_retraction_only_from_its_recording(cli):
     story.vet(1)
     story.introduce(2)
     thanks = story.send("thank-you-sent", "ana", "carol", 2.5)
-    retraction = story.event("event-retracted", 3, by="ana", retracts=thanks["id"],
-                             reason="Recorded by mistake")
+    retraction = story.event(
+        "event-retracted", 3, by="ana", retracts=thanks["id"], reason="Recorded by mistake"
+    )
     assert owed(story.alerts(5.5, "--known-at", thanks["recorded_at"])) == {
         ("follow-up-overdue", "ana", "bob")
     }

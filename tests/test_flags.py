@@ -48,10 +48,16 @@ def test_unprepared_request_names_what_it_lacks(cli):
     request = story.request(0, preparation={"researched_company": True, "questions": [""]})
     [flag] = story.flags(0)
     assert (flag["kind"], flag["person"], flag["evidence"]) == (
-        "unprepared-request", "ana", [request["id"]]
+        "unprepared-request",
+        "ana",
+        [request["id"]],
     )
-    for lack in ("research on the person", "a question to ask", "a follow-up plan",
-                 "qualifications for the role"):
+    for lack in (
+        "research on the person",
+        "a question to ask",
+        "a follow-up plan",
+        "qualifications for the role",
+    ):
         assert lack in flag["message"]
     assert "research on the company" not in flag["message"]
     # Before the request happened there was nothing to flag.
@@ -62,8 +68,13 @@ def test_a_prepared_request_without_a_role_needs_no_qualifications(cli):
     story = Story(cli)
     prep = {k: v for k, v in FULL_PREPARATION.items() if k != "qualifications"}
     story.event(
-        "referral-requested", 0, by="ana", referrer="carol", company="Acme",
-        relationship="worked-together", preparation=prep,
+        "referral-requested",
+        0,
+        by="ana",
+        referrer="carol",
+        company="Acme",
+        relationship="worked-together",
+        preparation=prep,
     )
     assert story.flags(0) == []
 
@@ -76,7 +87,11 @@ def test_slow_follow_up_after_two_weeks_of_silence(cli):
     story.send("thank-you-sent", "ana", "carol", 2)
     assert story.flags(15.9) == []
     [flag] = story.flags(16.5)
-    assert (flag["kind"], flag["person"], flag["evidence"]) == ("slow-follow-up", "ana", [intro["id"]])
+    assert (flag["kind"], flag["person"], flag["evidence"]) == (
+        "slow-follow-up",
+        "ana",
+        [intro["id"]],
+    )
     late = story.send("follow-up-sent", "ana", "bob", 20)
     # The flag stays; from the late follow-up on, it is part of the evidence.
     assert story.flags(17)[0]["evidence"] == [intro["id"]]
@@ -104,7 +119,9 @@ def test_referrer_left_uninformed_after_the_interview(cli):
     assert story.flags(19) == []
     [flag] = story.flags(19.5)
     assert (flag["kind"], flag["person"], flag["evidence"]) == (
-        "referrer-left-uninformed", "ana", [interview["id"]]
+        "referrer-left-uninformed",
+        "ana",
+        [interview["id"]],
     )
 
 
@@ -134,7 +151,9 @@ def test_last_minute_networking_no_one_at_the_company_before_the_posting(cli):
     request = story.request(0, posting_at="2026-08-30")
     [flag] = story.flags(1)
     assert (flag["kind"], flag["person"], flag["evidence"]) == (
-        "last-minute-networking", "ana", [request["id"]]
+        "last-minute-networking",
+        "ana",
+        [request["id"]],
     )
     assert "Acme" in flag["message"]
 
@@ -192,7 +211,9 @@ def test_referrer_does_not_know_work_but_introduces_anyway(cli):
     intro = story.introduce(2)
     [flag] = story.flags(3)
     assert (flag["kind"], flag["person"], flag["role"]) == (
-        "referrer-does-not-know-work", "carol", "referrer"
+        "referrer-does-not-know-work",
+        "carol",
+        "referrer",
     )
     assert flag["evidence"] == [vetting["id"], intro["id"]]
 
@@ -211,7 +232,9 @@ def test_misrepresented_relationship_between_two_accounts(cli):
     theirs = story.declare("carol", "ana", "linkedin-only", -5)
     [flag] = story.flags(0)
     assert (flag["kind"], flag["referral"], flag["person"]) == (
-        "misrepresented-relationship", None, "ana"
+        "misrepresented-relationship",
+        None,
+        "ana",
     )
     assert set(flag["evidence"]) == {mine["id"], theirs["id"]}
     assert story.flags(-7) == []  # before Carol's account there was nothing to compare
@@ -228,7 +251,10 @@ def test_misrepresented_relationship_in_a_request(cli):
     story.vet(1, relationship="acquaintance")
     [flag] = story.flags(2)
     assert (flag["kind"], flag["referral"], flag["person"], flag["role"]) == (
-        "misrepresented-relationship", "r1", "ana", "requester"
+        "misrepresented-relationship",
+        "r1",
+        "ana",
+        "requester",
     )
     assert "family" in flag["message"] and "acquaintance" in flag["message"]
 
@@ -238,8 +264,14 @@ def test_a_retracted_declaration_stops_counting(cli):
     story.declare("ana", "carol", "family", -10)
     wrong = story.declare("carol", "ana", "met-once", -5)
     assert len(story.flags(0)) == 1
-    story.event("event-retracted", -1, by="carol", retracts=wrong["id"], reason="Wrong person",
-                referral=None)
+    story.event(
+        "event-retracted",
+        -1,
+        by="carol",
+        retracts=wrong["id"],
+        reason="Wrong person",
+        referral=None,
+    )
     assert story.flags(0) == []
     assert len(story.flags(0, "--known-at", wrong["recorded_at"])) == 1
 

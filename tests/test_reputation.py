@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from judging_story import Story, day
-
 from ledger_reputation.conduct import BASE, clamp
 
 
@@ -72,8 +71,14 @@ def test_a_careful_referrer_outscores_one_who_does_not_know_the_work(cli):
     story.introduce(2)
     story.referral = "r2"
     story.request(0, by="eve", referrer="dan", target=None, company="Globex")
-    story.event("request-vetted", 1, by="dan", decision="accept", knows_work=False,
-                relationship="worked-together")
+    story.event(
+        "request-vetted",
+        1,
+        by="dan",
+        decision="accept",
+        knows_work=False,
+        relationship="worked-together",
+    )
     story.event("introduction-made", 2, by="dan", to="carol")
     people = story.reputation(3)
     assert score(people, "carol", "referrer") > score(people, "dan", "referrer")
@@ -87,11 +92,13 @@ def test_an_obligation_met_late_still_costs(cli):
     story.vet(9)
     [carol] = story.reputation(30, "carol")
     late = [e for e in carol["as_referrer"]["explain"] if e["points"] < 0]
-    assert late == [{
-        "event": request["id"],
-        "points": -5,
-        "reason": late[0]["reason"],
-    }]
+    assert late == [
+        {
+            "event": request["id"],
+            "points": -5,
+            "reason": late[0]["reason"],
+        }
+    ]
     assert "request-unanswered" in late[0]["reason"]
     # Before it fell due, there was nothing to hold against Carol.
     [carol] = story.reputation(6, "carol")

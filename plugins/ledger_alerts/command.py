@@ -22,7 +22,9 @@ def public(data: dict[str, Any]) -> dict[str, Any]:
 @click.option("--person", metavar="HANDLE", help="Only what HANDLE owes or is owed.")
 @click.option("--check", is_flag=True, help="Exit with status 1 when anything is overdue.")
 @time_options
-def alerts(as_json: bool, person: str | None, check: bool, as_of: int, known_at: int | None) -> None:
+def alerts(
+    as_json: bool, person: str | None, check: bool, as_of: int, known_at: int | None
+) -> None:
     """List overdue obligations: who owes what to whom, most overdue first."""
     from ledger.config import settings
     from ledger.projections import rows

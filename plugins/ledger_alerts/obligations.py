@@ -112,42 +112,67 @@ def _outcome_meets(event: Event, person: str, owed_to: str) -> bool:
 
 RULES: tuple[Rule, ...] = (
     Rule(
-        "request-unanswered", "request-unanswered", True, _request_opens,
+        "request-unanswered",
+        "request-unanswered",
+        True,
+        _request_opens,
         lambda e, person, owed_to: e["type"] == "request-vetted" and e.get("by") == person,
         "{person} has not answered {owed_to}'s request for an introduction",
     ),
     Rule(
-        "follow-up-overdue", "follow-up-overdue", True, _follow_up_opens,
+        "follow-up-overdue",
+        "follow-up-overdue",
+        True,
+        _follow_up_opens,
         _sent("follow-up-sent"),
         "{person} has not followed up with {owed_to} since being introduced",
     ),
     Rule(
-        "thank-you-missing", "thank-you-requester", False, _thanks_requester_opens,
+        "thank-you-missing",
+        "thank-you-requester",
+        False,
+        _thanks_requester_opens,
         _sent("thank-you-sent"),
         "{person} has not thanked {owed_to} for the introduction",
     ),
     Rule(
-        "thank-you-missing", "thank-you-referrer", False, _thanks_referrer_opens,
+        "thank-you-missing",
+        "thank-you-referrer",
+        False,
+        _thanks_referrer_opens,
         _sent("thank-you-sent"),
         "{person} has not thanked {owed_to} for interviewing the candidate",
     ),
     Rule(
-        "thank-you-missing", "thank-you-target", False, _thanks_target_opens,
+        "thank-you-missing",
+        "thank-you-target",
+        False,
+        _thanks_target_opens,
         _sent("thank-you-sent"),
         "{person} has not thanked {owed_to} after the interview",
     ),
     Rule(
-        "feedback-missing", "feedback-missing", True, _feedback_opens,
+        "feedback-missing",
+        "feedback-missing",
+        True,
+        _feedback_opens,
         _sent("feedback-given"),
         "{person} has not given {owed_to} feedback on the interview",
     ),
     Rule(
-        "referrer-check-in-missing", "referrer-check-in-missing", True, _check_in_opens,
+        "referrer-check-in-missing",
+        "referrer-check-in-missing",
+        True,
+        _check_in_opens,
         _sent("follow-up-sent"),
         "{person} has not checked in with {owed_to} since the introduction",
     ),
     Rule(
-        "outcome-not-shared", "outcome-not-shared", False, _outcome_opens, _outcome_meets,
+        "outcome-not-shared",
+        "outcome-not-shared",
+        False,
+        _outcome_opens,
+        _outcome_meets,
         "{person} has not told {owed_to} how it went",
     ),
 )
@@ -173,8 +198,10 @@ def obligations(
         for opener in events:
             for person, owed_to, role, opened_at in rule.opens(opener, p):
                 pair = (person, owed_to)
-                if pair in latest and (latest[pair] is None or latest[pair] > opened_at):
-                    continue  # a second opening while one is open changes nothing
+                if pair in latest:
+                    ended = latest[pair]
+                    if ended is None or ended > opened_at:
+                        continue  # a second opening while one is open changes nothing
                 if rule.ends_on_close and close_at is not None and close_at <= opened_at:
                     continue
                 met = next(
@@ -188,9 +215,8 @@ def obligations(
                     None,
                 )
                 end = micros(met["at"]) if met is not None else None
-                closed = rule.ends_on_close and close_at is not None
-                if closed and (end is None or close_at < end):  # type: ignore[operator]
-                    end = close_at
+                if rule.ends_on_close and close_at is not None:
+                    end = close_at if end is None else min(end, close_at)
                 latest[pair] = end
                 due_at = opened_at + due(rule.due_key)
                 if end is not None and end <= due_at:

@@ -16,8 +16,8 @@ class AlertsProjection(Projection):
     name = "alerts"
     category = "alert"
 
-    @property  # type: ignore[override]
-    def version(self) -> str:
+    @property
+    def version(self) -> str:  # type: ignore[override]  # the base class has a plain attribute
         # The stored rows depend on the due times: a changed config rebuilds them.
         return "1;" + settings().due_signature()
 

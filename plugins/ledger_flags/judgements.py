@@ -19,8 +19,15 @@ FOURTEEN_DAYS = 14 * DAY_US  # fixed by the contract
 Change = tuple[int, dict[str, Any] | None]
 
 
-def _flag(kind: str, referral: str | None, person: str, role: str | None, message: str,
-          evidence: Sequence[str], **extra: Any) -> dict[str, Any]:
+def _flag(
+    kind: str,
+    referral: str | None,
+    person: str,
+    role: str | None,
+    message: str,
+    evidence: Sequence[str],
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "kind": kind,
         "referral": referral,
@@ -132,8 +139,15 @@ def unprepared_request(key: str, view: View, p: Parties, events: Sequence[Event]
     if not lacks:
         return []
     message = f"{p.requester} asked for an introduction without " + ", ".join(lacks)
-    flag = _flag("unprepared-request", key, p.requester, "requester", message,
-                 [p.request["id"]], lacking=lacks)
+    flag = _flag(
+        "unprepared-request",
+        key,
+        p.requester,
+        "requester",
+        message,
+        [p.request["id"]],
+        lacking=lacks,
+    )
     return [(micros(p.request["at"]), flag)]
 
 
@@ -147,8 +161,10 @@ def slow_follow_up(key: str, view: View, p: Parties, events: Sequence[Event]) ->
         (
             e
             for e in events
-            if e["type"] == "follow-up-sent" and e.get("by") == p.requester
-            and e.get("to") == intro["to"] and micros(e["at"]) >= at
+            if e["type"] == "follow-up-sent"
+            and e.get("by") == p.requester
+            and e.get("to") == intro["to"]
+            and micros(e["at"]) >= at
         ),
         None,
     )
@@ -162,10 +178,22 @@ def slow_follow_up(key: str, view: View, p: Parties, events: Sequence[Event]) ->
     ]
     if follow is not None:
         days = (micros(follow["at"]) - at) // DAY_US
-        message = f"{p.requester} followed up with {intro['to']} only {days} days after the introduction"
-        changes.append((micros(follow["at"]), _flag(
-            "slow-follow-up", key, p.requester, "requester", message, [intro["id"], follow["id"]]
-        )))
+        message = (
+            f"{p.requester} followed up with {intro['to']} only {days} days after the introduction"
+        )
+        changes.append(
+            (
+                micros(follow["at"]),
+                _flag(
+                    "slow-follow-up",
+                    key,
+                    p.requester,
+                    "requester",
+                    message,
+                    [intro["id"], follow["id"]],
+                ),
+            )
+        )
     return changes
 
 
@@ -178,16 +206,15 @@ def referrer_left_uninformed(
     at = micros(opener["at"])
     told = any(
         e["type"] in ("outcome-reported", "follow-up-sent", "thank-you-sent")
-        and e.get("by") == p.requester and e.get("to") == p.referrer
+        and e.get("by") == p.requester
+        and e.get("to") == p.referrer
         and at <= micros(e["at"]) <= at + FOURTEEN_DAYS
         for e in events
     )
     if told:
         return []
     what = "the interview" if opener["type"] == "interview-held" else "the outcome"
-    message = (
-        f"{p.requester} neither told nor thanked {p.referrer} within 14 days of {what}"
-    )
+    message = f"{p.requester} neither told nor thanked {p.referrer} within 14 days of {what}"
     flag = _flag("referrer-left-uninformed", key, p.requester, "requester", message, [opener["id"]])
     return [(at + FOURTEEN_DAYS + 1, flag)]
 
@@ -239,8 +266,7 @@ def stranger_forward(
         at = micros(event["at"])
         accounts = _accounts(view, p, forwarder, events, at)
         introduced = any(
-            e["type"] == "introduction-made" and e["by"] == forwarder
-            for e in _upto(events, at)
+            e["type"] == "introduction-made" and e["by"] == forwarder for e in _upto(events, at)
         )
         if not accounts:
             why = f"has no declared relationship with {p.requester}"
@@ -250,12 +276,25 @@ def stranger_forward(
             why = "made no introduction in this referral first"
         else:
             continue
-        role = "referrer" if forwarder == p.referrer else (
-            "target" if forwarder == p.target else "forwarder"
+        role = (
+            "referrer"
+            if forwarder == p.referrer
+            else ("target" if forwarder == p.target else "forwarder")
         )
         message = f"{forwarder} forwarded {p.requester}'s resume to {event['to']} but {why}"
-        found[forwarder] = [(at, _flag("stranger-forward", key, forwarder, role, message,
-                                       [event["id"], *(a[2] for a in accounts)]))]
+        found[forwarder] = [
+            (
+                at,
+                _flag(
+                    "stranger-forward",
+                    key,
+                    forwarder,
+                    role,
+                    message,
+                    [event["id"], *(a[2] for a in accounts)],
+                ),
+            )
+        ]
     return found
 
 
@@ -266,15 +305,20 @@ def referrer_does_not_know_work(
     for event in events:
         if event["type"] == "request-vetted":
             vetting = event
-        elif event["type"] == "introduction-made" and vetting is not None:
-            if vetting["knows_work"] is False:
-                message = (
-                    f"{event['by']} introduced {p.requester} to {event['to']} after saying "
-                    "they had not seen their work"
-                )
-                flag = _flag("referrer-does-not-know-work", key, event["by"], "referrer",
-                             message, [vetting["id"], event["id"]])
-                return [(micros(event["at"]), flag)]
+        elif event["type"] == "introduction-made" and vetting and vetting["knows_work"] is False:
+            message = (
+                f"{event['by']} introduced {p.requester} to {event['to']} after saying "
+                "they had not seen their work"
+            )
+            flag = _flag(
+                "referrer-does-not-know-work",
+                key,
+                event["by"],
+                "referrer",
+                message,
+                [vetting["id"], event["id"]],
+            )
+            return [(micros(event["at"]), flag)]
     return []
 
 
@@ -297,21 +341,27 @@ def request_misrepresented(
             continue
         at = micros(vetting["at"])
         answer = vetting["relationship"]
-        for person in out:
-            out[person].append((at, None))
+        for changes in out.values():
+            changes.append((at, None))
         if not _apart(claimed, answer):
             continue
-        stronger, weaker = (
-            (p.requester, p.referrer) if KIND_RANK[claimed] > KIND_RANK[answer]
-            else (p.referrer, p.requester)
-        )
+        stronger = p.requester if KIND_RANK[claimed] > KIND_RANK[answer] else p.referrer
         role = "requester" if stronger == p.requester else "referrer"
         message = (
             f"{p.requester} called the relationship with {p.referrer} '{claimed}', and "
             f"{p.referrer} called it '{answer}'"
         )
-        out[stronger][-1] = (at, _flag("misrepresented-relationship", key, stronger, role,
-                                       message, [request["id"], vetting["id"]]))
+        out[stronger][-1] = (
+            at,
+            _flag(
+                "misrepresented-relationship",
+                key,
+                stronger,
+                role,
+                message,
+                [request["id"], vetting["id"]],
+            ),
+        )
     return out
 
 
@@ -344,8 +394,9 @@ def person_misrepresented(handle: str, view: View) -> list[Change]:
         message = f"{handle} describes relationships as stronger than the other side does: " + (
             "; ".join(pairs)
         )
-        changes.append((moment, _flag("misrepresented-relationship", None, handle, None,
-                                      message, evidence)))
+        changes.append(
+            (moment, _flag("misrepresented-relationship", None, handle, None, message, evidence))
+        )
     return changes
 
 
@@ -361,5 +412,9 @@ REFERRAL_FLAGS = (
 PER_PERSON_FLAGS = (stranger_forward, request_misrepresented)
 
 __all__ = [
-    "PER_PERSON_FLAGS", "REFERRAL_FLAGS", "person_misrepresented", "request_misrepresented", "rows_of"
+    "PER_PERSON_FLAGS",
+    "REFERRAL_FLAGS",
+    "person_misrepresented",
+    "request_misrepresented",
+    "rows_of",
 ]

@@ -30,9 +30,11 @@ def reputation(handle: str | None, as_json: bool, as_of: int, known_at: int | No
     conduct = rows(ledger, "reputation", as_of=as_of, known_at=known_at, person=handle, ended=True)
     alerts = rows(ledger, "alert", as_of=as_of, known_at=known_at, person=handle, ended=True)
     flags = rows(ledger, "flag", as_of=as_of, known_at=known_at, person=handle)
-    people = {handle} if handle is not None else {
-        row.person for row in conduct if row.kind == "took-part" and row.person
-    }
+    people = (
+        {handle}
+        if handle is not None
+        else {row.person for row in conduct if row.kind == "took-part" and row.person}
+    )
     out = scores(conduct, alerts, flags, people)
     if as_json:
         emit_json(out)

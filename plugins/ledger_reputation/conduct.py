@@ -46,11 +46,15 @@ def _lacks_preparation(request: Event) -> bool:
     if isinstance(questions, Mapping):
         has_questions = "forgotten" in questions  # erased text still was a question
     else:
-        has_questions = isinstance(questions, Sequence) and not isinstance(questions, str) and any(
-            q for q in questions
+        has_questions = (
+            isinstance(questions, Sequence)
+            and not isinstance(questions, str)
+            and any(q for q in questions)
         )
     return not (
-        prep.get("researched_company") and prep.get("researched_person") and has_questions
+        prep.get("researched_company")
+        and prep.get("researched_person")
+        and has_questions
         and prep.get("follow_up_plan")
         and (not request.get("role") or prep.get("qualifications"))
     )
@@ -63,100 +67,114 @@ def _role(p: Parties, handle: str | None) -> str | None:
     return None
 
 
-def _entry(event: Event | None, at: int, person: str, role: str, kind: str, points: int,
-           reason: str, key: str) -> dict[str, Any]:
-    from ledger.projections import timestamp
-
-    return {
-        "kind": kind,
-        "referral": key,
-        "person": person,
-        "role": role,
-        "points": points,
-        "reason": reason,
-        "event": event["id"] if event is not None else None,
-        "start": timestamp(at),
-    }
-
-
 def conduct(key: str, events: Sequence[Event]) -> Iterator[dict[str, Any]]:
     """Who took part in the referral (0 points, so they are listed), and their good conduct."""
+    from ledger.projections import timestamp
+
     p = parties(events)
     request = p.request
     if request is None or p.requester is None or p.referrer is None:
         return
+    requester, referrer = p.requester, p.referrer
+
+    def entry(
+        event: Event | None, at: int, person: str, role: str, kind: str, points: int, reason: str
+    ) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "referral": key,
+            "person": person,
+            "role": role,
+            "points": points,
+            "reason": reason,
+            "event": event["id"] if event is not None else None,
+            "start": timestamp(at),
+        }
+
     asked = micros(request["at"])
-    yield _entry(request, asked, p.requester, "requester", "took-part", 0, "requested", key)
-    yield _entry(request, asked, p.referrer, "referrer", "took-part", 0, "was asked", key)
+    yield entry(request, asked, requester, "requester", "took-part", 0, "requested")
+    yield entry(request, asked, referrer, "referrer", "took-part", 0, "was asked")
     if p.target is not None and p.target_since is not None:
-        yield _entry(None, p.target_since, p.target, "target", "took-part", 0, "was the target", key)
+        yield entry(None, p.target_since, p.target, "target", "took-part", 0, "was the target")
     if not _lacks_preparation(request):
-        yield _entry(request, asked, p.requester, "requester", "prepared-request",
-                     PREPARED_REQUEST, f"prepared the request in {key}", key)
-    thanked: set[tuple[str, str]] = set()
-    followed: set[str] = set()
-    checked: set[str] = set()
+        reason = f"prepared the request in {key}"
+        yield entry(
+            request, asked, requester, "requester", "prepared-request", PREPARED_REQUEST, reason
+        )
+    done: set[Any] = set()  # what has been credited once already
+
+    def once(what: Any) -> bool:
+        if what in done:
+            return False
+        done.add(what)
+        return True
+
     introduced: dict[str, int] = {}
-    informed = answered = gave_feedback = hired = vouched = honest = False
-    knows_work: bool | None = None
-    good_feedback = False
+    knows_work = False
+    claimed = request.get("relationship")
     for e in events:
         kind, at, by, to = e["type"], micros(e["at"]), e.get("by"), e.get("to")
         if kind == "request-vetted":
             knows_work = e["knows_work"]
-            if not answered:
-                answered = True
-                yield _entry(e, at, p.referrer, "referrer", "answered-request", ANSWERED_REQUEST,
-                             f"answered {p.requester}'s request ({e['decision']})", key)
-            claimed, answer = request.get("relationship"), e.get("relationship")
-            if claimed and answer and not honest and abs(KIND_RANK[claimed] - KIND_RANK[answer]) <= 1:
-                honest = True
-                for who, role in ((p.requester, "requester"), (p.referrer, "referrer")):
-                    yield _entry(e, at, who, role, "honest-account", HONEST_ACCOUNT,
-                                 f"both accounts of the tie agree ({claimed} / {answer})", key)
+            if once("answered"):
+                reason = f"answered {requester}'s request ({e['decision']})"
+                yield entry(
+                    e, at, referrer, "referrer", "answered-request", ANSWERED_REQUEST, reason
+                )
+            answer = e.get("relationship")
+            agree = claimed and answer and abs(KIND_RANK[claimed] - KIND_RANK[answer]) <= 1
+            if agree and once("honest"):
+                reason = f"both accounts of the tie agree ({claimed} / {answer})"
+                for who, role in ((requester, "requester"), (referrer, "referrer")):
+                    yield entry(e, at, who, role, "honest-account", HONEST_ACCOUNT, reason)
         elif kind == "introduction-made" and to is not None:
             introduced.setdefault(to, at)
-            if knows_work and not vouched:
-                vouched = True
-                yield _entry(e, at, p.referrer, "referrer", "vouched-with-knowledge",
-                             VOUCHED_WITH_KNOWLEDGE,
-                             f"introduced {p.requester}, whose work they had seen", key)
+            if knows_work and once("vouched"):
+                reason = f"introduced {requester}, whose work they had seen"
+                yield entry(
+                    e,
+                    at,
+                    referrer,
+                    "referrer",
+                    "vouched-with-knowledge",
+                    VOUCHED_WITH_KNOWLEDGE,
+                    reason,
+                )
         elif kind == "follow-up-sent":
-            if by == p.requester and to in introduced and to not in followed:
-                followed.add(to)
-                if at - introduced[to] <= TIMELY_US:
-                    yield _entry(e, at, p.requester, "requester", "timely-follow-up",
-                                 TIMELY_FOLLOW_UP, f"followed up with {to} in time", key)
-            if by == p.requester and to == p.referrer and not informed:
-                informed = True
-                yield _entry(e, at, p.requester, "requester", "informed-referrer",
-                             INFORMED_REFERRER, f"kept {p.referrer} informed", key)
-            if by == p.referrer and to in (p.requester, p.target) and to not in checked:
-                checked.add(to)
-                yield _entry(e, at, p.referrer, "referrer", "checked-in", CHECKED_IN,
-                             f"checked in with {to}", key)
+            first = by == requester and to in introduced and once(("followed", to))
+            if first and to is not None and at - introduced[to] <= TIMELY_US:
+                reason = f"followed up with {to} in time"
+                yield entry(
+                    e, at, requester, "requester", "timely-follow-up", TIMELY_FOLLOW_UP, reason
+                )
+            if by == requester and to == referrer and once("informed"):
+                reason = f"kept {referrer} informed"
+                yield entry(
+                    e, at, requester, "requester", "informed-referrer", INFORMED_REFERRER, reason
+                )
+            if by == referrer and to in (requester, p.target) and once(("checked", to)):
+                yield entry(
+                    e, at, referrer, "referrer", "checked-in", CHECKED_IN, f"checked in with {to}"
+                )
         elif kind == "outcome-reported":
-            if by == p.requester and to == p.referrer and not informed:
-                informed = True
-                yield _entry(e, at, p.requester, "requester", "informed-referrer",
-                             INFORMED_REFERRER, f"told {p.referrer} the outcome", key)
-            if e["outcome"] == "hired" and not hired:
-                hired = True
-                yield _entry(e, at, p.referrer, "referrer", "hire", HIRE,
-                             f"the introduction of {p.requester} led to a hire", key)
+            if by == requester and to == referrer and once("informed"):
+                reason = f"told {referrer} the outcome"
+                yield entry(
+                    e, at, requester, "requester", "informed-referrer", INFORMED_REFERRER, reason
+                )
+            if e["outcome"] == "hired" and once("hired"):
+                reason = f"the introduction of {requester} led to a hire"
+                yield entry(e, at, referrer, "referrer", "hire", HIRE, reason)
         elif kind == "feedback-given":
-            if by == p.target and not gave_feedback:
-                gave_feedback = True
-                yield _entry(e, at, by, "target", "gave-feedback", GAVE_FEEDBACK,
-                             f"gave feedback on {p.requester}", key)
-            if e["match"] >= 4 and not good_feedback:
-                good_feedback = True
-                yield _entry(e, at, p.referrer, "referrer", "good-feedback", GOOD_FEEDBACK,
-                             f"{p.requester} was rated a good match ({e['match']}/5)", key)
+            if by == p.target and by is not None and once("gave-feedback"):
+                reason = f"gave feedback on {requester}"
+                yield entry(e, at, by, "target", "gave-feedback", GAVE_FEEDBACK, reason)
+            if e["match"] >= 4 and once("good-feedback"):
+                reason = f"{requester} was rated a good match ({e['match']}/5)"
+                yield entry(e, at, referrer, "referrer", "good-feedback", GOOD_FEEDBACK, reason)
         elif kind == "thank-you-sent":
-            role = _role(p, by)
-            if role is not None and _role(p, to) is not None and (by, to) not in thanked:
-                thanked.add((by, to))  # type: ignore[arg-type]
-                yield _entry(e, at, by, role, "thanked", THANKED, f"thanked {to}", key)  # type: ignore[arg-type]
-        elif kind == "resume-forwarded" and _role(p, by) is None and by is not None:
-            yield _entry(e, at, by, "referrer", "took-part", 0, "forwarded a resume", key)
+            thanker = _role(p, by)
+            if by and thanker and _role(p, to) and once(("thanked", by, to)):
+                yield entry(e, at, by, thanker, "thanked", THANKED, f"thanked {to}")
+        elif kind == "resume-forwarded" and by and _role(p, by) is None:
+            yield entry(e, at, by, "referrer", "took-part", 0, "forwarded a resume")

@@ -34,25 +34,40 @@ def scores(
 
     for row in conduct:
         if row.data.get("points"):
-            add(row, _roles(row.data.get("role")), {
-                "event": row.data.get("event"),
-                "points": row.data["points"],
-                "reason": row.data.get("reason") or row.kind,
-            })
+            add(
+                row,
+                _roles(row.data.get("role")),
+                {
+                    "event": row.data.get("event"),
+                    "points": row.data["points"],
+                    "reason": row.data.get("reason") or row.kind,
+                },
+            )
     for row in alerts:
         where = f" in {row.referral}" if row.referral else ""
-        add(row, _roles(row.data.get("role")), {
-            "event": row.data.get("opened_by") or next(iter(row.data.get("evidence") or []), None),
-            "points": OVERDUE,
-            "reason": f"overdue {row.kind}{where}: {row.data.get('message') or ''}".rstrip(": "),
-        })
+        add(
+            row,
+            _roles(row.data.get("role")),
+            {
+                "event": row.data.get("opened_by")
+                or next(iter(row.data.get("evidence") or []), None),
+                "points": OVERDUE,
+                "reason": f"overdue {row.kind}{where}: {row.data.get('message') or ''}".rstrip(
+                    ": "
+                ),
+            },
+        )
     for row in flags:
         evidence = row.data.get("evidence") or []
-        add(row, _roles(row.data.get("role")), {
-            "event": evidence[-1] if evidence else None,
-            "points": FLAG,
-            "reason": f"flag {row.kind}: {row.data.get('message') or ''}".rstrip(": "),
-        })
+        add(
+            row,
+            _roles(row.data.get("role")),
+            {
+                "event": evidence[-1] if evidence else None,
+                "points": FLAG,
+                "reason": f"flag {row.kind}: {row.data.get('message') or ''}".rstrip(": "),
+            },
+        )
     out = []
     for handle in sorted(items):
         person: dict[str, Any] = {"person": handle}
