@@ -344,6 +344,13 @@ class _Batch:
             for path in event.personal
         )
         if owner is not None and has_plaintext:
+            owner_person = self.person(owner)
+            if owner_person is not None and owner_person.forgotten:
+                given = [p for p in event.personal if is_personal_value(get_path(record, p))]
+                raise LedgerError(
+                    f"{owner!r} is forgotten: their personal data is no longer recorded "
+                    f"(leave out {', '.join(given)})"
+                )
             secret = self.secret(owner)
             if secret is None:
                 secret = file_keys.get(owner) or new_secret()

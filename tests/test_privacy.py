@@ -695,3 +695,32 @@ def test_forget_warns_when_a_reader_holds_old_pages(sqlite_cli):
         reader.execute("COMMIT")
         reader.close()
     assert found_in_files(cli.db, ANA_DATA) == {}  # gone once every connection closed
+
+
+def test_no_new_personal_data_is_kept_for_a_forgotten_person(cli):
+    record_story(cli)
+    forget_ana(cli)
+    late = {
+        "type": "thank-you-sent",
+        "referral": "ana-acme",
+        "by": "ana",
+        "to": "carol",
+        "note": "thanks, from Anastasia",
+        "at": AS_OF,
+    }
+    result = cli.refused("record", orjson.dumps(late).decode())
+    assert "'ana' is forgotten" in result.stderr and "note" in result.stderr
+    del late["note"]
+    assert cli.record(late)["by"] == "ana"  # what happened is still recorded
+    # Someone else's text about the referral is theirs, and kept.
+    cli.record(
+        {
+            "type": "thank-you-sent",
+            "referral": "ana-acme",
+            "by": "carol",
+            "to": "bob",
+            "note": "thanks for seeing her",
+            "at": AS_OF,
+        }
+    )
+    assert "thanks for seeing her" in texts_of(cli.export())
