@@ -54,6 +54,7 @@ def _print(items: list[dict[str, Any]], found: list[Any], as_of: int, person: st
     if not items:
         click.echo("Nothing overdue.")
         return
+    width = max(len(str(item.get("referral") or "-")) for item in items)
     for item, row in zip(items, found, strict=True):
         late = max(0, as_of - row.start_us + 1) // DAY_US  # our rows start 1µs after due
         overdue = f"{late} day{'s' if late != 1 else ''} overdue" if late else "overdue today"
@@ -61,6 +62,5 @@ def _print(items: list[dict[str, Any]], found: list[Any], as_of: int, person: st
         if person is not None:
             mark = "you owe: " if item["direction"] == "owes" else "owed to you: "
         message = item.get("message") or f"{item.get('person')} owes {item.get('owed_to')}"
-        click.echo(
-            safe(f"{overdue:>18}  {item.get('referral') or '-'}  {mark}{message} [{item['kind']}]")
-        )
+        where = str(item.get("referral") or "-")
+        click.echo(safe(f"{overdue:>17}  {where:<{width}}  {mark}{message} [{item['kind']}]"))

@@ -97,14 +97,14 @@ def weak_tie(key: str, view: View, p: Parties, events: Sequence[Event]) -> list[
             why = f"{p.referrer} and {p.requester} are only a weak tie ({weak[0][1]})"
         else:
             why = f"{p.referrer} never said how they know {p.requester}"
-        message = f"{p.requester} was {_verb(event)} through {p.referrer}, but {why}"
+        if event["type"] == "introduction-made":
+            what = f"{p.requester} was introduced through {p.referrer}"
+        else:
+            what = f"{p.requester}'s resume was forwarded in a referral through {p.referrer}"
+        message = f"{what}, but {why}"
         evidence = [event["id"], *(a[2] for a in weak)]
         return [(at, _flag("weak-tie", key, p.requester, "requester", message, evidence))]
     return []
-
-
-def _verb(event: Event) -> str:
-    return "introduced" if event["type"] == "introduction-made" else "forwarded"
 
 
 def _has_questions(questions: Any) -> bool:
