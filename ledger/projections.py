@@ -148,27 +148,36 @@ def catch_up(
     reported through `on_error` and left where it was; the others go on.
     """
     store = ledger.store
-    head, _ = store.tail()
     done: dict[str, int] = {}
     for plugin, projection in registered(ledger):
         if only is not None and projection.name not in only:
             continue
-        position, version = store.position(projection.name)
-        if version != projection.version:
-            position = 0
-            with store.write() as cur:
-                cur.run("DELETE FROM {p}rl_rows WHERE projection = ?", (projection.name,))
-                _set_position(cur, projection, 0)
-        if position >= head:
-            done[projection.name] = 0
-            continue
-        try:
-            done[projection.name] = _advance(ledger, projection, position, head)
-        except (ProjectionFailed, UnknownEventType, VaultError):
-            raise  # a type no plugin defines, a missing master key: the ledger's problems
-        except Exception as exc:
-            on_error(ProjectionFailed(projection.name, plugin, exc))
+        for _attempt in range(3):
+            head, _ = store.tail()
+            position, version = store.position(projection.name)
+            if version != projection.version:
+                position = 0
+                with store.write() as cur:
+                    cur.run("DELETE FROM {p}rl_rows WHERE projection = ?", (projection.name,))
+                    _set_position(cur, projection, 0)
+            if position >= head:
+                done[projection.name] = 0
+                break
+            try:
+                done[projection.name] = _advance(ledger, projection, position, head)
+                break
+            except _Moved:
+                continue  # a forget reset it, or another process advanced it: look again
+            except (ProjectionFailed, UnknownEventType, VaultError):
+                raise  # a type no plugin defines, a missing master key: the ledger's problems
+            except Exception as exc:
+                on_error(ProjectionFailed(projection.name, plugin, exc))
+                break
     return done
+
+
+class _Moved(Exception):
+    """The projection's position changed while its rows were being derived."""
 
 
 def _set_position(cur: Any, projection: Projection, seq: int) -> None:
@@ -199,6 +208,13 @@ def _advance(ledger: Ledger, projection: Projection, position: int, head: int) -
         rows = [_to_row(projection, part, row) for part in chunk for row in projection.derive(part, view)]
         last = start + CHUNK >= len(keys)
         with store.write() as cur:
+            # Rows derived before a concurrent forget may quote what it erased: never write
+            # them once it has reset the projection.
+            now = cur.one(
+                "SELECT seq, version FROM {p}rl_positions WHERE projection = ?", (projection.name,)
+            )
+            if now is None or (int(now["seq"]), now["version"]) != (position, projection.version):
+                raise _Moved
             for part in chunk:
                 cur.run(
                     "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",

@@ -724,3 +724,38 @@ def test_no_new_personal_data_is_kept_for_a_forgotten_person(cli):
         }
     )
     assert "thanks for seeing her" in texts_of(cli.export())
+
+
+def test_rows_derived_before_a_concurrent_forget_are_never_written(sqlite_db):
+    """Another process forgets Ana while this one is deriving rows that quote her."""
+
+    class SlowGossip(Gossip):
+        forgot = False
+
+        def derive(self, part: str, view: View) -> Iterator[dict[str, Any]]:
+            rows = list(super().derive(part, view))  # read while Ana is still known
+            if not SlowGossip.forgot:
+                SlowGossip.forgot = True
+                other = Ledger(sqlite_db, plugins=Plugins(load_entry_points=False))
+                try:
+                    other.record({"type": "person-forgotten", "handle": "ana"})
+                finally:
+                    other.close()
+            return iter(rows)
+
+    class Plugin:
+        @hookimpl
+        def register_projections(self) -> list[Projection]:
+            return [SlowGossip()]
+
+    ledger = Ledger(sqlite_db, plugins=Plugins(load_entry_points=False, extra={"slow": Plugin()}))
+    try:
+        for event in story()[:4]:
+            ledger.record(event)
+        catch_up(ledger)
+        assert SlowGossip.forgot
+        (row,) = stored_rows(ledger, "gossip", as_of=2**62)
+        assert ANA_NAME not in row.data["message"]
+    finally:
+        ledger.close()
+    assert found_in_files(sqlite_db, ANA_DATA) == {}
