@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .aggregates import Person, Referral, person_id, referral_id
+from .crypto import VaultError
 from .errors import ConflictError, LedgerError
 from .events import (
     CORE_TYPES,
@@ -129,6 +130,7 @@ class Ledger:
         head, _ = self.store.tail()
         restore = head == 0 and any("seq" in raw for _, raw in items)
         batch = _Batch(self)
+        batch.prefetch([raw for _, raw in items])
         pendings: list[Pending] = []
         self._existing: list[dict[str, Any]] = []
         unchanged = 0
@@ -152,10 +154,11 @@ class Ledger:
         stored = self.store.append(pendings, restore=restore)
         keys = self.store.secrets(sorted({p.owner for p in pendings if p.owner}))
         out = [self.export_record(s, keys) for s in stored]
-        for event in out:
-            self.plugins.call_each(
-                "event_recorded", event=freeze(event), ledger=self, on_error=_warn_plugin
-            )
+        if _implemented(self.plugins, "event_recorded"):
+            for event in out:
+                self.plugins.call_each(
+                    "event_recorded", event=freeze(event), ledger=self, on_error=_warn_plugin
+                )
         return ImportResult(out, unchanged, restore)
 
     # -- reading ------------------------------------------------------------------------------
@@ -251,6 +254,11 @@ def plugin_type_name(plugin: str, model: Any) -> str:
 _TYPE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
+def _implemented(plugins: Plugins, hook: str) -> bool:
+    """Whether any plugin implements the hook: skips freezing events for nobody."""
+    return bool(getattr(plugins.pm.hook, hook).get_hookimpls())
+
+
 def _warn_plugin(error: PluginError) -> None:
     import sys
 
@@ -271,6 +279,38 @@ class _Batch:
         self.file_prev: str | None = None
         self.file_seq: int | None = None
         self.last_recorded: datetime | None = None
+        self.stored_ids: set[str] | None = None  # None: not prefetched, ask the store
+        self.validators = _implemented(ledger.plugins, "validate_event")
+
+    def prefetch(self, raws: list[dict[str, Any]]) -> None:
+        """Look up in a few queries what the whole batch names (stored ids, people, referrals,
+        secrets) instead of a query or two per event."""
+        ids = [raw["id"] for raw in raws if isinstance(raw.get("id"), str)]
+        self.stored_ids = self.store.stored_ids(ids) if ids else set()
+        handles: set[str] = set()
+        keys: set[str] = set()
+        for raw in raws:
+            for name in ("by", "with", "referrer", "target", "to", "handle"):
+                value = raw.get(name)
+                if isinstance(value, str):
+                    handles.add(value)
+            if isinstance(raw.get("referral"), str):
+                keys.add(raw["referral"])
+        wanted = {person_id(h): h for h in handles if h not in self.people}
+        wanted_referrals = {referral_id(k): k for k in keys if k not in self.referrals}
+        found = self.store.aggregates([*wanted, *wanted_referrals])
+        for uid, handle in wanted.items():
+            self.people[handle] = found.get(uid)
+        for uid, key in wanted_referrals.items():
+            self.referrals[key] = found.get(uid)
+        missing = [h for h in handles if h not in self.secrets]
+        if missing:
+            try:
+                stored = self.store.secrets(missing)
+            except VaultError:
+                return  # no master key: `secret()` asks (and refuses) only when one is needed
+            for handle in missing:
+                self.secrets[handle] = stored.get(handle)
 
     # Context for the rules
     def person(self, handle: str) -> Person | None:
@@ -361,11 +401,15 @@ class _Batch:
         )
         self._check_envelope(envelope, event_id, record, event, owner, file_keys, forgotten, sealed)
 
-        for plugin_name, reason in self.ledger.plugins.call_each(
-            "validate_event",
-            event=freeze(record),
-            ledger=self.ledger,
-            on_error=_refuse,
+        for plugin_name, reason in (
+            self.ledger.plugins.call_each(
+                "validate_event",
+                event=freeze(record),
+                ledger=self.ledger,
+                on_error=_refuse,
+            )
+            if self.validators
+            else ()
         ):
             if reason:
                 raise LedgerError(f"refused by plugin {plugin_name!r}: {reason}")
@@ -405,6 +449,8 @@ class _Batch:
         return plugin, info.distribution if info is not None else None
 
     def _existing(self, event_id: str) -> dict[str, Any] | None:
+        if self.stored_ids is not None and event_id not in self.stored_ids:
+            return None
         stored = self.store.get(event_id)
         if stored is None:
             return None

@@ -7,6 +7,7 @@ this reader refuses all of them, and anything that is not one JSON object.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -42,6 +43,20 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _keys(value: Any) -> int:
+    """How many object keys a parsed value holds (called once its depth is known small)."""
+    if isinstance(value, dict):
+        return len(value) + sum(_keys(v) for v in value.values() if isinstance(v, dict | list))
+    if isinstance(value, list):
+        return sum(_keys(v) for v in value if isinstance(v, dict | list))
+    return 0
+
+
+# In valid JSON a `"` not escaped by a backslash and followed by `:` can only end an object key
+# (inside a string a quote is always escaped), so this counts the keys the text writes.
+_KEY_END = re.compile(rb'(?<!\\)(?:\\\\)*"[ \t\r\n]*:')
+
+
 def parse_event(data: bytes | str) -> dict[str, Any]:
     """Parse one event object, refusing what the interchange format forbids."""
     if isinstance(data, str):
@@ -62,8 +77,10 @@ def parse_event(data: bytes | str) -> dict[str, Any]:
         raise LedgerError(f"expected a JSON object, got a JSON {_json_kind(value)}")
     if _depth(value) > MAX_DEPTH:
         raise LedgerError(f"JSON nested deeper than {MAX_DEPTH} levels")
-    # orjson keeps the last of duplicate keys silently; the stdlib parser can tell.
-    json.loads(data, object_pairs_hook=_no_duplicates)
+    # orjson keeps the last of duplicate keys silently. Only when the text writes more keys than
+    # the parsed objects hold is the (slower) stdlib parser needed, to name the duplicate.
+    if len(_KEY_END.findall(data)) != _keys(value):
+        json.loads(data, object_pairs_hook=_no_duplicates)
     return value
 
 

@@ -451,6 +451,52 @@ class Store:
             row = cur.one("SELECT plugin, distribution FROM {p}rl_types WHERE type = ?", (kind,))
         return (row["plugin"], row["distribution"]) if row else None
 
+    def stored_ids(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of these ids are stored: one query per 500, for a whole import."""
+        found: set[str] = set()
+        ids = list(dict.fromkeys(event_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with self.read() as cur:
+                rows = cur.all(f"SELECT event_id FROM {{p}}rl_log WHERE event_id IN ({marks})", chunk)
+            found.update(row["event_id"] for row in rows)
+        return found
+
+    def aggregates(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        """The stored ones among these aggregates, rebuilt from their events: a query per 500
+        aggregates instead of eventsourcing's one per aggregate."""
+        from eventsourcing.persistence import StoredEvent
+
+        found: dict[uuid.UUID, Any] = {}
+        unique = list(dict.fromkeys(ids))
+        mapper = self.app.mapper
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            params = [u.hex if self.is_sqlite else u for u in chunk]
+            with self.read() as cur:
+                rows = cur.all(
+                    "SELECT originator_id, originator_version, topic, state FROM {events} "
+                    f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+                    params,
+                )
+            aggregate: Any = None
+            for row in rows:
+                originator = row["originator_id"]
+                if not isinstance(originator, uuid.UUID):
+                    originator = uuid.UUID(originator)
+                if aggregate is not None and aggregate.id != originator:
+                    found[aggregate.id] = aggregate
+                    aggregate = None
+                event = mapper.to_domain_event(
+                    StoredEvent(originator, int(row["originator_version"]), row["topic"], bytes(row["state"]))
+                )
+                aggregate = event.mutate(aggregate)
+            if aggregate is not None:
+                found[aggregate.id] = aggregate
+        return found
+
     def get(self, event_id: str) -> Stored | None:
         rows = self._select("WHERE l.event_id = ?", (event_id,))
         return rows[0] if rows else None

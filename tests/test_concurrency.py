@@ -105,6 +105,12 @@ def test_eight_writers_lose_nothing_and_duplicate_nothing(db: str, tmp_path: Pat
         assert set(ids) == expected
     finally:
         ledger.close()
+    verify = subprocess.run(
+        [sys.executable, "-m", "ledger", "--db", db, "verify", "--json"], capture_output=True
+    )
+    assert verify.returncode == 0, verify.stderr
+    verdict = orjson.loads(verify.stdout)
+    assert verdict["ok"] is True and verdict["events"] == total
 
 
 def test_first_opening_by_many_processes_at_once(db: str) -> None:

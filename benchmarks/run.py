@@ -1,0 +1,443 @@
+"""Benchmarks of referral-ledger, each against a floor measured in the same run.
+
+    python benchmarks/run.py                      # 20,000-event import/replay, 1,000,000-event ledger
+    python benchmarks/run.py --events 5000 --big 20000          # a quick run
+    python benchmarks/run.py --pg postgresql://postgres@127.0.0.1:5432/test
+
+Prints one line per figure: ours, the baseline, their ratio and the target. The big ledger
+(for `alerts` after one new event and for peak memory) takes a while to build the first time;
+it is kept under the temporary directory and reused while the synthetic data is the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import synth  # noqa: E402
+
+CACHE = Path(tempfile.gettempdir()) / "referral-ledger-bench"
+SYNTH_VERSION = "1"  # bump when synth.py changes what it generates
+SEED = 42
+CHUNK = 50_000  # events per import when building the big ledger
+
+
+# -- output -------------------------------------------------------------------------------------
+
+ROWS: list[dict[str, Any]] = []
+
+
+def report(
+    name: str,
+    ours: float,
+    baseline: float,
+    unit: str,
+    *,
+    higher_is_better: bool,
+    target: float | None,
+    note: str = "",
+) -> None:
+    """One figure: the ratio is ours/baseline; `target` bounds it (≥ when higher is better)."""
+    ratio = ours / baseline if baseline else float("nan")
+    if target is None:
+        verdict = ""
+    elif higher_is_better:
+        verdict = "met" if ratio >= target else "NOT MET"
+    else:
+        verdict = "met" if ratio <= target else "NOT MET"
+    bound = "" if target is None else (f">= {target:g}" if higher_is_better else f"<= {target:g}")
+    ROWS.append({"name": name, "ours": ours, "baseline": baseline, "unit": unit, "ratio": ratio,
+                 "target": bound, "verdict": verdict, "note": note})
+    print(
+        f"{name:<46} {_fmt(ours):>10} {_fmt(baseline):>10} {unit:<8} {ratio:>7.2f} "
+        f"{bound:>7} {verdict:<8} {note}",
+        flush=True,
+    )
+
+
+def report_absolute(name: str, value: float, unit: str, limit: float, note: str = "") -> None:
+    verdict = "met" if value < limit else "NOT MET"
+    ROWS.append({"name": name, "ours": value, "unit": unit, "target": f"< {limit:g}",
+                 "verdict": verdict, "note": note})
+    print(f"{name:<46} {_fmt(value):>10} {'':>10} {unit:<8} {'':>7} {'< ' + format(limit, 'g'):>7} "
+          f"{verdict:<8} {note}", flush=True)
+
+
+def _fmt(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def header(title: str) -> None:
+    print(f"\n{title}", flush=True)
+    print(f"{'figure':<46} {'ours':>10} {'baseline':>10} {'unit':<8} {'ratio':>7} {'target':>7}",
+          flush=True)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def cli_command() -> list[str]:
+    script = Path(sys.executable).parent / "referral-ledger"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("referral-ledger")
+    return [found] if found else [sys.executable, "-m", "ledger"]
+
+
+def run_timed(args: Sequence[str], *, env: dict[str, str] | None = None, ok: Sequence[int] = (0,)) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, env=env)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in ok:
+        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()[-800:]}")
+    return elapsed
+
+
+def median_time(args: Sequence[str], runs: int, **kwargs: Any) -> float:
+    return statistics.median(run_timed(args, **kwargs) for _ in range(runs))
+
+
+def synthetic(count: int) -> list[bytes]:
+    return list(synth.lines(count, seed=SEED))
+
+
+def reset_projections(ledger: Any) -> None:
+    with ledger.store.write() as cur:
+        cur.run("DELETE FROM {p}rl_rows")
+        cur.run("DELETE FROM {p}rl_positions")
+
+
+def replay(ledger: Any) -> float:
+    """Rebuild every registered projection from the first event."""
+    from ledger.projections import catch_up
+
+    reset_projections(ledger)
+    start = time.perf_counter()
+    catch_up(ledger, on_error=_raise)
+    return time.perf_counter() - start
+
+
+def _raise(error: BaseException) -> None:
+    raise error
+
+
+# -- import and replay on SQLite ------------------------------------------------------------------
+
+
+def raw_sqlite_insert(path: Path, lines: list[bytes]) -> float:
+    """The floor: decode each line and insert it, all in one transaction, same durability."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, "
+        "type TEXT NOT NULL, at TEXT NOT NULL, data BLOB NOT NULL)"
+    )
+    start = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    rows = []
+    for seq, line in enumerate(lines, start=1):
+        event = json.loads(line)
+        rows.append((seq, event["id"], event["type"], event["at"], line))
+    conn.executemany("INSERT INTO events VALUES (?,?,?,?,?)", rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def raw_sqlite_read(path: Path) -> tuple[float, int]:
+    """The floor: read every stored event of our ledger and JSON-decode it."""
+    conn = sqlite3.connect(path)
+    start = time.perf_counter()
+    count = 0
+    for (state,) in conn.execute("SELECT state FROM stored_events ORDER BY rowid"):
+        json.loads(state)
+        count += 1
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed, count
+
+
+def bench_sqlite(events: int, tmp: Path) -> None:
+    from ledger.app import Ledger
+
+    header(f"SQLite, {events:,} synthetic events")
+    lines = synthetic(events)
+    db = tmp / "import.db"
+    ledger = Ledger(str(db))
+    start = time.perf_counter()
+    result = ledger.import_lines(lines)
+    ours = time.perf_counter() - start
+    assert len(result.stored) == events
+    raw = raw_sqlite_insert(tmp / "raw.db", lines)
+    report("import (events/s) vs raw sqlite3 insert", events / ours, events / raw, "ev/s",
+           higher_is_better=True, target=0.5)
+
+    ours = replay(ledger)
+    ledger.close()
+    raw, count = raw_sqlite_read(db)
+    report("replay all projections (events/s) vs read+decode", events / ours, count / raw, "ev/s",
+           higher_is_better=True, target=0.5)
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+
+def bench_postgres(events: int, url: str) -> None:
+    import psycopg
+
+    from ledger.app import Ledger
+
+    header(f"PostgreSQL, {events:,} synthetic events")
+    schema = "bench_" + uuid.uuid4().hex[:10]
+    sep = "&" if "?" in url else "?"
+    base = url.split("?")[0]
+    lines = synthetic(events)
+    try:
+        ledger = Ledger(f"{url}{sep}schema={schema}")
+        start = time.perf_counter()
+        ledger.import_lines(lines)
+        ours = time.perf_counter() - start
+        with psycopg.connect(base) as conn:
+            conn.execute(
+                f'CREATE TABLE "{schema}".raw_events (seq bigint PRIMARY KEY, id text UNIQUE NOT NULL, '
+                "type text NOT NULL, at text NOT NULL, data bytea NOT NULL)"
+            )
+            conn.commit()
+            start = time.perf_counter()
+            rows = []
+            for seq, line in enumerate(lines, start=1):
+                event = json.loads(line)
+                rows.append((seq, event["id"], event["type"], event["at"], line))
+            with conn.cursor() as cur:
+                cur.executemany(f'INSERT INTO "{schema}".raw_events VALUES (%s,%s,%s,%s,%s)', rows)
+            conn.commit()
+            raw = time.perf_counter() - start
+        report("import (events/s) vs raw psycopg insert", events / ours, events / raw, "ev/s",
+               higher_is_better=True, target=0.5)
+
+        ours = replay(ledger)
+        events_table = ledger.store.events_table
+        ledger.close()
+        with psycopg.connect(base) as conn:
+            start = time.perf_counter()
+            count = 0
+            with conn.cursor(name="scan") as cur:
+                cur.itersize = 2000
+                cur.execute(f"SELECT state FROM {events_table} ORDER BY notification_id")
+                for (state,) in cur:
+                    json.loads(state)
+                    count += 1
+            raw = time.perf_counter() - start
+        report("replay all projections (events/s) vs read+decode", events / ours, count / raw,
+               "ev/s", higher_is_better=True, target=0.5)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+# -- the CLI: startup, and `alerts` after one new event --------------------------------------------
+
+
+def bench_startup(runs: int) -> None:
+    header("Command-line startup (whole process, median of %d)" % runs)
+    cli = cli_command()
+    env = {**os.environ, "REFERRAL_LEDGER_DB": str(CACHE / "unused.db")}
+    click_only = median_time([sys.executable, "-c", "import click"], runs, env=env)
+    ours = median_time([*cli, "--help"], runs, env=env)
+    report("referral-ledger --help (s) vs python -c 'import click'", ours, click_only, "s",
+           higher_is_better=False, target=1.5)
+
+
+def build_big(count: int) -> Path:
+    """A ledger of `count` synthetic events with its projections caught up, built once."""
+    from ledger.app import Ledger
+    from ledger.projections import catch_up
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"ledger-{count}-s{SEED}-v{SYNTH_VERSION}.db"
+    done = path.with_suffix(".done")
+    if done.exists() and path.exists():
+        return path
+    for stale in CACHE.glob(path.name + "*"):
+        stale.unlink()
+    print(f"  building a {count:,}-event ledger at {path} (once) ...", file=sys.stderr, flush=True)
+    ledger = Ledger(str(path))
+    start = time.perf_counter()
+    chunk: list[bytes] = []
+    for line in synth.lines(count, seed=SEED):
+        chunk.append(line)
+        if len(chunk) == CHUNK:
+            ledger.import_lines(chunk)
+            chunk = []
+    if chunk:
+        ledger.import_lines(chunk)
+    built = time.perf_counter() - start
+    start = time.perf_counter()
+    catch_up(ledger, on_error=_raise)
+    caught_up = time.perf_counter() - start
+    ledger.close()
+    print(f"  imported in {built:.0f} s, projections in {caught_up:.0f} s", file=sys.stderr,
+          flush=True)
+    done.write_text(f"{built:.1f} {caught_up:.1f}\n")
+    return path
+
+
+def last_referral(db: Path) -> tuple[str, str, str]:
+    """(key, requester, referrer) of the newest referral."""
+    from ledger.app import Ledger
+
+    ledger = Ledger(str(db))
+    try:
+        with ledger.store.read() as cur:
+            row = cur.one(
+                "SELECT event_id FROM {p}rl_log WHERE type = 'referral-requested' "
+                "ORDER BY seq DESC LIMIT 1"
+            )
+        event = ledger.event(row["event_id"])
+        assert event is not None
+        return event["referral"], event["by"], event["referrer"]
+    finally:
+        ledger.close()
+
+
+def alerts_after_one_event(db: Path, runs: int) -> tuple[float, float]:
+    """Median seconds of `alerts --person H --json` and `alerts --check`, each right after a
+    new event was recorded (so the incremental state has one event to catch up)."""
+    cli = cli_command()
+    key, requester, referrer = last_referral(db)
+    env = {**os.environ, "REFERRAL_LEDGER_DB": str(db)}
+    run_timed([*cli, "alerts", "--json"], env=env)  # warm: projections up to date, caches hot
+    person_times, check_times = [], []
+    for _ in range(runs):
+        for times, args, ok in (
+            (person_times, ["alerts", "--person", requester, "--json"], (0,)),
+            (check_times, ["alerts", "--check"], (0, 1)),
+        ):
+            event = {
+                "type": "follow-up-sent",
+                "referral": key,
+                "by": referrer,
+                "to": requester,
+                "id": "bench-" + uuid.uuid4().hex,
+                "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            run_timed([*cli, "record", json.dumps(event)], env=env)
+            times.append(run_timed([*cli, *args], env=env, ok=ok))
+    return statistics.median(person_times), statistics.median(check_times)
+
+
+def bench_alerts(big: int, runs: int, tmp: Path) -> Path:
+    big_db = build_big(big)
+    small_db = tmp / "small.db"
+    from ledger.app import Ledger
+
+    ledger = Ledger(str(small_db))
+    ledger.import_lines(synthetic(50))
+    ledger.close()
+    header(f"`alerts` right after one new event, {big:,} vs 50 events (whole process, median of {runs})")
+    small_person, small_check = alerts_after_one_event(small_db, runs)
+    big_person, big_check = alerts_after_one_event(big_db, runs)
+    report("alerts --person HANDLE --json (s)", big_person, small_person, "s",
+           higher_is_better=False, target=2)
+    report("alerts --check (s)", big_check, small_check, "s", higher_is_better=False, target=2)
+    return big_db
+
+
+# -- memory --------------------------------------------------------------------------------------
+
+MEMORY_CHILD = """
+import resource, sys, time
+sys.path.insert(0, sys.argv[2])
+from ledger.app import Ledger
+from ledger.projections import catch_up
+import run
+ledger = Ledger(sys.argv[1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if sys.argv[3] == "replay":
+    run.reset_projections(ledger)
+    start = time.perf_counter()
+    catch_up(ledger, on_error=run._raise)
+    elapsed = time.perf_counter() - start
+else:
+    elapsed = 0.0
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, elapsed)
+"""
+
+
+def bench_memory(db: Path, events: int) -> None:
+    header(f"Peak memory replaying every projection over {events:,} events (child process)")
+    base = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, str(db), str(HERE), "open"],
+        capture_output=True, check=True,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, str(db), str(HERE), "replay"], capture_output=True
+    )
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr.decode()[-1500:])
+    _, peak_kb, elapsed = proc.stdout.split()
+    _, open_kb, _ = base.stdout.split()
+    peak_mb = int(peak_kb) / 1024
+    report_absolute(
+        "peak RSS of the replay (MB)", peak_mb, "MB", 200,
+        note=f"(the process after opening the ledger: {int(open_kb) / 1024:.0f} MB; "
+        f"replay took {float(elapsed):.0f} s, {events / float(elapsed):,.0f} ev/s)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000, help="events for import and replay")
+    parser.add_argument("--big", type=int, default=1_000_000,
+                        help="events of the big ledger (alerts after one event, peak memory)")
+    parser.add_argument("--runs", type=int, default=5, help="repetitions of each timed command")
+    parser.add_argument("--pg", metavar="URL", help="also measure on this PostgreSQL database")
+    parser.add_argument("--only", choices=("import", "startup", "alerts", "memory", "pg"),
+                        action="append", help="run only these parts")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    only = set(args.only or ("import", "startup", "alerts", "memory", "pg"))
+    print(f"referral-ledger benchmarks; python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="rl-bench-") as name:
+        tmp = Path(name)
+        steps: list[Callable[[], Any]] = []
+        if "import" in only:
+            steps.append(lambda: bench_sqlite(args.events, tmp))
+        if "pg" in only and args.pg:
+            steps.append(lambda: bench_postgres(args.events, args.pg))
+        if "startup" in only:
+            steps.append(lambda: bench_startup(max(args.runs, 5)))
+        if "alerts" in only:
+            steps.append(lambda: bench_alerts(args.big, args.runs, tmp))
+        if "memory" in only:
+            steps.append(lambda: bench_memory(build_big(args.big), args.big))
+        for step in steps:
+            step()
+    if args.json:
+        Path(args.json).write_text(json.dumps(ROWS, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
