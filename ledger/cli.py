@@ -278,14 +278,14 @@ def _read_lines(path: str) -> Iterator[bytes]:
         raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
     with stream:
         total = 0
-        for line in stream:
+        for number, line in enumerate(stream, start=1):
             total += len(line)
             if total > MAX_IMPORT_BYTES:
-                raise LedgerError(f"input is larger than {MAX_IMPORT_BYTES} bytes")
+                raise LedgerError(f"input is larger than {MAX_IMPORT_BYTES} bytes", line=number)
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError:
-                raise LedgerError("input is not valid UTF-8") from None
+                raise LedgerError("input is not valid UTF-8", line=number) from None
             yield line
 
 
