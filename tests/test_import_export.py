@@ -246,7 +246,7 @@ def test_non_utf8_bytes_in_a_file_are_refused(cli, tmp_path):
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(data)
     result = cli.refused("import", str(path))
-    assert "UTF-8" in result.stderr
+    assert result.stderr.startswith("Error: line 1: ") and "UTF-8" in result.stderr
     assert cli.export() == []
 
 
