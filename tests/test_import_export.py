@@ -14,6 +14,7 @@ from conftest import Cli, _drop_schema
 
 from ledger.events import CORE_TYPES
 
+ROOT = Path(__file__).parent.parent
 STORY = Path(__file__).parent / "fixtures" / "story.jsonl"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 UTC_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z$")
@@ -288,3 +289,16 @@ def test_export_to_a_file(cli, tmp_path):
     path = tmp_path / "out.jsonl"
     cli.ok("export", "-o", str(path))
     assert path.read_text() == cli.ok("export").stdout
+
+
+@pytest.mark.parametrize("name", ["full.jsonl", "demo.jsonl"])
+def test_the_example_stories_restore_byte_for_byte(name, tmp_path):
+    source = ROOT / "examples" / "stories" / name
+    first = Cli(str(tmp_path / "first.db"))
+    first.ok("import", str(source))
+    exported = first.ok("export").stdout
+    assert {e["type"] for e in lines(exported)} <= set(CORE_TYPES)
+    second = Cli(str(tmp_path / "second.db"))
+    second.ok("import", "-", input=exported)
+    assert second.ok("export").stdout == exported
+    assert summary(first, str(source))["stored"] == 0
