@@ -373,10 +373,10 @@ class _Batch:
         if owner is None and record.get("referral"):
             referral = self.referral(record["referral"])
             owner = referral.requester if referral else None
+        given_keys = envelope.get("keys", {})
         file_keys = {
-            handle: parse_secret(handle, value)
-            for handle, value in (envelope.get("keys") or {}).items()
-        } if isinstance(envelope.get("keys") or {}, dict) else _bad_keys()
+            handle: parse_secret(handle, value) for handle, value in given_keys.items()
+        } if isinstance(given_keys, dict) else _bad_keys()
         new_keys: dict[str, bytes] = {}
         secret = None
         has_plaintext = any(
