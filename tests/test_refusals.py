@@ -287,6 +287,8 @@ SHAPES = [
     ("seq not a number", ev("person-added", handle="zoe", name="Zoe", seq="1"), ["seq:"]),
     ("hash not hex", ev("person-added", handle="zoe", name="Zoe", seq=15, recorded_at="2026-09-20T09:00:00Z", hash="xyz"), ["hash:"]),
     ("keys not hex", ev("person-added", handle="zoe", name="Zoe", keys={"zoe": "00"}), ["keys.zoe:"]),
+    ("keys not an object", ev("person-added", handle="zoe", name="Zoe", keys=[]), ["keys:"]),
+    ("keys null", ev("person-added", handle="zoe", name="Zoe", keys=None), ["keys:"]),
     ("forgotten not hex", ev("person-added", handle="zoe", name={"forgotten": "zz"}), ["name:"]),
 ]
 
