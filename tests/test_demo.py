@@ -18,7 +18,9 @@ import orjson
 import pytest
 from click.testing import CliRunner
 from conftest import Cli, _drop_schema, _pg_url
+from ledger_commands.demo import demo
 
+from ledger.cli import LedgerGroup, State
 from ledger.events import CORE_TYPES
 
 ROOT = Path(__file__).parent.parent
@@ -202,6 +204,18 @@ def test_the_demo_never_writes_the_default_ledger(sqlite_cli):
     assert refused.exit_code == 2
 
 
+def bare_cli() -> click.Group:
+    """A root group with only the demo: as before the judgement plugins existed."""
+
+    @click.group(cls=LedgerGroup)
+    @click.pass_context
+    def bare(ctx: click.Context) -> None:
+        ctx.obj = State(None, None, False)
+
+    bare.add_command(demo)
+    return bare
+
+
 def test_the_demo_works_without_the_judgement_plugins(tmp_path):
     """Before the alerts, flags and reputation plugins exist, the demo shows the referrals."""
     from ledger_commands.demo import demo
@@ -219,3 +233,17 @@ def test_the_demo_works_without_the_judgement_plugins(tmp_path):
     shown = orjson.loads(result.stdout)
     assert (shown["alerts"], shown["flags"], shown["reputation"]) == (None, None, None)
     assert len(shown["referrals"]) == 5
+
+
+def test_a_failing_judgement_does_not_stop_the_demo(tmp_path):
+    bare = bare_cli()
+
+    @bare.command()
+    @click.option("--json", "as_json", is_flag=True)
+    def flags(as_json: bool) -> None:
+        raise RuntimeError("flag store unreadable")
+
+    result = CliRunner().invoke(bare, ["demo", "--db-file", str(tmp_path / "d.db"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "Warning: `flags` failed: RuntimeError: flag store unreadable" in result.stderr
+    assert orjson.loads(result.stdout)["flags"] is None

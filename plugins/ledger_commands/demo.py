@@ -72,7 +72,10 @@ def _fresh(path: Path) -> None:
 
 
 def _judgement(ctx: click.Context, name: str, state: State, as_json: bool) -> Any:
-    """Run another plugin's read command on the demo ledger; its JSON when `as_json`."""
+    """Run another plugin's read command on the demo ledger; its JSON when `as_json`.
+
+    A command that fails is reported by name and skipped: the demo still shows the rest.
+    """
     root = ctx.find_root().command
     command = root.commands.get(name) if isinstance(root, click.Group) else None
     if command is None:
@@ -80,15 +83,23 @@ def _judgement(ctx: click.Context, name: str, state: State, as_json: bool) -> An
     args = ["--json"] if as_json else []
     if any("--as-of" in param.opts for param in command.params):
         args += ["--as-of", AS_OF]
-    sub = command.make_context(name, args, parent=ctx, obj=state)
-    if not as_json:
-        with sub:
-            command.invoke(sub)
-        return None
     buffer = io.BytesIO()
     out = io.TextIOWrapper(buffer, encoding="utf-8")
-    with sub, contextlib.redirect_stdout(out):
-        command.invoke(sub)
+    try:
+        sub = command.make_context(name, args, parent=ctx, obj=state)
+        with sub, contextlib.redirect_stdout(out) if as_json else contextlib.nullcontext():
+            command.invoke(sub)
+    except click.exceptions.Exit as exc:
+        if exc.exit_code:
+            click.echo(f"Warning: `{name}` exited with status {exc.exit_code}", err=True)
+    except Exception as exc:
+        if state.debug:
+            raise
+        message = exc.message if isinstance(exc, LedgerError) else f"{type(exc).__name__}: {exc}"
+        click.echo(f"Warning: `{name}` failed: {safe(message)}", err=True)
+        return None
+    if not as_json:
+        return None
     out.flush()
     raw = buffer.getvalue()
     return orjson.loads(raw) if raw.strip() else None
