@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ledger_commands.stages import STAGES, reached, stage, summarize
 
 
@@ -467,3 +469,45 @@ def test_a_closed_referral_remembers_how_far_it_got():
 
 def test_no_request_no_summary():
     assert summarize([ev("thank-you-sent", 2)]) is None
+
+
+ANY_EVENT = st.sampled_from(
+    [
+        vetted(2, "accept"),
+        vetted(2, "decline"),
+        vetted(2, "needs-preparation"),
+        ev("introduction-made", 2, to="t"),
+        ev("resume-forwarded", 2),
+        ev("follow-up-sent", 2),
+        ev("interview-scheduled", 2, on="2026-09-09T09:00:00Z"),
+        ev("interview-held", 2),
+        ev("feedback-given", 2),
+        ev("outcome-reported", 2, outcome="rejected"),
+        ev("thank-you-sent", 2),
+    ]
+)
+MILESTONE = st.sampled_from(
+    [
+        (ev("introduction-made", 3, to="t"), "introduced"),
+        (ev("resume-forwarded", 3), "introduced"),
+        (ev("interview-held", 3), "interviewing"),
+        (ev("feedback-given", 3), "feedback"),
+        (ev("outcome-reported", 3, outcome="hired"), "outcome"),
+    ]
+)
+
+
+@given(st.lists(ANY_EVENT, max_size=8), MILESTONE)
+def test_a_milestone_never_moves_a_referral_back(events, milestone):
+    order = list(STAGES)
+    event, its_stage = milestone
+    before = reached([REQUEST, *events])
+    after = reached([REQUEST, *events, event])
+    assert order.index(after) == max(order.index(before), order.index(its_stage))
+
+
+@given(st.lists(ANY_EVENT, max_size=8))
+def test_closing_keeps_what_was_reached(events):
+    closed = [REQUEST, *events, ev("referral-closed", 3)]
+    assert stage(closed) == "closed"
+    assert reached(closed) == reached([REQUEST, *events])
