@@ -307,8 +307,10 @@ def export(output: str) -> None:
 @cli.command()
 @click.argument("handle")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--by", "by", metavar="HANDLE", help="Who asked for it (a known person).")
-@click.option("--reason", metavar="TEXT", help="Why (kept as the --by person's own text).")
+@click.option("--by", "by", metavar="HANDLE", help="Who is doing it (a known person).")
+@click.option(
+    "--reason", metavar="TEXT", help="Why. Kept as the --by person's text; else erased too."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the recorded event as JSON.")
 def forget(handle: str, yes: bool, by: str | None, reason: str | None, as_json: bool) -> None:
     """Erase a person's name, email, title and notes for good. Cannot be undone.
