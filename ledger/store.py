@@ -32,10 +32,10 @@ from eventsourcing.persistence import OperationalError as ESOperationalError
 from eventsourcing.persistence import PersistenceError, Transcoder
 
 from .aggregates import Person, Referral, person_id, referral_id
+from .crypto import PLAINTEXT, Vault
 from .errors import ConflictError, LedgerError, StoreError
 from .events import format_timestamp, from_micros, to_micros
 from .interchange import dumps
-from .crypto import PLAINTEXT, Vault
 from .rules import Located
 
 GENESIS = "0" * 64
