@@ -71,6 +71,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("REFERRAL_LEDGER_DB", raising=False)
     monkeypatch.delenv("REFERRAL_LEDGER_DISABLE_PLUGINS", raising=False)
+    monkeypatch.delenv("REFERRAL_LEDGER_MASTER_KEY", raising=False)
+    monkeypatch.delenv("REFERRAL_LEDGER_MASTER_KEY_FILE", raising=False)
 
 
 class Cli:
