@@ -54,12 +54,22 @@ def event_recorded(event: Mapping[str, Any], ledger: Ledger) -> None:
 def register_event_types() -> list[type[Event]]:
     """Return new event types: subclasses of `ledger.Event` with a `Literal` `type`.
 
-    Their names may not collide with the contract's types or another plugin's.
+    Called once when a ledger is opened. Each type needs a `referral` field (it then belongs to
+    that referral) or a `by` field listed in `handles` (it then belongs to that person);
+    `personal` names its fields of personal data. Names may not collide with the contract's
+    types or another plugin's: a collision is an error naming both plugins. A plugin that
+    raises is reported by name and its types are left out.
     """
+    raise NotImplementedError  # a specification: pluggy never calls the body
 
 
 @hookspec
 def register_projections() -> list[Projection]:
     """Return derived views of the ledger (alerts, flags, anything else), kept up to date
     incrementally in the ledger's own database. See `ledger.projections.Projection`.
+
+    Rows of category "alert" are listed by `alerts`, "flag" by `flags`. A projection that
+    raises while deriving is reported by name, keeps its last position and resumes from it
+    once fixed; the other projections and the ledger are unaffected.
     """
+    raise NotImplementedError

@@ -575,6 +575,22 @@ class Store:
     def referral_events(self, key: str) -> list[Stored]:
         return self._select("WHERE l.referral = ? ORDER BY l.seq", (key,))
 
+    def referrals_events(self, keys: Sequence[str]) -> dict[str, list[Stored]]:
+        """The events of many referrals, by key, in `seq` order: one query per 500 keys."""
+        found: dict[str, list[Stored]] = {}
+        names = list(dict.fromkeys(keys))
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with self.read() as cur:
+                rows = cur.all(
+                    self._SELECT + f"WHERE l.referral IN ({marks}) ORDER BY l.seq", tuple(chunk)
+                )
+            for row in rows:
+                stored = self._stored(row)
+                found.setdefault(stored.record["referral"], []).append(stored)
+        return found
+
     def person_events(self, handle: str, types: Sequence[str]) -> list[Stored]:
         marks = ",".join("?" * len(types))
         return self._select(
@@ -688,7 +704,7 @@ class Store:
                 if record["type"] == "event-retracted":
                     retraction_rows.append((record["retracts"], seq, recorded_us))
                 if record.get("referral"):
-                    for name in ("by", "referrer", "target", "to"):
+                    for name in ("by", "referrer", "target", "to", "with"):
                         if record.get(name):
                             mention_rows.append((record[name], record["referral"]))
                 if item.forget:

@@ -92,22 +92,43 @@ def test_its_people_come_back_with_what_was_forgotten(old_ledger: Ledger):
 def test_it_takes_new_events_under_the_old_rules(old: Cli):
     before = old.export()
     stored = old.record(
-        {"type": "follow-up-sent", "referral": "ana-acme", "by": "ana", "to": "carol",
-         "at": "2026-10-30T09:00:00Z", "note": "Settled in well"}
+        {
+            "type": "follow-up-sent",
+            "referral": "ana-acme",
+            "by": "ana",
+            "to": "carol",
+            "at": "2026-10-30T09:00:00Z",
+            "note": "Settled in well",
+        }
     )
     assert stored["seq"] == len(before) + 1
     # what the old aggregates remember still decides
-    assert "is closed" in old.refused(
-        "record", '{"type":"introduction-made","referral":"dan-globex","by":"erin","to":"bob"}'
-    ).stderr
-    assert "already exists" in old.refused(
-        "record", '{"type":"person-added","handle":"gina","name":"Gina again"}'
-    ).stderr
-    assert "already forgotten" in old.refused(
-        "record", '{"type":"person-forgotten","handle":"gina"}'
-    ).stderr
-    old.record({"type": "referral-requested", "referral": "ana-globex", "by": "ana",
-                "referrer": "erin", "company": "Globex", "at": "2026-10-30T10:00:00Z"})
+    assert (
+        "is closed"
+        in old.refused(
+            "record", '{"type":"introduction-made","referral":"dan-globex","by":"erin","to":"bob"}'
+        ).stderr
+    )
+    assert (
+        "already exists"
+        in old.refused(
+            "record", '{"type":"person-added","handle":"gina","name":"Gina again"}'
+        ).stderr
+    )
+    assert (
+        "already forgotten"
+        in old.refused("record", '{"type":"person-forgotten","handle":"gina"}').stderr
+    )
+    old.record(
+        {
+            "type": "referral-requested",
+            "referral": "ana-globex",
+            "by": "ana",
+            "referrer": "erin",
+            "company": "Globex",
+            "at": "2026-10-30T10:00:00Z",
+        }
+    )
     after = old.export()
     assert after[: len(before)] == before
     assert old.json("verify", "--json")["ok"] is True

@@ -10,7 +10,6 @@ from typing import Any, ClassVar, Literal
 
 import orjson
 import pytest
-
 from conftest import Cli
 
 import ledger.plugins as plugins_module
@@ -23,10 +22,21 @@ from ledger.plugins import Plugins
 BASE = Path(__file__).parent / "fixtures" / "base.jsonl"
 
 CONTRACT_TYPES = [
-    "person-added", "connection-declared", "referral-requested", "request-vetted",
-    "introduction-made", "resume-forwarded", "follow-up-sent", "interview-scheduled",
-    "interview-held", "feedback-given", "outcome-reported", "thank-you-sent", "referral-closed",
-    "event-retracted", "person-forgotten",
+    "person-added",
+    "connection-declared",
+    "referral-requested",
+    "request-vetted",
+    "introduction-made",
+    "resume-forwarded",
+    "follow-up-sent",
+    "interview-scheduled",
+    "interview-held",
+    "feedback-given",
+    "outcome-reported",
+    "thank-you-sent",
+    "referral-closed",
+    "event-retracted",
+    "person-forgotten",
 ]
 
 # The smallest event of each type the ledger of base.jsonl accepts.
@@ -44,7 +54,12 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "outcome-reported": {"referral": "r1", "by": "bob", "to": "ana", "outcome": "withdrawn"},
     "thank-you-sent": {"referral": "r1", "by": "bob", "to": "carol"},
     "referral-closed": {"referral": "r3", "by": "erin", "reason": "Found another way in"},
-    "event-retracted": {"referral": "r1", "by": "bob", "retracts": "held-r1", "reason": "Rescheduled"},
+    "event-retracted": {
+        "referral": "r1",
+        "by": "bob",
+        "retracts": "held-r1",
+        "reason": "Rescheduled",
+    },
     "person-forgotten": {"handle": "dan"},
 }
 
@@ -61,8 +76,16 @@ def test_the_types_are_the_contracts():
 
 
 def test_kinds_run_weakest_first():
-    assert KINDS == ("linkedin-only", "met-once", "acquaintance", "worked-together", "friend",
-                     "managed", "reported-to", "family")
+    assert KINDS == (
+        "linkedin-only",
+        "met-once",
+        "acquaintance",
+        "worked-together",
+        "friend",
+        "managed",
+        "reported-to",
+        "family",
+    )
     assert WEAK_KINDS == {"linkedin-only", "met-once"}
 
 
@@ -96,12 +119,17 @@ def test_the_smallest_event_of_each_type_is_recorded(ledger, subtests):
 
 
 def test_generated_ids_are_unique(ledger):
-    ids = {ledger.record({"type": "follow-up-sent", "referral": "r1", "by": "ana", "to": "bob"})["id"] for _ in range(3)}
+    ids = {
+        ledger.record({"type": "follow-up-sent", "referral": "r1", "by": "ana", "to": "bob"})["id"]
+        for _ in range(3)
+    }
     assert len(ids) == 3
 
 
 def test_record_prints_what_export_holds(ledger):
-    stored = ledger.record({"type": "follow-up-sent", "referral": "r1", "by": "ana", "to": "bob", "note": "Hi"})
+    stored = ledger.record(
+        {"type": "follow-up-sent", "referral": "r1", "by": "ana", "to": "bob", "note": "Hi"}
+    )
     assert ledger.export()[-1] == stored
     # the printed event, fed back as it is, is a no-op that reports the original
     again = ledger.json("record", "--json", orjson.dumps(stored).decode())
@@ -111,18 +139,34 @@ def test_record_prints_what_export_holds(ledger):
 
 def test_an_interview_may_be_scheduled_in_the_future(ledger):
     next_month = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
-    stored = ledger.record({"type": "interview-scheduled", "referral": "r1", "on": next_month.isoformat()})
+    stored = ledger.record(
+        {"type": "interview-scheduled", "referral": "r1", "on": next_month.isoformat()}
+    )
     assert stored["on"] == next_month.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_every_optional_field_is_kept(ledger):
     full = {
-        "type": "referral-requested", "referral": "r9", "by": "dan", "referrer": "erin",
-        "company": "Acme", "target": "bob", "role": "Data engineer", "posting_at": "2026-09-01",
-        "goal": "A chat", "relationship": "acquaintance",
-        "preparation": {"researched_company": True, "researched_person": False, "questions": ["Why?", ""],
-                        "expectations": "", "follow_up_plan": "Call", "qualifications": "SQL"},
-        "at": "2026-09-20T09:00:00Z", "id": "full-request",
+        "type": "referral-requested",
+        "referral": "r9",
+        "by": "dan",
+        "referrer": "erin",
+        "company": "Acme",
+        "target": "bob",
+        "role": "Data engineer",
+        "posting_at": "2026-09-01",
+        "goal": "A chat",
+        "relationship": "acquaintance",
+        "preparation": {
+            "researched_company": True,
+            "researched_person": False,
+            "questions": ["Why?", ""],
+            "expectations": "",
+            "follow_up_plan": "Call",
+            "qualifications": "SQL",
+        },
+        "at": "2026-09-20T09:00:00Z",
+        "id": "full-request",
     }
     stored = ledger.record(full)
     assert {k: stored[k] for k in full} == full
@@ -154,10 +198,19 @@ class Impostor:
 
 
 def test_a_plugin_event_type_is_recorded_exported_and_restored(ledger, monkeypatch, tmp_path):
-    monkeypatch.setattr(plugins_module, "_default", Plugins(load_entry_points=False, extra={"coffee": CoffeePlugin()}))
-    stored = ledger.record({"type": "coffee-had", "by": "ana", "note": "Flat white", "at": "2026-09-20T09:00:00Z"})
+    monkeypatch.setattr(
+        plugins_module,
+        "_default",
+        Plugins(load_entry_points=False, extra={"coffee": CoffeePlugin()}),
+    )
+    stored = ledger.record(
+        {"type": "coffee-had", "by": "ana", "note": "Flat white", "at": "2026-09-20T09:00:00Z"}
+    )
     assert stored["note"] == "Flat white" and stored["seq"] == 15
-    assert "unknown person 'zoe'" in ledger.refused("record", '{"type":"coffee-had","by":"zoe"}').stderr
+    assert (
+        "unknown person 'zoe'"
+        in ledger.refused("record", '{"type":"coffee-had","by":"zoe"}').stderr
+    )
     dump = tmp_path / "export.jsonl"
     dump.write_text(ledger.ok("export").stdout)
     other = Cli(str(tmp_path / "other.db"))
@@ -167,4 +220,7 @@ def test_a_plugin_event_type_is_recorded_exported_and_restored(ledger, monkeypat
 
 def test_a_plugin_may_not_take_a_contract_type_name(tmp_path):
     with pytest.raises(LedgerError, match="person-added"):
-        Ledger(str(tmp_path / "l.db"), plugins=Plugins(load_entry_points=False, extra={"impostor": Impostor()}))
+        Ledger(
+            str(tmp_path / "l.db"),
+            plugins=Plugins(load_entry_points=False, extra={"impostor": Impostor()}),
+        )

@@ -6,14 +6,15 @@ its own tests there, as CI does, and checks that disabling it by name works.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
+import venvs
 
 import ledger.plugins
-import venvs
 from ledger.cli import cli as root
 from ledger.plugins import Plugins
 
@@ -24,9 +25,17 @@ AT = "2026-10-0{}T{}:00:00Z"
 @pytest.fixture
 def coffee(monkeypatch):
     """The coffee-chat plugin loaded beside the built-ins, as if installed."""
-    monkeypatch.syspath_prepend(str(EXAMPLE))
-    import referral_ledger_coffee_chat as module
-
+    # Imported from its file, not by putting the folder on sys.path: an editable install there
+    # leaves an .egg-info that would make it an installed plugin for the whole session.
+    package = EXAMPLE / "referral_ledger_coffee_chat"
+    spec = importlib.util.spec_from_file_location(
+        "referral_ledger_coffee_chat", package / "__init__.py",
+        submodule_search_locations=[str(package)],
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
     plugins = Plugins(extra={"coffee-chat": module})
     monkeypatch.setattr(ledger.plugins, "_default", plugins)
     module.register_commands(cli=root)
@@ -98,7 +107,7 @@ def test_a_ledger_read_without_the_plugin_names_it_and_still_verifies(coffee, cl
 
 
 def test_in_a_fresh_venv_it_installs_passes_its_tests_and_can_be_disabled(tmp_path_factory):
-    venv = venvs.shared(tmp_path_factory)
+    venv = venvs.fresh(tmp_path_factory)
     venv.pip_install("-e", str(EXAMPLE))
     own = venv.run([venv.python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], EXAMPLE)
     assert " passed" in own.stdout and "failed" not in own.stdout
@@ -122,8 +131,10 @@ def test_in_a_fresh_venv_it_installs_passes_its_tests_and_can_be_disabled(tmp_pa
     mine = next(p for p in listed if p["name"] == "coffee-chat")
     assert (mine["enabled"], mine["hooks"]) == (False, [])
     imported = venv.run(
-        [venv.python, "-c", "import sys; from ledger.plugins import get_plugins; get_plugins(); "
-         "print('referral_ledger_coffee_chat' in sys.modules)"], work, **off
+        [venv.python, "-c", (
+            "import sys; from ledger.plugins import get_plugins; get_plugins(); "
+            "print('referral_ledger_coffee_chat' in sys.modules)"
+        )], work, **off
     )
     assert imported.stdout.strip() == "False"
     export = venv.run(["referral-ledger", "--db", db, "export"], work, check=False, **off)

@@ -55,7 +55,13 @@ def test_the_story_covers_every_event_type():
 
 def test_the_story_imports_and_exports_with_its_place_in_the_ledger(cli):
     result = summary(cli, str(STORY))
-    assert result == {"stored": 50, "unchanged": 0, "restored": False, "first_seq": 1, "last_seq": 50}
+    assert result == {
+        "stored": 50,
+        "unchanged": 0,
+        "restored": False,
+        "first_seq": 1,
+        "last_seq": 50,
+    }
     exported = cli.export()
     assert [e["id"] for e in exported] == [e["id"] for e in story()]
     assert [e["seq"] for e in exported] == list(range(1, 51))
@@ -98,8 +104,16 @@ def test_timestamps_are_written_back_in_utc_with_z(cli):
     cli.ok("import", str(STORY))
     scheduled = next(e for e in cli.export() if e["id"] == "story-22")
     assert scheduled["on"] == "2026-09-25T13:00:00Z"  # given as 15:00+02:00
-    cli.record({"type": "follow-up-sent", "referral": "ana-acme", "by": "ana", "to": "bob",
-                "at": "2026-10-04T08:30:00.250000-05:00", "id": "late"})
+    cli.record(
+        {
+            "type": "follow-up-sent",
+            "referral": "ana-acme",
+            "by": "ana",
+            "to": "bob",
+            "at": "2026-10-04T08:30:00.250000-05:00",
+            "id": "late",
+        }
+    )
     late = next(e for e in cli.export() if e["id"] == "late")
     assert late["at"] == "2026-10-04T13:30:00.250000Z"
 
@@ -127,7 +141,11 @@ def test_importing_the_same_file_again_changes_nothing(cli, tmp_path):
     cli.ok("import", str(STORY))
     first = cli.ok("export").stdout
     assert summary(cli, str(STORY)) == {
-        "stored": 0, "unchanged": 50, "restored": False, "first_seq": None, "last_seq": None,
+        "stored": 0,
+        "unchanged": 50,
+        "restored": False,
+        "first_seq": None,
+        "last_seq": None,
     }
     dump = tmp_path / "export.jsonl"
     dump.write_text(first)
@@ -141,7 +159,13 @@ def test_an_export_into_a_ledger_holding_other_events(cli, other, tmp_path):
     dump = write(tmp_path / "export.jsonl", exported)
     other.record({"type": "person-added", "handle": "zed", "name": "Zed", "id": "zed"})
     result = summary(other, dump)
-    assert result == {"stored": 50, "unchanged": 0, "restored": False, "first_seq": 2, "last_seq": 51}
+    assert result == {
+        "stored": 50,
+        "unchanged": 0,
+        "restored": False,
+        "first_seq": 2,
+        "last_seq": 51,
+    }
     moved = other.export()[1:]
     assert [e["seq"] for e in moved] == list(range(2, 52))
     for before, after in zip(exported, moved, strict=True):

@@ -31,7 +31,10 @@ BASE = Path(__file__).parent / "fixtures" / "base.jsonl"
 
 
 def test_a_plain_object_is_read():
-    assert parse_event('{"type": "x", "n": [1, {"a": null}]}') == {"type": "x", "n": [1, {"a": None}]}
+    assert parse_event('{"type": "x", "n": [1, {"a": null}]}') == {
+        "type": "x",
+        "n": [1, {"a": None}],
+    }
     assert parse_event(b'\n {"type":"x"} \n') == {"type": "x"}
 
 
@@ -80,12 +83,17 @@ NOW = datetime.now(UTC)
 
 # Free text as people write it: any printable character, newlines and tabs, quotes, emoji.
 free_text = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x7f") | st.sampled_from("\n\t\"\\"),
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x7f")
+    | st.sampled_from('\n\t"\\'),
     min_size=1,
     max_size=60,
 ).filter(lambda s: s.strip())
-one_line = free_text.map(lambda s: s.replace("\n", " ").replace("\t", " ")).filter(lambda s: s.strip())
-offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+one_line = free_text.map(lambda s: s.replace("\n", " ").replace("\t", " ")).filter(
+    lambda s: s.strip()
+)
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda m: timezone(timedelta(minutes=m))
+)
 
 
 @st.composite
@@ -108,11 +116,24 @@ def optional(draw: Any, event: dict[str, Any], key: str, strategy: Any) -> None:
 @st.composite
 def valid_events(draw: Any) -> dict[str, Any]:
     """One event that the ledger of base.jsonl accepts, with every optional field in play."""
-    kind = draw(st.sampled_from([
-        "person-added", "connection-declared", "referral-requested", "request-vetted",
-        "follow-up-sent", "thank-you-sent", "resume-forwarded", "interview-scheduled",
-        "interview-held", "feedback-given", "outcome-reported", "referral-closed",
-    ]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "person-added",
+                "connection-declared",
+                "referral-requested",
+                "request-vetted",
+                "follow-up-sent",
+                "thank-you-sent",
+                "resume-forwarded",
+                "interview-scheduled",
+                "interview-held",
+                "feedback-given",
+                "outcome-reported",
+                "referral-closed",
+            ]
+        )
+    )
     at = draw(moments(HELD, NOW - timedelta(minutes=1)))
     event: dict[str, Any] = {"type": kind}
     if draw(st.booleans()):
@@ -122,7 +143,12 @@ def valid_events(draw: Any) -> dict[str, Any]:
     channel = st.sampled_from(["email", "phone", "message", "in-person", "other"])
     if kind == "person-added":
         event |= {"handle": "zoe", "name": draw(one_line)}
-        optional(draw, event, "email", st.from_regex(r"[a-z0-9.+]{1,10}@[a-z0-9]{1,10}\.[a-z]{2,4}", fullmatch=True))
+        optional(
+            draw,
+            event,
+            "email",
+            st.from_regex(r"[a-z0-9.+]{1,10}@[a-z0-9]{1,10}\.[a-z]{2,4}", fullmatch=True),
+        )
         optional(draw, event, "company", one_line)
         optional(draw, event, "title", one_line)
     elif kind == "connection-declared":
@@ -147,8 +173,11 @@ def valid_events(draw: Any) -> dict[str, Any]:
     else:
         event["referral"] = "r1"
         if kind == "request-vetted":
-            event |= {"by": "carol", "decision": draw(st.sampled_from(["accept", "decline", "needs-preparation"])),
-                      "knows_work": draw(st.booleans())}
+            event |= {
+                "by": "carol",
+                "decision": draw(st.sampled_from(["accept", "decline", "needs-preparation"])),
+                "knows_work": draw(st.booleans()),
+            }
             optional(draw, event, "relationship", st.sampled_from(KINDS))
             optional(draw, event, "note", free_text)
         elif kind in ("follow-up-sent", "thank-you-sent", "resume-forwarded"):
@@ -167,8 +196,15 @@ def valid_events(draw: Any) -> dict[str, Any]:
             event |= {"by": "bob", "to": "carol", "match": draw(st.integers(1, 5))}
             optional(draw, event, "note", free_text)
         elif kind == "outcome-reported":
-            event |= {"by": "ana", "to": "carol",
-                      "outcome": draw(st.sampled_from(["hired", "offer-declined", "rejected", "no-opening", "withdrawn"]))}
+            event |= {
+                "by": "ana",
+                "to": "carol",
+                "outcome": draw(
+                    st.sampled_from(
+                        ["hired", "offer-declined", "rejected", "no-opening", "withdrawn"]
+                    )
+                ),
+            }
             optional(draw, event, "note", free_text)
         elif kind == "referral-closed":
             event |= {"by": draw(st.sampled_from(PEOPLE)), "reason": draw(free_text)}
@@ -181,11 +217,13 @@ def fresh_ledger(directory: str, name: str) -> Ledger:
 
 def export_bytes(ledger: Ledger) -> bytes:
     keys = ledger.all_secrets()
-    return b"".join(orjson.dumps(ledger.export_record(s, keys)) + b"\n" for s in ledger.store.events())
+    return b"".join(
+        orjson.dumps(ledger.export_record(s, keys)) + b"\n" for s in ledger.store.events()
+    )
 
 
 def same_moment(a: str, b: str) -> bool:
-    return datetime.fromisoformat(a.replace("Z", "+00:00")) == datetime.fromisoformat(b.replace("Z", "+00:00"))
+    return datetime.fromisoformat(a) == datetime.fromisoformat(b)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -216,11 +254,20 @@ def test_any_valid_event_survives_record_export_import_unchanged(event):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
-FIELDS = sorted({name for model in CORE_TYPES.values() for name in model.model_fields} | {"with", "seq", "hash", "recorded_at", "keys"})
+FIELDS = sorted(
+    {name for model in CORE_TYPES.values() for name in model.model_fields}
+    | {"with", "seq", "hash", "recorded_at", "keys"}
+)
 
 
 @st.composite
@@ -228,12 +275,17 @@ def near_events(draw: Any) -> dict[str, Any]:
     """Objects that look like events: real types and field names, any values."""
     event = {"type": draw(st.sampled_from(sorted(CORE_TYPES)) | st.text(max_size=12))}
     for key in draw(st.lists(st.sampled_from(FIELDS), max_size=8, unique=True)):
-        event[key] = draw(json_values | st.sampled_from(PEOPLE) | st.sampled_from(["r1", "r2", "r3"]))
+        event[key] = draw(
+            json_values | st.sampled_from(PEOPLE) | st.sampled_from(["r1", "r2", "r3"])
+        )
     return event
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=200) | st.text(max_size=200).map(lambda s: s.encode("utf-8", "surrogatepass")))
+@given(
+    data=st.binary(max_size=200)
+    | st.text(max_size=200).map(lambda s: s.encode("utf-8", "surrogatepass"))
+)
 def test_arbitrary_bytes_are_an_event_or_a_ledger_error(data):
     try:
         event = parse_event(data)
@@ -264,7 +316,9 @@ def shared_ledger(tmp_path_factory):
     ledger.close()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(event=near_events())
 def test_objects_that_look_like_events_are_stored_or_refused_never_crash(shared_ledger, event):
     count = shared_ledger.store.count()

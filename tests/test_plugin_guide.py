@@ -16,7 +16,7 @@ from pathlib import Path
 import venvs
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
-FENCE = re.compile(r"^```(\w*)(.*?)\n(.*?)^```\s*$", re.S | re.M)
+FENCE = re.compile(r"^```(\w*)(.*?)\n(.*?)^```\s*$", re.DOTALL | re.MULTILINE)
 
 
 @dataclass
@@ -63,7 +63,7 @@ def test_the_tutorial_has_the_promised_steps():
 
 
 def test_following_the_tutorial_word_for_word_gives_a_working_plugin(tmp_path_factory):
-    venv = venvs.shared(tmp_path_factory)
+    venv = venvs.fresh(tmp_path_factory)
     cwd = tmp_path_factory.mktemp("guide")
     for step in tutorial_steps(GUIDE.read_text()):
         if step.kind == "file":

@@ -21,10 +21,18 @@ from ledger.plugins import Plugins
 
 ROOT = Path(__file__).parent.parent
 BASE = Path(__file__).parent / "fixtures" / "base.jsonl"
-FOLLOW_UP = {"type": "follow-up-sent", "referral": "r1", "by": "ana", "to": "bob", "at": "2026-09-20T09:00:00Z"}
+FOLLOW_UP = {
+    "type": "follow-up-sent",
+    "referral": "r1",
+    "by": "ana",
+    "to": "bob",
+    "at": "2026-09-20T09:00:00Z",
+}
 
 
-def use_plugins(monkeypatch: pytest.MonkeyPatch, load_entry_points: bool = False, **extra: object) -> Plugins:
+def use_plugins(
+    monkeypatch: pytest.MonkeyPatch, load_entry_points: bool = False, **extra: object
+) -> Plugins:
     """Make the CLI (and every Ledger it opens) use these plugins."""
     plugins = Plugins(load_entry_points=load_entry_points, extra=extra)
     monkeypatch.setattr(plugins_module, "_default", plugins)
@@ -74,7 +82,13 @@ def test_validate_event_returning_text_refuses_the_event(ledger, monkeypatch):
 def test_a_veto_refuses_a_whole_import(ledger, monkeypatch, tmp_path):
     use_plugins(monkeypatch, monday=NoFollowUps())
     path = tmp_path / "two.jsonl"
-    thanks = {"type": "thank-you-sent", "referral": "r1", "by": "ana", "to": "carol", "at": "2026-09-20T08:00:00Z"}
+    thanks = {
+        "type": "thank-you-sent",
+        "referral": "r1",
+        "by": "ana",
+        "to": "carol",
+        "at": "2026-09-20T08:00:00Z",
+    }
     path.write_bytes(orjson.dumps(thanks) + b"\n" + orjson.dumps(FOLLOW_UP) + b"\n")
     before = ledger.ok("export").stdout
     result = ledger.refused("import", str(path))
@@ -141,8 +155,14 @@ def test_the_event_given_to_hooks_is_read_only(ledger, monkeypatch):
     mutating = Mutating()
     use_plugins(monkeypatch, mutating=mutating)
     stored = ledger.record(
-        {"type": "referral-requested", "referral": "r9", "by": "dan", "referrer": "carol",
-         "company": "Acme", "preparation": {"researched_company": True, "questions": ["Why?"]}}
+        {
+            "type": "referral-requested",
+            "referral": "r9",
+            "by": "dan",
+            "referrer": "carol",
+            "company": "Acme",
+            "preparation": {"researched_company": True, "questions": ["Why?"]},
+        }
     )
     assert len(mutating.errors) == 6
     assert stored["by"] == "dan"
@@ -183,17 +203,35 @@ def test_event_recorded_sees_the_committed_event(ledger, monkeypatch):
     assert witness.committed == [15]
 
 
-def test_event_recorded_once_per_new_event_of_an_import_after_the_one_commit(ledger, monkeypatch, tmp_path):
+def test_event_recorded_once_per_new_event_of_an_import_after_the_one_commit(
+    ledger, monkeypatch, tmp_path
+):
     witness = Witness(ledger.db)
     use_plugins(monkeypatch, witness=witness)
     known = orjson.loads(ledger.ok("export").stdout.splitlines()[0])
     new = [
         {**FOLLOW_UP, "id": "fu-a"},
-        {"type": "thank-you-sent", "referral": "r1", "by": "ana", "to": "carol", "id": "ty-a", "at": "2026-09-21T09:00:00Z"},
-        {"type": "follow-up-sent", "referral": "r3", "by": "erin", "to": "carol", "id": "fu-b", "at": "2026-09-21T10:00:00Z"},
+        {
+            "type": "thank-you-sent",
+            "referral": "r1",
+            "by": "ana",
+            "to": "carol",
+            "id": "ty-a",
+            "at": "2026-09-21T09:00:00Z",
+        },
+        {
+            "type": "follow-up-sent",
+            "referral": "r3",
+            "by": "erin",
+            "to": "carol",
+            "id": "fu-b",
+            "at": "2026-09-21T10:00:00Z",
+        },
     ]
     strip = ("recorded_at", "seq", "hash", "keys")
-    lines = [orjson.dumps({k: v for k, v in known.items() if k not in strip})] + [orjson.dumps(e) for e in new]
+    lines = [orjson.dumps({k: v for k, v in known.items() if k not in strip})] + [
+        orjson.dumps(e) for e in new
+    ]
     path = tmp_path / "more.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     ledger.ok("import", str(path))
@@ -258,7 +296,9 @@ def test_register_commands_adds_a_command(ledger, monkeypatch, fresh_commands):
     assert "unknown person 'zoe'" in ledger.refused("greet", "zoe").stderr
 
 
-def test_register_commands_that_raises_is_reported_and_the_cli_still_starts(ledger, monkeypatch, fresh_commands, capsys):
+def test_register_commands_that_raises_is_reported_and_the_cli_still_starts(
+    ledger, monkeypatch, fresh_commands, capsys
+):
     use_plugins(monkeypatch, broken=BrokenCommands(), greeter=Greeter())
     cli_module._load_plugin_commands()
     err = capsys.readouterr().err
@@ -322,7 +362,11 @@ class FakeEntryPoint:
 
 
 def fake_entry_points(monkeypatch, *eps: FakeEntryPoint) -> None:
-    monkeypatch.setattr(plugins_module, "entry_points", lambda group: list(eps) if group == "referral_ledger" else [])
+    monkeypatch.setattr(
+        plugins_module,
+        "entry_points",
+        lambda group: list(eps) if group == "referral_ledger" else [],
+    )
 
 
 def test_disabled_plugins_are_listed_but_not_imported(ledger, monkeypatch):
@@ -345,7 +389,9 @@ def test_without_the_switch_the_same_plugin_vetoes(ledger, monkeypatch):
 
 
 def test_a_plugin_that_cannot_be_imported_is_reported_and_the_rest_works(ledger, monkeypatch):
-    fake_entry_points(monkeypatch, FakeEntryPoint("broken", ModuleNotFoundError("No module named 'x'")))
+    fake_entry_points(
+        monkeypatch, FakeEntryPoint("broken", ModuleNotFoundError("No module named 'x'"))
+    )
     monkeypatch.setattr(plugins_module, "_default", None)
     listed = {p["name"]: p for p in ledger.json("plugins", "--json")}
     assert listed["broken"]["enabled"] is False and "No module named" in listed["broken"]["error"]
@@ -374,7 +420,7 @@ def test_plugins_without_json_is_one_line_each(cli):
 
 
 def test_a_disabled_built_in_is_listed_as_such(cli, monkeypatch):
-    name = sorted(declared_builtins())[0]
+    name = min(declared_builtins())
     monkeypatch.setenv("REFERRAL_LEDGER_DISABLE_PLUGINS", name)
     monkeypatch.setattr(plugins_module, "_default", None)
     listed = {p["name"]: p for p in cli.json("plugins", "--json")}
@@ -429,7 +475,7 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
     import subprocess
 
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run(args, capture_output=True, env=full_env, cwd=cwd, timeout=60)
+    return subprocess.run(args, capture_output=True, env=full_env, cwd=cwd, timeout=60, check=False)
 
 
 def test_python_m_ledger_is_the_console_script(tmp_path):
@@ -448,7 +494,10 @@ def test_python_m_ledger_is_the_console_script(tmp_path):
     event = '{"type":"person-added","handle":"ana","name":"Ana"}'
     stored = run(*module, "--db", db, "record", event, env=env)
     assert stored.returncode == 0 and orjson.loads(stored.stdout)["seq"] == 1
-    for refusal in (run(*module, "--db", db, "record", event, env=env), run(str(script), "--db", db, "record", "[]", env=env)):
+    for refusal in (
+        run(*module, "--db", db, "record", event, env=env),
+        run(str(script), "--db", db, "record", "[]", env=env),
+    ):
         assert refusal.returncode == 2
         assert refusal.stderr.startswith(b"Error: ") and b"Traceback" not in refusal.stderr
     piped = run(*module, "--db", db, "export", env=env)

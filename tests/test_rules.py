@@ -37,10 +37,22 @@ def try_record(cli, event: dict[str, Any]):
 AFTER_CLOSE_OK = [
     {"type": "thank-you-sent", "referral": "r2", "by": "dan", "to": "carol"},
     {"type": "follow-up-sent", "referral": "r2", "by": "carol", "to": "dan"},
-    {"type": "outcome-reported", "referral": "r2", "by": "dan", "to": "carol", "outcome": "no-opening"},
+    {
+        "type": "outcome-reported",
+        "referral": "r2",
+        "by": "dan",
+        "to": "carol",
+        "outcome": "no-opening",
+    },
 ]
 AFTER_CLOSE_REFUSED = [
-    {"type": "request-vetted", "referral": "r2", "by": "carol", "decision": "accept", "knows_work": True},
+    {
+        "type": "request-vetted",
+        "referral": "r2",
+        "by": "carol",
+        "decision": "accept",
+        "knows_work": True,
+    },
     {"type": "introduction-made", "referral": "r2", "by": "carol", "to": "bob"},
     {"type": "resume-forwarded", "referral": "r2", "by": "carol", "to": "bob"},
     {"type": "interview-scheduled", "referral": "r2", "on": "2026-10-01T09:00:00Z"},
@@ -63,14 +75,31 @@ def test_a_closed_referral_takes_only_what_may_follow_a_close(ledger, subtests):
 def test_what_happened_before_the_close_can_still_be_recorded(ledger):
     # history is often written down after the fact
     before = "2026-09-12T18:00:00Z"
-    ledger.record({"type": "request-vetted", "referral": "r2", "by": "carol", "decision": "accept",
-                   "knows_work": True, "at": before})
-    ledger.record({"type": "introduction-made", "referral": "r2", "by": "carol", "to": "bob", "at": before})
+    ledger.record(
+        {
+            "type": "request-vetted",
+            "referral": "r2",
+            "by": "carol",
+            "decision": "accept",
+            "knows_work": True,
+            "at": before,
+        }
+    )
+    ledger.record(
+        {"type": "introduction-made", "referral": "r2", "by": "carol", "to": "bob", "at": before}
+    )
 
 
 def test_feedback_after_a_close_needs_an_interview_too(ledger):
     interview = {"type": "interview-held", "referral": "r2", "at": "2026-09-12T18:00:00Z"}
-    feedback = {"type": "feedback-given", "referral": "r2", "by": "bob", "to": "carol", "match": 2, "at": AFTER}
+    feedback = {
+        "type": "feedback-given",
+        "referral": "r2",
+        "by": "bob",
+        "to": "carol",
+        "match": 2,
+        "at": AFTER,
+    }
     assert "needs an interview-held" in try_record(ledger, feedback).stderr
     ledger.record(interview)
     assert ledger.record(feedback)["match"] == 2
@@ -79,19 +108,50 @@ def test_feedback_after_a_close_needs_an_interview_too(ledger):
 def test_a_retracted_close_reopens_the_referral(ledger):
     intro = {"type": "introduction-made", "referral": "r2", "by": "carol", "to": "bob", "at": AFTER}
     assert try_record(ledger, intro).exit_code == 2
-    ledger.record({"type": "event-retracted", "referral": "r2", "by": "carol", "retracts": "close-r2",
-                   "reason": "Closed the wrong referral", "at": AFTER})
+    ledger.record(
+        {
+            "type": "event-retracted",
+            "referral": "r2",
+            "by": "carol",
+            "retracts": "close-r2",
+            "reason": "Closed the wrong referral",
+            "at": AFTER,
+        }
+    )
     ledger.record(intro)
-    ledger.record({"type": "referral-closed", "referral": "r2", "by": "carol", "reason": "Now it is done",
-                   "at": "2026-09-21T09:00:00Z"})
+    ledger.record(
+        {
+            "type": "referral-closed",
+            "referral": "r2",
+            "by": "carol",
+            "reason": "Now it is done",
+            "at": "2026-09-21T09:00:00Z",
+        }
+    )
     assert try_record(ledger, {**intro, "at": "2026-09-22T09:00:00Z"}).exit_code == 2
 
 
 def test_a_retraction_is_accepted_after_a_close(ledger):
-    thanks = ledger.record({"type": "thank-you-sent", "referral": "r2", "by": "dan", "to": "carol",
-                            "at": AFTER, "id": "ty-r2"})
-    retraction = ledger.record({"type": "event-retracted", "referral": "r2", "by": "dan",
-                                "retracts": thanks["id"], "reason": "Never sent", "at": AFTER})
+    thanks = ledger.record(
+        {
+            "type": "thank-you-sent",
+            "referral": "r2",
+            "by": "dan",
+            "to": "carol",
+            "at": AFTER,
+            "id": "ty-r2",
+        }
+    )
+    retraction = ledger.record(
+        {
+            "type": "event-retracted",
+            "referral": "r2",
+            "by": "dan",
+            "retracts": thanks["id"],
+            "reason": "Never sent",
+            "at": AFTER,
+        }
+    )
     assert retraction["retracts"] == "ty-r2"
 
 
@@ -99,37 +159,95 @@ def test_a_retraction_is_accepted_after_a_close(ledger):
 
 
 def test_a_retracted_interview_does_not_count_for_feedback(ledger):
-    feedback = {"type": "feedback-given", "referral": "r1", "by": "bob", "to": "carol", "match": 5, "at": AFTER}
-    ledger.record({"type": "event-retracted", "referral": "r1", "by": "bob", "retracts": "held-r1",
-                   "reason": "It was rescheduled", "at": "2026-09-16T09:00:00Z"})
+    feedback = {
+        "type": "feedback-given",
+        "referral": "r1",
+        "by": "bob",
+        "to": "carol",
+        "match": 5,
+        "at": AFTER,
+    }
+    ledger.record(
+        {
+            "type": "event-retracted",
+            "referral": "r1",
+            "by": "bob",
+            "retracts": "held-r1",
+            "reason": "It was rescheduled",
+            "at": "2026-09-16T09:00:00Z",
+        }
+    )
     assert "needs an interview-held" in try_record(ledger, feedback).stderr
-    ledger.record({"type": "interview-held", "referral": "r1", "by": "bob", "at": "2026-09-18T09:00:00Z"})
+    ledger.record(
+        {"type": "interview-held", "referral": "r1", "by": "bob", "at": "2026-09-18T09:00:00Z"}
+    )
     assert ledger.record(feedback)["match"] == 5
 
 
 def test_feedback_at_the_same_moment_as_the_interview(ledger):
-    ledger.record({"type": "feedback-given", "referral": "r1", "by": "bob", "to": "carol", "match": 3,
-                   "at": "2026-09-15T11:00:00+02:00"})
+    ledger.record(
+        {
+            "type": "feedback-given",
+            "referral": "r1",
+            "by": "bob",
+            "to": "carol",
+            "match": 3,
+            "at": "2026-09-15T11:00:00+02:00",
+        }
+    )
 
 
 def test_an_event_at_the_very_moment_of_its_request(ledger):
-    ledger.record({"type": "request-vetted", "referral": "r3", "by": "carol", "decision": "accept",
-                   "knows_work": False, "at": "2026-09-12T09:00:00Z"})
-    late = try_record(ledger, {"type": "follow-up-sent", "referral": "r3", "by": "erin", "to": "carol",
-                               "at": "2026-09-12T08:59:59.999999Z"})
+    ledger.record(
+        {
+            "type": "request-vetted",
+            "referral": "r3",
+            "by": "carol",
+            "decision": "accept",
+            "knows_work": False,
+            "at": "2026-09-12T09:00:00Z",
+        }
+    )
+    late = try_record(
+        ledger,
+        {
+            "type": "follow-up-sent",
+            "referral": "r3",
+            "by": "erin",
+            "to": "carol",
+            "at": "2026-09-12T08:59:59.999999Z",
+        },
+    )
     assert late.exit_code == 2 and "earlier than the referral was requested" in late.stderr
 
 
 def test_an_event_of_another_referral_is_not_held_to_this_ones_rules(ledger):
     # r2 is closed, r1 and r3 are not
-    ledger.record({"type": "introduction-made", "referral": "r3", "by": "carol", "to": "bob", "at": AFTER})
+    ledger.record(
+        {"type": "introduction-made", "referral": "r3", "by": "carol", "to": "bob", "at": AFTER}
+    )
 
 
 def test_a_retracted_declaration_can_be_retracted_no_further(ledger):
-    ledger.record({"type": "event-retracted", "by": "ana", "retracts": "decl-ana-carol",
-                   "reason": "We only met once", "at": AFTER})
-    again = try_record(ledger, {"type": "event-retracted", "by": "ana", "retracts": "decl-ana-carol",
-                                "reason": "Twice", "at": AFTER})
+    ledger.record(
+        {
+            "type": "event-retracted",
+            "by": "ana",
+            "retracts": "decl-ana-carol",
+            "reason": "We only met once",
+            "at": AFTER,
+        }
+    )
+    again = try_record(
+        ledger,
+        {
+            "type": "event-retracted",
+            "by": "ana",
+            "retracts": "decl-ana-carol",
+            "reason": "Twice",
+            "at": AFTER,
+        },
+    )
     assert again.exit_code == 2 and "already retracted" in again.stderr
 
 
@@ -150,7 +268,11 @@ def test_a_person_is_added_before_anyone_names_them_in_one_import(cli, tmp_path)
     events[1], events[2] = events[2], events[1]
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     cli.ok("import", str(path))
-    assert [e["type"] for e in cli.export()] == ["person-added", "person-added", "connection-declared"]
+    assert [e["type"] for e in cli.export()] == [
+        "person-added",
+        "person-added",
+        "connection-declared",
+    ]
 
 
 def test_one_import_sees_its_own_earlier_lines(cli, tmp_path):
@@ -158,11 +280,28 @@ def test_one_import_sees_its_own_earlier_lines(cli, tmp_path):
         {"type": "person-added", "handle": "ana", "name": "Ana"},
         {"type": "person-added", "handle": "carol", "name": "Carol"},
         {"type": "person-added", "handle": "bob", "name": "Bob"},
-        {"type": "referral-requested", "referral": "k", "by": "ana", "referrer": "carol", "company": "Acme",
-         "at": "2026-09-01T00:00:00Z"},
-        {"type": "referral-closed", "referral": "k", "by": "ana", "reason": "Changed my mind",
-         "at": "2026-09-02T00:00:00Z"},
-        {"type": "introduction-made", "referral": "k", "by": "carol", "to": "bob", "at": "2026-09-03T00:00:00Z"},
+        {
+            "type": "referral-requested",
+            "referral": "k",
+            "by": "ana",
+            "referrer": "carol",
+            "company": "Acme",
+            "at": "2026-09-01T00:00:00Z",
+        },
+        {
+            "type": "referral-closed",
+            "referral": "k",
+            "by": "ana",
+            "reason": "Changed my mind",
+            "at": "2026-09-02T00:00:00Z",
+        },
+        {
+            "type": "introduction-made",
+            "referral": "k",
+            "by": "carol",
+            "to": "bob",
+            "at": "2026-09-03T00:00:00Z",
+        },
     ]
     path = tmp_path / "story.jsonl"
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in story))
@@ -176,10 +315,18 @@ def test_one_import_sees_its_own_earlier_lines(cli, tmp_path):
 STEPS = st.lists(
     st.fixed_dictionaries(
         {
-            "type": st.sampled_from([
-                "introduction-made", "follow-up-sent", "interview-held", "feedback-given",
-                "referral-closed", "event-retracted", "thank-you-sent", "request-vetted",
-            ]),
+            "type": st.sampled_from(
+                [
+                    "introduction-made",
+                    "follow-up-sent",
+                    "interview-held",
+                    "feedback-given",
+                    "referral-closed",
+                    "event-retracted",
+                    "thank-you-sent",
+                    "request-vetted",
+                ]
+            ),
             "referral": st.sampled_from(["r1", "r2", "r3"]),
             "by": st.sampled_from(["ana", "carol", "bob", "dan", "erin"]),
             "to": st.sampled_from(["ana", "carol", "bob", "dan", "erin"]),
@@ -192,8 +339,12 @@ STEPS = st.lists(
 
 
 def as_event(step: dict[str, Any], stored_ids: list[str]) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": step["type"], "referral": step["referral"], "by": step["by"],
-                             "at": f"2026-09-{step['day']:02d}T12:00:00Z"}
+    event: dict[str, Any] = {
+        "type": step["type"],
+        "referral": step["referral"],
+        "by": step["by"],
+        "at": f"2026-09-{step['day']:02d}T12:00:00Z",
+    }
     kind = step["type"]
     if kind in ("introduction-made", "follow-up-sent", "feedback-given", "thank-you-sent"):
         event["to"] = step["to"]

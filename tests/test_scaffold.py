@@ -36,7 +36,7 @@ def test_plugins_new_refuses_bad_or_taken_names_and_full_folders(sqlite_cli, tmp
 
 
 def test_a_new_plugin_installs_is_listed_and_passes_its_test(sqlite_cli, tmp_path_factory):
-    venv = venvs.shared(tmp_path_factory)
+    venv = venvs.fresh(tmp_path_factory)
     target = tmp_path_factory.mktemp("scaffold") / "referral-ledger-stage-report"
     sqlite_cli.ok("plugins", "new", "stage-report", "--dir", str(target))
     venv.pip_install("-e", str(target))

@@ -5,7 +5,7 @@ interpreter's packages), so the new one gets a `.pth` file naming this environme
 site-packages and the project's sources: referral-ledger and its dependencies are importable
 and its entry points visible, as if installed there, and whatever is installed into the new
 venv stays there. `pip` and `referral-ledger` get the same small launchers pip would write.
-One venv is shared by the whole test session; each test installs its own plugin into it.
+Creating one takes a fraction of a second; installing a plugin into it, a few seconds.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-import ledger
 import ledger_commands
+
+import ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +62,7 @@ class Venv:
             capture_output=True,
             text=True,
             timeout=600,
+            check=False,
         )
         if check:
             assert result.returncode == 0, (command, result.stdout, result.stderr)
@@ -97,13 +99,7 @@ def create(path: Path) -> Venv:
     return venv
 
 
-_shared: Venv | None = None
-
-
-def shared(tmp_path_factory: object) -> Venv:
-    """The session's plugin venv, created on first use."""
-    global _shared
-    if _shared is None:
-        base = tmp_path_factory.mktemp("plugin-venv")  # type: ignore[attr-defined]
-        _shared = create(base / "venv")
-    return _shared
+def fresh(tmp_path_factory: object) -> Venv:
+    """A new venv of the test's own: plugins installed by one test never load in another."""
+    base = tmp_path_factory.mktemp("plugin-venv")  # type: ignore[attr-defined]
+    return create(base / "venv")

@@ -76,7 +76,7 @@ class ThanksMissing(Projection):
                 "due": timestamp(due),
                 "message": f"{by} has not thanked {other} for the coffee chat of {chat['at'][:10]}",
                 "evidence": [chat["id"]],
-                "start": timestamp(due),
+                "start": timestamp(due + 1),  # overdue once `due` is before --as-of
             }
             if met is not None:
                 row["end"] = timestamp(met)
