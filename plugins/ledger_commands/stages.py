@@ -154,10 +154,15 @@ def summarize(events: Sequence[Mapping[str, Any]], *, retracted: int = 0) -> Sum
         requester=request["by"],
         referrer=request["referrer"],
         target=target,
-        role=request.get("role"),
+        role=_thaw(request.get("role")),
         decision=decision,
         outcome=outcome,
         dates=dates,
         events=len(events),
         retracted=retracted,
     )
+
+
+def _thaw(value: Any) -> Any:
+    """A plain copy of a value from a read-only event (an erased one is a mapping)."""
+    return dict(value) if isinstance(value, Mapping) else value
