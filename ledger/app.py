@@ -338,6 +338,8 @@ class _Batch:
         kind = raw.get("type")
         # `type` may be any JSON value here (a list is unhashable); validate() reports it
         model = self.ledger.types.get(kind) if isinstance(kind, str) else None
+        if model is None and isinstance(kind, str) and self.store.type_plugin(kind) is not None:
+            raise self.ledger.unknown_type(kind)  # this ledger knows which plugin it needs
         forgotten: dict[str, str] = {}
         if model is not None:
             raw = _deep_copy(raw)

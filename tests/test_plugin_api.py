@@ -259,7 +259,7 @@ def test_hook_register_event_types_missing_plugin_fails_reads_by_name(use, cli, 
     use(mocks=Mocks())
     exported = cli.ok("export").stdout
     monkeypatch.setattr(ledger.plugins, "_default", Plugins())
-    assert "mock-interview" in cli.refused("import", "-", input=exported).stderr
+    assert "defined by plugin 'mocks'" in cli.refused("import", "-", input=exported).stderr
 
 
 class Overdue(Projection):
