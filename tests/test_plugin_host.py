@@ -502,3 +502,33 @@ def test_python_m_ledger_is_the_console_script(tmp_path):
         assert refusal.stderr.startswith(b"Error: ") and b"Traceback" not in refusal.stderr
     piped = run(*module, "--db", db, "export", env=env)
     assert [orjson.loads(line)["handle"] for line in piped.stdout.splitlines()] == ["ana"]
+
+
+def test_an_internal_error_from_a_plugin_distribution_is_exit_3_for_both_entry_points(tmp_path):
+    # A distribution on PYTHONPATH: dist-info with an entry point, and the module it names.
+    site = tmp_path / "site"
+    dist_info = site / "buggy_plugin-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: buggy-plugin\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[referral_ledger]\nbuggy = buggy_plugin\n")
+    (site / "buggy_plugin.py").write_text(
+        "import click\n"
+        "from ledger import hookimpl\n\n"
+        "@hookimpl\n"
+        "def register_commands(cli):\n"
+        "    @cli.command()\n"
+        "    def crash():\n"
+        '        """Fail the way a bug does."""\n'
+        '        raise ZeroDivisionError("the plugin divided by zero")\n'
+    )
+    env = {"PYTHONPATH": str(site), "XDG_DATA_HOME": str(tmp_path / "data")}
+    script = str(Path(sys.executable).parent / "referral-ledger")
+    for start in ((script,), (sys.executable, "-m", "ledger")):
+        result = run(*start, "crash", env=env)
+        assert result.returncode == 3, result.stderr
+        assert result.stderr.startswith(b"Error: ") and b"--debug" in result.stderr
+        assert b"ZeroDivisionError" in result.stderr and b"Traceback" not in result.stderr
+    debug = run(sys.executable, "-m", "ledger", "--debug", "crash", env=env)
+    assert debug.returncode == 3 and b"Traceback" in debug.stderr
+    listed = {p["name"]: p for p in orjson.loads(run(script, "plugins", "--json", env=env).stdout)}
+    assert listed["buggy"]["distribution"] == "buggy-plugin" and listed["buggy"]["builtin"] is False
