@@ -23,18 +23,7 @@ MAX_SHORT = 200
 FUTURE_SLACK = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-KINDS = (
-    "linkedin-only",
-    "met-once",
-    "acquaintance",
-    "worked-together",
-    "friend",
-    "managed",
-    "reported-to",
-    "family",
-)
-WEAK_KINDS = frozenset(KINDS[:2])
-KIND_RANK = {kind: rank for rank, kind in enumerate(KINDS)}
+from .kinds import KIND_RANK, KINDS, WEAK_KINDS  # noqa: E402,F401  (re-exported)
 
 # Fields the ledger adds on export; accepted on input and checked, never required.
 ENVELOPE_FIELDS = ("recorded_at", "seq", "hash", "keys")

@@ -192,11 +192,15 @@ def _advance(ledger: Ledger, projection: Projection, position: int, head: int) -
     store = ledger.store
     view = View(ledger)
     parts: dict[str, None] = {}
+    hints: dict[str, str] = {}  # part -> a referral it came from, to read them in bulk later
     bar = _progress(head - position, f"Reading events for {projection.name}")
     for stored in store.events(after=position, until=head):
         event = freeze(ledger.export_record(stored))
+        referral = event.get("referral")
         for part in projection.parts(event, view):
             parts[part] = None
+            if referral is not None and part not in hints:
+                hints[part] = referral
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -205,6 +209,9 @@ def _advance(ledger: Ledger, projection: Projection, position: int, head: int) -
     bar = _progress(len(keys), f"Deriving {projection.name}")
     for start in range(0, max(len(keys), 1), CHUNK):
         chunk = keys[start : start + CHUNK]
+        # A view per chunk keeps memory bounded; preloading reads its referrals in one query.
+        view = View(ledger)
+        view.preload(hints[part] for part in chunk if part in hints)
         rows = [_to_row(projection, part, row) for part in chunk for row in projection.derive(part, view)]
         last = start + CHUNK >= len(keys)
         with store.write() as cur:

@@ -8,7 +8,7 @@ answers every `--as-of`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,10 +76,13 @@ class View:
             if self.known_at is None or recorded <= self.known_at
         }
 
-    def _events(self, rows: list[Stored], *, live: bool = True) -> list[Mapping[str, Any]]:
+    def _events(
+        self, rows: list[Stored], *, live: bool = True, retracted: set[str] | None = None
+    ) -> list[Mapping[str, Any]]:
         from .app import freeze
 
-        retracted = self.retracted([stored.event_id for stored in rows]) if live else set()
+        if retracted is None:
+            retracted = self.retracted([stored.event_id for stored in rows]) if live else set()
         out = []
         for stored in rows:
             if not self._known(stored):
@@ -93,6 +96,16 @@ class View:
         return out
 
     # -- what plugins ask -------------------------------------------------------------------
+
+    def preload(self, keys: Iterable[str]) -> None:
+        """Read many referrals' events in a few queries, for a replay that derives them all."""
+        wanted = [key for key in dict.fromkeys(keys) if key not in self._referrals]
+        if not wanted:
+            return
+        found = self.store.referrals_events(wanted)
+        retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
+        for key in wanted:
+            self._referrals[key] = self._events(found.get(key, []), retracted=retracted)
 
     def referral(self, key: str) -> list[Mapping[str, Any]]:
         """The referral's live events (no retractions, nothing retracted), by `at` then `seq`."""

@@ -13,7 +13,7 @@ import click
 
 from ledger.cli import emit_json, get_ledger, safe
 from ledger.errors import LedgerError
-from ledger.events import KINDS
+from ledger.kinds import KINDS
 
 from .command import LedgerCommand, LedgerSubgroup
 from .stages import Summary, summarize
