@@ -532,3 +532,63 @@ def test_an_internal_error_from_a_plugin_distribution_is_exit_3_for_both_entry_p
     assert debug.returncode == 3 and b"Traceback" in debug.stderr
     listed = {p["name"]: p for p in orjson.loads(run(script, "plugins", "--json", env=env).stdout)}
     assert listed["buggy"]["distribution"] == "buggy-plugin" and listed["buggy"]["builtin"] is False
+
+
+def test_a_plugin_from_another_distribution_vetoes_sees_adds_and_can_be_switched_off(tmp_path):
+    site = tmp_path / "site"
+    dist_info = site / "strict_plugin-2.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: strict-plugin\nVersion: 2.0\n"
+    )
+    (dist_info / "entry_points.txt").write_text("[referral_ledger]\nstrict = strict_plugin\n")
+    seen = tmp_path / "seen.jsonl"
+    (site / "strict_plugin.py").write_text(
+        "import json, os\n"
+        "import click\n"
+        "from ledger import hookimpl\n"
+        "os.environ['STRICT_PLUGIN_IMPORTED'] = '1'\n\n"
+        "@hookimpl\n"
+        "def validate_event(event):\n"
+        "    if event['type'] == 'person-added' and event['handle'].startswith('x'):\n"
+        "        return 'handles starting with x are reserved'\n\n"
+        "@hookimpl\n"
+        "def event_recorded(event, ledger):\n"
+        "    with open(os.environ['SEEN'], 'a') as out:\n"
+        "        out.write(json.dumps({'id': event['id'], 'seq': event['seq'],\n"
+        "                              'stored': ledger.event(event['id']) is not None}) + '\\n')\n\n"
+        "@hookimpl\n"
+        "def register_commands(cli):\n"
+        "    @cli.command()\n"
+        "    def strictness():\n"
+        '        """Say how strict."""\n'
+        "        click.echo('very')\n"
+    )
+    db = str(tmp_path / "ledger.db")
+    env = {"PYTHONPATH": str(site), "SEEN": str(seen), "REFERRAL_LEDGER_DB": db}
+    module = (sys.executable, "-m", "ledger")
+    vetoed = run(*module, "record", '{"type":"person-added","handle":"xavier","name":"X"}', env=env)
+    assert vetoed.returncode == 2
+    assert (
+        vetoed.stderr.startswith(b"Error: ")
+        and b"handles starting with x are reserved" in vetoed.stderr
+    )
+    stored = run(*module, "record", '{"type":"person-added","handle":"ana","name":"Ana"}', env=env)
+    assert stored.returncode == 0, stored.stderr
+    assert [orjson.loads(line) for line in seen.read_text().splitlines()] == [
+        {"id": orjson.loads(stored.stdout)["id"], "seq": 1, "stored": True}
+    ]
+    assert run(*module, "strictness", env=env).stdout == b"very\n"
+    off = {**env, "REFERRAL_LEDGER_DISABLE_PLUGINS": "strict"}
+    probe = "import os, ledger.plugins as p; p.get_plugins(); print(os.environ.get('STRICT_PLUGIN_IMPORTED'))"
+    assert run(sys.executable, "-c", probe, env=off).stdout.strip() == b"None"
+    assert run(sys.executable, "-c", probe, env=env).stdout.strip() == b"1"
+    allowed = run(
+        *module, "record", '{"type":"person-added","handle":"xavier","name":"X"}', env=off
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    listed = {p["name"]: p for p in orjson.loads(run(*module, "plugins", "--json", env=off).stdout)}
+    assert (
+        listed["strict"]["enabled"] is False and listed["strict"]["distribution"] == "strict-plugin"
+    )
+    assert len(seen.read_text().splitlines()) == 1  # switched off, it saw nothing more
