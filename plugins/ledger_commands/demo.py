@@ -5,13 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sqlite3
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
 from ledger.cli import State, emit_json, get_state, safe
 from ledger.errors import LedgerError
@@ -33,6 +31,8 @@ def story_lines(name: str = "demo") -> list[bytes]:
 
 
 def story_ids() -> set[str]:
+    import orjson
+
     return {orjson.loads(line)["id"] for line in story_lines() if line.strip()}
 
 
@@ -45,6 +45,8 @@ def _check_replaceable(path: Path) -> None:
 
     Read with plain sqlite3, read-only, so a file that is not a ledger is left untouched.
     """
+    import sqlite3
+
     if path.is_dir():
         raise LedgerError(f"--db-file: {str(path)!r} is a directory")
     if path.stat().st_size == 0:
@@ -100,6 +102,8 @@ def _judgement(ctx: click.Context, name: str, state: State, as_json: bool) -> An
         return None
     if not as_json:
         return None
+    import orjson
+
     out.flush()
     raw = buffer.getvalue()
     return orjson.loads(raw) if raw.strip() else None
