@@ -39,6 +39,7 @@ from .interchange import dumps
 from .rules import Located
 
 GENESIS = "0" * 64
+LOCK_TIMEOUT_ENV = "REFERRAL_LEDGER_LOCK_TIMEOUT"
 PAGE = 1000
 
 
@@ -127,10 +128,29 @@ def open_store(db: str | None, *, master_key: bytes | None = None) -> Store:
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(path),
-        "SQLITE_LOCK_TIMEOUT": "30",
+        "SQLITE_LOCK_TIMEOUT": str(lock_timeout()),
         "CREATE_TABLE": "no",  # Store._create_tables does it, in one BEGIN IMMEDIATE
     }
     return Store(env, dialect="sqlite", url=str(path), master_key=master_key)
+
+
+def lock_timeout() -> int:
+    """Seconds a write waits for another writer's lock before giving up with an error."""
+    import os
+
+    value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not value:
+        return 30
+    if not value.isdigit() or int(value) < 1:
+        raise LedgerError(f"{LOCK_TIMEOUT_ENV} must be a whole number of seconds, at least 1")
+    return int(value)
+
+
+def _busy(exc: BaseException) -> StoreError:
+    return StoreError(
+        f"the ledger is busy: another process held its write lock for more than "
+        f"{lock_timeout()} s ({exc}); try again (or raise {LOCK_TIMEOUT_ENV})"
+    )
 
 
 def _postgres_env(url: str) -> dict[str, str]:
@@ -145,7 +165,7 @@ def _postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_USER": unquote(parsed.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parsed.password or ""),
         "POSTGRES_SCHEMA": schema,
-        "POSTGRES_LOCK_TIMEOUT": "30",
+        "POSTGRES_LOCK_TIMEOUT": str(lock_timeout()),
         "POSTGRES_CONNECT_TIMEOUT": "10",
         # A CLI process runs one statement at a time: one connection, a few for nested reads.
         "POSTGRES_POOL_SIZE": "1",
@@ -385,6 +405,7 @@ class Store:
                 with self.datastore.get_connection() as conn, conn.transaction():
                     with conn.cursor() as cur:
                         if lock:
+                            cur.execute(f"SET LOCAL lock_timeout = '{lock_timeout()}s'")
                             cur.execute(f"LOCK TABLE {self.prefix}rl_log IN EXCLUSIVE MODE")
                         yield _Cursor(cur, self)
         except sqlite3.IntegrityError as exc:
@@ -392,8 +413,13 @@ class Store:
         except ESIntegrityError as exc:
             raise ConflictError(f"another writer got there first ({exc}); try again") from None
         except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise _busy(exc) from None
             raise StoreError(f"writing the ledger failed: {exc}") from None
         except (ESOperationalError, PersistenceError) as exc:
+            # eventsourcing's pool wraps psycopg's errors: LockNotAvailable arrives as this
+            if "lock timeout" in str(exc) or "database is locked" in str(exc):
+                raise _busy(exc) from None
             raise StoreError(f"writing the ledger failed: {exc}") from None
         except Exception as exc:
             if type(exc).__module__.startswith("psycopg"):
@@ -403,6 +429,8 @@ class Store:
                     raise ConflictError(
                         f"another writer got there first ({exc}); try again"
                     ) from None
+                if isinstance(exc, psycopg.errors.LockNotAvailable):
+                    raise _busy(exc) from None
                 raise StoreError(f"writing the ledger failed: {exc}") from None
             raise
 
