@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ class Skeleton:
     files: dict[str, str]  # relative path -> content
 
 
-def skeleton(name: str, taken: set[str] = frozenset()) -> Skeleton:  # type: ignore[assignment]
+def skeleton(name: str, taken: Collection[str] = ()) -> Skeleton:
     """The files of a new plugin called `name`; `taken` are names it must not use."""
     if not NAME_RE.match(name) or len(name) > 40:
         raise LedgerError(

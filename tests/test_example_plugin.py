@@ -29,7 +29,8 @@ def coffee(monkeypatch):
     # leaves an .egg-info that would make it an installed plugin for the whole session.
     package = EXAMPLE / "referral_ledger_coffee_chat"
     spec = importlib.util.spec_from_file_location(
-        "referral_ledger_coffee_chat", package / "__init__.py",
+        "referral_ledger_coffee_chat",
+        package / "__init__.py",
         submodule_search_locations=[str(package)],
     )
     assert spec is not None and spec.loader is not None
@@ -45,19 +46,48 @@ def coffee(monkeypatch):
 
 def story(cli):
     for handle in ("ana", "carol", "bob"):
-        cli.record({"type": "person-added", "handle": handle, "name": handle.title(),
-                    "company": "Acme", "at": AT.format(1, "09")})
-    chat = cli.record({"type": "coffee-chat", "by": "ana", "with": "carol",
-                       "note": "platform team", "at": AT.format(2, "15")})
-    request = cli.record({"type": "referral-requested", "referral": "ana-acme", "by": "ana",
-                          "referrer": "carol", "company": "Acme", "at": AT.format(2, "18")})
+        cli.record(
+            {
+                "type": "person-added",
+                "handle": handle,
+                "name": handle.title(),
+                "company": "Acme",
+                "at": AT.format(1, "09"),
+            }
+        )
+    chat = cli.record(
+        {
+            "type": "coffee-chat",
+            "by": "ana",
+            "with": "carol",
+            "note": "platform team",
+            "at": AT.format(2, "15"),
+        }
+    )
+    request = cli.record(
+        {
+            "type": "referral-requested",
+            "referral": "ana-acme",
+            "by": "ana",
+            "referrer": "carol",
+            "company": "Acme",
+            "at": AT.format(2, "18"),
+        }
+    )
     return chat, request
 
 
 def test_its_event_type_round_trips_through_export_import_and_verify(coffee, cli, tmp_path):
     story(cli)
-    cli.record({"type": "coffee-chat", "by": "carol", "with": "bob", "referral": "ana-acme",
-                "at": AT.format(3, "10")})
+    cli.record(
+        {
+            "type": "coffee-chat",
+            "by": "carol",
+            "with": "bob",
+            "referral": "ana-acme",
+            "at": AT.format(3, "10"),
+        }
+    )
     exported = cli.ok("export").stdout
     assert '"type":"coffee-chat"' in exported
     path = tmp_path / "copy.jsonl"
@@ -116,7 +146,9 @@ def test_in_a_fresh_venv_it_installs_passes_its_tests_and_can_be_disabled(tmp_pa
     listed = json.loads(venv.run("referral-ledger plugins --json", work).stdout)
     mine = next(p for p in listed if p["name"] == "coffee-chat")
     assert (mine["builtin"], mine["enabled"], mine["distribution"]) == (
-        False, True, "referral-ledger-coffee-chat"
+        False,
+        True,
+        "referral-ledger-coffee-chat",
     )
     db = str(work / "ledger.db")
     for event in (
@@ -131,10 +163,16 @@ def test_in_a_fresh_venv_it_installs_passes_its_tests_and_can_be_disabled(tmp_pa
     mine = next(p for p in listed if p["name"] == "coffee-chat")
     assert (mine["enabled"], mine["hooks"]) == (False, [])
     imported = venv.run(
-        [venv.python, "-c", (
-            "import sys; from ledger.plugins import get_plugins; get_plugins(); "
-            "print('referral_ledger_coffee_chat' in sys.modules)"
-        )], work, **off
+        [
+            venv.python,
+            "-c",
+            (
+                "import sys; from ledger.plugins import get_plugins; get_plugins(); "
+                "print('referral_ledger_coffee_chat' in sys.modules)"
+            ),
+        ],
+        work,
+        **off,
     )
     assert imported.stdout.strip() == "False"
     export = venv.run(["referral-ledger", "--db", db, "export"], work, check=False, **off)

@@ -61,8 +61,16 @@ def use(monkeypatch):
 
 def people(cli: Any, *handles: str) -> None:
     for handle in handles:
-        cli.record({"type": "person-added", "handle": handle, "name": handle.title(),
-                    "company": "Acme", "at": AT.format(1, "09"), "id": f"add-{handle}"})
+        cli.record(
+            {
+                "type": "person-added",
+                "handle": handle,
+                "name": handle.title(),
+                "company": "Acme",
+                "at": AT.format(1, "09"),
+                "id": f"add-{handle}",
+            }
+        )
 
 
 # -- the hooks, one test (at least) each -------------------------------------------------------
@@ -109,11 +117,13 @@ def test_hook_validate_event_refuses_with_the_plugins_reason_and_stores_nothing(
 
     use(no_fridays=NoFridays())
     people(cli, "ana")
-    refused = cli.refused("record", json.dumps({"type": "person-added", "handle": "friday",
-                                                "name": "Fri"}))
+    refused = cli.refused(
+        "record", json.dumps({"type": "person-added", "handle": "friday", "name": "Fri"})
+    )
     assert "refused by plugin 'no-fridays': no Fridays here" in refused.stderr
-    lines = "\n".join(json.dumps({"type": "person-added", "handle": h, "name": h}) for h in
-                      ("bob", "friday"))
+    lines = "\n".join(
+        json.dumps({"type": "person-added", "handle": h, "name": h}) for h in ("bob", "friday")
+    )
     refused = cli.refused("import", "-", input=lines)
     assert "line 2" in refused.stderr and "no-fridays" in refused.stderr
     assert [e["handle"] for e in cli.export()] == ["ana"]
@@ -126,8 +136,9 @@ def test_hook_validate_event_that_raises_refuses_the_event_naming_the_plugin(use
             raise KeyError("oops")
 
     use(crashing=Crashing())
-    refused = cli.refused("record", json.dumps({"type": "person-added", "handle": "ana",
-                                                "name": "Ana"}))
+    refused = cli.refused(
+        "record", json.dumps({"type": "person-added", "handle": "ana", "name": "Ana"})
+    )
     assert "plugin 'crashing' failed while validating" in refused.stderr
     assert cli.export() == []
 
@@ -143,9 +154,19 @@ def test_hook_event_recorded_sees_each_stored_event_once_after_the_commit(use, c
 
     use(watcher=Watcher())
     people(cli, "ana")
-    lines = "\n".join(json.dumps({"type": "person-added", "handle": h, "name": h.title(),
-                                  "company": "Acme", "at": AT.format(1, "09"), "id": f"add-{h}"})
-                      for h in ("ana", "bob", "carol"))
+    lines = "\n".join(
+        json.dumps(
+            {
+                "type": "person-added",
+                "handle": h,
+                "name": h.title(),
+                "company": "Acme",
+                "at": AT.format(1, "09"),
+                "id": f"add-{h}",
+            }
+        )
+        for h in ("ana", "bob", "carol")
+    )
     cli.ok("import", "-", input=lines)  # ana is already stored: a no-op, not announced again
     assert [(e["handle"], e["seq"]) for e in seen] == [("ana", 1), ("bob", 2), ("carol", 3)]
     assert all(e["hash"] and e["recorded_at"] for e in seen)
@@ -158,8 +179,7 @@ def test_hook_event_recorded_that_raises_leaves_the_event_recorded(use, cli):
             raise RuntimeError("mail server down")
 
     use(crashing=Crashing())
-    result = cli.ok("record", json.dumps({"type": "person-added", "handle": "ana",
-                                          "name": "Ana"}))
+    result = cli.ok("record", json.dumps({"type": "person-added", "handle": "ana", "name": "Ana"}))
     assert "Warning: plugin 'crashing' failed: RuntimeError: mail server down" in result.stderr
     assert [e["handle"] for e in cli.export()] == ["ana"]
     assert cli.json("verify", "--json")["ok"] is True
@@ -185,18 +205,35 @@ class Mocks:
 def test_hook_register_event_types_records_exports_and_checks_like_a_built_in(use, cli, tmp_path):
     use(mocks=Mocks())
     people(cli, "ana", "carol")
-    stored = cli.record({"type": "mock-interview", "by": "ana", "with": "carol", "score": 4,
-                         "note": "nervous", "at": AT.format(2, "10")})
+    stored = cli.record(
+        {
+            "type": "mock-interview",
+            "by": "ana",
+            "with": "carol",
+            "score": 4,
+            "note": "nervous",
+            "at": AT.format(2, "10"),
+        }
+    )
     assert stored["seq"] == 3 and stored["note"] == "nervous"
     mock = {"type": "mock-interview", "by": "ana", "with": "carol"}
-    assert "unknown person 'zed'" in cli.refused("record", json.dumps({**mock, "with": "zed"})).stderr
+    assert (
+        "unknown person 'zed'" in cli.refused("record", json.dumps({**mock, "with": "zed"})).stderr
+    )
     assert "score" in cli.refused("record", json.dumps({**mock, "score": "4"})).stderr
     assert "unknown field" in cli.refused("record", json.dumps({**mock, "x": 1})).stderr
-    assert "unknown referral" in cli.refused(
-        "record", json.dumps({**mock, "referral": "nope"})).stderr
+    assert (
+        "unknown referral" in cli.refused("record", json.dumps({**mock, "referral": "nope"})).stderr
+    )
     # a retraction of it is a person-level retraction
-    retraction = cli.record({"type": "event-retracted", "by": "ana", "retracts": stored["id"],
-                             "reason": "it was a phone call"})
+    retraction = cli.record(
+        {
+            "type": "event-retracted",
+            "by": "ana",
+            "retracts": stored["id"],
+            "reason": "it was a phone call",
+        }
+    )
     assert "referral" not in retraction
     # the note is personal data of `by`: sealed in the chain, erased by forget
     cli.ok("forget", "ana", "--yes")
@@ -209,7 +246,9 @@ def test_hook_register_event_types_refuses_collisions_naming_both_plugins(sqlite
     class Again(Mocks):
         pass
 
-    with pytest.raises(LedgerError, match="'mock-interview' is registered by two plugins: 'a' and 'b'"):
+    with pytest.raises(
+        LedgerError, match="'mock-interview' is registered by two plugins: 'a' and 'b'"
+    ):
         Ledger(sqlite_db, plugins=Plugins(extra={"a": Mocks(), "b": Again()}))
 
     class Core(Event):
@@ -279,9 +318,17 @@ class Overdue(Projection):
     def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
         event = view.event(part)
         assert event is not None
-        return [{"kind": "debrief-missing", "referral": None, "person": event["by"],
-                 "owed_to": event["with"], "due": event["at"], "message": "debrief owed",
-                 "start": event["at"]}]
+        return [
+            {
+                "kind": "debrief-missing",
+                "referral": None,
+                "person": event["by"],
+                "owed_to": event["with"],
+                "due": event["at"],
+                "message": "debrief owed",
+                "start": event["at"],
+            }
+        ]
 
 
 class Debriefs(Mocks):
@@ -326,9 +373,11 @@ def test_events_handed_to_plugins_are_read_only(use, cli):
     caught: list[str] = []
 
     def mutate(where: str, event: Mapping[str, Any]) -> None:
-        for attempt in (lambda: event.__setitem__("type", "x"),  # type: ignore[index]
-                        lambda: event.pop("type"),  # type: ignore[attr-defined]
-                        lambda: event["preparation"].__setitem__("questions", [])):
+        for attempt in (
+            lambda: event.__setitem__("type", "x"),  # type: ignore[index]
+            lambda: event.pop("type"),  # type: ignore[attr-defined]
+            lambda: event["preparation"].__setitem__("questions", []),
+        ):
             try:
                 attempt()
             except (TypeError, AttributeError, KeyError):
@@ -374,15 +423,31 @@ def test_events_handed_to_plugins_are_read_only(use, cli):
     use(meddler=Meddler())
     people(cli, "ana", "carol")
     cli.record({"type": "connection-declared", "by": "ana", "with": "carol", "kind": "friend"})
-    cli.record({"type": "referral-requested", "referral": "r1", "by": "ana", "referrer": "carol",
-                "company": "Acme", "preparation": {"questions": ["why?"]}})
+    cli.record(
+        {
+            "type": "referral-requested",
+            "referral": "r1",
+            "by": "ana",
+            "referrer": "carol",
+            "company": "Acme",
+            "preparation": {"questions": ["why?"]},
+        }
+    )
     from ledger.projections import rows
 
     led = Ledger(cli.db)
     assert rows(led, "meddling", as_of=2**62, known_at=None, on_error=_raise) == []
     led.close()
-    assert {"validate_event", "event_recorded", "parts", "View.referral", "View.person",
-            "View.event", "View.declarations", "View.referral_history"} <= set(caught)
+    assert {
+        "validate_event",
+        "event_recorded",
+        "parts",
+        "View.referral",
+        "View.person",
+        "View.event",
+        "View.declarations",
+        "View.referral_history",
+    } <= set(caught)
     assert cli.export()[-1]["preparation"] == {"questions": ["why?"]}
 
 
@@ -419,11 +484,23 @@ class Wrecker:
 
 STORY = [
     {"type": "connection-declared", "by": "ana", "with": "carol", "kind": "linkedin-only"},
-    {"type": "referral-requested", "referral": "ana-acme", "by": "ana", "referrer": "carol",
-     "company": "Acme", "target": "bob", "role": "Backend engineer",
-     "preparation": {"researched_company": True}},
-    {"type": "request-vetted", "referral": "ana-acme", "by": "carol", "decision": "accept",
-     "knows_work": False},
+    {
+        "type": "referral-requested",
+        "referral": "ana-acme",
+        "by": "ana",
+        "referrer": "carol",
+        "company": "Acme",
+        "target": "bob",
+        "role": "Backend engineer",
+        "preparation": {"researched_company": True},
+    },
+    {
+        "type": "request-vetted",
+        "referral": "ana-acme",
+        "by": "carol",
+        "decision": "accept",
+        "knows_work": False,
+    },
     {"type": "introduction-made", "referral": "ana-acme", "by": "carol", "to": "bob"},
     {"type": "interview-held", "referral": "ana-acme"},
 ]
@@ -442,8 +519,10 @@ def _outputs(cli: Any) -> dict[str, Any]:
         "flags": cli.json("flags", "--json", *later),
         "reputation": cli.json("reputation", "--json", *later),
         "alerts-then": cli.json("alerts", "--json", *later, "--known-at", "2030-01-01T00:00:00Z"),
-        "export": [{k: v for k, v in e.items() if k not in ("recorded_at", "hash", "keys")}
-                   for e in cli.export()],
+        "export": [
+            {k: v for k, v in e.items() if k not in ("recorded_at", "hash", "keys")}
+            for e in cli.export()
+        ],
     }
     if "audit" in ledger.cli.cli.commands:
         audit = cli.json("audit", "ana-acme", "--json", *later)
@@ -502,7 +581,11 @@ def test_disabled_plugins_are_not_imported_and_listed_as_disabled(tmp_path):
     )
     env = {**os.environ, "REFERRAL_LEDGER_DISABLE_PLUGINS": "reputation, nothing-by-that-name"}
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
         cwd=tmp_path,
     )
     reputation, flags, rep_imported, flags_imported = json.loads(out.stdout)
@@ -510,7 +593,11 @@ def test_disabled_plugins_are_not_imported_and_listed_as_disabled(tmp_path):
     assert (flags["enabled"], flags_imported) == (True, True)
     result = subprocess.run(
         [sys.executable, "-m", "ledger", "--db", str(tmp_path / "l.db"), "reputation", "--json"],
-        env=env, capture_output=True, text=True, cwd=tmp_path, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
     )
     assert result.returncode == 2 and "No such command 'reputation'" in result.stderr
 
@@ -539,6 +626,9 @@ def test_every_hook_is_documented_in_the_guide():
 
 def test_every_hook_has_a_test_of_its_own():
     tests = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
-    missing = [name for name in hook_names()
-               if not re.search(rf"^def test_hook_{name}\w*\(", tests, re.MULTILINE)]
+    missing = [
+        name
+        for name in hook_names()
+        if not re.search(rf"^def test_hook_{name}\w*\(", tests, re.MULTILINE)
+    ]
     assert not missing, f"hooks without a test_hook_<name> test: {missing}"

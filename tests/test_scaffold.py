@@ -20,8 +20,14 @@ def test_plugins_new_writes_a_skeleton(sqlite_cli, tmp_path):
         "tests/test_weekly_digest.py",
     ]
     pyproject = (target / "pyproject.toml").read_text()
-    assert '[project.entry-points.referral_ledger]\nweekly-digest = "referral_ledger_weekly_digest"' in pyproject
-    assert "from ledger import hookimpl" in (target / "referral_ledger_weekly_digest/__init__.py").read_text()
+    assert (
+        '[project.entry-points.referral_ledger]\nweekly-digest = "referral_ledger_weekly_digest"'
+        in pyproject
+    )
+    assert (
+        "from ledger import hookimpl"
+        in (target / "referral_ledger_weekly_digest/__init__.py").read_text()
+    )
 
 
 def test_plugins_new_refuses_bad_or_taken_names_and_full_folders(sqlite_cli, tmp_path):

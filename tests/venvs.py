@@ -81,7 +81,9 @@ def create(path: Path) -> Venv:
     venv = Venv(path)
     purelib = subprocess.run(
         [venv.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     sources = {
         str(Path(ledger.__file__).resolve().parent.parent),

@@ -17,8 +17,10 @@ def coffee_chats(as_json: bool, person: str | None, as_of: int, known_at: int | 
 
     found = rows(get_ledger(), "coffee-chat", as_of=as_of, known_at=known_at, involving=person)
     chats = sorted(
-        ({k: v for k, v in r.data.items() if k not in ("start", "end", "person", "owed_to")}
-         for r in found),
+        (
+            {k: v for k, v in r.data.items() if k not in ("start", "end", "person", "owed_to")}
+            for r in found
+        ),
         key=lambda c: (c["at"], c["id"]),
     )
     if as_json:

@@ -94,7 +94,9 @@ class ChatThenAsk(Projection):
         if event["type"] == "referral-requested":
             return [event["referral"]]
         if event["type"] in ("coffee-chat", "connection-declared"):
-            return sorted(set(view.referrals_of(event["by"])) & set(view.referrals_of(event["with"])))
+            return sorted(
+                set(view.referrals_of(event["by"])) & set(view.referrals_of(event["with"]))
+            )
         if event["type"] == "event-retracted":
             return _retracted_parts(self, event, view)
         return []

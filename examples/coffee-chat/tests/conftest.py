@@ -42,7 +42,12 @@ def ledger(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Ledger:
 def people(ledger: Ledger) -> Ledger:
     for handle in ("ana", "carol", "bob"):
         ledger.record(
-            {"type": "person-added", "handle": handle, "name": handle.title(),
-             "company": "Acme", "at": "2026-10-01T09:00:00Z"}
+            {
+                "type": "person-added",
+                "handle": handle,
+                "name": handle.title(),
+                "company": "Acme",
+                "at": "2026-10-01T09:00:00Z",
+            }
         )
     return ledger

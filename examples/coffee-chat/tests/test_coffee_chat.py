@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 
-CHAT = {"type": "coffee-chat", "by": "ana", "with": "carol", "at": "2026-10-02T15:00:00Z",
-        "note": "talked about the platform team"}
+CHAT = {
+    "type": "coffee-chat",
+    "by": "ana",
+    "with": "carol",
+    "at": "2026-10-02T15:00:00Z",
+    "note": "talked about the platform team",
+}
 
 
 def test_the_plugin_is_listed_with_its_hooks(ledger):
@@ -14,8 +19,11 @@ def test_the_plugin_is_listed_with_its_hooks(ledger):
     assert mine["builtin"] is False and mine["enabled"] is True
     assert mine["distribution"] == "referral-ledger-coffee-chat"
     assert set(mine["hooks"]) == {
-        "register_event_types", "register_projections", "register_commands",
-        "validate_event", "event_recorded",
+        "register_event_types",
+        "register_projections",
+        "register_commands",
+        "validate_event",
+        "event_recorded",
     }
 
 
@@ -51,8 +59,9 @@ def test_thanks_are_owed_within_two_days(people):
         ("ana", "carol", "2026-10-04T15:00:00Z")
     ]
     assert people.json("alerts", "--as-of", "2026-10-04T14:00:00Z") == []
-    people.record({"type": "coffee-chat-thanks", "by": "ana", "to": "carol",
-                   "at": "2026-10-06T09:00:00Z"})
+    people.record(
+        {"type": "coffee-chat-thanks", "by": "ana", "to": "carol", "at": "2026-10-06T09:00:00Z"}
+    )
     late = people.json("alerts", "--as-of", "2026-10-05T00:00:00Z")
     assert [a["kind"] for a in late] == ["coffee-chat-thanks-missing"]  # it was overdue then
     assert people.json("alerts", "--as-of", "2026-10-07T00:00:00Z") == []
@@ -61,21 +70,38 @@ def test_thanks_are_owed_within_two_days(people):
 def test_asking_for_a_referral_right_after_a_first_chat_is_flagged(people):
     chat = people.record(CHAT)
     request = people.record(
-        {"type": "referral-requested", "referral": "ana-acme", "by": "ana", "referrer": "carol",
-         "company": "Acme", "at": "2026-10-02T18:00:00Z"}
+        {
+            "type": "referral-requested",
+            "referral": "ana-acme",
+            "by": "ana",
+            "referrer": "carol",
+            "company": "Acme",
+            "at": "2026-10-02T18:00:00Z",
+        }
     )
     flags = [f for f in people.json("flags") if f["kind"] == "coffee-chat-then-ask"]
     assert flags == [
-        {"kind": "coffee-chat-then-ask", "referral": "ana-acme", "person": "ana",
-         "message": "ana asked carol for a referral 3 hour(s) after their first coffee chat",
-         "evidence": [chat["id"], request["id"]]}
+        {
+            "kind": "coffee-chat-then-ask",
+            "referral": "ana-acme",
+            "person": "ana",
+            "message": "ana asked carol for a referral 3 hour(s) after their first coffee chat",
+            "evidence": [chat["id"], request["id"]],
+        }
     ]
 
 
 def test_a_retracted_chat_stops_counting(people):
     chat = people.record(CHAT)
-    people.record({"type": "event-retracted", "by": "ana", "retracts": chat["id"],
-                   "reason": "it was a phone call", "at": "2026-10-03T09:00:00Z"})
+    people.record(
+        {
+            "type": "event-retracted",
+            "by": "ana",
+            "retracts": chat["id"],
+            "reason": "it was a phone call",
+            "at": "2026-10-03T09:00:00Z",
+        }
+    )
     assert people.json("coffee-chats") == []
     assert people.json("alerts", "--as-of", "2026-10-20T00:00:00Z") == []
 
