@@ -91,6 +91,25 @@ class LedgerGroup(click.Group):
             if state is not None and ctx.parent is None:
                 state.close()
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Report usage errors as the contract wants: `Error: …` first, on one line, exit 2."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            path = exc.ctx.command_path if exc.ctx is not None else "referral-ledger"
+            message = " ".join(exc.format_message().split())
+            click.echo(f"Error: {safe(message)} (see '{path} --help')", err=True)
+            sys.exit(ExitCode.BAD_INPUT)
+        except click.ClickException as exc:
+            click.echo(f"Error: {safe(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(ExitCode.FINDINGS)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 def _debug(ctx: click.Context) -> bool:
     state = ctx.find_object(State)
