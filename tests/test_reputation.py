@@ -155,3 +155,15 @@ def test_a_person_who_took_no_part_scores_the_base(cli):
 @pytest.mark.parametrize("value, expected", [(-30, 0), (130, 100), (57, 57)])
 def test_clamp(value, expected):
     assert clamp(value) == expected
+
+
+def test_a_stranger_who_forwards_a_resume_pays_as_a_referrer(cli):
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    forward = story.event("resume-forwarded", 2, by="dan", to="bob")
+    [dan] = story.reputation(3, "dan")
+    assert dan["as_referrer"]["score"] == BASE - 10
+    assert [e["event"] for e in dan["as_referrer"]["explain"]] == [forward["id"]]
+    # Dan is none of the three parties, so the full list leaves him out.
+    assert "dan" not in {p["person"] for p in story.reputation(3)}

@@ -176,5 +176,3 @@ def conduct(key: str, events: Sequence[Event]) -> Iterator[dict[str, Any]]:
             thanker = _role(p, by)
             if by and thanker and _role(p, to) and once(("thanked", by, to)):
                 yield entry(e, at, by, thanker, "thanked", THANKED, f"thanked {to}")
-        elif kind == "resume-forwarded" and by and _role(p, by) is None:
-            yield entry(e, at, by, "referrer", "took-part", 0, "forwarded a resume")

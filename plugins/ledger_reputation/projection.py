@@ -14,7 +14,7 @@ from .conduct import conduct
 
 class ConductProjection(Projection):
     name = "reputation"
-    version = "1"
+    version = "2"  # change it whenever the rows it derives change
     category = "reputation"
 
     def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:
