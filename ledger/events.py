@@ -157,7 +157,10 @@ Channel = Literal["email", "phone", "message", "in-person", "other"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=False)
+    # defer_build: a read-only command never validates, so it need not pay for building schemas
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, populate_by_name=False, defer_build=True
+    )
 
 
 class Preparation(Strict):
