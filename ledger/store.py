@@ -612,7 +612,9 @@ class Store:
             marks = ",".join("?" * len(chunk))
             with self.read() as cur:
                 rows = cur.all(
-                    self._SELECT + f"WHERE l.referral IN ({marks}) ORDER BY l.seq", tuple(chunk)
+                    # by (referral, seq): the rl_log_referral index, not a scan of the whole log
+                    self._SELECT + f"WHERE l.referral IN ({marks}) ORDER BY l.referral, l.seq",
+                    tuple(chunk),
                 )
             for row in rows:
                 stored = self._stored(row)
