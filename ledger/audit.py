@@ -109,9 +109,7 @@ def build_audit(
     ]
     records = [ledger.export_record(s) for s in stored]
     happened = {
-        r["id"]
-        for r in records
-        if r["type"] != "event-retracted" and micros(r["at"]) <= as_of
+        r["id"] for r in records if r["type"] != "event-retracted" and micros(r["at"]) <= as_of
     }
     # A retraction counts whenever it is known, whatever its own `at`.
     retractions = [r for r in records if r["type"] == "event-retracted"]
@@ -185,7 +183,7 @@ def _marks(
                 for part in projection.parts(freeze(record), view):
                     parts[part] = None
             rows = [dict(row) for part in parts for row in projection.derive(part, view)]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not hide the audit
             if on_error is not None:
                 on_error(ProjectionFailed(projection.name, plugin, exc))
             continue
@@ -240,7 +238,11 @@ def describe(event: Mapping[str, Any]) -> str:
         f"{shown(event.get('company'))}"
         + (f", to reach {event['target']}" if event.get("target") else ""),
         "request-vetted": f"{by} vetted the request: {event.get('decision')}"
-        + (", knows the requester's work" if event.get("knows_work") else ", has not seen their work"),
+        + (
+            ", knows the requester's work"
+            if event.get("knows_work")
+            else ", has not seen their work"
+        ),
         "introduction-made": f"{by} introduced the requester to {to}"
         + (f" by {event['channel']}" if event.get("channel") else ""),
         "resume-forwarded": f"{by} forwarded the resume to {to}",
@@ -288,13 +290,13 @@ def steps(audit: Audit) -> list[Step]:
         if opener is not None:
             opener.opened.append(mark)
         if mark.end is not None:
-            meeting = next(
-                (s for s in live if s.at == mark.end and s is not opener), None
-            )
+            meeting = next((s for s in live if s.at == mark.end and s is not opener), None)
             if meeting is not None:
                 meeting.met.append(mark)
-        if mark.due is not None and mark.due <= audit.as_of and (
-            mark.end is None or mark.end > mark.due
+        if (
+            mark.due is not None
+            and mark.due <= audit.as_of
+            and (mark.end is None or mark.end > mark.due)
         ):
             loose.append(Step(mark.due, None, None, overdue=[mark]))
     for mark in audit.raised:
@@ -332,7 +334,9 @@ def timeline(audit: Audit) -> list[str]:
         lines.append(f"  ! {alert.get('kind')}: {shown(alert.get('message', ''))}")
     lines.append(f"Flags at {short(audit.as_of)}: {len(audit.flags)}")
     for flag in audit.flags:
-        lines.append(f"  ⚑ {flag.get('kind')} ({flag.get('person')}): {shown(flag.get('message', ''))}")
+        lines.append(
+            f"  ⚑ {flag.get('kind')} ({flag.get('person')}): {shown(flag.get('message', ''))}"
+        )
     return lines
 
 
@@ -364,8 +368,10 @@ def _step_lines(audit: Audit, step: Step) -> list[str]:
     for mark in step.overdue:
         lines.append(f"    ! overdue: {_obligation(mark)}")
     for mark in step.flags:
-        lines.append(f"    ⚑ flag {mark.kind} ({mark.data.get('person')}): "
-                     f"{shown(mark.data.get('message', ''))}")
+        lines.append(
+            f"    ⚑ flag {mark.kind} ({mark.data.get('person')}): "
+            f"{shown(mark.data.get('message', ''))}"
+        )
     return lines
 
 

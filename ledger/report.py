@@ -71,7 +71,12 @@ table.now td, table.now th { text-align: left; padding: 6px 10px; border-bottom:
                              font-size: 13px; }
 """
 
-LANE_COLOURS = {"requester": "#1f77b4", "referrer": "#2ca02c", "target": "#d95f02", "others": "#7f7f7f"}
+LANE_COLOURS = {
+    "requester": "#1f77b4",
+    "referrer": "#2ca02c",
+    "target": "#d95f02",
+    "others": "#7f7f7f",
+}
 
 
 def _e(value: Any) -> str:
@@ -106,9 +111,9 @@ def render(audit: Audit) -> str:
         "</main>",
     ]
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
         f"<title>Audit of referral {_e(audit.referral)}</title><style>{_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
@@ -219,8 +224,11 @@ def _axis(scale: _Scale, height: int) -> str:
 def _svg(audit: Audit, lanes: dict[str, int], scale: _Scale) -> str:
     height = TOP + LANE * len(lanes) + 10
     out = [
-        f'<svg viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-label="Timeline of referral {_e(audit.referral)}" xmlns="http://www.w3.org/2000/svg">',
+        (
+            f'<svg viewBox="0 0 {WIDTH} {height}" role="img" '
+            f'aria-label="Timeline of referral {_e(audit.referral)}" '
+            'xmlns="http://www.w3.org/2000/svg">'
+        ),
         _axis(scale, height),
     ]
     for role, index in lanes.items():
@@ -318,7 +326,9 @@ def _events(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
     return out
 
 
-def _place(taken: dict[tuple[int, int], float], lane: int, left: float, right: float, rows: int) -> int:
+def _place(
+    taken: dict[tuple[int, int], float], lane: int, left: float, right: float, rows: int
+) -> int:
     """The first row of a lane where a label from `left` to `right` overlaps nothing."""
     row = 0
     while taken.get((lane, row), -1e9) > left and row < rows - 1:
@@ -442,8 +452,10 @@ def _steps(audit: Audit) -> str:
         else:
             out.append(f'<li class="step moment"><div class="when">{_e(short(step.at))}</div>')
         for mark in step.opened:
-            out.append(f'<div class="sub opened">opens {_obligation(mark)}, due '
-                       f"{_e(short(mark.due or mark.start))}</div>")
+            out.append(
+                f'<div class="sub opened">opens {_obligation(mark)}, due '
+                f"{_e(short(mark.due or mark.start))}</div>"
+            )
         for mark in step.met:
             out.append(f'<div class="sub met">meets {_obligation(mark)}</div>')
         for mark in step.overdue:
@@ -478,6 +490,6 @@ def _now(audit: Audit) -> str:
     if not rows:
         rows.append('<tr><td colspan="4">No open alerts and no flags in this view.</td></tr>')
     return (
-        f"<h2>At {_e(short(audit.as_of))}</h2><table class=\"now\"><tr><th></th><th>kind</th>"
+        f'<h2>At {_e(short(audit.as_of))}</h2><table class="now"><tr><th></th><th>kind</th>'
         f"<th>about</th><th>message</th></tr>{''.join(rows)}</table>"
     )

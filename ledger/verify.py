@@ -62,8 +62,10 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return not self.problem_count and self.head_found is not False and (
-            self.checkpoint_ok is not False
+        return (
+            not self.problem_count
+            and self.head_found is not False
+            and (self.checkpoint_ok is not False)
         )
 
     @property
@@ -141,9 +143,7 @@ class Checker:
         if len(self.verdict.problems) < MAX_PROBLEMS:
             self.verdict.problems.append(Problem(seq, message))
 
-    def feed(
-        self, row: Mapping[str, Any], private: tuple[str, bytes | None] | None = None
-    ) -> None:
+    def feed(self, row: Mapping[str, Any], private: tuple[str, bytes | None] | None = None) -> None:
         seq = int(row["seq"])
         if seq != self.seq + 1:
             if seq <= self.seq:
@@ -156,14 +156,13 @@ class Checker:
         stored_hash = str(row["hash"])
         try:
             computed = self._check_row(seq, row, private)
-        except Exception as exc:  # content shaped like nothing the ledger writes
+        except Exception as exc:  # noqa: BLE001 - content shaped like nothing the ledger writes
             self.problem(seq, f"stored event cannot be checked: {type(exc).__name__}: {exc}")
             computed = None
         self.prev = stored_hash
         self.verdict.head = stored_hash
-        if computed == stored_hash:
-            if self.want_head is not None and computed == self.want_head:
-                self.head_found = True
+        if computed == stored_hash and self.want_head is not None and computed == self.want_head:
+            self.head_found = True
         if self.checkpoint is not None and seq == self.checkpoint.seq:
             self.checkpoint_hash = computed
 
@@ -187,7 +186,7 @@ class Checker:
             if not isinstance(record, dict):
                 raise TypeError("record is not an object")
             canonical = self.transcoder.encode(decoded)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any garbage in the bytes is a finding
             self.problem(seq, f"stored event cannot be read: {type(exc).__name__}: {exc}")
             return None
         if canonical != state:
@@ -215,8 +214,10 @@ class Checker:
         except (ValueError, TypeError):
             self.problem(seq, "the event's `at` is not a timestamp")
             return
-        if not isinstance(timestamp, datetime) or timestamp.utcoffset() is None or (
-            to_micros(timestamp) != at_us
+        if (
+            not isinstance(timestamp, datetime)
+            or timestamp.utcoffset() is None
+            or (to_micros(timestamp) != at_us)
         ):
             self.problem(seq, "stored timestamp differs from the event's `at`")
         actor = record.get("by") or record.get("handle")
@@ -349,7 +350,8 @@ class Checker:
         if self.checkpoint is not None:
             cp = self.checkpoint
             verdict.checkpoint_ok = verdict.events >= cp.seq and (
-                cp.seq == 0 or (self.checkpoint_hash is not None and self.checkpoint_hash == cp.head)
+                cp.seq == 0
+                or (self.checkpoint_hash is not None and self.checkpoint_hash == cp.head)
             )
         return verdict
 
@@ -413,7 +415,9 @@ def _feed_page(
         data: bytes | None = bytes(r["data"])
         if checker.check_values and store.vault.encrypted:
             try:
-                data = store.vault.open_data(checker.secrets.get(r["owner"]), r["event_id"], data)
+                data = store.vault.open_data(
+                    checker.secrets.get(r["owner"]), r["event_id"], bytes(r["data"])
+                )
             except LedgerError:
                 data = None
         private[r["event_id"]] = (r["owner"], data)
@@ -430,7 +434,7 @@ def parse_checkpoint(data: bytes) -> Checkpoint:
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise ValueError("not a checkpoint record (expected a JSON object)")
+        raise ValueError("not a checkpoint record (expected a JSON object)")  # noqa: TRY004
     seq, head = value.get("seq"), value.get("head")
     if type(seq) is not int or seq < 0:
         raise ValueError("seq: must be a non-negative integer")

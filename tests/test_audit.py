@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-
 from conftest import Cli
 from test_verify import STORY, sql, tell
 
@@ -65,7 +64,9 @@ def test_as_of_shows_the_world_at_a_time(cli: Cli) -> None:
     tell(cli)
     before_follow_up = audit(cli, "--as-of", "2026-11-05T00:00:00Z")
     assert [e["type"] for e in before_follow_up["events"]] == [
-        "referral-requested", "request-vetted", "introduction-made"
+        "referral-requested",
+        "request-vetted",
+        "introduction-made",
     ]
     # The follow-up happened at 09:00 and its retraction at 10:00; between the two, the
     # retraction already counts: it applies whatever its own `at`, once it is known.
@@ -153,10 +154,17 @@ class Replies(Projection):
         if end is not None and end <= due:
             return
         yield {
-            "kind": "reply-owed", "referral": part, "person": request["referrer"],
-            "owed_to": request["by"], "since": request["at"], "due": stamp(due),
-            "opened_by": request["id"], "evidence": [request["id"]], "message": "no reply",
-            "start": stamp(due + 1), **({"end": stamp(end)} if end is not None else {}),
+            "kind": "reply-owed",
+            "referral": part,
+            "person": request["referrer"],
+            "owed_to": request["by"],
+            "since": request["at"],
+            "due": stamp(due),
+            "opened_by": request["id"],
+            "evidence": [request["id"]],
+            "message": "no reply",
+            "start": stamp(due + 1),
+            **({"end": stamp(end)} if end is not None else {}),
         }
 
 
@@ -172,8 +180,14 @@ class Intros(Projection):
     def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
         for e in view.referral(part):
             if e["type"] == "introduction-made":
-                yield {"kind": "introduced", "referral": part, "person": e["by"],
-                       "message": "an <introduction>", "evidence": [e["id"]], "start": e["at"]}
+                yield {
+                    "kind": "introduced",
+                    "referral": part,
+                    "person": e["by"],
+                    "message": "an <introduction>",
+                    "evidence": [e["id"]],
+                    "start": e["at"],
+                }
 
 
 def stamp(value: int) -> str:

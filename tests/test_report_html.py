@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 import pytest
-
 from conftest import Cli
 from test_verify import STORY, tell
 
@@ -75,9 +74,16 @@ def test_the_page_draws_lanes_events_obligations_and_flags(demo: Cli, tmp_path: 
 def chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
     assert CHROMIUM is not None
     command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}", *args,
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        *args,
     ]
     return subprocess.run(command, capture_output=True, timeout=120, check=False)
 
@@ -95,7 +101,9 @@ def test_chromium_renders_the_demo_page_with_its_lanes_and_events(
     assert lanes[:3] == ["requester", "referrer", "target"]
     seqs = {int(s) for s in re.findall(r'<g class="event[^"]*" data-seq="(\d+)"', dom)}
     assert seqs == {e["seq"] for e in out["events"]}
-    assert re.search(r'<g class="event retracted" data-seq="\d+" data-type="interview-scheduled"', dom)
+    assert re.search(
+        r'<g class="event retracted" data-seq="\d+" data-type="interview-scheduled"', dom
+    )
     assert 'class="retracts"' in dom
     assert 'data-chain="ok"' in dom
     steps = re.findall(r'<li class="step[^"]*" data-seq="(\d+)"', dom)
@@ -106,7 +114,9 @@ def test_chromium_renders_the_demo_page_with_its_lanes_and_events(
 def test_chromium_takes_a_screenshot_of_the_page(demo: Cli, tmp_path: Path) -> None:
     page, _ = page_of(demo, tmp_path, "dan-globex", "--as-of", DEMO_TODAY)
     shot = tmp_path / "dan-globex.png"
-    result = chromium(f"--screenshot={shot}", "--window-size=1400,900", page.as_uri(), tmp_path=tmp_path)
+    result = chromium(
+        f"--screenshot={shot}", "--window-size=1400,900", page.as_uri(), tmp_path=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

@@ -14,38 +14,114 @@ from typing import Any
 
 import orjson
 import pytest
-
 from conftest import Cli
 
 STORY: list[dict[str, Any]] = [
-    {"type": "person-added", "handle": "ana", "name": "Ana Ruiz", "email": "ana@example.org",
-     "title": "Engineer", "at": "2026-10-01T09:00:00Z"},
-    {"type": "person-added", "handle": "carol", "name": "Carol Diaz", "company": "Acme",
-     "at": "2026-10-01T09:00:00Z"},
-    {"type": "person-added", "handle": "bob", "name": "Bob Stone", "company": "Acme",
-     "title": "Hiring manager", "at": "2026-10-01T09:00:00Z"},
+    {
+        "type": "person-added",
+        "handle": "ana",
+        "name": "Ana Ruiz",
+        "email": "ana@example.org",
+        "title": "Engineer",
+        "at": "2026-10-01T09:00:00Z",
+    },
+    {
+        "type": "person-added",
+        "handle": "carol",
+        "name": "Carol Diaz",
+        "company": "Acme",
+        "at": "2026-10-01T09:00:00Z",
+    },
+    {
+        "type": "person-added",
+        "handle": "bob",
+        "name": "Bob Stone",
+        "company": "Acme",
+        "title": "Hiring manager",
+        "at": "2026-10-01T09:00:00Z",
+    },
     {"type": "person-added", "handle": "dan", "name": "Dan Wu", "at": "2026-10-01T09:00:00Z"},
-    {"type": "connection-declared", "by": "ana", "with": "carol", "kind": "friend",
-     "note": "we met at a <b>meetup</b>", "at": "2026-10-02T09:00:00Z"},
-    {"type": "connection-declared", "id": "decl-carol", "by": "carol", "with": "ana",
-     "kind": "met-once", "at": "2026-10-02T10:00:00Z"},
-    {"type": "referral-requested", "id": "req-1", "referral": "ana-acme", "by": "ana",
-     "referrer": "carol", "company": "Acme", "target": "bob", "role": "Backend engineer",
-     "goal": "An intro to the platform team", "at": "2026-11-02T09:00:00.250000Z",
-     "preparation": {"researched_company": True, "questions": ["How big is the team?"],
-                     "follow_up_plan": "mail in 3 days"}},
-    {"type": "request-vetted", "referral": "ana-acme", "by": "carol", "decision": "accept",
-     "knows_work": True, "note": "solid", "at": "2026-11-03T09:00:00Z"},
-    {"type": "introduction-made", "id": "intro-1", "referral": "ana-acme", "by": "carol",
-     "to": "bob", "channel": "email", "at": "2026-11-04T09:00:00Z"},
-    {"type": "follow-up-sent", "id": "fu-1", "referral": "ana-acme", "by": "ana", "to": "bob",
-     "at": "2026-11-06T09:00:00Z"},
-    {"type": "event-retracted", "referral": "ana-acme", "by": "ana", "retracts": "fu-1",
-     "reason": "wrong day", "at": "2026-11-06T10:00:00Z"},
-    {"type": "follow-up-sent", "referral": "ana-acme", "by": "ana", "to": "bob",
-     "at": "2026-11-07T09:00:00Z"},
-    {"type": "event-retracted", "by": "carol", "retracts": "decl-carol", "reason": "we are friends",
-     "at": "2026-11-07T10:00:00Z"},
+    {
+        "type": "connection-declared",
+        "by": "ana",
+        "with": "carol",
+        "kind": "friend",
+        "note": "we met at a <b>meetup</b>",
+        "at": "2026-10-02T09:00:00Z",
+    },
+    {
+        "type": "connection-declared",
+        "id": "decl-carol",
+        "by": "carol",
+        "with": "ana",
+        "kind": "met-once",
+        "at": "2026-10-02T10:00:00Z",
+    },
+    {
+        "type": "referral-requested",
+        "id": "req-1",
+        "referral": "ana-acme",
+        "by": "ana",
+        "referrer": "carol",
+        "company": "Acme",
+        "target": "bob",
+        "role": "Backend engineer",
+        "goal": "An intro to the platform team",
+        "at": "2026-11-02T09:00:00.250000Z",
+        "preparation": {
+            "researched_company": True,
+            "questions": ["How big is the team?"],
+            "follow_up_plan": "mail in 3 days",
+        },
+    },
+    {
+        "type": "request-vetted",
+        "referral": "ana-acme",
+        "by": "carol",
+        "decision": "accept",
+        "knows_work": True,
+        "note": "solid",
+        "at": "2026-11-03T09:00:00Z",
+    },
+    {
+        "type": "introduction-made",
+        "id": "intro-1",
+        "referral": "ana-acme",
+        "by": "carol",
+        "to": "bob",
+        "channel": "email",
+        "at": "2026-11-04T09:00:00Z",
+    },
+    {
+        "type": "follow-up-sent",
+        "id": "fu-1",
+        "referral": "ana-acme",
+        "by": "ana",
+        "to": "bob",
+        "at": "2026-11-06T09:00:00Z",
+    },
+    {
+        "type": "event-retracted",
+        "referral": "ana-acme",
+        "by": "ana",
+        "retracts": "fu-1",
+        "reason": "wrong day",
+        "at": "2026-11-06T10:00:00Z",
+    },
+    {
+        "type": "follow-up-sent",
+        "referral": "ana-acme",
+        "by": "ana",
+        "to": "bob",
+        "at": "2026-11-07T09:00:00Z",
+    },
+    {
+        "type": "event-retracted",
+        "by": "carol",
+        "retracts": "decl-carol",
+        "reason": "we are friends",
+        "at": "2026-11-07T10:00:00Z",
+    },
     {"type": "interview-held", "referral": "ana-acme", "by": "bob", "at": "2026-11-10T09:00:00Z"},
     {"type": "person-forgotten", "handle": "dan", "at": "2026-11-11T09:00:00Z"},
 ]
@@ -106,7 +182,7 @@ def flip(data: bytes, index: int) -> bytes:
     """Change one byte to another printable byte (JSON stays text, so only meaning changes)."""
     old = data[index]
     new = ord("7") if old != ord("7") else ord("8")
-    if chr(old) in "{}[]:,\"":
+    if chr(old) in '{}[]:,"':
         new = ord(" ") if old != ord(" ") else ord("x")
     return data[:index] + bytes([new]) + data[index + 1 :]
 
@@ -388,7 +464,11 @@ def test_a_tampered_personal_value_is_caught(told: Cli) -> None:
     (data,) = sql(told.db, "SELECT data FROM rl_private WHERE event_id = ?", (event_id,))[0]
     values = orjson.loads(data)
     values["goal"] = "Something else entirely"
-    sql(told.db, "UPDATE rl_private SET data = ? WHERE event_id = ?", (orjson.dumps(values), event_id))
+    sql(
+        told.db,
+        "UPDATE rl_private SET data = ? WHERE event_id = ?",
+        (orjson.dumps(values), event_id),
+    )
     out = assert_broken_at(told, 7)
     assert "commitment" in out["problems"][0]["message"]
 
