@@ -329,3 +329,48 @@ def test_objects_that_look_like_events_are_stored_or_refused_never_crash(shared_
         assert shared_ledger.store.count() == count
     else:
         assert stored["seq"] <= count + 1
+
+
+BASE_EVENTS = [orjson.loads(line) for line in BASE.read_bytes().splitlines()]
+envelopes = st.fixed_dictionaries(
+    {},
+    optional={
+        "seq": st.integers(-2, 20) | json_values,
+        "hash": st.sampled_from(["0" * 64, "a" * 64]) | json_values,
+        "recorded_at": st.sampled_from(["2026-09-01T00:00:00Z", "2030-01-01T00:00:00Z"])
+        | json_values,
+        "keys": st.dictionaries(
+            st.sampled_from(["ana", "bob", "zoe"]),
+            st.sampled_from(["0" * 64, "x"]) | json_values,
+            max_size=2,
+        )
+        | json_values,
+    },
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lines=st.lists(
+        st.tuples(st.sampled_from(BASE_EVENTS) | near_events(), envelopes), min_size=1, max_size=5
+    ),
+    restore=st.booleans(),
+)
+def test_imports_with_any_envelope_are_stored_or_refused_whole(lines, restore):
+    # json, not orjson: integers beyond 64 bits are part of "any text"
+    data = [json.dumps({**event, **envelope}) for event, envelope in lines]
+    with tempfile.TemporaryDirectory() as directory:
+        ledger = fresh_ledger(directory, "ledger.db")
+        try:
+            if not restore:
+                ledger.import_lines(BASE.read_bytes().splitlines()[:5])
+            count = ledger.store.count()
+            try:
+                result = ledger.import_lines(data)
+            except LedgerError as exc:
+                assert exc.line is not None and 1 <= exc.line <= len(data)
+                assert ledger.store.count() == count
+            else:
+                assert ledger.store.count() == count + len(result.stored)
+        finally:
+            ledger.close()
