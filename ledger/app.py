@@ -16,6 +16,7 @@ from .errors import ConflictError, LedgerError
 from .events import (
     CORE_TYPES,
     ENVELOPE_FIELDS,
+    HANDLE_RE,
     Event,
     format_timestamp,
     new_event_id,
