@@ -346,7 +346,11 @@ class _Batch:
             raw = _deep_copy(raw)
             forgotten = take_forgotten(raw, model.personal)
         given_at = raw.get("at") is not None
-        event = validate(raw, self.ledger.types)
+        try:
+            event = validate(raw, self.ledger.types)
+        except LedgerError as exc:
+            # Report unknown names too, so one try shows every problem with the event.
+            raise LedgerError(exc.problems + self._unknown_names(raw, model)) from None
         fill: dict[str, Any] = {}
         if event.id is None:
             fill["id"] = new_event_id()
@@ -450,6 +454,26 @@ class _Batch:
             return None
         info = next((i for i in self.ledger.plugins.infos if i.name == plugin), None)
         return plugin, info.distribution if info is not None else None
+
+    def _unknown_names(self, raw: dict[str, Any], model: type[Event] | None) -> list[str]:
+        """The persons and referral an event that failed validation names but nobody knows."""
+        if model is None:
+            return []
+        problems = []
+        for field in model.handles:
+            handle = raw.get(field)
+            if isinstance(handle, str) and HANDLE_RE.match(handle) and self.person(handle) is None:
+                problems.append(f"{field}: unknown person {handle!r}")
+        key = raw.get("referral")
+        if (
+            model.referral_event
+            and raw.get("type") != "referral-requested"
+            and isinstance(key, str)
+            and HANDLE_RE.match(key)
+            and self.referral(key) is None
+        ):
+            problems.append(f"referral: unknown referral {key!r}")
+        return problems
 
     def _existing(self, event_id: str) -> dict[str, Any] | None:
         if self.stored_ids is not None and event_id not in self.stored_ids:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -130,8 +131,13 @@ def _quiet_broken_pipe() -> None:
     raise click.exceptions.Exit(0)
 
 
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def safe(text: str) -> str:
     """Make user-supplied text harmless on a terminal: escapes and controls become visible."""
+    if _UNSAFE.search(text) is None:
+        return text  # the common case, and long listings pass through here line by line
     out = []
     for ch in text:
         code = ord(ch)

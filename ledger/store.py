@@ -624,7 +624,10 @@ class Store:
     def person_events(self, handle: str, types: Sequence[str]) -> list[Stored]:
         marks = ",".join("?" * len(types))
         return self._select(
-            f"WHERE l.actor = ? AND l.referral IS NULL AND l.type IN ({marks}) ORDER BY l.seq",
+            # COALESCE keeps SQLite (no statistics) from scanning every person-level event
+            # through the referral index instead of using the actor index.
+            f"WHERE l.actor = ? AND COALESCE(l.referral, '') = '' AND l.type IN ({marks}) "
+            "ORDER BY l.seq",
             (handle, *types),
         )
 

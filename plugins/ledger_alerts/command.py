@@ -55,6 +55,7 @@ def _print(items: list[dict[str, Any]], found: list[Any], as_of: int, person: st
         click.echo("Nothing overdue.")
         return
     width = max(len(str(item.get("referral") or "-")) for item in items)
+    lines = []
     for item, row in zip(items, found, strict=True):
         late = max(0, as_of - row.start_us + 1) // DAY_US  # our rows start 1µs after due
         overdue = f"{late} day{'s' if late != 1 else ''} overdue" if late else "overdue today"
@@ -63,4 +64,5 @@ def _print(items: list[dict[str, Any]], found: list[Any], as_of: int, person: st
             mark = "you owe: " if item["direction"] == "owes" else "owed to you: "
         message = item.get("message") or f"{item.get('person')} owes {item.get('owed_to')}"
         where = str(item.get("referral") or "-")
-        click.echo(safe(f"{overdue:>17}  {where:<{width}}  {mark}{message} [{item['kind']}]"))
+        lines.append(f"{overdue:>17}  {where:<{width}}  {mark}{message} [{item['kind']}]")
+    click.echo(safe("\n".join(lines)))
