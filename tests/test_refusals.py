@@ -500,6 +500,22 @@ def test_every_broken_rule_of_one_event_is_reported_on_one_line(ledger):
     )
 
 
+def test_a_malformed_event_also_names_the_people_and_referral_nobody_knows(ledger):
+    refused(
+        ledger,
+        ev("follow-up-sent", referral="nope", by="zoe", to="bob", colour="blue"),
+        "unknown field 'colour'",
+        "by: unknown person 'zoe'",
+        "referral: unknown referral 'nope'",
+    )
+    refused(
+        ledger,
+        ev("referral-requested", referral="r9", by="zoe", referrer="carol", company=""),
+        "company:",
+        "by: unknown person 'zoe'",
+    )
+
+
 # -- the JSON itself -----------------------------------------------------------------------------
 
 TEXTS = [
