@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ JUDGEMENTS = ("alerts", "flags", "reputation")
 
 def story_lines(name: str = "demo") -> list[bytes]:
     """A story shipped in this package, as JSON Lines."""
+    from importlib import resources  # here, not at the top: it costs `--help` ~30 ms
+
     text = resources.files(__package__).joinpath("stories", f"{name}.jsonl").read_bytes()
     return text.splitlines(keepends=True)
 
