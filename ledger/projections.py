@@ -146,15 +146,22 @@ def catch_up(
     """Bring every projection's stored rows up to the ledger's newest event.
 
     Returns how many parts each projection re-derived. A projection whose plugin raises is
-    reported through `on_error` and left where it was; the others go on.
+    reported through `on_error` and left where it was; the others go on. Projections at the
+    same position read the new events together, once.
     """
     store = ledger.store
     done: dict[str, int] = {}
-    for plugin, projection in registered(ledger):
-        if only is not None and projection.name not in only:
-            continue
-        for _attempt in range(3):
-            head, _ = store.tail()
+    pending = [
+        (plugin, projection)
+        for plugin, projection in registered(ledger)
+        if only is None or projection.name in only
+    ]
+    for _attempt in range(3):
+        if not pending:
+            break
+        head, _ = store.tail()
+        groups: dict[int, list[tuple[str, Projection]]] = {}
+        for plugin, projection in pending:
             position, version = store.position(projection.name)
             if version != projection.version:
                 position = 0
@@ -163,17 +170,26 @@ def catch_up(
                     _set_position(cur, projection, 0)
             if position >= head:
                 done[projection.name] = 0
-                break
-            try:
-                done[projection.name] = _advance(ledger, projection, position, head)
-                break
-            except _Moved:
-                continue  # a forget reset it, or another process advanced it: look again
-            except (ProjectionFailed, UnknownEventType, VaultError):
-                raise  # a type no plugin defines, a missing master key: the ledger's problems
-            except Exception as exc:
-                on_error(ProjectionFailed(projection.name, plugin, exc))
-                break
+                continue
+            groups.setdefault(position, []).append((plugin, projection))
+        moved = []
+        for position, group in groups.items():
+            scanned = _scan(ledger, group, position, head, on_error)
+            for plugin, projection in group:
+                if projection.name not in scanned:
+                    continue  # its parts() failed, and was reported
+                parts, hints = scanned.pop(projection.name)
+                try:
+                    done[projection.name] = _advance(
+                        ledger, projection, position, head, parts, hints
+                    )
+                except _Moved:
+                    moved.append((plugin, projection))  # a forget reset it, or another process
+                except (ProjectionFailed, UnknownEventType, VaultError):
+                    raise  # a type no plugin defines, a missing master key: the ledger's problems
+                except Exception as exc:
+                    on_error(ProjectionFailed(projection.name, plugin, exc))
+        pending = moved
     return done
 
 
@@ -189,24 +205,56 @@ def _set_position(cur: Any, projection: Projection, seq: int) -> None:
     )
 
 
-def _advance(ledger: Ledger, projection: Projection, position: int, head: int) -> int:
-    store = ledger.store
+def _scan(
+    ledger: Ledger,
+    group: list[tuple[str, Projection]],
+    position: int,
+    head: int,
+    on_error: Callable[[ProjectionFailed], None],
+) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Read the events after `position` once, and collect the parts each projection names.
+
+    Returns (parts, hints) by projection name; hints map a part to a referral it came from,
+    so that deriving can read those referrals in bulk. A projection whose parts() raises is
+    reported and left out."""
     view = View(ledger)
-    parts: dict[str, None] = {}
-    hints: dict[str, str] = {}  # part -> a referral it came from, to read them in bulk later
-    bar = _progress(head - position, f"Reading events for {projection.name}")
-    for stored in store.events(after=position, until=head):
+    parts: dict[str, dict[str, None]] = {p.name: {} for _, p in group}
+    hints: dict[str, dict[str, str]] = {p.name: {} for _, p in group}
+    alive = list(group)
+    names = ", ".join(p.name for _, p in group)
+    bar = _progress(head - position, f"Reading events for {names}")
+    for stored in ledger.store.events(after=position, until=head):
         event = freeze(ledger.export_record(stored))
         referral = event.get("referral")
-        for part in projection.parts(event, view):
-            parts[part] = None
-            if referral is not None and part not in hints:
-                hints[part] = referral
+        for plugin, projection in list(alive):
+            try:
+                found = projection.parts(event, view)
+                mine, my_hints = parts[projection.name], hints[projection.name]
+                for part in found:
+                    mine[part] = None
+                    if referral is not None and part not in my_hints:
+                        my_hints[part] = referral
+            except (UnknownEventType, VaultError):
+                raise
+            except Exception as exc:
+                on_error(ProjectionFailed(projection.name, plugin, exc))
+                alive.remove((plugin, projection))
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.render_finish()
-    keys = list(parts)
+    return {p.name: (list(parts[p.name]), hints[p.name]) for _, p in alive}
+
+
+def _advance(
+    ledger: Ledger,
+    projection: Projection,
+    position: int,
+    head: int,
+    keys: list[str],
+    hints: dict[str, str],
+) -> int:
+    store = ledger.store
     bar = _progress(len(keys), f"Deriving {projection.name}")
     for start in range(0, max(len(keys), 1), CHUNK):
         chunk = keys[start : start + CHUNK]
