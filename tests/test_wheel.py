@@ -4,6 +4,7 @@ plugins: the whole path a built-in plugin takes (entry point, wheel, listing), a
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -63,7 +64,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env["XDG_DATA_HOME"] = str(base / "data")
     tree = base / "tree"
     shutil.copytree(ROOT, tree, ignore=NOT_SOURCES)
-    # Offline: the build backend is this environment's setuptools, not a downloaded one.
+    # Offline when it can be: this environment's setuptools as the build backend. (Python 3.12+
+    # venvs come without setuptools; then pip fetches the backend pyproject.toml asks for.)
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
     run(
         sys.executable,
         "-m",
@@ -71,7 +74,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "wheel",
         "-q",
         "--no-deps",
-        "--no-build-isolation",
+        *isolation,
         "-w",
         base / "dist",
         ".",
