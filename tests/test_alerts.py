@@ -6,8 +6,11 @@ import orjson
 import pytest
 from judging_story import Story, day, owed
 
+from ledger import hookimpl
 from ledger.app import Ledger
-from ledger.projections import catch_up
+from ledger.plugins import Plugins
+from ledger.projections import Projection, catch_up, timestamp
+from ledger.views import micros
 
 
 def test_the_referral_done_right_raises_no_alert_ever(cli):
@@ -318,3 +321,54 @@ def test_alerts_json_is_the_contract_array(cli):
     for field in ("kind", "referral", "person", "owed_to", "due", "message"):
         assert field in alert
     assert "start" not in alert and "end" not in alert
+
+
+class CoffeeDebts:
+    """A third-party plugin: whoever was interviewed owes the target a coffee within a day."""
+
+    @staticmethod
+    @hookimpl
+    def register_projections():
+        return [CoffeeProjection()]
+
+
+class CoffeeProjection(Projection):
+    name = "coffee-debts"
+    category = "alert"
+
+    def parts(self, event, view):
+        return [event["referral"]] if event.get("referral") else []
+
+    def derive(self, part, view):
+        parties = view.parties(part)
+        for event in view.referral(part):
+            if event["type"] == "interview-held" and parties.target:
+                due = micros(event["at"]) + 86_400_000_000
+                yield {
+                    "kind": "coffee-owed",
+                    "referral": part,
+                    "person": parties.requester,
+                    "owed_to": parties.target,
+                    "role": "requester",
+                    "due": timestamp(due),
+                    "message": f"{parties.requester} owes {parties.target} a coffee",
+                    "start": timestamp(due + 1),
+                }
+
+
+def test_alerts_of_other_plugins_are_listed_and_cost_reputation(cli, monkeypatch):
+    import ledger.plugins
+
+    monkeypatch.setattr(ledger.plugins, "_default", Plugins(extra={"coffee-debts": CoffeeDebts}))
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    story.introduce(2)
+    story.send("thank-you-sent", "ana", "carol", 2)
+    story.send("follow-up-sent", "ana", "bob", 2)
+    story.event("interview-held", 3, by="bob")
+    assert owed(story.alerts(4.5)) == {("coffee-owed", "ana", "bob")}
+    assert story.alerts(4.5, "--person", "bob")[0]["direction"] == "owed"
+    [ana] = story.reputation(4.5, "ana")
+    coffee = [e for e in ana["as_requester"]["explain"] if "coffee-owed" in e["reason"]]
+    assert [e["points"] for e in coffee] == [-5]

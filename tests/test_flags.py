@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from judging_story import FULL_PREPARATION, Story, day, kinds
 
+from ledger import hookimpl
+from ledger.plugins import Plugins
+from ledger.projections import Projection, timestamp
+from ledger.views import micros
+
 
 def test_the_referral_done_right_raises_no_flag_ever(cli):
     story = Story(cli)
@@ -287,3 +292,50 @@ def test_filters_and_refusals(cli):
     cli.refused("flags", "--person", "nobody")
     cli.refused("flags", "--referral", "nope")
     cli.refused("flags", "--as-of", "2026-09-01T09:00")
+
+
+class GhostingProjection(Projection):
+    """A third party's flag: a target who never answered an introduction within a week."""
+
+    name = "ghosting"
+    category = "flag"
+
+    def parts(self, event, view):
+        return [event["referral"]] if event.get("referral") else []
+
+    def derive(self, part, view):
+        events = view.referral(part)
+        for intro in (e for e in events if e["type"] == "introduction-made"):
+            answered = any(e.get("by") == intro["to"] for e in events)
+            if not answered:
+                yield {
+                    "kind": "ghosting",
+                    "referral": part,
+                    "person": intro["to"],
+                    "role": "target",
+                    "message": f"{intro['to']} never answered the introduction",
+                    "evidence": [intro["id"]],
+                    "start": timestamp(micros(intro["at"]) + 7 * 86_400_000_000),
+                }
+
+
+class Ghosting:
+    @staticmethod
+    @hookimpl
+    def register_projections():
+        return [GhostingProjection()]
+
+
+def test_flags_of_other_plugins_are_listed_and_cost_reputation(cli, monkeypatch):
+    import ledger.plugins
+
+    monkeypatch.setattr(ledger.plugins, "_default", Plugins(extra={"ghosting": Ghosting}))
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    story.introduce(2)
+    assert story.flags(8) == []
+    assert kinds(story.flags(10)) == {("ghosting", "r1", "bob")}
+    [bob] = story.reputation(10, "bob")
+    assert bob["as_target"]["score"] == 40
+    assert bob["as_requester"]["score"] == bob["as_referrer"]["score"] == 50
