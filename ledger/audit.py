@@ -17,7 +17,7 @@ from .views import View, micros, parties
 
 if TYPE_CHECKING:
     from .app import Ledger
-    from .projections import ProjectionFailed
+    from .projections import ProjectionFailed, Row
 
 # Row categories drawn on the timeline. "obligation" is for plugins that keep every
 # obligation, met in time or not; the built-in alerts keep only those that fell overdue.
@@ -124,11 +124,19 @@ def build_audit(
         key=lambda e: (micros(e["at"]), e["seq"]),
     )
     roles = parties(live)
-    kwargs: dict[str, Any] = {"as_of": as_of, "known_at": known_at, "referral": key}
-    if on_error is not None:
-        kwargs["on_error"] = on_error
-    flags = _public(projections.rows(ledger, FLAG_CATEGORY, **kwargs))
-    alerts = _public(projections.rows(ledger, "alert", **kwargs))
+    view = View(ledger, known_at)
+    derived = _derive(ledger, key, view, records, on_error)
+    if known_at is None:
+        kwargs: dict[str, Any] = {"as_of": as_of, "known_at": None, "referral": key}
+        if on_error is not None:
+            kwargs["on_error"] = on_error
+        flags = _public(projections.rows(ledger, FLAG_CATEGORY, **kwargs))
+        alerts = _public(projections.rows(ledger, "alert", **kwargs))
+    else:
+        # What `projections.rows` would give, from this referral's parts alone: deriving every
+        # part of the ledger as known at K takes minutes on a large ledger.
+        flags = _public(r for r in derived if r.category == FLAG_CATEGORY and r.active(as_of))
+        alerts = _public(r for r in derived if r.category == "alert" and r.active(as_of))
     audit = Audit(
         referral=key,
         events=events,
@@ -139,16 +147,15 @@ def build_audit(
         known_at=known_at,
         parties={"requester": roles.requester, "referrer": roles.referrer, "target": roles.target},
     )
-    view = View(ledger, known_at)
     for handle in {h for h in audit.parties.values() if h} | _actors(events):
         person = view.person(handle)
         if person is not None:
             audit.people[handle] = dict(person)
-    _marks(ledger, audit, view, records, on_error)
+    _marks(audit, derived)
     return audit
 
 
-def _public(found: list[Any]) -> list[dict[str, Any]]:
+def _public(found: Iterable[Any]) -> list[dict[str, Any]]:
     """Rows as `alerts`/`flags` print them: without the interval kept for bookkeeping."""
     found = sorted(found, key=lambda r: (r.start_us, r.kind, r.person or ""))
     return [{k: v for k, v in r.data.items() if k not in ("start", "end")} for r in found]
@@ -158,22 +165,23 @@ def _actors(events: Iterable[Mapping[str, Any]]) -> set[str]:
     return {str(e[k]) for e in events for k in ("by", "to") if isinstance(e.get(k), str)}
 
 
-def _marks(
+def _derive(
     ledger: Ledger,
-    audit: Audit,
+    key: str,
     view: View,
     records: Sequence[Mapping[str, Any]],
     on_error: Callable[[ProjectionFailed], None] | None,
-) -> None:
-    """Every obligation and flag row of the referral, whatever its interval, clipped to as-of.
+) -> list[Row]:
+    """Every obligation and flag row of the referral in the view, whatever its interval.
 
-    Derived afresh from the parts the referral's own events touch, in the known-at view: one
-    referral's worth of work, not a replay of the ledger.
+    Derived afresh from the parts the referral's own events touch: one referral's worth of
+    work, not a replay of the ledger.
     """
     from .app import freeze
-    from .projections import ProjectionFailed, registered
+    from .projections import ProjectionFailed, Row, registered
 
     wanted = (*OBLIGATION_CATEGORIES, FLAG_CATEGORY)
+    found: list[Row] = []
     for plugin, projection in registered(ledger):
         if projection.category not in wanted:
             continue
@@ -188,25 +196,44 @@ def _marks(
                 on_error(ProjectionFailed(projection.name, plugin, exc))
             continue
         for row in rows:
-            if row.get("referral") != audit.referral:
+            if row.get("referral") != key:
                 continue
-            category = str(row.get("category", projection.category))
-            start, end = micros(row["start"]), row.get("end")
-            end_us = micros(end) if isinstance(end, str) else None
-            if category == FLAG_CATEGORY:
-                if start > audit.as_of:
-                    continue
-                if end_us is not None and end_us > audit.as_of:
-                    end_us = None
-                audit.raised.append(Mark(category, row, start, end_us))
-            elif category in OBLIGATION_CATEGORIES:
-                opened = micros(row["since"]) if isinstance(row.get("since"), str) else start
-                due = micros(row["due"]) if isinstance(row.get("due"), str) else start
-                if opened > audit.as_of:
-                    continue
-                if end_us is not None and end_us > audit.as_of:
-                    end_us = None
-                audit.obligations.append(Mark(category, row, opened, end_us, due))
+            end = row.get("end")
+            found.append(
+                Row(
+                    projection.name,
+                    str(row.get("category", projection.category)),
+                    str(row.get("kind")),
+                    key,
+                    row.get("person"),
+                    row.get("owed_to"),
+                    micros(row["start"]),
+                    micros(end) if isinstance(end, str) else None,
+                    row,
+                )
+            )
+    return found
+
+
+def _marks(audit: Audit, derived: Sequence[Row]) -> None:
+    """The timeline's marks: obligations from opening to end, flags where they arose, as far
+    as the world had got at as-of."""
+    for row in derived:
+        data, start, end_us = row.data, row.start_us, row.end_us
+        if row.category == FLAG_CATEGORY:
+            if start > audit.as_of:
+                continue
+            if end_us is not None and end_us > audit.as_of:
+                end_us = None
+            audit.raised.append(Mark(row.category, data, start, end_us))
+        elif row.category in OBLIGATION_CATEGORIES:
+            opened = micros(data["since"]) if isinstance(data.get("since"), str) else start
+            due = micros(data["due"]) if isinstance(data.get("due"), str) else start
+            if opened > audit.as_of:
+                continue
+            if end_us is not None and end_us > audit.as_of:
+                end_us = None
+            audit.obligations.append(Mark(row.category, data, opened, end_us, due))
     audit.obligations.sort(key=lambda m: (m.start, m.kind))
     audit.raised.sort(key=lambda m: (m.start, m.kind))
 

@@ -95,13 +95,26 @@ def test_known_at_shows_what_the_ledger_knew(cli: Cli) -> None:
 
 
 def test_flags_and_alerts_are_those_of_the_referral_in_the_same_view(cli: Cli) -> None:
-    tell(cli)
-    for args in ((), ("--as-of", "2026-11-12T00:00:00Z"), ("--as-of", "2026-11-08T00:00:00Z")):
+    tell(cli, STORY[:9])
+    known = cli.export()[-1]["recorded_at"]
+    time.sleep(0.01)
+    tell(cli, STORY[9:])
+    views: list[tuple[str, ...]] = [
+        (),
+        ("--as-of", "2026-11-12T00:00:00Z"),
+        ("--as-of", "2026-11-08T00:00:00Z"),
+        ("--known-at", known),
+        ("--known-at", known, "--as-of", "2026-11-12T00:00:00Z"),
+    ]
+    seen = []
+    for args in views:
         out = audit(cli, *args)
         alerts = [a for a in cli.json("alerts", "--json", *args) if a["referral"] == "ana-acme"]
         flags = [f for f in cli.json("flags", "--json", *args) if f["referral"] == "ana-acme"]
         assert sorted(out["alerts"], key=orjson.dumps) == sorted(alerts, key=orjson.dumps)
         assert sorted(out["flags"], key=orjson.dumps) == sorted(flags, key=orjson.dumps)
+        seen.append((len(alerts), len(flags)))
+    assert len(set(seen)) > 1  # the views do differ
 
 
 def test_unknown_referral_and_bad_times_are_refused(cli: Cli) -> None:
