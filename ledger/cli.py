@@ -223,13 +223,13 @@ def time_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """
 
     @click.option(
-        "--known-at", "known_at", metavar="K",
-        help="Ledger time: count only events recorded by K. [default: now]",
-    )
-    @click.option(
         "--as-of", "as_of", metavar="T",
         help="World time: the clock for what is overdue; only events that happened by T count. "
         "[default: now]",
+    )
+    @click.option(
+        "--known-at", "known_at", metavar="K",
+        help="Ledger time: count only events recorded by K. [default: now]",
     )
     @functools.wraps(func)
     def wrapper(*args: Any, as_of: str | None, known_at: str | None, **kwargs: Any) -> Any:
