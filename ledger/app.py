@@ -45,10 +45,13 @@ MAX_IMPORT_BYTES = 2 * 1024**3
 
 def freeze(value: Any) -> Any:
     """A read-only copy: mappings become mappingproxies, lists become tuples."""
+    # Scalars are kept without a call each: replays freeze every event they read.
     if isinstance(value, dict):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+        return MappingProxyType(
+            {k: freeze(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+        )
     if isinstance(value, list):
-        return tuple(freeze(v) for v in value)
+        return tuple(freeze(v) if isinstance(v, dict | list) else v for v in value)
     return value
 
 
