@@ -167,3 +167,14 @@ def test_a_stranger_who_forwards_a_resume_pays_as_a_referrer(cli):
     assert [e["event"] for e in dan["as_referrer"]["explain"]] == [forward["id"]]
     # Dan is none of the three parties, so the full list leaves him out.
     assert "dan" not in {p["person"] for p in story.reputation(3)}
+
+
+def test_forgetting_a_person_changes_no_judgement(cli):
+    story = Story(cli)
+    story.request(0, preparation={"researched_company": True, "questions": ["Why Acme?"]})
+    story.vet(1, knows_work=False)
+    story.introduce(2)
+    story.event("interview-held", 5, by="bob")
+    before = [story.alerts(30), story.flags(30), story.reputation(30)]
+    cli.ok("forget", "ana", "--yes")
+    assert [story.alerts(30), story.flags(30), story.reputation(30)] == before
