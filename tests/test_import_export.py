@@ -326,3 +326,24 @@ def test_the_example_stories_restore_byte_for_byte(name, tmp_path):
     second.ok("import", "-", input=exported)
     assert second.ok("export").stdout == exported
     assert summary(first, str(source))["stored"] == 0
+
+
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ('[{"type":"person-added","handle":"zoe","name":"Zoe"}]', "got a JSON array"),
+        ('{"type":"person-added","handle":"zoe","name":NaN}', "malformed JSON"),
+        ('{"type":"person-added","handle":"zoe","handle":"zed","name":"Zoe"}', "duplicate key"),
+        ('{"type":"person-added","handle":"zoe","name":"\\udc00"}', "Error:"),
+        ("{}", "type:"),
+    ],
+    ids=["array", "NaN", "duplicate key", "lone surrogate", "empty object"],
+)
+def test_a_bad_json_line_is_named_and_nothing_is_stored(sqlite_cli, tmp_path, line, message):
+    text = STORY.read_text().splitlines()
+    text.insert(12, line)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(text) + "\n")
+    result = sqlite_cli.refused("import", str(path))
+    assert result.stderr.startswith("Error: line 13: ") and message in result.stderr
+    assert sqlite_cli.export() == []

@@ -602,6 +602,10 @@ def test_bytes_that_are_not_utf8_on_stdin(ledger, data):
     refused(ledger, data, "UTF-8", stdin=True)
 
 
+def test_empty_stdin(ledger):
+    refused(ledger, b"", "empty input", stdin=True)
+
+
 def test_stdin_takes_a_valid_event(ledger):
     stored = orjson.loads(
         ledger.ok(
