@@ -203,7 +203,13 @@ class Synth:
                 if rng.random() < 0.6:
                     yield {"type": "thank-you-sent", **ref, "by": who, "to": to}
             outcome = rng.choice(("hired", "rejected", "offer-declined", "withdrawn"))
-            yield {"type": "outcome-reported", **ref, "by": requester, "to": referrer, "outcome": outcome}
+            yield {
+                "type": "outcome-reported",
+                **ref,
+                "by": requester,
+                "to": referrer,
+                "outcome": outcome,
+            }
         yield {"type": "referral-closed", **ref, "by": requester, "reason": "Process finished."}
         if rng.random() < 0.3:
             yield {"type": "thank-you-sent", **ref, "by": requester, "to": referrer}

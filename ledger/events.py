@@ -23,7 +23,7 @@ MAX_SHORT = 200
 FUTURE_SLACK = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-from .kinds import KIND_RANK, KINDS, WEAK_KINDS  # noqa: E402,F401  (re-exported)
+from .kinds import KIND_RANK, KINDS, WEAK_KINDS  # noqa: F401  (re-exported)
 
 # Fields the ledger adds on export; accepted on input and checked, never required.
 ENVELOPE_FIELDS = ("recorded_at", "seq", "hash", "keys")

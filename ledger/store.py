@@ -517,8 +517,10 @@ class Store:
                 if aggregate is not None and aggregate.id != originator:
                     found[aggregate.id] = aggregate
                     aggregate = None
-                event = mapper.to_domain_event(
-                    StoredEvent(originator, int(row["originator_version"]), row["topic"], bytes(row["state"]))
+                event: Any = mapper.to_domain_event(
+                    StoredEvent(
+                        originator, int(row["originator_version"]), row["topic"], bytes(row["state"])
+                    )
                 )
                 aggregate = event.mutate(aggregate)
             if aggregate is not None:

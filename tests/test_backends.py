@@ -12,7 +12,6 @@ import uuid
 
 import orjson
 import pytest
-
 from conftest import PG_URL, Cli, _drop_schema, _pg_url
 
 ANA = {"type": "person-added", "handle": "ana", "name": "Ana", "at": "2026-11-01T09:00:00Z"}
@@ -40,7 +39,9 @@ def test_an_unreachable_server_is_refused_quickly_and_clearly(tmp_path) -> None:
 def test_the_same_from_the_console_script(tmp_path) -> None:
     url = f"postgresql://127.0.0.1:{_closed_port()}/ledger"
     proc = subprocess.run(
-        [sys.executable, "-m", "ledger", "--db", url, "alerts", "--json"], capture_output=True
+        [sys.executable, "-m", "ledger", "--db", url, "alerts", "--json"],
+        capture_output=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stderr.decode().startswith("Error: cannot open the ledger")
@@ -77,9 +78,7 @@ def test_a_write_blocked_beyond_the_lock_timeout_is_refused(sqlite_db, monkeypat
     blocker = sqlite3.connect(sqlite_db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another process is in the middle of a long write
     try:
-        result = cli.refused(
-            "record", orjson.dumps({**ANA, "handle": "bo", "name": "Bo"}).decode()
-        )
+        result = cli.refused("record", orjson.dumps({**ANA, "handle": "bo", "name": "Bo"}).decode())
         assert "the ledger is busy" in result.stderr
     finally:
         blocker.execute("ROLLBACK")
