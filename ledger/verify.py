@@ -8,6 +8,7 @@ instead of breaking every row after it.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,11 +104,14 @@ class Verdict:
 _CREATED = {"person-added": Person, "referral-requested": Referral}
 
 
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        return None
+def _hex(value: Any) -> str:
+    """An originator id as 32 hex digits: SQLite stores it so, PostgreSQL gives a UUID."""
+    return value.hex if isinstance(value, uuid.UUID) else str(value).replace("-", "").lower()
+
+
+@functools.lru_cache(maxsize=65536)
+def _origin(kind: str, key: str) -> str:
+    return (person_id if kind == "person" else referral_id)(key).hex
 
 
 class Checker:
@@ -131,8 +135,8 @@ class Checker:
         self.seq = 0
         self.prev = GENESIS
         self.last_recorded = 0
-        self.versions: dict[uuid.UUID, int] = {}
-        self.origin_of: dict[str, uuid.UUID] = {}  # event id -> its aggregate, for retractions
+        self.versions: dict[str, int] = {}
+        self.origin_of: dict[str, str] = {}  # event id -> its aggregate, for retractions
         self.retractions: dict[str, tuple[int, int]] = {}  # retracted id -> (seq, recorded_us)
         self.private_seen = 0
         self.head_found = False
@@ -246,10 +250,10 @@ class Checker:
         created = _CREATED.get(str(kind))
         if created is not None:
             key = record.get("handle") if created is Person else record.get("referral")
-            origin = (person_id if created is Person else referral_id)(str(key))
+            origin = _origin("person" if created is Person else "referral", str(key))
             aggregate: type = created
         elif record.get("referral"):
-            origin, aggregate = referral_id(str(record["referral"])), Referral
+            origin, aggregate = _origin("referral", str(record["referral"])), Referral
         else:
             aggregate = Person
             if kind == "event-retracted":
@@ -259,11 +263,11 @@ class Checker:
                     return
                 origin = found
             elif kind == "person-forgotten":
-                origin = person_id(str(record.get("handle")))
+                origin = _origin("person", str(record.get("handle")))
             else:
-                origin = person_id(str(record.get("by") or record.get("handle")))
+                origin = _origin("person", str(record.get("by") or record.get("handle")))
         self.origin_of[event_id] = origin
-        stored_origin = _uuid(row["originator_id"])
+        stored_origin = _hex(row["originator_id"])
         version = int(row["originator_version"])
         if stored_origin != origin:
             self.problem(seq, "stored under another referral or person than its content names")
