@@ -550,7 +550,9 @@ def audit(
     ledger = get_ledger()
     if ledger.referral(referral) is None:
         raise LedgerError(f"unknown referral {referral!r}")
-    chain_ok = verify_store(ledger.store).ok
+    chain_ok = _with_progress(
+        "Verifying", ledger.store.count(), lambda step: verify_store(ledger.store, progress=step)
+    ).ok
     report = build_audit(ledger, referral, as_of=as_of, known_at=known_at, chain_ok=chain_ok)
     if html_file is not None:
         from .report import render
