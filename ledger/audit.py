@@ -256,9 +256,10 @@ def short(value: int) -> str:
     return moment.strftime("%Y-%m-%d %H:%MZ" if moment.second == 0 else "%Y-%m-%d %H:%M:%SZ")
 
 
-def describe(event: Mapping[str, Any]) -> str:
+def describe(event: Mapping[str, Any], requester: str | None = None) -> str:
     """One line about what happened, in words."""
     kind = event["type"]
+    whom = requester or "the requester"
     by, to = event.get("by"), event.get("to")
     text = {
         "referral-requested": f"{by} asked {event.get('referrer')} for a referral at "
@@ -270,7 +271,7 @@ def describe(event: Mapping[str, Any]) -> str:
             if event.get("knows_work")
             else ", has not seen their work"
         ),
-        "introduction-made": f"{by} introduced the requester to {to}"
+        "introduction-made": f"{by} introduced {whom} to {to}"
         + (f" by {event['channel']}" if event.get("channel") else ""),
         "resume-forwarded": f"{by} forwarded the resume to {to}",
         "follow-up-sent": f"{by} followed up with {to}",
@@ -335,7 +336,14 @@ def steps(audit: Audit) -> list[Step]:
             cause.flags.append(mark)
         else:
             loose.append(Step(mark.start, None, None, flags=[mark]))
-    everything = list(by_id.values()) + loose
+    merged: dict[int, Step] = {}
+    for step in loose:  # several obligations falling overdue at once are one moment
+        if step.at in merged:
+            merged[step.at].overdue += step.overdue
+            merged[step.at].flags += step.flags
+        else:
+            merged[step.at] = step
+    everything = list(by_id.values()) + list(merged.values())
     return sorted(everything, key=lambda s: (s.at, s.seq if s.seq is not None else 1 << 62))
 
 
@@ -378,7 +386,7 @@ def _step_lines(audit: Audit, step: Step) -> list[str]:
             when += f" ({late // 86_400_000_000} days later)"
         marker = "✗" if event["retracted"] else "•"
         lines.append(f"{marker} {when}  seq {event['seq']}")
-        lines.append(f"    {event['type']}: {describe(event)}")
+        lines.append(f"    {event['type']}: {describe(event, audit.parties.get('requester'))}")
         retraction = audit.retraction_of(event["id"])
         if retraction is not None:
             lines.append(

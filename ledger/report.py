@@ -234,6 +234,10 @@ def _svg(audit: Audit, lanes: dict[str, int], scale: _Scale) -> str:
     for role, index in lanes.items():
         y = TOP + index * LANE
         handle = audit.parties.get(role) if role != "others" else None
+        if role == "others":  # whoever else acted: a forwarder, a retraction's author
+            parties = {h for h in audit.parties.values() if h}
+            others = sorted({a for e in audit.events if (a := _actor(e)) and a not in parties})
+            handle = ", ".join(others) or None
         colour = LANE_COLOURS[role]
         out.append(
             f'<g class="lane" data-role="{role}">'
@@ -280,7 +284,7 @@ def _events(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
         classes += " retraction" if retraction else ""
         late = micros(event["recorded_at"]) - micros(event["at"])
         tip = (
-            f"seq {event['seq']} · {event['type']}\n{describe(event)}\n"
+            f"seq {event['seq']} · {event['type']}\n{describe(event, audit.parties.get('requester'))}\n"
             f"happened {short(micros(event['at']))}\nrecorded {short(micros(event['recorded_at']))}"
             + (f" ({late // DAY} days later)" if late >= DAY else "")
             + (f"\nby {event['by']}" if event.get("by") else "")
@@ -439,7 +443,8 @@ def _steps(audit: Audit) -> str:
             out.append(
                 f'<li class="{cls}" data-seq="{event["seq"]}"><div class="when">seq {event["seq"]}'
                 f" · {when}</div>"
-                f'<div class="what">{_e(event["type"])}: {_e(describe(event))}</div>'
+                f'<div class="what">{_e(event["type"])}: '
+                f"{_e(describe(event, audit.parties.get('requester')))}</div>"
             )
             retraction = audit.retraction_of(event["id"])
             if retraction is not None:
