@@ -20,7 +20,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from conftest import Cli
 from ledger.app import Ledger
@@ -46,6 +46,10 @@ notes = st.none() | st.text(
 kinds = st.sampled_from(KINDS)
 
 
+STAGES = ["vet", "introduce", "follow-up-sent", "interview", "feedback", "outcome-reported",
+          "thank-you-sent", "close"]
+
+
 @dataclass
 class Referral:
     requester: str
@@ -54,6 +58,7 @@ class Referral:
     requested_at: datetime
     interviews: dict[str, datetime] = field(default_factory=dict)  # live interview-held
     closes: dict[str, datetime] = field(default_factory=dict)  # live referral-closed
+    stage: int = 0  # how far `advance` has taken it along STAGES
 
     @property
     def closed(self) -> bool:
@@ -83,6 +88,7 @@ class LedgerLifecycles(RuleBasedStateMachine):
         self.events: dict[str, Stored] = {}
         self.retracted: set[str] = set()
         self.rounds = 0
+        self.forced: str | None = None  # the referral `advance` is moving along
 
     def teardown(self) -> None:
         self.ledger.close()
@@ -118,6 +124,8 @@ class LedgerLifecycles(RuleBasedStateMachine):
         return data.draw(st.sampled_from([p for p in self.people if p not in besides]))
 
     def referral(self, data: st.DataObject, *, open_only: bool = False) -> tuple[str, Referral]:
+        if self.forced is not None:
+            return self.forced, self.referrals[self.forced]
         keys = [k for k, r in self.referrals.items() if not (open_only and r.closed)]
         key = data.draw(st.sampled_from(keys))
         return key, self.referrals[key]
@@ -126,6 +134,11 @@ class LedgerLifecycles(RuleBasedStateMachine):
         return any(not r.closed for r in self.referrals.values())
 
     # -- valid lifecycles --------------------------------------------------------------------
+
+    @initialize(data=st.data(), first=names, second=names, third=names)
+    def three_people(self, data: st.DataObject, first: str, second: str, third: str) -> None:
+        for name in (first, second, third):
+            self.add_person(data, name, None)
 
     @rule(data=st.data(), name=names, company=st.none() | st.sampled_from(["Acme", "acme", "Initech"]))
     def add_person(self, data: st.DataObject, name: str, company: str | None) -> None:
@@ -253,9 +266,50 @@ class LedgerLifecycles(RuleBasedStateMachine):
             ref.interviews.pop(event_id, None)
             ref.closes.pop(event_id, None)  # a retracted close reopens the referral
 
+    @precondition(lambda self: any(r.stage < len(STAGES) for r in self.referrals.values()))
+    @rule(data=st.data(), steps=st.integers(1, 4))
+    def advance(self, data: st.DataObject, steps: int) -> None:
+        """Take one referral a few steps further along the usual path, so lifecycles get long."""
+        key = data.draw(st.sampled_from(
+            [k for k, r in self.referrals.items() if r.stage < len(STAGES)]))
+        for _ in range(steps):
+            if self.referrals[key].stage < len(STAGES):
+                self.step(key, data)
+
+    def step(self, key: str, data: st.DataObject) -> None:
+        ref = self.referrals[key]
+        step = STAGES[ref.stage]
+        ref.stage += 1
+        if ref.closed and step in ("vet", "introduce", "interview", "close"):
+            return
+        if step == "feedback" and not ref.interviews:
+            return
+        self.forced = key
+        try:
+            if step == "vet":
+                self.vet(data, "accept", True, None)
+            elif step == "introduce":
+                self.introduce(data, None)
+            elif step == "interview":
+                self.interview(data)
+            elif step == "feedback":
+                self.feedback(data, 4)
+            elif step == "close":
+                self.close(data, False)
+            else:
+                self.courtesy(data, step, False)
+        finally:
+            self.forced = None
+
     # -- invalid commands: each changes nothing -----------------------------------------------
 
     @rule(data=st.data(), via_cli=st.booleans())
+    def invalid_command(self, data: st.DataObject, via_cli: bool) -> None:
+        kinds = [self.unknown_references, self.bad_types]
+        if self.referrals:
+            kinds.append(self.out_of_order)
+        data.draw(st.sampled_from(kinds))(data, via_cli)
+
     def unknown_references(self, data: st.DataObject, via_cli: bool) -> None:
         at = format_timestamp(self.clock)
         someone = self.people[0] if self.people else "nobody"
@@ -271,8 +325,7 @@ class LedgerLifecycles(RuleBasedStateMachine):
         ]))
         self.refuse(choice, via_cli=via_cli)
 
-    @rule(data=st.data())
-    def bad_types(self, data: st.DataObject) -> None:
+    def bad_types(self, data: st.DataObject, via_cli: bool) -> None:
         key = next(iter(self.referrals), "r0")
         self.refuse(data.draw(st.sampled_from([
             {"type": "feedback-given", "referral": key, "by": "p0", "to": "p1", "match": "3"},
@@ -288,10 +341,8 @@ class LedgerLifecycles(RuleBasedStateMachine):
             '{"type":"person-added","handle":"fine","handle":"twice","name":"X"}',
             '{"type":"person-added","handle":"fine","name":NaN}',
             '[{"type":"person-added"}]',
-        ])))
+        ])), via_cli=via_cli)
 
-    @precondition(lambda self: self.referrals)
-    @rule(data=st.data(), via_cli=st.booleans())
     def out_of_order(self, data: st.DataObject, via_cli: bool) -> None:
         key, ref = self.referral(data)
         at = format_timestamp(self.clock)
