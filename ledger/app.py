@@ -166,7 +166,11 @@ class Ledger:
         if _implemented(self.plugins, "event_recorded"):
             for event in out:
                 self.plugins.call_each(
-                    "event_recorded", event=freeze(event), ledger=self, on_error=_warn_plugin
+                    "event_recorded",
+                    # the per-person secrets are for export only; plugins never need them
+                    event=freeze({k: v for k, v in event.items() if k != "keys"}),
+                    ledger=self,
+                    on_error=_warn_plugin,
                 )
         return ImportResult(out, unchanged, restore)
 
