@@ -325,8 +325,11 @@ def export(output: str) -> None:
     if output == "-":
         emit_jsonl(events)
     else:
-        with open(output, "wb") as out:
-            emit_jsonl(events, out)
+        try:
+            with open(output, "wb") as out:
+                emit_jsonl(events, out)
+        except OSError as exc:
+            raise LedgerError(f"cannot write {output}: {exc.strerror}") from None
 
 
 @cli.command()
