@@ -248,7 +248,7 @@ def ledger_cli(story_db: Path, tmp_path: Path) -> Cli:
     path = tmp_path / "ledger.db"
     path.write_bytes(story_db.read_bytes())
     cli = Cli(str(path))
-    cli.ok("export")
+    cli.ok("alerts", "--json")  # plugins' derived rows caught up: a read writes nothing more
     return cli
 
 
@@ -291,6 +291,28 @@ def test_the_matrix_is_large_enough() -> None:
 )
 def test_record_refuses_bytes_on_stdin(ledger_cli: Cli, name: str, data: bytes, fragment: str) -> None:
     refused_unchanged(ledger_cli, lambda: ledger_cli("record", "-", input=data), fragment)
+
+
+ARGUMENT_CASES: list[tuple[str, list[str], str]] = [
+    ("show-escape", ["show", "r1\x1b[2J"], "unknown referral"),
+    ("audit-osc8", ["audit", "r1\x1b]8;;https://evil\x07x", "--json"], "unknown referral"),
+    ("reputation-escape", ["reputation", "ana\x1b[2J", "--json"], "unknown person"),
+    ("alerts-as-of-escape", ["alerts", "--as-of", "\x1b[2J"], "--as-of"),
+    ("flags-known-at-absurd", ["flags", "--known-at", "2026-13-45T99:99Z"], "--known-at"),
+    ("alerts-as-of-year-1", ["alerts", "--as-of", "0001-01-01T00:00:00+01:00"], "--as-of"),
+    ("forget-unknown", ["forget", "ana\x1b[2J", "--yes"], "unknown person"),
+    ("retract-escape-id", ["retract", "x\x1b[2J", "--by", "ana", "--reason", "x"], "retracts"),
+    ("close-bad-key", ["close", "r1\x1b[2J", "--by", "ana", "--reason", "x"], "referral"),
+    ("verify-head-escape", ["verify", "--head", "\x1b[2J"], "--head"),
+    ("import-escape-path", ["import", "/nonexistent/\x1b[2J"], "cannot read"),
+    ("export-unwritable", ["export", "-o", "/nonexistent/\x1b[2J"], "cannot write"),
+]
+
+
+@pytest.mark.parametrize(("args", "fragment"), [c[1:] for c in ARGUMENT_CASES],
+                         ids=[c[0] for c in ARGUMENT_CASES])
+def test_command_arguments_refuse(ledger_cli: Cli, args: list[str], fragment: str) -> None:
+    refused_unchanged(ledger_cli, lambda: ledger_cli(*args), fragment)
 
 
 def test_a_one_megabyte_note_is_refused(ledger_cli: Cli) -> None:
@@ -414,9 +436,12 @@ def test_nothing_printed_carries_a_raw_escape(ledger_cli: Cli) -> None:
     outputs = [ledger_cli.ok("export").stdout_bytes]
     commands = ledger_cli.cli.commands
     for name, args in [("audit", ["r1", "--json"]), ("audit", ["r1"]), ("alerts", ["--json"]),
-                       ("flags", ["--json"]), ("reputation", ["--json"]), ("verify", ["--json"])]:
-        if name in commands:
-            outputs.append(ledger_cli(name, *args).stdout_bytes)
+                       ("alerts", []), ("flags", ["--json"]), ("flags", []),
+                       ("reputation", ["--json"]), ("reputation", []), ("verify", ["--json"]),
+                       ("show", ["r1"]), ("show", ["r1", "--json"]), ("list", []),
+                       ("list", ["--json"])]:
+        assert name in commands, f"`{name}` is not a command any more: update this list"
+        outputs.append(ledger_cli.ok(name, *args).stdout_bytes)
     for out in outputs:
         assert_no_terminal_bytes(out)
 
