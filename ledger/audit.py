@@ -385,7 +385,8 @@ def _step_lines(audit: Audit, step: Step) -> list[str]:
         if late > 86_400_000_000:
             when += f" ({late // 86_400_000_000} days later)"
         marker = "✗" if event["retracted"] else "•"
-        lines.append(f"{marker} {when}  seq {event['seq']}")
+        who = f"  by {event['by']}" if event.get("by") else ""
+        lines.append(f"{marker} {when}  seq {event['seq']}{who}")
         lines.append(f"    {event['type']}: {describe(event, audit.parties.get('requester'))}")
         retraction = audit.retraction_of(event["id"])
         if retraction is not None:
