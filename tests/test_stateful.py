@@ -102,6 +102,8 @@ class LedgerLifecycles(RuleBasedStateMachine):
 
     def record(self, event: dict[str, Any], *, via_cli: bool = False) -> dict[str, Any]:
         event = {k: v for k, v in event.items() if v is not None}
+        # our own ids, not random ones: hypothesis needs every draw to replay the same way
+        event.setdefault("id", f"e{len(self.events)}")
         stored = self.cli.record(event) if via_cli else self.ledger.record(event)
         self.events[stored["id"]] = Stored(stored["type"], stored.get("referral"))
         return stored
@@ -431,5 +433,5 @@ class TestLifecycles(LedgerLifecycles.TestCase):  # type: ignore[name-defined]
 @pytest.mark.slow
 class TestLongLifecycles(LedgerLifecycles.TestCase):  # type: ignore[name-defined]
     settings = settings(
-        max_examples=150, stateful_step_count=50, **{**SETTINGS, "phases": list(Phase)}
+        max_examples=60, stateful_step_count=40, **{**SETTINGS, "phases": list(Phase)}
     )
