@@ -470,7 +470,7 @@ def replay(ledger: Ledger) -> list[Replayed]:
 
 
 def _shown_row(key: bytes) -> dict[str, Any]:
-    part, category, kind, referral, person, owed_to, start, end, data = orjson.loads(key)
-    return {"part": part, "kind": kind, "referral": referral, "person": person,
+    part, _category, kind, referral, person, owed_to, start, end, data = orjson.loads(key)
+    return {"part": part, "kind": kind, "referral": referral, "person": person, "owed_to": owed_to,
             "start": timestamp(start), "end": timestamp(end) if end is not None else None,
             "data": data}
