@@ -148,7 +148,11 @@ class Checker:
             self.verdict.problems.append(Problem(seq, message))
 
     def feed(self, row: Mapping[str, Any], private: tuple[str, bytes | None] | None = None) -> None:
-        seq = int(row["seq"])
+        try:
+            seq = int(row["seq"])
+        except (TypeError, ValueError):
+            self.problem(self.seq + 1, f"seq {row['seq']!r} is not a number")
+            seq = self.seq + 1
         if seq != self.seq + 1:
             if seq <= self.seq:
                 self.problem(seq, f"seq {seq} comes after seq {self.seq}")

@@ -608,3 +608,12 @@ def test_an_encrypted_ledger_is_checked_with_its_key_and_its_chain_without(
     code, out = verdict(cli)  # without the key: the chain is sound, the values unchecked
     assert code == 0 and out["values_checked"] is False
     assert "need the master key" in cli.ok("verify").stdout
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("seq", "'x'"), ("recorded_us", "'soon'"), ("at_us", "'noon'"), ("originator_version", "'v'")],
+)
+def test_a_log_column_of_the_wrong_type_is_caught(told: Cli, column: str, value: str) -> None:
+    sql(told.db, f"UPDATE rl_log SET {column} = {value} WHERE seq = 3")
+    assert_broken_at(told, 3)
