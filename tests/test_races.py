@@ -75,7 +75,10 @@ def _racer(db: str, rounds: list[list[Any]], index: int, barrier: Any, results: 
 
 def race(db: str, rounds: list[list[Any]]) -> list[list[tuple[str, Any]]]:
     """Run the rounds with WRITERS processes; outcomes per round, in writer order."""
-    ctx = multiprocessing.get_context("spawn")
+    # Writers fork from a server that has imported the ledger once: starting four fresh
+    # interpreters per race costs more than the race (and fork from pytest is unsafe).
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["ledger.app", "ledger.cli", "orjson"])
     barrier = ctx.Barrier(WRITERS)
     results = ctx.Queue()
     procs = [
