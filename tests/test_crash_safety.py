@@ -15,7 +15,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +22,6 @@ from typing import Any
 
 import orjson
 import pytest
-
 from conftest import Cli
 
 KILLS = int(os.environ.get("CRASH_KILLS", "20"))
@@ -225,7 +223,8 @@ def test_a_database_file_that_cannot_grow(sqlite_cli: Cli, monkeypatch: pytest.M
 def tmpfs(path: Path, size: str) -> Iterator[bool]:
     path.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True, check=False,
     ).returncode == 0
     try:
         yield mounted
@@ -252,7 +251,7 @@ def test_a_full_disk(tmp_path: Path) -> None:
         source.write_bytes(jsonl(import_chunk(0)))
         proc = subprocess.run(
             [sys.executable, "-m", "ledger", "import", str(source)],
-            env=ledger_env(cli.db), capture_output=True, timeout=120,
+            env=ledger_env(cli.db), capture_output=True, timeout=120, check=False,
         )
         assert proc.returncode in (2, 3), proc.stdout
         assert proc.stderr.startswith(b"Error: "), proc.stderr

@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 import pytest
-
 from conftest import Cli
 
 PAST = "2026-11-01T09:00:00Z"
@@ -91,8 +90,8 @@ RECORD_CASES: list[tuple[str, str, str]] = [
     ("duplicate-key", '{"type":"person-added","handle":"dee","handle":"eve","name":"D"}',
      "duplicate key"),
     ("duplicate-nested-key",
-     '{"type":"referral-requested","referral":"r9","by":"ana","referrer":"cat","company":"Acme",'
-     '"preparation":{"researched_company":true,"researched_company":false}}', "duplicate key"),
+     ('{"type":"referral-requested","referral":"r9","by":"ana","referrer":"cat","company":"Acme",'
+      '"preparation":{"researched_company":true,"researched_company":false}}'), "duplicate key"),
     ("deep-nesting", nested(500), "nested deeper"),
     ("deeper-than-the-parser", nested(5000), "malformed JSON"),
     ("nesting-past-limit", nested(20), "nested deeper"),
@@ -105,14 +104,14 @@ RECORD_CASES: list[tuple[str, str, str]] = [
     # wrong types
     ("match-as-string", ev(type="feedback-given", referral="r1", by="bob", to="cat", match="3",
                            at=at(7)), "match"),
-    ("match-as-float", '{"type":"feedback-given","referral":"r1","by":"bob","to":"cat",'
-     '"match":3.0}', "match"),
+    ("match-as-float", ('{"type":"feedback-given","referral":"r1","by":"bob","to":"cat",'
+                        '"match":3.0}'), "match"),
     ("match-as-bool", ev(type="feedback-given", referral="r1", by="bob", to="cat", match=True),
      "match"),
     ("match-out-of-range", ev(type="feedback-given", referral="r1", by="bob", to="cat", match=6),
      "match"),
-    ("match-64-bit-overflow", '{"type":"feedback-given","referral":"r1","by":"bob","to":"cat",'
-     '"match":99999999999999999999999}', "match"),
+    ("match-64-bit-overflow", ('{"type":"feedback-given","referral":"r1","by":"bob","to":"cat",'
+                               '"match":99999999999999999999999}'), "match"),
     ("knows-work-as-int", ev(type="request-vetted", referral="r1", by="cat", decision="accept",
                              knows_work=1), "knows_work"),
     ("handle-as-number", ev(type="person-added", handle=7, name="Seven"), "handle"),
@@ -458,7 +457,7 @@ def run(db: Path, *args: str | bytes, input: bytes | None = None) -> subprocess.
     env = {**os.environ, "REFERRAL_LEDGER_DB": str(db)}
     return subprocess.run(
         [sys.executable, "-m", "ledger", *args], input=input, capture_output=True, env=env,
-        timeout=120,
+        timeout=120, check=False,
     )
 
 
@@ -489,7 +488,7 @@ def test_export_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     env = {**os.environ, "REFERRAL_LEDGER_DB": str(db)}
     proc = subprocess.run(
         f"{sys.executable} -m ledger export | head -1", shell=True, capture_output=True,
-        env=env, timeout=120, executable="/bin/bash",
+        env=env, timeout=120, executable="/bin/bash", check=False,
     )
     assert proc.returncode == 0
     assert proc.stdout.count(b"\n") == 1
@@ -497,7 +496,7 @@ def test_export_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     # and the exit status of `export` itself, not of `head`
     proc = subprocess.run(
         f"set -o pipefail; {sys.executable} -m ledger export | head -c 100 >/dev/null",
-        shell=True, capture_output=True, env=env, timeout=120, executable="/bin/bash",
+        shell=True, capture_output=True, env=env, timeout=120, executable="/bin/bash", check=False,
     )
     assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr

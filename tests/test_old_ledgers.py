@@ -14,9 +14,8 @@ from typing import Any
 
 import orjson
 import pytest
-from eventsourcing.utils import resolve_topic
-
 from conftest import Cli
+from eventsourcing.utils import resolve_topic
 
 OLD = Path(__file__).parent / "fixtures" / "old"
 LEDGERS = sorted(OLD.glob("ledger-*.db"))
@@ -88,7 +87,7 @@ def test_an_old_ledgers_judgements_are_derived(old: tuple[Cli, Path]) -> None:
 
 
 def test_an_old_ledger_round_trips_into_an_empty_one(old: tuple[Cli, Path], tmp_path: Path) -> None:
-    cli, source = old
+    _, source = old
     fresh = Cli(str(tmp_path / "fresh.db"))
     fresh.ok("import", str(source.with_suffix(".jsonl")))
     assert fresh.ok("export").stdout_bytes == source.with_suffix(".jsonl").read_bytes()

@@ -14,12 +14,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-
 from conftest import Cli
 
 WRITERS = 4
@@ -65,7 +63,7 @@ def _racer(db: str, rounds: list[list[Any]], index: int, barrier: Any, results: 
                     outcome = ("ok", [(event["id"], event["seq"], event["hash"])])
             except LedgerError as exc:
                 outcome = ("refused", f"{type(exc).__name__}: {exc.message}")
-            except Exception as exc:  # a crash is a finding: report it, don't hang the others
+            except Exception as exc:  # noqa: BLE001 - a crash is a finding: report it, don't hang the others
                 outcome = ("crash", f"{type(exc).__name__}: {exc}")
             results.put((number, index, outcome))
     finally:

@@ -18,11 +18,11 @@ from typing import Any
 
 import orjson
 import pytest
+from conftest import Cli
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from conftest import Cli
 from ledger.app import Ledger
 from ledger.errors import LedgerError
 from ledger.events import KINDS, format_timestamp
@@ -202,7 +202,7 @@ class LedgerLifecycles(RuleBasedStateMachine):
     @precondition(lambda self: self.has_open())
     @rule(data=st.data())
     def forward(self, data: st.DataObject) -> None:
-        key, ref = self.referral(data, open_only=True)
+        key, _ = self.referral(data, open_only=True)
         by = self.person(data)
         self.record({"type": "resume-forwarded", "referral": key, "by": by,
                      "to": self.person(data, besides=(by,)), "at": self.tick(data)})
@@ -370,11 +370,11 @@ class LedgerLifecycles(RuleBasedStateMachine):
                           "reason": "again", "at": at})
             wrong.append({"type": "interview-held", "referral": key, "at": at})
         if self.retracted:
-            gone = sorted(self.retracted)[0]
+            gone = min(self.retracted)
             wrong.append({"type": "event-retracted", "by": ref.requester, "retracts": gone,
                           "referral": self.events[gone].referral, "reason": "again", "at": at})
         if self.events:
-            taken = sorted(self.events)[0]
+            taken = min(self.events)
             wrong.append({"type": "person-added", "id": taken, "handle": "other", "name": "X",
                           "at": at})
         self.refuse(data.draw(st.sampled_from(wrong)), via_cli=via_cli)
@@ -416,14 +416,14 @@ class LedgerLifecycles(RuleBasedStateMachine):
         assert kept == replayed, {"kept only": kept - replayed, "replay only": replayed - kept}
 
 
-SETTINGS = dict(
-    deadline=None,
+SETTINGS: dict[str, Any] = {
+    "deadline": None,
     # Every step replays and re-imports the whole ledger, so shrinking a failure takes many
     # minutes: the failing steps are printed unshrunk (run with --run-slow to shrink them).
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                           HealthCheck.data_too_large],
-)
+    "phases": [Phase.explicit, Phase.reuse, Phase.generate],
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much,
+                              HealthCheck.data_too_large],
+}
 
 
 class TestLifecycles(LedgerLifecycles.TestCase):  # type: ignore[name-defined]
