@@ -21,8 +21,8 @@ RIGHT = 30
 TOP = 46  # room for the time axis
 LANE = 180
 LINE = 62  # the lane's axis, below the event labels
-FLAG_ROW = 84  # flags hang below the axis
-BARS = 108  # obligations below the flags
+FLAG_ROW = 94  # flags hang below the axis
+BARS = 118  # obligations below the flags
 DAY = 86_400_000_000
 
 _CSS = """
