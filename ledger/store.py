@@ -379,8 +379,15 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Any]:
         try:
-            with self.datastore.transaction(commit=False) as cur:
-                yield _Cursor(cur, self)
+            if self.is_sqlite:
+                with self.datastore.transaction(commit=False) as cur:
+                    yield _Cursor(cur, self)
+            else:
+                # The pool's connections are in autocommit: under READ COMMITTED each statement
+                # sees its own snapshot even inside a transaction, so BEGIN and ROLLBACK would
+                # only add two round trips to every read.
+                with self.datastore.get_connection() as conn, conn.cursor() as cur:
+                    yield _Cursor(cur, self)
         except (PersistenceError, sqlite3.Error) as exc:
             raise StoreError(f"reading the ledger failed: {exc}") from None
 
