@@ -127,6 +127,15 @@ def assert_clear_refusal(message: str, *expected: str) -> None:
     assert any(fragment in message for fragment in expected), message
 
 
+def assert_one_winner(rnd: list[tuple[str, Any]], refusal: str) -> None:
+    """One writer's event was stored; every other was refused for `refusal` (or told to retry)."""
+    assert [kind for kind, _ in rnd].count("ok") == 1, rnd
+    for kind, value in rnd:
+        if kind != "ok":
+            assert kind == "refused", value
+            assert_clear_refusal(value, refusal, "try again")
+
+
 def setup_people(cli: Cli, rounds: int) -> None:
     events = [
         {"type": "person-added", "handle": h, "name": h.title(), "at": T0}
@@ -160,11 +169,7 @@ def test_a_referral_is_closed_once(cli: Cli, slow: bool) -> None:
     ]
     outcomes = race(cli.db, rounds)
     for rnd in outcomes:
-        assert [kind for kind, _ in rnd].count("ok") == 1, rnd
-        for kind, value in rnd:
-            if kind != "ok":
-                assert kind == "refused", value
-                assert_clear_refusal(value, "already closed", "try again")
+        assert_one_winner(rnd, "already closed")
     events = check_ledger(cli, acknowledged(outcomes))
     for r in range(n):
         closes = [e for e in events if e["type"] == "referral-closed" and e["referral"] == f"r{r}"]
@@ -185,11 +190,7 @@ def test_an_event_is_retracted_once(cli: Cli, slow: bool) -> None:
     ]
     outcomes = race(cli.db, rounds)
     for rnd in outcomes:
-        assert [kind for kind, _ in rnd].count("ok") == 1, rnd
-        for kind, value in rnd:
-            if kind != "ok":
-                assert kind == "refused", value
-                assert_clear_refusal(value, "already retracted", "try again")
+        assert_one_winner(rnd, "already retracted")
     events = check_ledger(cli, acknowledged(outcomes))
     assert sum(e["type"] == "event-retracted" for e in events) == n
 
@@ -209,11 +210,7 @@ def test_a_referral_key_and_a_handle_are_created_once(cli: Cli) -> None:
         ])
     outcomes = race(cli.db, rounds)
     for rnd in outcomes:
-        assert [kind for kind, _ in rnd].count("ok") == 1, rnd
-        for kind, value in rnd:
-            if kind != "ok":
-                assert kind == "refused", value
-                assert_clear_refusal(value, "already exists", "try again")
+        assert_one_winner(rnd, "already exists")
     events = check_ledger(cli, acknowledged(outcomes))
     assert sum(e["type"] == "referral-requested" for e in events) == ROUNDS
     assert sum(e["type"] == "person-added" for e in events) == 4 + ROUNDS
@@ -234,10 +231,7 @@ def test_one_id_sent_by_every_writer_is_stored_once(cli: Cli) -> None:
             assert all(kind == "ok" for kind, _ in rnd), rnd
             assert len({tuple(value[0]) for _, value in rnd}) == 1, rnd
         else:
-            assert [kind for kind, _ in rnd].count("ok") == 1, rnd
-            for kind, value in rnd:
-                if kind != "ok":
-                    assert_clear_refusal(value, "different content", "try again")
+            assert_one_winner(rnd, "different content")
     events = check_ledger(cli, acknowledged(outcomes))
     ids = [e["id"] for e in events]
     assert len(ids) == len(set(ids))
