@@ -469,14 +469,24 @@ def bench_alerts(big: int, runs: int, tmp: Path) -> Path:
 
 # -- memory --------------------------------------------------------------------------------------
 
+# Peak RSS from /proc (VmHWM): getrusage's ru_maxrss survives fork and exec on Linux, so a
+# child of a big parent would report the parent's peak.
 MEMORY_CHILD = """
-import resource, sys, time
+import sys, time
 sys.path.insert(0, sys.argv[2])
 from ledger.app import Ledger
 from ledger.projections import catch_up
 import run
+
+def peak_kb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
 ledger = Ledger(sys.argv[1])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kb()
 if sys.argv[3] == "replay":
     run.reset_projections(ledger)
     start = time.perf_counter()
@@ -484,7 +494,7 @@ if sys.argv[3] == "replay":
     elapsed = time.perf_counter() - start
 else:
     elapsed = 0.0
-print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, elapsed)
+print(before, peak_kb(), elapsed)
 """
 
 
