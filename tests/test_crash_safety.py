@@ -158,7 +158,7 @@ def test_kill_9_during_imports_and_records(cli: Cli, tmp_path: Path, slow: bool)
                 env=ledger_env(cli.db), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )
             started = time.monotonic()
-            was_killed = kill_after(proc, rng.uniform(0.1, 1.1 * import_seconds))
+            was_killed = kill_after(proc, rng.uniform(0.1, 1.3 * import_seconds))
             if not was_killed:
                 import_seconds = time.monotonic() - started
             after = stored(cli)
