@@ -6,7 +6,7 @@ from typing import Any
 
 from .hookspecs import hookimpl, hookspec
 
-__all__ = ["hookimpl", "hookspec", "Event", "Projection", "Ledger", "LedgerError", "__version__"]
+__all__ = ["Event", "Ledger", "LedgerError", "Projection", "__version__", "hookimpl", "hookspec"]
 __version__ = "0.1.0"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -121,7 +121,7 @@ class Ledger:
             raise LedgerError("nothing to import: the input holds no events")
         return self._write(parsed)
 
-    def _write(self, items: list[tuple[int | None, dict[str, Any]]]) -> ImportResult:
+    def _write(self, items: Sequence[tuple[int | None, dict[str, Any]]]) -> ImportResult:
         delay = 0.01
         for attempt in range(RETRIES):
             try:
@@ -134,7 +134,7 @@ class Ledger:
         raise AssertionError("unreachable")
 
     def _write_once(
-        self, items: list[tuple[int | None, dict[str, Any]]], *, recheck: bool = True
+        self, items: Sequence[tuple[int | None, dict[str, Any]]], *, recheck: bool = True
     ) -> ImportResult:
         head, _ = self.store.tail()
         restore = head == 0 and any("seq" in raw for _, raw in items)
@@ -176,7 +176,9 @@ class Ledger:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def export_record(self, stored: Stored, keys: Mapping[str, bytes] | None = None) -> dict[str, Any]:
+    def export_record(
+        self, stored: Stored, keys: Mapping[str, bytes] | None = None
+    ) -> dict[str, Any]:
         """A stored event in the interchange format, with the fields export adds."""
         if stored.record["type"] not in self.types:
             raise self.unknown_type(stored.record["type"], stored.seq)
@@ -224,7 +226,9 @@ class Ledger:
         with self.store.read() as cur:
             rows = cur.all("SELECT handle, secret FROM {p}rl_keys")
         vault = self.store.vault
-        return {row["handle"]: vault.open_secret(row["handle"], bytes(row["secret"])) for row in rows}
+        return {
+            row["handle"]: vault.open_secret(row["handle"], bytes(row["secret"])) for row in rows
+        }
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         stored = self.store.get(event_id)
@@ -244,14 +248,16 @@ class UnknownEventType(LedgerError):
 def plugin_type_name(plugin: str, model: Any) -> str:
     """The `type` of an event class a plugin registers, after checking it can be stored."""
     if not (isinstance(model, type) and issubclass(model, Event)):
-        raise LedgerError(f"plugin {plugin!r} registers {model!r}, which is not a ledger.Event class")
+        raise LedgerError(
+            f"plugin {plugin!r} registers {model!r}, which is not a ledger.Event class"
+        )
     try:
         name = type_name(model)
     except (AttributeError, IndexError, KeyError):
         name = None
     if not isinstance(name, str) or not _TYPE_RE.match(name):
         raise LedgerError(
-            f"plugin {plugin!r}: event class {model.__name__} needs `type: Literal[\"kebab-name\"]`"
+            f'plugin {plugin!r}: event class {model.__name__} needs `type: Literal["kebab-name"]`'
         )
     fields = model.model_fields
     if "referral" not in fields and "by" not in fields:
@@ -393,9 +399,11 @@ class _Batch:
             referral = self.referral(record["referral"])
             owner = referral.requester if referral else None
         given_keys = envelope.get("keys", {})
-        file_keys = {
-            handle: parse_secret(handle, value) for handle, value in given_keys.items()
-        } if isinstance(given_keys, dict) else _bad_keys()
+        file_keys = (
+            {handle: parse_secret(handle, value) for handle, value in given_keys.items()}
+            if isinstance(given_keys, dict)
+            else _bad_keys()
+        )
         new_keys: dict[str, bytes] = {}
         secret = None
         has_plaintext = any(
@@ -472,10 +480,10 @@ class _Batch:
         if model is None:
             return []
         problems = []
-        for field in model.handles:
-            handle = raw.get(field)
+        for name in model.handles:
+            handle = raw.get(name)
             if isinstance(handle, str) and HANDLE_RE.match(handle) and self.person(handle) is None:
-                problems.append(f"{field}: unknown person {handle!r}")
+                problems.append(f"{name}: unknown person {handle!r}")
         key = raw.get("referral")
         if (
             model.referral_event
@@ -571,7 +579,11 @@ class _Batch:
         file_secret = file_keys.get(owner) if owner else None
         if owner is not None and file_secret is not None and file_secret != self.secret(owner):
             check_record, _ = seal(
-                _deep_copy(record), event.personal, owner=owner, secret=file_secret, forgotten=forgotten
+                _deep_copy(record),
+                event.personal,
+                owner=owner,
+                secret=file_secret,
+                forgotten=forgotten,
             )
         recorded = format_timestamp(parse_timestamp(recorded_at, future_ok=True))
         if chain_hash(prev, seq, event_id, recorded, dumps(check_record)) != digest:

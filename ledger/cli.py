@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -80,7 +80,7 @@ class LedgerGroup(click.Group):
             _quiet_broken_pipe()
         except KeyboardInterrupt:
             raise click.exceptions.Exit(130) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 — any other failure is a bug: exit 3
             debug = _debug(ctx)
             if debug:
                 traceback.print_exc()
@@ -92,12 +92,19 @@ class LedgerGroup(click.Group):
             if state is not None and ctx.parent is None:
                 state.close()
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         """Report usage errors as the contract wants: `Error: …` first, on one line, exit 2."""
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
             path = exc.ctx.command_path if exc.ctx is not None else "referral-ledger"
             message = " ".join(exc.format_message().split())
@@ -223,12 +230,16 @@ def time_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """
 
     @click.option(
-        "--as-of", "as_of", metavar="T",
+        "--as-of",
+        "as_of",
+        metavar="T",
         help="World time: the clock for what is overdue; only events that happened by T count. "
         "[default: now]",
     )
     @click.option(
-        "--known-at", "known_at", metavar="K",
+        "--known-at",
+        "known_at",
+        metavar="K",
         help="Ledger time: count only events recorded by K. [default: now]",
     )
     @functools.wraps(func)
@@ -316,7 +327,10 @@ def _read_lines(path: str) -> Iterator[bytes]:
 
 @cli.command()
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
     help="Write to this file instead of stdout.",
 )
 def export(output: str) -> None:
@@ -411,7 +425,9 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
 @plugins_cmd.command(name="new")
 @click.argument("name")
 @click.option(
-    "--dir", "directory", type=click.Path(file_okay=False),
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
     help="Where to write it. [default: ./referral-ledger-NAME]",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
@@ -446,7 +462,9 @@ def plugins_new(name: str, directory: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--head", metavar="HASH", help="Also check that this earlier head is in the chain.")
 @click.option(
-    "--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, allow_dash=True),
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False, allow_dash=True),
     help="Also check against a record printed by `checkpoint` (`-` for stdin).",
 )
 def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None:
@@ -462,7 +480,8 @@ def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None
     if head is not None and not (len(head) == 64 and all(c in "0123456789abcdef" for c in head)):
         raise LedgerError("--head: must be 64 lowercase hex digits, as verify printed it")
     verdict = _with_progress(
-        "Verifying", get_ledger().store.count(),
+        "Verifying",
+        get_ledger().store.count(),
         lambda step: verify_store(get_ledger().store, head=head, checkpoint=cp, progress=step),
     )
     if as_json:
@@ -481,7 +500,9 @@ def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None
         first = verdict.first_bad_seq
         click.echo("Chain BROKEN" + (f": first bad seq {first}" if first is not None else "") + ".")
         for problem in verdict.problems:
-            click.echo(f"  seq {problem.seq if problem.seq is not None else '-'}: {problem.message}")
+            click.echo(
+                f"  seq {problem.seq if problem.seq is not None else '-'}: {problem.message}"
+            )
         if verdict.head_found is False:
             click.echo(f"  the head {head} is not in the chain (rewritten or truncated history)")
         if verdict.checkpoint_ok is False:
@@ -493,7 +514,10 @@ def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the record is JSON anyway).")
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
     help="Write the record to this file instead of stdout.",
 )
 def checkpoint(as_json: bool, output: str) -> None:
@@ -539,7 +563,9 @@ def checkpoint(as_json: bool, output: str) -> None:
 @click.argument("referral")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option(
-    "--html", "html_file", type=click.Path(dir_okay=False),
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False),
     help="Also write a self-contained HTML timeline to this file.",
 )
 @time_options
@@ -616,7 +642,10 @@ def replay(as_json: bool) -> None:
             click.echo(f"{r.name} ({r.plugin}): {r.rebuilt} rows rebuilt, {state}")
             if r.error:
                 click.echo(f"  error: {safe(r.error)}")
-            for label, found in (("only incremental", r.only_incremental), ("only rebuilt", r.only_rebuilt)):
+            for label, found in (
+                ("only incremental", r.only_incremental),
+                ("only rebuilt", r.only_rebuilt),
+            ):
                 for row in found[:5]:
                     click.echo(f"  {label}: {safe(str(row))}")
         click.echo(

@@ -62,10 +62,12 @@ def _check_event_id(value: str) -> str:
     return value
 
 
-def parse_timestamp(value: str, *, now: datetime | None = None, future_ok: bool = False) -> datetime:
+def parse_timestamp(
+    value: str, *, now: datetime | None = None, future_ok: bool = False
+) -> datetime:
     """Parse ISO 8601 with a UTC offset; refuse naive, absurd and future times."""
     if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 timestamp string")
+        raise ValueError("must be an ISO 8601 timestamp string")  # noqa: TRY004 (pydantic wants ValueError)
     parsed = _parse_utc(value)
     if not future_ok:
         now = now or datetime.now(UTC)
@@ -135,9 +137,7 @@ AnyTimestamp = Annotated[str, AfterValidator(_check_future_ok_timestamp)]
 Day = Annotated[str, AfterValidator(_check_date)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_SHORT), AfterValidator(_check_line)]
 Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_check_text)]
-RequiredText = Annotated[
-    str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_check_text)
-]
+RequiredText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_check_text)]
 Email = Annotated[
     str,
     Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"),
@@ -390,7 +390,7 @@ def type_name(model: type[Event]) -> str:
     return model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
 
 
-def _format_error(err: dict[str, Any]) -> str:
+def _format_error(err: Any) -> str:
     loc = ".".join(str(part) for part in err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -398,8 +398,7 @@ def _format_error(err: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{loc}: required field is missing"
     msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+    msg = msg.removeprefix("Value error, ")
     return f"{loc}: {msg}"
 
 

@@ -6,12 +6,12 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from .entrypoints import entry_points
 from typing import Any
 
 import pluggy
 
 from . import hookspecs
+from .entrypoints import entry_points
 
 GROUP = "referral_ledger"
 DISABLE_ENV = "REFERRAL_LEDGER_DISABLE_PLUGINS"
@@ -63,7 +63,11 @@ class Plugins:
         if load_entry_points:
             self._load_entry_points(disabled)
         for name, plugin in (extra or {}).items():
-            self._register(name, plugin, PluginInfo(name, getattr(plugin, "__name__", name), None, None, False, True))
+            self._register(
+                name,
+                plugin,
+                PluginInfo(name, getattr(plugin, "__name__", name), None, None, False, True),
+            )
         self._cache: dict[str, Any] = {}
 
     def _load_entry_points(self, disabled: set[str]) -> None:
@@ -87,7 +91,7 @@ class Plugins:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # a plugin that cannot even import is reported, not fatal
+            except Exception as exc:  # noqa: BLE001 — a plugin that cannot even import is reported, not fatal
                 info.error = f"{type(exc).__name__}: {exc}"
                 info.enabled = False
                 continue
@@ -103,14 +107,14 @@ class Plugins:
             info.error = str(exc)
             info.enabled = False
         else:
-            info.hooks = sorted(
-                hook.name for hook in self.pm.get_hookcallers(plugin) or ()
-            )
+            info.hooks = sorted(hook.name for hook in self.pm.get_hookcallers(plugin) or ())
         if not listed:
             self.infos.append(info)
 
     def errors(self) -> list[str]:
-        return [f"plugin {i.name!r}: {i.error}" for i in self.infos if i.error and i.enabled is False]
+        return [
+            f"plugin {i.name!r}: {i.error}" for i in self.infos if i.error and i.enabled is False
+        ]
 
     def call_each(
         self, hook: str, *, on_error: Callable[[PluginError], None] | None = None, **kwargs: Any

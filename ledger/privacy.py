@@ -66,7 +66,7 @@ def take_forgotten(raw: dict[str, Any], personal: tuple[str, ...]) -> dict[str, 
         value = get_path(raw, path)
         if isinstance(value, dict):
             if set(value) != {"forgotten"} or not isinstance(value["forgotten"], str):
-                raise LedgerError(f"{path}: an erased value is written {{\"forgotten\": \"<hex>\"}}")
+                raise LedgerError(f'{path}: an erased value is written {{"forgotten": "<hex>"}}')
             if not _HEX64.match(value["forgotten"]):
                 raise LedgerError(f"{path}: 'forgotten' must be 64 lowercase hex digits")
             found[path] = value["forgotten"]

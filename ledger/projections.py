@@ -187,7 +187,7 @@ def catch_up(
                     moved.append((plugin, projection))  # a forget reset it, or another process
                 except (ProjectionFailed, UnknownEventType, VaultError):
                     raise  # a type no plugin defines, a missing master key: the ledger's problems
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
                     on_error(ProjectionFailed(projection.name, plugin, exc))
         pending = moved
     return done
@@ -236,7 +236,7 @@ def _scan(
                         my_hints[part] = referral
             except (UnknownEventType, VaultError):
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
                 on_error(ProjectionFailed(projection.name, plugin, exc))
                 alive.remove((plugin, projection))
         if bar is not None:
@@ -261,7 +261,11 @@ def _advance(
         # A view per chunk keeps memory bounded; preloading reads its referrals in one query.
         view = View(ledger)
         view.preload(hints[part] for part in chunk if part in hints)
-        rows = [_to_row(projection, part, row) for part in chunk for row in projection.derive(part, view)]
+        rows = [
+            _to_row(projection, part, row)
+            for part in chunk
+            for row in projection.derive(part, view)
+        ]
         last = start + CHUNK >= len(keys)
         with store.write() as cur:
             # Rows derived before a concurrent forget may quote what it erased: never write
@@ -305,7 +309,7 @@ def derive_all(
             rows = list(_derive_projection(ledger, projection, view))
         except (UnknownEventType, VaultError):
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
             on_error(ProjectionFailed(projection.name, plugin, exc))
             continue
         yield from rows
@@ -325,7 +329,9 @@ def _derive_projection(ledger: Ledger, projection: Projection, view: View) -> It
 
 def _from_tuple(values: tuple[Any, ...]) -> Row:
     name, _part, category, kind, referral, person, owed_to, start_us, end_us, data = values
-    return Row(name, category, kind, referral, person, owed_to, start_us, end_us, orjson.loads(data))
+    return Row(
+        name, category, kind, referral, person, owed_to, start_us, end_us, orjson.loads(data)
+    )
 
 
 def stored_rows(
@@ -359,8 +365,14 @@ def stored_rows(
         found = cur.all(sql, params)
     return [
         Row(
-            r["projection"], r["category"], r["kind"], r["referral"], r["person"], r["owed_to"],
-            int(r["start_us"]), None if r["end_us"] is None else int(r["end_us"]),
+            r["projection"],
+            r["category"],
+            r["kind"],
+            r["referral"],
+            r["person"],
+            r["owed_to"],
+            int(r["start_us"]),
+            None if r["end_us"] is None else int(r["end_us"]),
             orjson.loads(bytes(r["data"])),
         )
         for r in found
@@ -385,7 +397,12 @@ def rows(
     if known_at is None:
         catch_up(ledger, on_error=on_error)
         return stored_rows(
-            ledger, category, as_of, person=person, referral=referral, involving=involving,
+            ledger,
+            category,
+            as_of,
+            person=person,
+            referral=referral,
+            involving=involving,
             ended=ended,
         )
     found = []
@@ -433,8 +450,14 @@ def _row_keys(ledger: Ledger, name: str) -> Counter[bytes]:
     return Counter(
         orjson.dumps(
             [
-                r["part"], r["category"], r["kind"], r["referral"], r["person"], r["owed_to"],
-                int(r["start_us"]), None if r["end_us"] is None else int(r["end_us"]),
+                r["part"],
+                r["category"],
+                r["kind"],
+                r["referral"],
+                r["person"],
+                r["owed_to"],
+                int(r["start_us"]),
+                None if r["end_us"] is None else int(r["end_us"]),
                 orjson.loads(bytes(r["data"])),
             ],
             option=orjson.OPT_SORT_KEYS,
@@ -471,6 +494,13 @@ def replay(ledger: Ledger) -> list[Replayed]:
 
 def _shown_row(key: bytes) -> dict[str, Any]:
     part, _category, kind, referral, person, owed_to, start, end, data = orjson.loads(key)
-    return {"part": part, "kind": kind, "referral": referral, "person": person, "owed_to": owed_to,
-            "start": timestamp(start), "end": timestamp(end) if end is not None else None,
-            "data": data}
+    return {
+        "part": part,
+        "kind": kind,
+        "referral": referral,
+        "person": person,
+        "owed_to": owed_to,
+        "start": timestamp(start),
+        "end": timestamp(end) if end is not None else None,
+        "data": data,
+    }

@@ -48,7 +48,9 @@ def check(event: Event, ctx: Context) -> list[str]:
     for field in event.handles:
         handle = record.get(field)
         if handle is not None and ctx.person(handle) is None:
-            problems.append(f"{field}: unknown person {handle!r} (add them with person-added first)")
+            problems.append(
+                f"{field}: unknown person {handle!r} (add them with person-added first)"
+            )
 
     if kind == "person-added":
         if ctx.person(record["handle"]) is not None:
@@ -77,7 +79,9 @@ def check(event: Event, ctx: Context) -> list[str]:
         parties = [record["by"], record["referrer"], record.get("target")]
         parties = [p for p in parties if p]
         if len(set(parties)) != len(parties):
-            problems.append("the requester, the referrer and the target must be three different people")
+            problems.append(
+                "the requester, the referrer and the target must be three different people"
+            )
         return problems
     if referral is None:
         problems.append(f"referral: unknown referral {key!r}")
@@ -110,7 +114,7 @@ def _check_referral_event(record: dict, kind: str, at: int, referral: Referral) 
         elif at >= closed_at and kind not in AFTER_CLOSE:
             problems.append(
                 f"referral {referral.key!r} is closed; after closing only "
-                + ", ".join(sorted(AFTER_CLOSE - {'event-retracted'}))
+                + ", ".join(sorted(AFTER_CLOSE - {"event-retracted"}))
                 + " may be recorded"
             )
     return problems

@@ -293,10 +293,11 @@ class Store:
             self.app = LedgerApplication(env=env)
         except (PersistenceError, OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the ledger at {redact(url)}: {exc}") from None
-        except Exception as exc:  # psycopg raises its own errors from the pool
+        except Exception as exc:  # noqa: BLE001 — psycopg raises its own errors from the pool
             raise StoreError(f"cannot open the ledger at {redact(url)}: {exc}") from None
-        self.recorder: Any = self.app.recorder
-        self.datastore: Any = self.recorder.datastore
+        recorder: Any = self.app.recorder
+        self.recorder = recorder
+        self.datastore: Any = recorder.datastore
         if self.is_sqlite:
             self.events_table = self.recorder.events_table_name
             self.prefix = ""
@@ -320,18 +321,25 @@ class Store:
         `CREATE … IF NOT EXISTS` races between processes on PostgreSQL."""
         ddl = _TABLES.format(
             p=self.prefix,
-            p_="" if self.is_sqlite else "",
+            p_="",
             uuid="TEXT" if self.is_sqlite else "uuid",
             blob="BLOB" if self.is_sqlite else "bytea",
         )
-        names = {*re.findall(r"IF NOT EXISTS (?:\S+\.)?(\w+)", _TABLES.replace("{p}", "").replace("{p_}", ""))}
+        names = {
+            *re.findall(
+                r"IF NOT EXISTS (?:\S+\.)?(\w+)", _TABLES.replace("{p}", "").replace("{p_}", "")
+            )
+        }
         names.add(self.recorder.events_table_name)
         try:
             if self._existing_names(names) >= names:
                 return
             with self.write(lock=False) as cur:
                 if not self.is_sqlite:
-                    cur.run("SELECT pg_advisory_xact_lock(hashtext(?))", (f"referral-ledger:{self.prefix}",))
+                    cur.run(
+                        "SELECT pg_advisory_xact_lock(hashtext(?))",
+                        (f"referral-ledger:{self.prefix}",),
+                    )
                     if self._existing_names(names, cur) >= names:
                         return
                 self._create_event_tables(cur)
@@ -339,7 +347,9 @@ class Store:
                     if statement.strip():
                         cur.execute(statement)
         except LedgerError as exc:
-            raise StoreError(f"cannot open the ledger at {redact(self.url)}: {exc.message}") from None
+            raise StoreError(
+                f"cannot open the ledger at {redact(self.url)}: {exc.message}"
+            ) from None
 
     def _existing_names(self, names: set[str], cur: Any = None) -> set[str]:
         marks = ",".join("?" * len(names))
@@ -409,12 +419,15 @@ class Store:
                         raw.rollback()
                         raise
             else:
-                with self.datastore.get_connection() as conn, conn.transaction():
-                    with conn.cursor() as cur:
-                        if lock:
-                            cur.execute(f"SET LOCAL lock_timeout = '{lock_timeout()}s'")
-                            cur.execute(f"LOCK TABLE {self.prefix}rl_log IN EXCLUSIVE MODE")
-                        yield _Cursor(cur, self)
+                with (
+                    self.datastore.get_connection() as conn,
+                    conn.transaction(),
+                    conn.cursor() as cur,
+                ):
+                    if lock:
+                        cur.execute(f"SET LOCAL lock_timeout = '{lock_timeout()}s'")
+                        cur.execute(f"LOCK TABLE {self.prefix}rl_log IN EXCLUSIVE MODE")
+                    yield _Cursor(cur, self)
         except sqlite3.IntegrityError as exc:
             raise ConflictError(f"another writer got there first ({exc}); try again") from None
         except ESIntegrityError as exc:
@@ -494,7 +507,9 @@ class Store:
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             with self.read() as cur:
-                rows = cur.all(f"SELECT event_id FROM {{p}}rl_log WHERE event_id IN ({marks})", chunk)
+                rows = cur.all(
+                    f"SELECT event_id FROM {{p}}rl_log WHERE event_id IN ({marks})", chunk
+                )
             found.update(row["event_id"] for row in rows)
         return found
 
@@ -526,7 +541,10 @@ class Store:
                     aggregate = None
                 event: Any = mapper.to_domain_event(
                     StoredEvent(
-                        originator, int(row["originator_version"]), row["topic"], bytes(row["state"])
+                        originator,
+                        int(row["originator_version"]),
+                        row["topic"],
+                        bytes(row["state"]),
                     )
                 )
                 aggregate = event.mutate(aggregate)
@@ -546,7 +564,10 @@ class Store:
             rows = cur.all(
                 f"SELECT handle, secret FROM {{p}}rl_keys WHERE handle IN ({marks})", tuple(handles)
             )
-        return {row["handle"]: self.vault.open_secret(row["handle"], bytes(row["secret"])) for row in rows}
+        return {
+            row["handle"]: self.vault.open_secret(row["handle"], bytes(row["secret"]))
+            for row in rows
+        }
 
     def retraction_times(self, event_ids: Sequence[str]) -> dict[str, int]:
         """When each of these events was retracted (recorded_at of its retraction), if it was."""
@@ -598,7 +619,9 @@ class Store:
             state=state,
         )
 
-    def events(self, *, after: int = 0, until: int | None = None, page: int = PAGE) -> Iterator[Stored]:
+    def events(
+        self, *, after: int = 0, until: int | None = None, page: int = PAGE
+    ) -> Iterator[Stored]:
         """Every stored event in `seq` order, read a page at a time."""
         while True:
             where = "WHERE l.seq > ? " + ("AND l.seq <= ? " if until is not None else "")
@@ -698,9 +721,7 @@ class Store:
                 if item.recorded_at is not None and restore:
                     recorded_us = to_micros(item.recorded_at)
                     if recorded_us < last_us:
-                        raise LedgerError(
-                            "recorded_at goes backwards", line=item.line
-                        )
+                        raise LedgerError("recorded_at goes backwards", line=item.line)
                 else:
                     recorded_us = max(now_us, last_us)
                 last_us = recorded_us
@@ -757,9 +778,7 @@ class Store:
                     Stored(seq, record["id"], recorded_us, digest, record, item.private or None)
                 )
             self._insert_stored_events(cur, stored_events)
-            cur.many(
-                "INSERT INTO {p}rl_log VALUES (?,?,?,?,?,?,?,?,?,?,?)", log_rows
-            )
+            cur.many("INSERT INTO {p}rl_log VALUES (?,?,?,?,?,?,?,?,?,?,?)", log_rows)
             if key_rows:
                 cur.many(
                     "INSERT INTO {p}rl_keys VALUES (?,?) ON CONFLICT (handle) DO NOTHING", key_rows
@@ -900,4 +919,3 @@ class _Cursor:
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self.run(statement, params)
-

@@ -39,8 +39,16 @@ BASE = [
     {"type": "person-added", "handle": h, "name": h.title(), "company": "Acme", "at": T0}
     for h in ("ana", "cat", "bob")
 ] + [
-    {"type": "referral-requested", "id": "req-0", "referral": "r0", "by": "ana",
-     "referrer": "cat", "company": "Acme", "target": "bob", "at": at(1)},
+    {
+        "type": "referral-requested",
+        "id": "req-0",
+        "referral": "r0",
+        "by": "ana",
+        "referrer": "cat",
+        "company": "Acme",
+        "target": "bob",
+        "at": at(1),
+    },
 ]
 
 
@@ -51,20 +59,51 @@ def jsonl(events: list[dict[str, Any]]) -> bytes:
 def import_chunk(n: int) -> list[dict[str, Any]]:
     """One import: new people, a new referral and events on an old one (a long aggregate)."""
     events: list[dict[str, Any]] = [
-        {"type": "referral-requested", "id": f"req-{n}-x", "referral": f"c{n}", "by": "ana",
-         "referrer": "cat", "company": "Acme", "at": at(2)},
+        {
+            "type": "referral-requested",
+            "id": f"req-{n}-x",
+            "referral": f"c{n}",
+            "by": "ana",
+            "referrer": "cat",
+            "company": "Acme",
+            "at": at(2),
+        },
     ]
     for j in range(PER_IMPORT - 1):
         if j % 4 == 0:
-            events.append({"type": "follow-up-sent", "id": f"fu-{n}-{j}", "referral": "r0",
-                           "by": "ana", "to": "bob", "note": f"ping {j}", "at": at(3)})
+            events.append(
+                {
+                    "type": "follow-up-sent",
+                    "id": f"fu-{n}-{j}",
+                    "referral": "r0",
+                    "by": "ana",
+                    "to": "bob",
+                    "note": f"ping {j}",
+                    "at": at(3),
+                }
+            )
         elif j % 4 == 1:
-            events.append({"type": "thank-you-sent", "id": f"ty-{n}-{j}", "referral": f"c{n}",
-                           "by": "ana", "to": "cat", "at": at(3)})
+            events.append(
+                {
+                    "type": "thank-you-sent",
+                    "id": f"ty-{n}-{j}",
+                    "referral": f"c{n}",
+                    "by": "ana",
+                    "to": "cat",
+                    "at": at(3),
+                }
+            )
         else:
-            events.append({"type": "person-added", "id": f"p-{n}-{j}", "handle": f"p{n}-{j}",
-                           "name": f"Person {n} {j}", "email": f"p{n}.{j}@example.org",
-                           "at": T0})
+            events.append(
+                {
+                    "type": "person-added",
+                    "id": f"p-{n}-{j}",
+                    "handle": f"p{n}-{j}",
+                    "name": f"Person {n} {j}",
+                    "email": f"p{n}.{j}@example.org",
+                    "at": T0,
+                }
+            )
     return events
 
 
@@ -155,7 +194,9 @@ def test_kill_9_during_imports_and_records(cli: Cli, tmp_path: Path, slow: bool)
             source.write_bytes(jsonl(chunk))
             proc = subprocess.Popen(
                 [sys.executable, "-m", "ledger", "import", str(source)],
-                env=ledger_env(cli.db), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=ledger_env(cli.db),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
             started = time.monotonic()
             was_killed = kill_after(proc, rng.uniform(0.1, 1.3 * import_seconds))
@@ -164,7 +205,9 @@ def test_kill_9_during_imports_and_records(cli: Cli, tmp_path: Path, slow: bool)
             after = stored(cli)
             ids = {e["id"] for e in chunk}
             landed = ids & after.keys()
-            assert landed in (set(), ids), f"partial import: {len(landed)} of {len(ids)} (seed {seed})"
+            assert landed in (set(), ids), (
+                f"partial import: {len(landed)} of {len(ids)} (seed {seed})"
+            )
             assert len(after) in (len(before), len(before) + len(ids))
             if not was_killed:
                 assert proc.returncode == 0, proc.stderr.read()  # type: ignore[union-attr]
@@ -174,7 +217,9 @@ def test_kill_9_during_imports_and_records(cli: Cli, tmp_path: Path, slow: bool)
         else:
             proc = subprocess.Popen(
                 [sys.executable, "-c", RECORD_LOOP, cli.db, f"loop{n}"],
-                env=ledger_env(cli.db), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=ledger_env(cli.db),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
             was_killed = kill_after(proc, rng.uniform(0.5, 4.0))
             assert was_killed, proc.stderr.read()  # type: ignore[union-attr]
@@ -186,18 +231,23 @@ def test_kill_9_during_imports_and_records(cli: Cli, tmp_path: Path, slow: bool)
         killed += was_killed
         finished += not was_killed
         for event_id, place in acked.items():
-            assert after.get(event_id) == place, f"acknowledged {event_id} lost or moved (seed {seed})"
+            assert after.get(event_id) == place, (
+                f"acknowledged {event_id} lost or moved (seed {seed})"
+            )
         check_whole(cli)
-    print(f"\n{killed} processes killed, {finished} finished first; {len(acked)} events "
-          f"acknowledged, 0 lost (seed {seed})")
+    print(
+        f"\n{killed} processes killed, {finished} finished first; {len(acked)} events "
+        f"acknowledged, 0 lost (seed {seed})"
+    )
     assert killed >= kills // 2
 
 
 # -- a full disk and a failing disk ------------------------------------------------------------
 
 
-def test_a_database_file_that_cannot_grow(sqlite_cli: Cli, monkeypatch: pytest.MonkeyPatch,
-                                          tmp_path: Path) -> None:
+def test_a_database_file_that_cannot_grow(
+    sqlite_cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """SQLite's own SQLITE_FULL, from a page limit set on every connection the ledger opens."""
     cli = sqlite_cli
     cli.ok("import", "-", input=jsonl(BASE))
@@ -229,10 +279,14 @@ def test_a_database_file_that_cannot_grow(sqlite_cli: Cli, monkeypatch: pytest.M
 @contextmanager
 def tmpfs(path: Path, size: str) -> Iterator[bool]:
     path.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-        capture_output=True, check=False,
-    ).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
     try:
         yield mounted
     finally:
@@ -245,8 +299,10 @@ def test_a_full_disk(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     with tmpfs(disk, "2M") as mounted:
         if not mounted:
-            pytest.skip("mounting a tmpfs needs root; test_a_database_file_that_cannot_grow "
-                        "covers SQLITE_FULL without it")
+            pytest.skip(
+                "mounting a tmpfs needs root; test_a_database_file_that_cannot_grow "
+                "covers SQLITE_FULL without it"
+            )
         cli = Cli(str(disk / "ledger.db"))
         cli.ok("import", "-", input=jsonl(BASE))
         before = cli.export()
@@ -258,7 +314,10 @@ def test_a_full_disk(tmp_path: Path) -> None:
         source.write_bytes(jsonl(import_chunk(0)))
         proc = subprocess.run(
             [sys.executable, "-m", "ledger", "import", str(source)],
-            env=ledger_env(cli.db), capture_output=True, timeout=120, check=False,
+            env=ledger_env(cli.db),
+            capture_output=True,
+            timeout=120,
+            check=False,
         )
         assert proc.returncode in (2, 3), proc.stdout
         assert proc.stderr.startswith(b"Error: "), proc.stderr
@@ -298,7 +357,7 @@ def test_a_write_that_fails_midway_leaves_the_ledger_as_it_was(
     insert_events = store_module.Store._insert_stored_events
 
     def failing_many(self: Any, statement: str, rows: Any) -> None:
-        if f"{point} " in statement or f"{point}\"" in statement:
+        if f"{point} " in statement or f'{point}"' in statement:
             state["hit"] += 1
             raise fault(cli.db, message)
         many(self, statement, rows)
@@ -312,16 +371,30 @@ def test_a_write_that_fails_midway_leaves_the_ledger_as_it_was(
     monkeypatch.setattr(store_module._Cursor, "many", failing_many)
     monkeypatch.setattr(store_module.Store, "_insert_stored_events", failing_insert)
     # a new person (new key, private values) and a referral event (mentions): every table
-    batch = jsonl([
-        {"type": "person-added", "handle": "dee", "name": "Dee", "email": "dee@example.org",
-         "at": T0},
-        {"type": "introduction-made", "referral": "r0", "by": "cat", "to": "dee",
-         "note": "meet Dee", "at": at(2)},
-    ])
+    batch = jsonl(
+        [
+            {
+                "type": "person-added",
+                "handle": "dee",
+                "name": "Dee",
+                "email": "dee@example.org",
+                "at": T0,
+            },
+            {
+                "type": "introduction-made",
+                "referral": "r0",
+                "by": "cat",
+                "to": "dee",
+                "note": "meet Dee",
+                "at": at(2),
+            },
+        ]
+    )
     one = batch.splitlines()[0]  # a new person: a new key and private values
     if point == "rl_mentions":
-        one = orjson.dumps({"type": "introduction-made", "referral": "r0", "by": "cat", "to": "bob",
-                            "at": at(2)})
+        one = orjson.dumps(
+            {"type": "introduction-made", "referral": "r0", "by": "cat", "to": "bob", "at": at(2)}
+        )
     for args, data in ((["import", "-"], batch), (["record", "-"], one)):
         result = cli(*args, input=data)
         assert result.exit_code in (2, 3), (result.stdout, result.stderr)

@@ -32,22 +32,74 @@ def at(day: int, hour: int = 9) -> str:
 STORY: list[dict[str, Any]] = [
     {"type": "person-added", "id": "p-ana", "handle": "ana", "name": "Ana Ruiz", "at": at(1)},
     {"type": "person-added", "id": "p-cat", "handle": "cat", "name": "Cat Lee", "at": at(1)},
-    {"type": "person-added", "id": "p-bob", "handle": "bob", "name": "Bob", "company": "Acme",
-     "at": at(1)},
-    {"type": "connection-declared", "id": "c-1", "by": "ana", "with": "cat", "kind": "friend",
-     "at": at(1)},
-    {"type": "referral-requested", "id": "req-1", "referral": "r1", "by": "ana",
-     "referrer": "cat", "company": "Acme", "at": at(2)},
-    {"type": "request-vetted", "id": "vet-1", "referral": "r1", "by": "cat",
-     "decision": "accept", "knows_work": True, "at": at(3)},
-    {"type": "introduction-made", "id": "intro-1", "referral": "r1", "by": "cat", "to": "bob",
-     "at": at(4)},
-    {"type": "referral-requested", "id": "req-2", "referral": "r2", "by": "ana",
-     "referrer": "cat", "company": "Acme", "at": at(2)},
-    {"type": "referral-closed", "id": "close-2", "referral": "r2", "by": "ana",
-     "reason": "found another way", "at": at(5)},
-    {"type": "event-retracted", "id": "retract-1", "referral": "r1", "by": "cat",
-     "retracts": "vet-1", "reason": "wrong decision", "at": at(6)},
+    {
+        "type": "person-added",
+        "id": "p-bob",
+        "handle": "bob",
+        "name": "Bob",
+        "company": "Acme",
+        "at": at(1),
+    },
+    {
+        "type": "connection-declared",
+        "id": "c-1",
+        "by": "ana",
+        "with": "cat",
+        "kind": "friend",
+        "at": at(1),
+    },
+    {
+        "type": "referral-requested",
+        "id": "req-1",
+        "referral": "r1",
+        "by": "ana",
+        "referrer": "cat",
+        "company": "Acme",
+        "at": at(2),
+    },
+    {
+        "type": "request-vetted",
+        "id": "vet-1",
+        "referral": "r1",
+        "by": "cat",
+        "decision": "accept",
+        "knows_work": True,
+        "at": at(3),
+    },
+    {
+        "type": "introduction-made",
+        "id": "intro-1",
+        "referral": "r1",
+        "by": "cat",
+        "to": "bob",
+        "at": at(4),
+    },
+    {
+        "type": "referral-requested",
+        "id": "req-2",
+        "referral": "r2",
+        "by": "ana",
+        "referrer": "cat",
+        "company": "Acme",
+        "at": at(2),
+    },
+    {
+        "type": "referral-closed",
+        "id": "close-2",
+        "referral": "r2",
+        "by": "ana",
+        "reason": "found another way",
+        "at": at(5),
+    },
+    {
+        "type": "event-retracted",
+        "id": "retract-1",
+        "referral": "r1",
+        "by": "cat",
+        "retracts": "vet-1",
+        "reason": "wrong decision",
+        "at": at(6),
+    },
 ]
 
 
@@ -68,7 +120,12 @@ def person(**over: Any) -> str:
 
 
 def nested(depth: int) -> str:
-    return '{"type":"person-added","handle":"dee","name":"Dee","email":' + "[" * depth + "]" * depth + "}"
+    return (
+        '{"type":"person-added","handle":"dee","name":"Dee","email":'
+        + "[" * depth
+        + "]" * depth
+        + "}"
+    )
 
 
 # (case id, JSON text given to `record`, a fragment the error must contain)
@@ -81,17 +138,34 @@ RECORD_CASES: list[tuple[str, str, str]] = [
     ("string", '"person-added"', "expected a JSON object"),
     ("null", "null", "expected a JSON object"),
     ("number", "42", "expected a JSON object"),
-    ("nan", '{"type":"feedback-given","referral":"r1","by":"bob","to":"cat","match":NaN}',
-     "malformed JSON"),
-    ("infinity", '{"type":"feedback-given","referral":"r1","by":"bob","to":"cat","match":Infinity}',
-     "malformed JSON"),
-    ("huge-exponent", '{"type":"feedback-given","referral":"r1","by":"bob","to":"cat","match":1e400}',
-     "malformed JSON"),
-    ("duplicate-key", '{"type":"person-added","handle":"dee","handle":"eve","name":"D"}',
-     "duplicate key"),
-    ("duplicate-nested-key",
-     ('{"type":"referral-requested","referral":"r9","by":"ana","referrer":"cat","company":"Acme",'
-      '"preparation":{"researched_company":true,"researched_company":false}}'), "duplicate key"),
+    (
+        "nan",
+        '{"type":"feedback-given","referral":"r1","by":"bob","to":"cat","match":NaN}',
+        "malformed JSON",
+    ),
+    (
+        "infinity",
+        '{"type":"feedback-given","referral":"r1","by":"bob","to":"cat","match":Infinity}',
+        "malformed JSON",
+    ),
+    (
+        "huge-exponent",
+        '{"type":"feedback-given","referral":"r1","by":"bob","to":"cat","match":1e400}',
+        "malformed JSON",
+    ),
+    (
+        "duplicate-key",
+        '{"type":"person-added","handle":"dee","handle":"eve","name":"D"}',
+        "duplicate key",
+    ),
+    (
+        "duplicate-nested-key",
+        (
+            '{"type":"referral-requested","referral":"r9","by":"ana","referrer":"cat","company":"Acme",'
+            '"preparation":{"researched_company":true,"researched_company":false}}'
+        ),
+        "duplicate key",
+    ),
     ("deep-nesting", nested(500), "nested deeper"),
     ("deeper-than-the-parser", nested(5000), "malformed JSON"),
     ("nesting-past-limit", nested(20), "nested deeper"),
@@ -102,18 +176,39 @@ RECORD_CASES: list[tuple[str, str, str]] = [
     ("comment", '{"type":"person-added", /* hi */ "handle":"dee","name":"D"}', "malformed JSON"),
     ("byte-order-mark", "\ufeff" + person(), "malformed JSON"),
     # wrong types
-    ("match-as-string", ev(type="feedback-given", referral="r1", by="bob", to="cat", match="3",
-                           at=at(7)), "match"),
-    ("match-as-float", ('{"type":"feedback-given","referral":"r1","by":"bob","to":"cat",'
-                        '"match":3.0}'), "match"),
-    ("match-as-bool", ev(type="feedback-given", referral="r1", by="bob", to="cat", match=True),
-     "match"),
-    ("match-out-of-range", ev(type="feedback-given", referral="r1", by="bob", to="cat", match=6),
-     "match"),
-    ("match-64-bit-overflow", ('{"type":"feedback-given","referral":"r1","by":"bob","to":"cat",'
-                               '"match":99999999999999999999999}'), "match"),
-    ("knows-work-as-int", ev(type="request-vetted", referral="r1", by="cat", decision="accept",
-                             knows_work=1), "knows_work"),
+    (
+        "match-as-string",
+        ev(type="feedback-given", referral="r1", by="bob", to="cat", match="3", at=at(7)),
+        "match",
+    ),
+    (
+        "match-as-float",
+        ('{"type":"feedback-given","referral":"r1","by":"bob","to":"cat","match":3.0}'),
+        "match",
+    ),
+    (
+        "match-as-bool",
+        ev(type="feedback-given", referral="r1", by="bob", to="cat", match=True),
+        "match",
+    ),
+    (
+        "match-out-of-range",
+        ev(type="feedback-given", referral="r1", by="bob", to="cat", match=6),
+        "match",
+    ),
+    (
+        "match-64-bit-overflow",
+        (
+            '{"type":"feedback-given","referral":"r1","by":"bob","to":"cat",'
+            '"match":99999999999999999999999}'
+        ),
+        "match",
+    ),
+    (
+        "knows-work-as-int",
+        ev(type="request-vetted", referral="r1", by="cat", decision="accept", knows_work=1),
+        "knows_work",
+    ),
     ("handle-as-number", ev(type="person-added", handle=7, name="Seven"), "handle"),
     ("name-as-list", ev(type="person-added", handle="dee", name=["Dee"]), "name"),
     ("type-as-list", ev(type=["person-added"], handle="dee", name="Dee"), "type"),
@@ -123,63 +218,138 @@ RECORD_CASES: list[tuple[str, str, str]] = [
     ("field-null-required", '{"type":"person-added","handle":"dee","name":null}', "name"),
     ("name-empty", person(name=""), "name"),
     ("name-blank", person(name="   "), "name"),
-    ("company-empty", ev(type="referral-requested", referral="r9", by="ana", referrer="cat",
-                         company=""), "company"),
+    (
+        "company-empty",
+        ev(type="referral-requested", referral="r9", by="ana", referrer="cat", company=""),
+        "company",
+    ),
     ("reason-empty", ev(type="referral-closed", referral="r1", by="ana", reason=""), "reason"),
     ("handle-uppercase", person(handle="Dee"), "handle"),
     ("handle-too-long", person(handle="d" * 65), "handle"),
     ("handle-with-slash", person(handle="../etc"), "handle"),
-    ("decision-unknown", ev(type="request-vetted", referral="r1", by="cat", decision="maybe",
-                            knows_work=True), "decision"),
-    ("kind-unknown", ev(type="connection-declared", by="ana", kind="enemy", **{"with": "cat"}),
-     "kind"),
-    ("since-impossible-date", ev(type="connection-declared", by="ana", kind="friend",
-                                 since="2026-02-30", **{"with": "cat"}), "since"),
+    (
+        "decision-unknown",
+        ev(type="request-vetted", referral="r1", by="cat", decision="maybe", knows_work=True),
+        "decision",
+    ),
+    (
+        "kind-unknown",
+        ev(type="connection-declared", by="ana", kind="enemy", **{"with": "cat"}),
+        "kind",
+    ),
+    (
+        "since-impossible-date",
+        ev(
+            type="connection-declared",
+            by="ana",
+            kind="friend",
+            since="2026-02-30",
+            **{"with": "cat"},
+        ),
+        "since",
+    ),
     ("email-malformed", person(email="not-an-email"), "email"),
     ("id-too-long", person(id="x" * 129), "id"),
     ("id-non-ascii", person(id="caf\u00e9"), "id"),
-    ("preparation-not-object", ev(type="referral-requested", referral="r9", by="ana",
-                                  referrer="cat", company="Acme", preparation=["yes"]),
-     "preparation"),
-    ("questions-too-many", ev(type="referral-requested", referral="r9", by="ana", referrer="cat",
-                              company="Acme", preparation={"questions": ["q"] * 51}),
-     "questions"),
+    (
+        "preparation-not-object",
+        ev(
+            type="referral-requested",
+            referral="r9",
+            by="ana",
+            referrer="cat",
+            company="Acme",
+            preparation=["yes"],
+        ),
+        "preparation",
+    ),
+    (
+        "questions-too-many",
+        ev(
+            type="referral-requested",
+            referral="r9",
+            by="ana",
+            referrer="cat",
+            company="Acme",
+            preparation={"questions": ["q"] * 51},
+        ),
+        "questions",
+    ),
     ("name-too-long", person(name="D" * 201), "name"),
     # unknown references
     ("unknown-referral", intro(referral="nope"), "unknown referral"),
     ("unknown-target", intro(to="zoe"), "unknown person"),
-    ("unknown-requester", ev(type="referral-requested", referral="r9", by="zoe", referrer="cat",
-                             company="Acme"), "unknown person"),
-    ("retract-unknown-id", ev(type="event-retracted", by="cat", retracts="no-such-id",
-                              reason="oops"), "no stored event"),
-    ("declare-unknown", ev(type="connection-declared", by="ana", kind="friend", **{"with": "zoe"}),
-     "unknown person"),
+    (
+        "unknown-requester",
+        ev(type="referral-requested", referral="r9", by="zoe", referrer="cat", company="Acme"),
+        "unknown person",
+    ),
+    (
+        "retract-unknown-id",
+        ev(type="event-retracted", by="cat", retracts="no-such-id", reason="oops"),
+        "no stored event",
+    ),
+    (
+        "declare-unknown",
+        ev(type="connection-declared", by="ana", kind="friend", **{"with": "zoe"}),
+        "unknown person",
+    ),
     # lifecycle out of order and the write rules
-    ("feedback-before-interview", ev(type="feedback-given", referral="r1", by="bob", to="cat",
-                                     match=4, at=at(7)), "interview-held"),
+    (
+        "feedback-before-interview",
+        ev(type="feedback-given", referral="r1", by="bob", to="cat", match=4, at=at(7)),
+        "interview-held",
+    ),
     ("intro-by-requester", intro(by="ana"), "by the referrer"),
     ("intro-to-requester", intro(to="ana"), "target"),
     ("intro-after-close", intro(referral="r2", at=at(7)), "closed"),
-    ("closed-twice", ev(type="referral-closed", referral="r2", by="ana", reason="again",
-                        at=at(7)), "already closed"),
+    (
+        "closed-twice",
+        ev(type="referral-closed", referral="r2", by="ana", reason="again", at=at(7)),
+        "already closed",
+    ),
     ("before-request", intro(at=at(1, 8)), "earlier than the referral was requested"),
-    ("requester-is-referrer", ev(type="referral-requested", referral="r9", by="ana",
-                                 referrer="ana", company="Acme"), "three different people"),
-    ("referral-key-reused", ev(type="referral-requested", referral="r1", by="ana",
-                               referrer="cat", company="Acme"), "already exists"),
+    (
+        "requester-is-referrer",
+        ev(type="referral-requested", referral="r9", by="ana", referrer="ana", company="Acme"),
+        "three different people",
+    ),
+    (
+        "referral-key-reused",
+        ev(type="referral-requested", referral="r1", by="ana", referrer="cat", company="Acme"),
+        "already exists",
+    ),
     ("person-added-twice", person(handle="ana"), "already exists"),
-    ("declare-with-self", ev(type="connection-declared", by="ana", kind="friend",
-                             **{"with": "ana"}), "themselves"),
-    ("retract-a-retraction", ev(type="event-retracted", referral="r1", by="cat",
-                                retracts="retract-1", reason="undo"), "retraction"),
-    ("retract-twice", ev(type="event-retracted", referral="r1", by="cat", retracts="vet-1",
-                         reason="again"), "already retracted"),
-    ("retract-person", ev(type="event-retracted", by="cat", retracts="p-ana", reason="no"),
-     "cannot be retracted"),
-    ("retract-wrong-referral", ev(type="event-retracted", referral="r2", by="cat",
-                                  retracts="intro-1", reason="no"), "belongs to referral"),
-    ("id-reused-other-content", person(id="p-ana", handle="ana", name="Someone Else"),
-     "different content"),
+    (
+        "declare-with-self",
+        ev(type="connection-declared", by="ana", kind="friend", **{"with": "ana"}),
+        "themselves",
+    ),
+    (
+        "retract-a-retraction",
+        ev(type="event-retracted", referral="r1", by="cat", retracts="retract-1", reason="undo"),
+        "retraction",
+    ),
+    (
+        "retract-twice",
+        ev(type="event-retracted", referral="r1", by="cat", retracts="vet-1", reason="again"),
+        "already retracted",
+    ),
+    (
+        "retract-person",
+        ev(type="event-retracted", by="cat", retracts="p-ana", reason="no"),
+        "cannot be retracted",
+    ),
+    (
+        "retract-wrong-referral",
+        ev(type="event-retracted", referral="r2", by="cat", retracts="intro-1", reason="no"),
+        "belongs to referral",
+    ),
+    (
+        "id-reused-other-content",
+        person(id="p-ana", handle="ana", name="Someone Else"),
+        "different content",
+    ),
     # timestamps
     ("at-naive", person(at="2026-11-01T09:00:00"), "no UTC offset"),
     ("at-date-only", person(at="2026-11-01"), "at"),
@@ -191,12 +361,18 @@ RECORD_CASES: list[tuple[str, str, str]] = [
     ("at-absurd", person(at="2026-13-45T99:99Z"), "at"),
     ("at-words", person(at="yesterday"), "at"),
     ("at-epoch-number", person(at=1_762_000_000), "at"),
-    ("on-past-calendar-end", ev(type="interview-scheduled", referral="r1",
-                                on="9999-12-31T23:59:59-01:00"), "out of range"),
+    (
+        "on-past-calendar-end",
+        ev(type="interview-scheduled", referral="r1", on="9999-12-31T23:59:59-01:00"),
+        "out of range",
+    ),
     # control characters and terminal escapes
     ("name-clear-screen", person(name="Dee\x1b[2J"), "control character"),
-    ("name-osc8-link", person(name="\x1b]8;;https://evil.example\x07click\x1b]8;;\x07"),
-     "control character"),
+    (
+        "name-osc8-link",
+        person(name="\x1b]8;;https://evil.example\x07click\x1b]8;;\x07"),
+        "control character",
+    ),
     ("name-bell", person(name="Dee\x07"), "control character"),
     ("name-carriage-return", person(name="Innocent\rEvil"), "control character"),
     ("name-newline", person(name="two\nlines"), "single line"),
@@ -206,11 +382,23 @@ RECORD_CASES: list[tuple[str, str, str]] = [
     ("company-escape", person(company="Acme\x1b[31m"), "control character"),
     ("title-backspace", person(title="CEO\x08\x08\x08intern"), "control character"),
     ("note-escape", intro(note="hi\x1b[1;1H\x1b[2J"), "control character"),
-    ("reason-osc", ev(type="referral-closed", referral="r1", by="ana",
-                      reason="\x1b]0;pwned\x07"), "control character"),
-    ("question-escape", ev(type="referral-requested", referral="r9", by="ana", referrer="cat",
-                           company="Acme", preparation={"questions": ["ok", "\x1b[2J"]}),
-     "control character"),
+    (
+        "reason-osc",
+        ev(type="referral-closed", referral="r1", by="ana", reason="\x1b]0;pwned\x07"),
+        "control character",
+    ),
+    (
+        "question-escape",
+        ev(
+            type="referral-requested",
+            referral="r9",
+            by="ana",
+            referrer="cat",
+            company="Acme",
+            preparation={"questions": ["ok", "\x1b[2J"]},
+        ),
+        "control character",
+    ),
     ("id-escape", person(id="\x1b[2J"), "id"),
     ("type-escape", person(type="\x1b[2Jperson-added"), "unknown event type"),
     ("field-name-escape", person(**{"\x1b[2J": 1}), "unknown field"),
@@ -264,14 +452,16 @@ def refused_unchanged(cli: Cli, run: Callable[[], Any], fragment: str = "") -> A
     return result
 
 
-@pytest.mark.parametrize(("text", "fragment"), [c[1:] for c in RECORD_CASES],
-                         ids=[c[0] for c in RECORD_CASES])
+@pytest.mark.parametrize(
+    ("text", "fragment"), [c[1:] for c in RECORD_CASES], ids=[c[0] for c in RECORD_CASES]
+)
 def test_record_refuses(ledger_cli: Cli, text: str, fragment: str) -> None:
     refused_unchanged(ledger_cli, lambda: ledger_cli("record", text), fragment)
 
 
-@pytest.mark.parametrize(("text", "fragment"), [c[1:] for c in RECORD_CASES[::7]],
-                         ids=[c[0] for c in RECORD_CASES[::7]])
+@pytest.mark.parametrize(
+    ("text", "fragment"), [c[1:] for c in RECORD_CASES[::7]], ids=[c[0] for c in RECORD_CASES[::7]]
+)
 def test_record_from_stdin_refuses(ledger_cli: Cli, text: str, fragment: str) -> None:
     refused_unchanged(ledger_cli, lambda: ledger_cli("record", "-", input=text), fragment)
 
@@ -289,7 +479,9 @@ def test_the_matrix_is_large_enough() -> None:
         ("nul-bytes", b"\x00" * 64, ""),
     ],
 )
-def test_record_refuses_bytes_on_stdin(ledger_cli: Cli, name: str, data: bytes, fragment: str) -> None:
+def test_record_refuses_bytes_on_stdin(
+    ledger_cli: Cli, name: str, data: bytes, fragment: str
+) -> None:
     refused_unchanged(ledger_cli, lambda: ledger_cli("record", "-", input=data), fragment)
 
 
@@ -309,8 +501,9 @@ ARGUMENT_CASES: list[tuple[str, list[str], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("args", "fragment"), [c[1:] for c in ARGUMENT_CASES],
-                         ids=[c[0] for c in ARGUMENT_CASES])
+@pytest.mark.parametrize(
+    ("args", "fragment"), [c[1:] for c in ARGUMENT_CASES], ids=[c[0] for c in ARGUMENT_CASES]
+)
 def test_command_arguments_refuse(ledger_cli: Cli, args: list[str], fragment: str) -> None:
     refused_unchanged(ledger_cli, lambda: ledger_cli(*args), fragment)
 
@@ -339,37 +532,83 @@ def good_lines(n: int, start: int = 0) -> list[dict[str, Any]]:
 
 
 IMPORT_CASES: list[tuple[str, Callable[[], bytes], str]] = [
-    ("garbage-3mb", lambda: b"".join(
-        b"%08d not json at all \x1b[2J \xde\xad\xbe\xef\n" % i for i in range(3 * 1024 * 1024 // 40)
-    ), ""),
-    ("garbage-ascii-3mb", lambda: (b"{{{{ this is not an event }}}}\n" * 100_000), "line 1"),
+    (
+        "garbage-3mb",
+        lambda: b"".join(
+            b"%08d not json at all \x1b[2J \xde\xad\xbe\xef\n" % i
+            for i in range(3 * 1024 * 1024 // 40)
+        ),
+        "",
+    ),
+    ("garbage-ascii-3mb", lambda: b"{{{{ this is not an event }}}}\n" * 100_000, "line 1"),
     ("only-blank-lines", lambda: b"\n\n   \n", "nothing to import"),
     ("empty-file", lambda: b"", "nothing to import"),
     ("bad-last-line", lambda: jsonl(good_lines(2000)) + b'{"type":"person-added"\n', "line 2001"),
-    ("bad-middle-line", lambda: jsonl(good_lines(50)) + jsonl([{"type": "nope"}])
-     + jsonl(good_lines(50, 50)), "line 51"),
-    ("rule-broken-late", lambda: jsonl(good_lines(30)) + jsonl(
-        [{"type": "introduction-made", "referral": "nope", "by": "cat", "to": "bob"}]
-    ), "line 31"),
-    ("same-id-twice", lambda: jsonl([
-        {"type": "person-added", "id": "dup", "handle": "dee", "name": "Dee", "at": at(8)},
-        {"type": "person-added", "id": "dup", "handle": "eve", "name": "Eve", "at": at(8)},
-    ]), "twice"),
-    ("escape-in-a-name", lambda: jsonl(good_lines(3)) + jsonl(
-        [{"type": "person-added", "handle": "dee", "name": "\x1b]8;;http://x\x07y", "at": at(8)}]
-    ), "line 4"),
+    (
+        "bad-middle-line",
+        lambda: jsonl(good_lines(50)) + jsonl([{"type": "nope"}]) + jsonl(good_lines(50, 50)),
+        "line 51",
+    ),
+    (
+        "rule-broken-late",
+        lambda: (
+            jsonl(good_lines(30))
+            + jsonl([{"type": "introduction-made", "referral": "nope", "by": "cat", "to": "bob"}])
+        ),
+        "line 31",
+    ),
+    (
+        "same-id-twice",
+        lambda: jsonl(
+            [
+                {"type": "person-added", "id": "dup", "handle": "dee", "name": "Dee", "at": at(8)},
+                {"type": "person-added", "id": "dup", "handle": "eve", "name": "Eve", "at": at(8)},
+            ]
+        ),
+        "twice",
+    ),
+    (
+        "escape-in-a-name",
+        lambda: (
+            jsonl(good_lines(3))
+            + jsonl(
+                [
+                    {
+                        "type": "person-added",
+                        "handle": "dee",
+                        "name": "\x1b]8;;http://x\x07y",
+                        "at": at(8),
+                    }
+                ]
+            )
+        ),
+        "line 4",
+    ),
     ("invalid-utf8-line", lambda: jsonl(good_lines(3)) + b'{"name":"\xc3\x28"}\n', "UTF-8"),
-    ("bad-recorded-at", lambda: jsonl([
-        {"type": "person-added", "handle": "dee", "name": "Dee", "at": at(8),
-         "recorded_at": "2026-13-45T99:99Z"},
-    ]), "recorded_at"),
+    (
+        "bad-recorded-at",
+        lambda: jsonl(
+            [
+                {
+                    "type": "person-added",
+                    "handle": "dee",
+                    "name": "Dee",
+                    "at": at(8),
+                    "recorded_at": "2026-13-45T99:99Z",
+                },
+            ]
+        ),
+        "recorded_at",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("data_fn", "fragment"), [c[1:] for c in IMPORT_CASES],
-                         ids=[c[0] for c in IMPORT_CASES])
-def test_import_refuses(ledger_cli: Cli, tmp_path: Path, data_fn: Callable[[], bytes],
-                        fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("data_fn", "fragment"), [c[1:] for c in IMPORT_CASES], ids=[c[0] for c in IMPORT_CASES]
+)
+def test_import_refuses(
+    ledger_cli: Cli, tmp_path: Path, data_fn: Callable[[], bytes], fragment: str
+) -> None:
     source = tmp_path / "input.jsonl"
     source.write_bytes(data_fn())
     refused_unchanged(ledger_cli, lambda: ledger_cli("import", str(source)), fragment)
@@ -414,8 +653,9 @@ def test_import_refuses_a_reordered_export(ledger_cli: Cli, tmp_path: Path) -> N
 # -- the same refusals on every backend (PostgreSQL has no file to hash: compare the export) ----
 
 
-@pytest.mark.parametrize(("text", "fragment"), [c[1:] for c in RECORD_CASES[::5]],
-                         ids=[c[0] for c in RECORD_CASES[::5]])
+@pytest.mark.parametrize(
+    ("text", "fragment"), [c[1:] for c in RECORD_CASES[::5]], ids=[c[0] for c in RECORD_CASES[::5]]
+)
 def test_refusals_store_nothing_on_each_backend(cli: Cli, text: str, fragment: str) -> None:
     cli.ok("import", "-", input=jsonl(STORY))
     before = cli.export()
@@ -431,15 +671,26 @@ def test_nothing_printed_carries_a_raw_escape(ledger_cli: Cli) -> None:
     """The closest a stored value gets to an escape (a bidi override, a zero-width joiner is
     accepted text) comes back out as JSON with no terminal control byte, from every read
     command there is."""
-    ledger_cli.record({"type": "person-added", "handle": "dee", "name": "Dee \u202eevil\u200d",
-                       "at": at(8)})
+    ledger_cli.record(
+        {"type": "person-added", "handle": "dee", "name": "Dee \u202eevil\u200d", "at": at(8)}
+    )
     outputs = [ledger_cli.ok("export").stdout_bytes]
     commands = ledger_cli.cli.commands
-    for name, args in [("audit", ["r1", "--json"]), ("audit", ["r1"]), ("alerts", ["--json"]),
-                       ("alerts", []), ("flags", ["--json"]), ("flags", []),
-                       ("reputation", ["--json"]), ("reputation", []), ("verify", ["--json"]),
-                       ("show", ["r1"]), ("show", ["r1", "--json"]), ("list", []),
-                       ("list", ["--json"])]:
+    for name, args in [
+        ("audit", ["r1", "--json"]),
+        ("audit", ["r1"]),
+        ("alerts", ["--json"]),
+        ("alerts", []),
+        ("flags", ["--json"]),
+        ("flags", []),
+        ("reputation", ["--json"]),
+        ("reputation", []),
+        ("verify", ["--json"]),
+        ("show", ["r1"]),
+        ("show", ["r1", "--json"]),
+        ("list", []),
+        ("list", ["--json"]),
+    ]:
         assert name in commands, f"`{name}` is not a command any more: update this list"
         outputs.append(ledger_cli.ok(name, *args).stdout_bytes)
     for out in outputs:
@@ -454,16 +705,23 @@ def test_error_messages_show_hostile_input_escaped(ledger_cli: Cli) -> None:
 # -- through a real process ------------------------------------------------------------------
 
 
-def run(db: Path, *args: str | bytes, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def run(
+    db: Path, *args: str | bytes, input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "REFERRAL_LEDGER_DB": str(db)}
     return subprocess.run(
-        [sys.executable, "-m", "ledger", *args], input=input, capture_output=True, env=env,
-        timeout=120, check=False,
+        [sys.executable, "-m", "ledger", *args],
+        input=input,
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 
-def test_a_real_process_refuses_escapes_invalid_utf8_and_garbage(ledger_cli: Cli,
-                                                                tmp_path: Path) -> None:
+def test_a_real_process_refuses_escapes_invalid_utf8_and_garbage(
+    ledger_cli: Cli, tmp_path: Path
+) -> None:
     db = Path(ledger_cli.db)
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_bytes(b"\x1b[2J\x00\xff garbage\n" * 10_000)
@@ -488,8 +746,13 @@ def test_export_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     Cli(str(db)).ok("import", "-", input=jsonl(good_lines(3000)))
     env = {**os.environ, "REFERRAL_LEDGER_DB": str(db)}
     proc = subprocess.run(
-        f"{sys.executable} -m ledger export | head -1", shell=True, capture_output=True,
-        env=env, timeout=120, executable="/bin/bash", check=False,
+        f"{sys.executable} -m ledger export | head -1",
+        shell=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+        executable="/bin/bash",
+        check=False,
     )
     assert proc.returncode == 0
     assert proc.stdout.count(b"\n") == 1
@@ -497,7 +760,12 @@ def test_export_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     # and the exit status of `export` itself, not of `head`
     proc = subprocess.run(
         f"set -o pipefail; {sys.executable} -m ledger export | head -c 100 >/dev/null",
-        shell=True, capture_output=True, env=env, timeout=120, executable="/bin/bash", check=False,
+        shell=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+        executable="/bin/bash",
+        check=False,
     )
     assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr

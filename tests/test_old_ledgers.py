@@ -99,9 +99,12 @@ def test_an_old_ledger_takes_new_events(old: tuple[Cli, Path]) -> None:
     count = len(lines(source.with_suffix(".jsonl").read_bytes()))
     cli.record({"type": "person-added", "handle": "eve", "name": "Eve"})
     cli.record({"type": "follow-up-sent", "referral": "ana-acme", "by": "cat", "to": "ana"})
-    refused = cli.refused("record", orjson.dumps(
-        {"type": "referral-closed", "referral": "ana-acme", "by": "ana", "reason": "again"}
-    ).decode())
+    refused = cli.refused(
+        "record",
+        orjson.dumps(
+            {"type": "referral-closed", "referral": "ana-acme", "by": "ana", "reason": "again"}
+        ).decode(),
+    )
     assert "already closed" in refused.stderr
     verdict = cli.json("verify", "--json", "--head", head)
     assert verdict["ok"] is True and verdict["events"] == count + 2

@@ -80,8 +80,7 @@ def race(db: str, rounds: list[list[Any]]) -> list[list[tuple[str, Any]]]:
     barrier = ctx.Barrier(WRITERS)
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=_racer, args=(db, rounds, i, barrier, results))
-        for i in range(WRITERS)
+        ctx.Process(target=_racer, args=(db, rounds, i, barrier, results)) for i in range(WRITERS)
     ]
     for proc in procs:
         proc.start()
@@ -142,8 +141,16 @@ def setup_people(cli: Cli, rounds: int) -> None:
         for h in ("ana", "cat", "bob", "dee")
     ]
     events += [
-        {"type": "referral-requested", "id": f"req-{n}", "referral": f"r{n}", "by": "ana",
-         "referrer": "cat", "company": "Acme", "target": "bob", "at": at(0)}
+        {
+            "type": "referral-requested",
+            "id": f"req-{n}",
+            "referral": f"r{n}",
+            "by": "ana",
+            "referrer": "cat",
+            "company": "Acme",
+            "target": "bob",
+            "at": at(0),
+        }
         for n in range(rounds)
     ]
     cli.ok("import", "-", input=b"".join(orjson.dumps(e) + b"\n" for e in events))
@@ -162,9 +169,17 @@ def test_a_referral_is_closed_once(cli: Cli, slow: bool) -> None:
     n = rounds_for(slow)
     setup_people(cli, n)
     rounds = [
-        [{"type": "referral-closed", "id": f"close-{r}-{w}", "referral": f"r{r}",
-          "by": ["ana", "cat", "ana", "cat"][w], "reason": f"writer {w}", "at": at(10 + w)}
-         for w in range(WRITERS)]
+        [
+            {
+                "type": "referral-closed",
+                "id": f"close-{r}-{w}",
+                "referral": f"r{r}",
+                "by": ["ana", "cat", "ana", "cat"][w],
+                "reason": f"writer {w}",
+                "at": at(10 + w),
+            }
+            for w in range(WRITERS)
+        ]
         for r in range(n)
     ]
     outcomes = race(cli.db, rounds)
@@ -179,13 +194,37 @@ def test_a_referral_is_closed_once(cli: Cli, slow: bool) -> None:
 def test_an_event_is_retracted_once(cli: Cli, slow: bool) -> None:
     n = rounds_for(slow)
     setup_people(cli, n)
-    cli.ok("import", "-", input=b"".join(
-        orjson.dumps({"type": "follow-up-sent", "id": f"fu-{r}", "referral": f"r{r}", "by": "ana",
-                      "to": "cat", "at": at(5)}) + b"\n" for r in range(n)
-    ))
+    cli.ok(
+        "import",
+        "-",
+        input=b"".join(
+            orjson.dumps(
+                {
+                    "type": "follow-up-sent",
+                    "id": f"fu-{r}",
+                    "referral": f"r{r}",
+                    "by": "ana",
+                    "to": "cat",
+                    "at": at(5),
+                }
+            )
+            + b"\n"
+            for r in range(n)
+        ),
+    )
     rounds = [
-        [{"type": "event-retracted", "id": f"rx-{r}-{w}", "referral": f"r{r}", "by": "ana",
-          "retracts": f"fu-{r}", "reason": f"writer {w}", "at": at(6)} for w in range(WRITERS)]
+        [
+            {
+                "type": "event-retracted",
+                "id": f"rx-{r}-{w}",
+                "referral": f"r{r}",
+                "by": "ana",
+                "retracts": f"fu-{r}",
+                "reason": f"writer {w}",
+                "at": at(6),
+            }
+            for w in range(WRITERS)
+        ]
         for r in range(n)
     ]
     outcomes = race(cli.db, rounds)
@@ -199,15 +238,32 @@ def test_a_referral_key_and_a_handle_are_created_once(cli: Cli) -> None:
     setup_people(cli, 0)
     rounds = []
     for r in range(ROUNDS):
-        rounds.append([
-            {"type": "referral-requested", "id": f"new-{r}-{w}", "referral": f"k{r}",
-             "by": ["ana", "bob", "dee", "ana"][w], "referrer": "cat", "company": f"Co {w}",
-             "at": at(1)} for w in range(WRITERS)
-        ])
-        rounds.append([
-            {"type": "person-added", "id": f"h-{r}-{w}", "handle": f"new{r}", "name": f"Twin {w}",
-             "at": T0} for w in range(WRITERS)
-        ])
+        rounds.append(
+            [
+                {
+                    "type": "referral-requested",
+                    "id": f"new-{r}-{w}",
+                    "referral": f"k{r}",
+                    "by": ["ana", "bob", "dee", "ana"][w],
+                    "referrer": "cat",
+                    "company": f"Co {w}",
+                    "at": at(1),
+                }
+                for w in range(WRITERS)
+            ]
+        )
+        rounds.append(
+            [
+                {
+                    "type": "person-added",
+                    "id": f"h-{r}-{w}",
+                    "handle": f"new{r}",
+                    "name": f"Twin {w}",
+                    "at": T0,
+                }
+                for w in range(WRITERS)
+            ]
+        )
     outcomes = race(cli.db, rounds)
     for rnd in outcomes:
         assert_one_winner(rnd, "already exists")
@@ -220,8 +276,14 @@ def test_one_id_sent_by_every_writer_is_stored_once(cli: Cli) -> None:
     setup_people(cli, ROUNDS)
     rounds = []
     for r in range(ROUNDS):
-        same = {"type": "follow-up-sent", "id": f"same-{r}", "referral": f"r{r}", "by": "ana",
-                "to": "bob", "at": at(3)}
+        same = {
+            "type": "follow-up-sent",
+            "id": f"same-{r}",
+            "referral": f"r{r}",
+            "by": "ana",
+            "to": "bob",
+            "at": at(3),
+        }
         rounds.append([same] * WRITERS)
         # the same id with different content: one wins, the rest are told it differs
         rounds.append([{**same, "id": f"clash-{r}", "note": f"writer {w}"} for w in range(WRITERS)])
@@ -246,8 +308,14 @@ def test_writers_appending_to_one_referral_lose_nothing(cli: Cli, slow: bool) ->
     for r in range(n):
         jobs: list[Any] = []
         for w in range(WRITERS):
-            event = {"type": "follow-up-sent", "id": f"a-{r}-{w}", "referral": "r0",
-                     "by": ["ana", "cat", "bob", "ana"][w], "to": "dee", "at": at(5 + r)}
+            event = {
+                "type": "follow-up-sent",
+                "id": f"a-{r}-{w}",
+                "referral": "r0",
+                "by": ["ana", "cat", "bob", "ana"][w],
+                "to": "dee",
+                "at": at(5 + r),
+            }
             if w % 2:  # half the writers import a batch on the same referral
                 jobs.append([event, {**event, "id": f"a-{r}-{w}-2", "type": "thank-you-sent"}])
             else:
@@ -266,10 +334,21 @@ def test_a_close_races_with_events_it_would_forbid(cli: Cli) -> None:
     setup_people(cli, ROUNDS)
     rounds = []
     for r in range(ROUNDS):
-        close = {"type": "referral-closed", "id": f"c-{r}", "referral": f"r{r}", "by": "ana",
-                 "reason": "done", "at": at(10)}
-        intro = {"type": "introduction-made", "referral": f"r{r}", "by": "cat", "to": "dee",
-                 "at": at(20)}
+        close = {
+            "type": "referral-closed",
+            "id": f"c-{r}",
+            "referral": f"r{r}",
+            "by": "ana",
+            "reason": "done",
+            "at": at(10),
+        }
+        intro = {
+            "type": "introduction-made",
+            "referral": f"r{r}",
+            "by": "cat",
+            "to": "dee",
+            "at": at(20),
+        }
         rounds.append([close] + [{**intro, "id": f"i-{r}-{w}"} for w in range(1, WRITERS)])
     outcomes = race(cli.db, rounds)
     events = check_ledger(cli, acknowledged(outcomes))
@@ -301,10 +380,26 @@ def test_cli_processes_racing_to_close(cli: Cli) -> None:
     env = {**os.environ, "REFERRAL_LEDGER_DB": cli.db}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", CLI_RACER, str(go), "record",
-             orjson.dumps({"type": "referral-closed", "id": f"cli-close-{w}", "referral": "r0",
-                           "by": "ana", "reason": f"writer {w}", "at": at(10)}).decode()],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            [
+                sys.executable,
+                "-c",
+                CLI_RACER,
+                str(go),
+                "record",
+                orjson.dumps(
+                    {
+                        "type": "referral-closed",
+                        "id": f"cli-close-{w}",
+                        "referral": "r0",
+                        "by": "ana",
+                        "reason": f"writer {w}",
+                        "at": at(10),
+                    }
+                ).decode(),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         for w in range(WRITERS)
     ]
@@ -321,4 +416,3 @@ def test_cli_processes_racing_to_close(cli: Cli) -> None:
             assert b"already closed" in err or b"try again" in err, err
     events = check_ledger(cli, acked)
     assert sum(e["type"] == "referral-closed" for e in events) == 1
-

@@ -31,14 +31,22 @@ from ledger.verify import verify_store
 
 START = datetime(2026, 6, 1, 9, tzinfo=UTC)
 RETRACTABLE = {
-    "connection-declared", "request-vetted", "introduction-made", "resume-forwarded",
-    "follow-up-sent", "interview-scheduled", "interview-held", "feedback-given",
-    "outcome-reported", "thank-you-sent", "referral-closed",
+    "connection-declared",
+    "request-vetted",
+    "introduction-made",
+    "resume-forwarded",
+    "follow-up-sent",
+    "interview-scheduled",
+    "interview-held",
+    "feedback-given",
+    "outcome-reported",
+    "thank-you-sent",
+    "referral-closed",
 }
 
-names = st.text(
-    st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30
-).filter(lambda s: s.strip())
+names = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30).filter(
+    lambda s: s.strip()
+)
 # Free text may hold newlines and tabs, and no other control character (C0, DEL or C1).
 notes = st.none() | st.text(
     st.characters(blacklist_categories=("Cc", "Cs")) | st.sampled_from("\n\t"), max_size=40
@@ -46,8 +54,16 @@ notes = st.none() | st.text(
 kinds = st.sampled_from(KINDS)
 
 
-STAGES = ["vet", "introduce", "follow-up-sent", "interview", "feedback", "outcome-reported",
-          "thank-you-sent", "close"]
+STAGES = [
+    "vet",
+    "introduce",
+    "follow-up-sent",
+    "interview",
+    "feedback",
+    "outcome-reported",
+    "thank-you-sent",
+    "close",
+]
 
 
 @dataclass
@@ -142,61 +158,118 @@ class LedgerLifecycles(RuleBasedStateMachine):
         for name in (first, second, third):
             self.add_person(data, name, None)
 
-    @rule(data=st.data(), name=names, company=st.none() | st.sampled_from(["Acme", "acme", "Initech"]))
+    @rule(
+        data=st.data(), name=names, company=st.none() | st.sampled_from(["Acme", "acme", "Initech"])
+    )
     def add_person(self, data: st.DataObject, name: str, company: str | None) -> None:
         handle = f"p{len(self.people)}"
-        self.record({"type": "person-added", "handle": handle, "name": name, "company": company,
-                     "email": data.draw(st.none() | st.just(f"{handle}@example.org")),
-                     "at": self.tick(data)})
+        self.record(
+            {
+                "type": "person-added",
+                "handle": handle,
+                "name": name,
+                "company": company,
+                "email": data.draw(st.none() | st.just(f"{handle}@example.org")),
+                "at": self.tick(data),
+            }
+        )
         self.people.append(handle)
 
     @precondition(lambda self: len(self.people) >= 2)
     @rule(data=st.data(), kind=kinds, note=notes)
     def declare(self, data: st.DataObject, kind: str, note: str | None) -> None:
         by = self.person(data)
-        self.record({"type": "connection-declared", "by": by, "with": self.person(data, besides=(by,)),
-                     "kind": kind, "note": note, "at": self.tick(data)})
+        self.record(
+            {
+                "type": "connection-declared",
+                "by": by,
+                "with": self.person(data, besides=(by,)),
+                "kind": kind,
+                "note": note,
+                "at": self.tick(data),
+            }
+        )
 
     @precondition(lambda self: len(self.people) >= 3)
-    @rule(data=st.data(), relationship=st.none() | kinds,
-          prepared=st.booleans(), role=st.none() | st.just("Engineer"))
-    def request(self, data: st.DataObject, relationship: str | None, prepared: bool,
-                role: str | None) -> None:
+    @rule(
+        data=st.data(),
+        relationship=st.none() | kinds,
+        prepared=st.booleans(),
+        role=st.none() | st.just("Engineer"),
+    )
+    def request(
+        self, data: st.DataObject, relationship: str | None, prepared: bool, role: str | None
+    ) -> None:
         by = self.person(data)
         referrer = self.person(data, besides=(by,))
-        target = data.draw(st.none() | st.sampled_from(
-            [p for p in self.people if p not in (by, referrer)]))
+        target = data.draw(
+            st.none() | st.sampled_from([p for p in self.people if p not in (by, referrer)])
+        )
         key = f"r{len(self.referrals)}"
         preparation = None
         if prepared:
-            preparation = {"researched_company": data.draw(st.booleans()),
-                           "questions": data.draw(st.lists(st.sampled_from(["why?", ""]), max_size=2)),
-                           "follow_up_plan": data.draw(st.sampled_from(["", "call"]))}
+            preparation = {
+                "researched_company": data.draw(st.booleans()),
+                "questions": data.draw(st.lists(st.sampled_from(["why?", ""]), max_size=2)),
+                "follow_up_plan": data.draw(st.sampled_from(["", "call"])),
+            }
         at = self.tick(data)
-        self.record({"type": "referral-requested", "referral": key, "by": by, "referrer": referrer,
-                     "company": data.draw(st.sampled_from(["Acme", "Initech"])), "target": target,
-                     "role": role, "relationship": relationship, "preparation": preparation,
-                     "posting_at": data.draw(st.none() | st.just("2026-07-01")), "at": at})
+        self.record(
+            {
+                "type": "referral-requested",
+                "referral": key,
+                "by": by,
+                "referrer": referrer,
+                "company": data.draw(st.sampled_from(["Acme", "Initech"])),
+                "target": target,
+                "role": role,
+                "relationship": relationship,
+                "preparation": preparation,
+                "posting_at": data.draw(st.none() | st.just("2026-07-01")),
+                "at": at,
+            }
+        )
         self.referrals[key] = Referral(by, referrer, target, self.clock)
 
     @precondition(lambda self: self.has_open())
-    @rule(data=st.data(), decision=st.sampled_from(["accept", "decline", "needs-preparation"]),
-          knows_work=st.booleans(), relationship=st.none() | kinds)
-    def vet(self, data: st.DataObject, decision: str, knows_work: bool,
-            relationship: str | None) -> None:
+    @rule(
+        data=st.data(),
+        decision=st.sampled_from(["accept", "decline", "needs-preparation"]),
+        knows_work=st.booleans(),
+        relationship=st.none() | kinds,
+    )
+    def vet(
+        self, data: st.DataObject, decision: str, knows_work: bool, relationship: str | None
+    ) -> None:
         key, ref = self.referral(data, open_only=True)
-        self.record({"type": "request-vetted", "referral": key, "by": ref.referrer,
-                     "decision": decision, "knows_work": knows_work,
-                     "relationship": relationship, "at": self.tick(data)})
+        self.record(
+            {
+                "type": "request-vetted",
+                "referral": key,
+                "by": ref.referrer,
+                "decision": decision,
+                "knows_work": knows_work,
+                "relationship": relationship,
+                "at": self.tick(data),
+            }
+        )
 
     @precondition(lambda self: self.has_open() and len(self.people) >= 3)
     @rule(data=st.data(), note=notes)
     def introduce(self, data: st.DataObject, note: str | None) -> None:
         key, ref = self.referral(data, open_only=True)
         to = self.person(data, besides=(ref.requester, ref.referrer))
-        self.record({"type": "introduction-made", "referral": key, "by": ref.referrer, "to": to,
-                     "channel": data.draw(st.none() | st.just("email")), "note": note,
-                     "at": self.tick(data)})
+        self.record(
+            {
+                "type": "introduction-made",
+                "referral": key,
+                "by": ref.referrer,
+                "to": to,
+                "channel": data.draw(st.none() | st.just("email")),
+                "note": note,
+                "at": self.tick(data),
+            }
+        )
         ref.target = to
 
     @precondition(lambda self: self.has_open())
@@ -204,13 +277,22 @@ class LedgerLifecycles(RuleBasedStateMachine):
     def forward(self, data: st.DataObject) -> None:
         key, _ = self.referral(data, open_only=True)
         by = self.person(data)
-        self.record({"type": "resume-forwarded", "referral": key, "by": by,
-                     "to": self.person(data, besides=(by,)), "at": self.tick(data)})
+        self.record(
+            {
+                "type": "resume-forwarded",
+                "referral": key,
+                "by": by,
+                "to": self.person(data, besides=(by,)),
+                "at": self.tick(data),
+            }
+        )
 
     @precondition(lambda self: self.referrals)
-    @rule(data=st.data(), kind=st.sampled_from(["follow-up-sent", "thank-you-sent",
-                                                "outcome-reported"]),
-          via_cli=st.booleans())
+    @rule(
+        data=st.data(),
+        kind=st.sampled_from(["follow-up-sent", "thank-you-sent", "outcome-reported"]),
+        via_cli=st.booleans(),
+    )
     def courtesy(self, data: st.DataObject, kind: str, via_cli: bool) -> None:
         """Follow-ups, thanks and outcomes are allowed even after the close."""
         key, ref = self.referral(data)
@@ -226,10 +308,17 @@ class LedgerLifecycles(RuleBasedStateMachine):
     def interview(self, data: st.DataObject) -> None:
         key, ref = self.referral(data, open_only=True)
         at = self.tick(data)
-        self.record({"type": "interview-scheduled", "referral": key,
-                     "on": format_timestamp(self.clock + timedelta(days=3)), "at": at})
-        stored = self.record({"type": "interview-held", "referral": key,
-                              "by": ref.target, "at": self.tick(data)})
+        self.record(
+            {
+                "type": "interview-scheduled",
+                "referral": key,
+                "on": format_timestamp(self.clock + timedelta(days=3)),
+                "at": at,
+            }
+        )
+        stored = self.record(
+            {"type": "interview-held", "referral": key, "by": ref.target, "at": self.tick(data)}
+        )
         ref.interviews[stored["id"]] = self.clock
 
     @precondition(lambda self: any(r.interviews for r in self.referrals.values()))
@@ -238,30 +327,53 @@ class LedgerLifecycles(RuleBasedStateMachine):
         key = data.draw(st.sampled_from([k for k, r in self.referrals.items() if r.interviews]))
         ref = self.referrals[key]
         by = ref.target or self.person(data, besides=(ref.referrer,))
-        self.record({"type": "feedback-given", "referral": key, "by": by, "to": ref.referrer,
-                     "match": match, "at": self.tick(data)})
+        self.record(
+            {
+                "type": "feedback-given",
+                "referral": key,
+                "by": by,
+                "to": ref.referrer,
+                "match": match,
+                "at": self.tick(data),
+            }
+        )
 
     @precondition(lambda self: self.has_open())
     @rule(data=st.data(), via_cli=st.booleans())
     def close(self, data: st.DataObject, via_cli: bool) -> None:
         key, ref = self.referral(data, open_only=True)
-        stored = self.record({"type": "referral-closed", "referral": key,
-                              "by": data.draw(st.sampled_from([ref.requester, ref.referrer])),
-                              "reason": "done", "at": self.tick(data)}, via_cli=via_cli)
+        stored = self.record(
+            {
+                "type": "referral-closed",
+                "referral": key,
+                "by": data.draw(st.sampled_from([ref.requester, ref.referrer])),
+                "reason": "done",
+                "at": self.tick(data),
+            },
+            via_cli=via_cli,
+        )
         ref.closes[stored["id"]] = self.clock
 
     def retractable(self) -> list[str]:
-        return sorted(i for i, e in self.events.items()
-                      if e.type in RETRACTABLE and i not in self.retracted)
+        return sorted(
+            i for i, e in self.events.items() if e.type in RETRACTABLE and i not in self.retracted
+        )
 
     @precondition(lambda self: self.retractable())
     @rule(data=st.data())
     def retract(self, data: st.DataObject) -> None:
         event_id = data.draw(st.sampled_from(self.retractable()))
         target = self.events[event_id]
-        self.record({"type": "event-retracted", "by": self.person(data), "retracts": event_id,
-                     "referral": target.referral, "reason": "recorded by mistake",
-                     "at": self.tick(data)})
+        self.record(
+            {
+                "type": "event-retracted",
+                "by": self.person(data),
+                "retracts": event_id,
+                "referral": target.referral,
+                "reason": "recorded by mistake",
+                "at": self.tick(data),
+            }
+        )
         self.retracted.add(event_id)
         if target.referral:
             ref = self.referrals[target.referral]
@@ -272,8 +384,9 @@ class LedgerLifecycles(RuleBasedStateMachine):
     @rule(data=st.data(), steps=st.integers(1, 4))
     def advance(self, data: st.DataObject, steps: int) -> None:
         """Take one referral a few steps further along the usual path, so lifecycles get long."""
-        key = data.draw(st.sampled_from(
-            [k for k, r in self.referrals.items() if r.stage < len(STAGES)]))
+        key = data.draw(
+            st.sampled_from([k for k, r in self.referrals.items() if r.stage < len(STAGES)])
+        )
         for _ in range(steps):
             if self.referrals[key].stage < len(STAGES):
                 self.step(key, data)
@@ -315,68 +428,173 @@ class LedgerLifecycles(RuleBasedStateMachine):
     def unknown_references(self, data: st.DataObject, via_cli: bool) -> None:
         at = format_timestamp(self.clock)
         someone = self.people[0] if self.people else "nobody"
-        choice = data.draw(st.sampled_from([
-            {"type": "introduction-made", "referral": "no-such-referral", "by": someone,
-             "to": someone, "at": at},
-            {"type": "connection-declared", "by": someone, "with": "ghost", "kind": "friend",
-             "at": at},
-            {"type": "event-retracted", "by": someone, "retracts": "no-such-event",
-             "reason": "x", "at": at},
-            {"type": "referral-requested", "referral": "rx", "by": "ghost", "referrer": someone,
-             "company": "Acme", "at": at},
-        ]))
+        choice = data.draw(
+            st.sampled_from(
+                [
+                    {
+                        "type": "introduction-made",
+                        "referral": "no-such-referral",
+                        "by": someone,
+                        "to": someone,
+                        "at": at,
+                    },
+                    {
+                        "type": "connection-declared",
+                        "by": someone,
+                        "with": "ghost",
+                        "kind": "friend",
+                        "at": at,
+                    },
+                    {
+                        "type": "event-retracted",
+                        "by": someone,
+                        "retracts": "no-such-event",
+                        "reason": "x",
+                        "at": at,
+                    },
+                    {
+                        "type": "referral-requested",
+                        "referral": "rx",
+                        "by": "ghost",
+                        "referrer": someone,
+                        "company": "Acme",
+                        "at": at,
+                    },
+                ]
+            )
+        )
         self.refuse(choice, via_cli=via_cli)
 
     def bad_types(self, data: st.DataObject, via_cli: bool) -> None:
         key = next(iter(self.referrals), "r0")
-        self.refuse(data.draw(st.sampled_from([
-            {"type": "feedback-given", "referral": key, "by": "p0", "to": "p1", "match": "3"},
-            {"type": "feedback-given", "referral": key, "by": "p0", "to": "p1", "match": 3.0},
-            {"type": "request-vetted", "referral": key, "by": "p0", "decision": "accept",
-             "knows_work": 1},
-            {"type": "person-added", "handle": "Upper", "name": "X"},
-            {"type": "person-added", "handle": "fine", "name": ""},
-            {"type": "person-added", "handle": "fine", "name": "X", "at": "2026-06-01T09:00:00"},
-            {"type": "person-added", "handle": "fine", "name": "X", "at": "2999-01-01T00:00:00Z"},
-            {"type": "person-added", "handle": "fine", "name": "X", "shoe_size": 44},
-            {"type": "no-such-type"},
-            '{"type":"person-added","handle":"fine","handle":"twice","name":"X"}',
-            '{"type":"person-added","handle":"fine","name":NaN}',
-            '[{"type":"person-added"}]',
-        ])), via_cli=via_cli)
+        self.refuse(
+            data.draw(
+                st.sampled_from(
+                    [
+                        {
+                            "type": "feedback-given",
+                            "referral": key,
+                            "by": "p0",
+                            "to": "p1",
+                            "match": "3",
+                        },
+                        {
+                            "type": "feedback-given",
+                            "referral": key,
+                            "by": "p0",
+                            "to": "p1",
+                            "match": 3.0,
+                        },
+                        {
+                            "type": "request-vetted",
+                            "referral": key,
+                            "by": "p0",
+                            "decision": "accept",
+                            "knows_work": 1,
+                        },
+                        {"type": "person-added", "handle": "Upper", "name": "X"},
+                        {"type": "person-added", "handle": "fine", "name": ""},
+                        {
+                            "type": "person-added",
+                            "handle": "fine",
+                            "name": "X",
+                            "at": "2026-06-01T09:00:00",
+                        },
+                        {
+                            "type": "person-added",
+                            "handle": "fine",
+                            "name": "X",
+                            "at": "2999-01-01T00:00:00Z",
+                        },
+                        {"type": "person-added", "handle": "fine", "name": "X", "shoe_size": 44},
+                        {"type": "no-such-type"},
+                        '{"type":"person-added","handle":"fine","handle":"twice","name":"X"}',
+                        '{"type":"person-added","handle":"fine","name":NaN}',
+                        '[{"type":"person-added"}]',
+                    ]
+                )
+            ),
+            via_cli=via_cli,
+        )
 
     def out_of_order(self, data: st.DataObject, via_cli: bool) -> None:
         key, ref = self.referral(data)
         at = format_timestamp(self.clock)
         wrong: list[dict[str, Any]] = [
             # before the request
-            {"type": "follow-up-sent", "referral": key, "by": ref.requester, "to": ref.referrer,
-             "at": format_timestamp(ref.requested_at - timedelta(seconds=1))},
+            {
+                "type": "follow-up-sent",
+                "referral": key,
+                "by": ref.requester,
+                "to": ref.referrer,
+                "at": format_timestamp(ref.requested_at - timedelta(seconds=1)),
+            },
             # a vetting not by the referrer
-            {"type": "request-vetted", "referral": key, "by": ref.requester, "decision": "accept",
-             "knows_work": True, "at": at},
+            {
+                "type": "request-vetted",
+                "referral": key,
+                "by": ref.requester,
+                "decision": "accept",
+                "knows_work": True,
+                "at": at,
+            },
             # an introduction to the requester
-            {"type": "introduction-made", "referral": key, "by": ref.referrer,
-             "to": ref.requester, "at": at},
+            {
+                "type": "introduction-made",
+                "referral": key,
+                "by": ref.referrer,
+                "to": ref.requester,
+                "at": at,
+            },
             # the key again
-            {"type": "referral-requested", "referral": key, "by": ref.requester,
-             "referrer": ref.referrer, "company": "Acme", "at": at},
+            {
+                "type": "referral-requested",
+                "referral": key,
+                "by": ref.requester,
+                "referrer": ref.referrer,
+                "company": "Acme",
+                "at": at,
+            },
         ]
         if not ref.interviews:
-            wrong.append({"type": "feedback-given", "referral": key, "by": ref.referrer,
-                          "to": ref.requester, "match": 3, "at": at})
+            wrong.append(
+                {
+                    "type": "feedback-given",
+                    "referral": key,
+                    "by": ref.referrer,
+                    "to": ref.requester,
+                    "match": 3,
+                    "at": at,
+                }
+            )
         if ref.closed:
-            wrong.append({"type": "referral-closed", "referral": key, "by": ref.requester,
-                          "reason": "again", "at": at})
+            wrong.append(
+                {
+                    "type": "referral-closed",
+                    "referral": key,
+                    "by": ref.requester,
+                    "reason": "again",
+                    "at": at,
+                }
+            )
             wrong.append({"type": "interview-held", "referral": key, "at": at})
         if self.retracted:
             gone = min(self.retracted)
-            wrong.append({"type": "event-retracted", "by": ref.requester, "retracts": gone,
-                          "referral": self.events[gone].referral, "reason": "again", "at": at})
+            wrong.append(
+                {
+                    "type": "event-retracted",
+                    "by": ref.requester,
+                    "retracts": gone,
+                    "referral": self.events[gone].referral,
+                    "reason": "again",
+                    "at": at,
+                }
+            )
         if self.events:
             taken = min(self.events)
-            wrong.append({"type": "person-added", "id": taken, "handle": "other", "name": "X",
-                          "at": at})
+            wrong.append(
+                {"type": "person-added", "id": taken, "handle": "other", "name": "X", "at": at}
+            )
         self.refuse(data.draw(st.sampled_from(wrong)), via_cli=via_cli)
 
     # -- after every step -------------------------------------------------------------------
@@ -405,8 +623,15 @@ class LedgerLifecycles(RuleBasedStateMachine):
         catch_up(self.ledger, on_error=_fail_projection)
         with self.ledger.store.read() as cur:
             kept = Counter(
-                (r["projection"], r["kind"], r["referral"], r["person"], r["owed_to"],
-                 int(r["start_us"]), None if r["end_us"] is None else int(r["end_us"]))
+                (
+                    r["projection"],
+                    r["kind"],
+                    r["referral"],
+                    r["person"],
+                    r["owed_to"],
+                    int(r["start_us"]),
+                    None if r["end_us"] is None else int(r["end_us"]),
+                )
                 for r in cur.all("SELECT * FROM {p}rl_rows")
             )
         replayed = Counter(
@@ -421,8 +646,11 @@ SETTINGS: dict[str, Any] = {
     # Every step replays and re-imports the whole ledger, so shrinking a failure takes many
     # minutes: the failing steps are printed unshrunk (run with --run-slow to shrink them).
     "phases": [Phase.explicit, Phase.reuse, Phase.generate],
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much,
-                              HealthCheck.data_too_large],
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
 }
 
 
