@@ -20,20 +20,12 @@ from typing import Any
 
 import orjson
 
+from ledger.kinds import KINDS
+
 START = datetime(2021, 1, 4, 9, 0, tzinfo=UTC)
 SPAN_SECONDS = 5 * 365 * 86400  # every stream fits in five years from START: never in the future
 ACTIVE = 24  # referrals in flight at once
 COMPANIES = ("acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka", "tyrell")
-KINDS = (
-    "linkedin-only",
-    "met-once",
-    "acquaintance",
-    "worked-together",
-    "friend",
-    "managed",
-    "reported-to",
-    "family",
-)
 ROLES = ("backend engineer", "data analyst", "product manager", "designer", "sre", "recruiter")
 NOTES = (
     "Thanks for taking the time.",
