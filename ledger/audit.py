@@ -218,8 +218,20 @@ def _derive(
 def _marks(audit: Audit, derived: Sequence[Row]) -> None:
     """The timeline's marks: obligations from opening to end, flags where they arose, as far
     as the world had got at as-of."""
+    # A plugin that keeps every obligation also raises the overdue ones as alerts: draw each
+    # obligation once.
+    kept = {
+        (row.kind, row.person, row.owed_to, row.data.get("since"))
+        for row in derived
+        if row.category == "obligation"
+    }
     for row in derived:
         data, start, end_us = row.data, row.start_us, row.end_us
+        if (
+            row.category == "alert"
+            and (row.kind, row.person, row.owed_to, data.get("since")) in kept
+        ):
+            continue
         if row.category == FLAG_CATEGORY:
             if start > audit.as_of:
                 continue

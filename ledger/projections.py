@@ -297,7 +297,11 @@ def derive_all(
     category: str | None = None,
     on_error: Callable[[ProjectionFailed], None] = _warn,
 ) -> Iterator[Row]:
-    """Derive rows afresh from the events recorded by `known_at` (a replay), without storing."""
+    """Derive rows afresh from the events recorded by `known_at` (a replay), without storing.
+
+    With `category`, only the projections of that category are derived, and only their rows
+    of that category are kept (a projection may also emit rows of other categories, like the
+    alerts plugin's "obligation" rows)."""
     view = View(ledger, known_at)
     chosen = [
         (plugin, p)
@@ -312,7 +316,7 @@ def derive_all(
         except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
             on_error(ProjectionFailed(projection.name, plugin, exc))
             continue
-        yield from rows
+        yield from (row for row in rows if category is None or row.category == category)
 
 
 def _derive_projection(ledger: Ledger, projection: Projection, view: View) -> Iterator[Row]:

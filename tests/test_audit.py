@@ -280,3 +280,17 @@ def test_known_at_derives_the_marks_from_what_was_known(own_ledger: Any) -> None
     assert then.obligations[0].end is None and then.raised == []
     later = build_audit(own_ledger, "ana-acme", as_of=now, known_at=None, chain_ok=True)
     assert later.alerts == [] and later.obligations[0].end is not None
+
+
+def test_the_timeline_shows_obligations_met_in_time_with_the_built_in_alerts(cli: Any) -> None:
+    # The demo's referral done right: every obligation is opened and met, none falls overdue.
+    from pathlib import Path
+
+    story = Path(__file__).parent.parent / "examples" / "stories" / "demo.jsonl"
+    cli.ok("import", str(story))
+    text = cli.ok("audit", "ana-acme", "--as-of", "2026-10-20T00:00:00Z").stdout
+    assert "opens thank-you-missing (ana → carol)" in text
+    assert "meets thank-you-missing (ana → carol)" in text
+    assert "! overdue:" not in text
+    report = cli.json("audit", "ana-acme", "--as-of", "2026-10-20T00:00:00Z", "--json")
+    assert report["alerts"] == []

@@ -181,11 +181,13 @@ RULES: tuple[Rule, ...] = (
 def obligations(
     key: str, events: Sequence[Event], due: Callable[[str], int]
 ) -> Iterator[dict[str, Any]]:
-    """Every alert the referral's events give rise to, each with its validity in world time.
+    """Every obligation the referral's events give rise to, and the alerts among them, each
+    with its validity in world time.
 
-    `due(key)` is the due time, in microseconds, of a `[due]` key. An alert starts just after
-    its due time and ends when the obligation is met (or the referral closes, where it should).
-    Obligations met by their due time yield nothing.
+    `due(key)` is the due time, in microseconds, of a `[due]` key. Each obligation yields a row
+    of category "obligation" from its opening to its end, met in time or not, for timelines
+    (`audit`). An obligation that falls overdue also yields an alert: it starts just after its
+    due time and ends when the obligation is met (or the referral closes, where it should).
     """
     p = parties(events)
     if p.request is None:
@@ -219,11 +221,9 @@ def obligations(
                     end = close_at if end is None else min(end, close_at)
                 latest[pair] = end
                 due_at = opened_at + due(rule.due_key)
-                if end is not None and end <= due_at:
-                    continue
                 due_text = timestamp(due_at)
                 message = rule.what.format(person=person, owed_to=owed_to)
-                yield {
+                row = {
                     "kind": rule.kind,
                     "referral": key,
                     "person": person,
@@ -235,6 +235,9 @@ def obligations(
                     "company": p.request.get("company"),
                     "opened_by": opener["id"],
                     "evidence": [opener["id"]],
-                    "start": timestamp(due_at + 1),
                     **({"end": timestamp(end)} if end is not None else {}),
                 }
+                yield {**row, "category": "obligation", "start": timestamp(opened_at)}
+                if end is not None and end <= due_at:
+                    continue  # met in time: no alert
+                yield {**row, "start": timestamp(due_at + 1)}

@@ -19,7 +19,7 @@ class AlertsProjection(Projection):
     @property
     def version(self) -> str:  # type: ignore[override]  # the base class has a plain attribute
         # The stored rows depend on the due times: a changed config rebuilds them.
-        return "1;" + settings().due_signature()
+        return "2;" + settings().due_signature()
 
     def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:
         referral = event.get("referral")
