@@ -335,8 +335,25 @@ def cpu_time(args: Sequence[str], runs: int, env: dict[str, str]) -> float:
     return statistics.median(times)
 
 
+def compile_project() -> None:
+    """Write the project's bytecode, as installing a wheel does and as any first run would.
+
+    An editable install leaves the sources uncompiled, and with PYTHONDONTWRITEBYTECODE set
+    (it is, on some machines) every start would compile them again while click, the baseline,
+    loads its compiled files: that compares compiling with loading, not our start-up."""
+    import compileall
+    import importlib.util
+
+    for name in ("ledger", "ledger_commands", "ledger_alerts", "ledger_flags", "ledger_reputation"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            for folder in spec.submodule_search_locations:
+                compileall.compile_dir(folder, quiet=1)
+
+
 def bench_startup(runs: int) -> None:
     header(f"Command-line startup (whole process, median of {runs})")
+    compile_project()
     cli = cli_command()
     env = {**os.environ, "REFERRAL_LEDGER_DB": str(CACHE / "unused.db")}
     click_only = median_time([sys.executable, "-c", "import click"], runs, env=env)
@@ -416,19 +433,24 @@ def last_referral(db: Path) -> tuple[str, str, str]:
         ledger.close()
 
 
-def alerts_after_one_event(db: Path, runs: int) -> tuple[float, float]:
-    """Median seconds of `alerts --person H --json` and `alerts --check`, each right after a
-    new event was recorded (so the incremental state has one event to catch up)."""
+ALERT_COMMANDS = (
+    # (figure, arguments after the program, acceptable exit statuses)
+    ("alerts --person HANDLE --json (s)", ("alerts", "--person", "{requester}", "--json"), (0,)),
+    ("alerts --check --quiet (s)", ("alerts", "--check", "--quiet"), (0, 1)),
+    ("alerts --check, printing every alert (s)", ("alerts", "--check"), (0, 1)),
+)
+
+
+def alerts_after_one_event(db: Path, runs: int) -> list[float]:
+    """Median seconds of each of ALERT_COMMANDS, each run right after a new event was recorded
+    (so the incremental state has one event to catch up)."""
     cli = cli_command()
     key, requester, referrer = last_referral(db)
     env = {**os.environ, "REFERRAL_LEDGER_DB": str(db)}
     run_timed([*cli, "alerts", "--json"], env=env)  # warm: projections up to date, caches hot
-    person_times, check_times = [], []
+    times: list[list[float]] = [[] for _ in ALERT_COMMANDS]
     for _ in range(runs):
-        for times, args, ok in (
-            (person_times, ["alerts", "--person", requester, "--json"], (0,)),
-            (check_times, ["alerts", "--check"], (0, 1)),
-        ):
+        for spent, (_, args, ok) in zip(times, ALERT_COMMANDS, strict=True):
             event = {
                 "type": "follow-up-sent",
                 "referral": key,
@@ -438,8 +460,19 @@ def alerts_after_one_event(db: Path, runs: int) -> tuple[float, float]:
                 "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
             run_timed([*cli, "record", json.dumps(event)], env=env)
-            times.append(run_timed([*cli, *args], env=env, ok=ok))
-    return statistics.median(person_times), statistics.median(check_times)
+            command = [arg.format(requester=requester) for arg in args]
+            spent.append(run_timed([*cli, *command], env=env, ok=ok))
+    return [statistics.median(spent) for spent in times]
+
+
+def count_alerts(db: Path) -> int:
+    proc = subprocess.run(
+        [*cli_command(), "alerts", "--json"],
+        capture_output=True,
+        env={**os.environ, "REFERRAL_LEDGER_DB": str(db)},
+        check=True,
+    )
+    return len(json.loads(proc.stdout))
 
 
 def bench_alerts(big: int, runs: int, tmp: Path) -> Path:
@@ -453,17 +486,14 @@ def bench_alerts(big: int, runs: int, tmp: Path) -> Path:
     header(
         f"`alerts` right after one new event, {big:,} vs 50 events (whole process, median of {runs})"
     )
-    small_person, small_check = alerts_after_one_event(small_db, runs)
-    big_person, big_check = alerts_after_one_event(big_db, runs)
-    report(
-        "alerts --person HANDLE --json (s)",
-        big_person,
-        small_person,
-        "s",
-        higher_is_better=False,
-        target=2,
-    )
-    report("alerts --check (s)", big_check, small_check, "s", higher_is_better=False, target=2)
+    small = alerts_after_one_event(small_db, runs)
+    large = alerts_after_one_event(big_db, runs)
+    overdue = (count_alerts(small_db), count_alerts(big_db))
+    for (name, _, _), ours, baseline in zip(ALERT_COMMANDS, large, small, strict=True):
+        note = ""
+        if "printing" in name:
+            note = f"(prints {overdue[1]:,} alerts against {overdue[0]:,}: grows with the output)"
+        report(name, ours, baseline, "s", higher_is_better=False, target=2, note=note)
     return big_db
 
 

@@ -6,7 +6,6 @@ import functools
 import os
 import re
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
@@ -83,6 +82,8 @@ class LedgerGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 — any other failure is a bug: exit 3
             debug = _debug(ctx)
             if debug:
+                import traceback  # only on failure: it costs every start-up a millisecond
+
                 traceback.print_exc()
             hint = "" if debug else " (rerun with --debug for the traceback)"
             click.echo(f"Error: internal error: {type(exc).__name__}: {exc}{hint}", err=True)
@@ -126,6 +127,8 @@ def _debug(ctx: click.Context) -> bool:
 
 def _fail(ctx: click.Context, message: str, code: int, exc: BaseException) -> None:
     if _debug(ctx):
+        import traceback
+
         traceback.print_exception(exc)
     click.echo(f"Error: {safe(message)}", err=True)
     ctx.exit(code)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 from judging_story import Story, day, owed
@@ -372,3 +374,30 @@ def test_alerts_of_other_plugins_are_listed_and_cost_reputation(cli, monkeypatch
     [ana] = story.reputation(4.5, "ana")
     coffee = [e for e in ana["as_requester"]["explain"] if "coffee-owed" in e["reason"]]
     assert [e["points"] for e in coffee] == [-5]
+
+
+@pytest.mark.parametrize("known", [False, True])
+def test_check_quiet_prints_nothing_and_agrees_with_the_full_check(cli, known):
+    story = Story(cli)
+    story.request(0)
+
+    # --known-at takes the replay path; without it the count comes from the stored rows.
+    def known_now() -> list[str]:
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return ["--known-at", now] if known else []
+
+    extra = known_now()
+    for as_of, status in ((day(3), 0), (day(8), 1)):
+        full = cli("alerts", "--check", "--as-of", as_of, *extra)
+        quiet = cli("alerts", "--check", "--quiet", "--as-of", as_of, *extra)
+        assert (full.exit_code, quiet.exit_code) == (status, status)
+        assert quiet.stdout == ""
+    assert cli("alerts", "-q", "--check", "--person", "ana", "--as-of", day(8)).exit_code == 1
+    story.vet(9)
+    assert cli("alerts", "--check", "-q", "--as-of", day(30), *known_now()).exit_code == 0
+
+
+def test_quiet_refuses_json(cli):
+    result = cli("alerts", "--quiet", "--json")
+    assert result.exit_code == 2
+    assert "Error:" in result.stderr and "--quiet" in result.stderr

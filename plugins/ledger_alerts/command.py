@@ -21,19 +21,41 @@ def public(data: dict[str, Any]) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the alerts as a JSON array.")
 @click.option("--person", metavar="HANDLE", help="Only what HANDLE owes or is owed.")
 @click.option("--check", is_flag=True, help="Exit with status 1 when anything is overdue.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print nothing; with --check, only the exit status tells (fast on any ledger size).",
+)
 @time_options
 def alerts(
-    as_json: bool, person: str | None, check: bool, as_of: int, known_at: int | None
+    as_json: bool,
+    person: str | None,
+    check: bool,
+    quiet: bool,
+    as_of: int,
+    known_at: int | None,
 ) -> None:
-    """List overdue obligations: who owes what to whom, most overdue first."""
+    """List overdue obligations: who owes what to whom, most overdue first.
+
+    For a scheduled job, `alerts --check --quiet` exits 1 when anything is overdue and prints
+    nothing: it counts the alerts instead of reading them.
+    """
     from ledger.config import settings
-    from ledger.projections import rows
+    from ledger.projections import count_rows, rows
     from ledger.views import View
 
+    if quiet and as_json:
+        raise click.UsageError("--quiet prints nothing; it cannot be used with --json")
     settings()  # a broken config file is an error before anything is derived
     ledger = get_ledger()
     if person is not None and View(ledger, known_at).person(person) is None:
         raise LedgerError(f"unknown person {person!r}")
+    if quiet:
+        overdue = count_rows(ledger, "alert", as_of=as_of, known_at=known_at, involving=person)
+        if check and overdue:
+            raise click.exceptions.Exit(ExitCode.FINDINGS)
+        return
     found = rows(ledger, "alert", as_of=as_of, known_at=known_at, involving=person)
     found.sort(key=lambda r: (r.start_us, r.referral or "", r.kind, r.person or ""))
     out = []
