@@ -14,6 +14,8 @@ are derived afresh from the events recorded by then, with the same code.
 from __future__ import annotations
 
 import sys
+from array import array
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .app import UnknownEventType, freeze
+from .app import UnknownEventType
 from .crypto import VaultError
 from .errors import LedgerError
-from .events import format_timestamp, from_micros
-from .views import View, micros
+from .events import format_micros
+from .views import View, micros, read_only
 
 if TYPE_CHECKING:
     from .app import Ledger
@@ -147,7 +149,8 @@ def catch_up(
 
     Returns how many parts each projection re-derived. A projection whose plugin raises is
     reported through `on_error` and left where it was; the others go on. Projections at the
-    same position read the new events together, once.
+    same position read the new events together, once, and derive their parts together, so
+    that each referral's events are read once for all of them.
     """
     store = ledger.store
     done: dict[str, int] = {}
@@ -172,29 +175,12 @@ def catch_up(
                 done[projection.name] = 0
                 continue
             groups.setdefault(position, []).append((plugin, projection))
-        moved = []
+        moved: list[tuple[str, Projection]] = []
         for position, group in groups.items():
-            scanned = _scan(ledger, group, position, head, on_error)
-            for plugin, projection in group:
-                if projection.name not in scanned:
-                    continue  # its parts() failed, and was reported
-                parts, hints = scanned.pop(projection.name)
-                try:
-                    done[projection.name] = _advance(
-                        ledger, projection, position, head, parts, hints
-                    )
-                except _Moved:
-                    moved.append((plugin, projection))  # a forget reset it, or another process
-                except (ProjectionFailed, UnknownEventType, VaultError):
-                    raise  # a type no plugin defines, a missing master key: the ledger's problems
-                except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
-                    on_error(ProjectionFailed(projection.name, plugin, exc))
+            todos = _scan(ledger, group, position, head, on_error)
+            moved += _advance(ledger, todos, position, head, done, on_error)
         pending = moved
     return done
-
-
-class _Moved(Exception):
-    """The projection's position changed while its rows were being derived."""
 
 
 def _set_position(cur: Any, projection: Projection, seq: int) -> None:
@@ -205,89 +191,179 @@ def _set_position(cur: Any, projection: Projection, seq: int) -> None:
     )
 
 
+@dataclass
+class _Todo:
+    """The parts one projection must re-derive, in the order events first named them."""
+
+    plugin: str
+    projection: Projection
+    parts: dict[str, None] = field(default_factory=dict)
+    # For each part, in the same order: the index of the event that first named it (to cut
+    # every projection's parts into chunks about the same events).
+    steps: array[int] = field(default_factory=lambda: array("q"))
+    # A referral a part came from, so that deriving can read those referrals in bulk.
+    hints: dict[str, str] = field(default_factory=dict)
+    done: int = 0  # parts derived and written so far
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+
 def _scan(
     ledger: Ledger,
     group: list[tuple[str, Projection]],
     position: int,
     head: int,
     on_error: Callable[[ProjectionFailed], None],
-) -> dict[str, tuple[list[str], dict[str, str]]]:
+) -> list[_Todo]:
     """Read the events after `position` once, and collect the parts each projection names.
 
-    Returns (parts, hints) by projection name; hints map a part to a referral it came from,
-    so that deriving can read those referrals in bulk. A projection whose parts() raises is
-    reported and left out."""
+    A projection whose parts() raises is reported and left out."""
     view = View(ledger)
-    parts: dict[str, dict[str, None]] = {p.name: {} for _, p in group}
-    hints: dict[str, dict[str, str]] = {p.name: {} for _, p in group}
-    alive = list(group)
+    todos = [_Todo(plugin, projection) for plugin, projection in group]
+    alive = list(todos)
     names = ", ".join(p.name for _, p in group)
     bar = _progress(head - position, f"Reading events for {names}")
-    for stored in ledger.store.events(after=position, until=head):
-        event = freeze(ledger.export_record(stored))
+    for step, stored in enumerate(ledger.store.events(after=position, until=head)):
+        event = read_only(ledger, stored)
         referral = event.get("referral")
-        for plugin, projection in list(alive):
+        for todo in list(alive):
             try:
-                found = projection.parts(event, view)
-                mine, my_hints = parts[projection.name], hints[projection.name]
+                found = todo.projection.parts(event, view)
+                mine, my_hints = todo.parts, todo.hints
                 for part in found:
-                    mine[part] = None
+                    if part not in mine:
+                        mine[part] = None
+                        todo.steps.append(step)
                     if referral is not None and part not in my_hints:
                         my_hints[part] = referral
             except (UnknownEventType, VaultError):
                 raise
             except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
-                on_error(ProjectionFailed(projection.name, plugin, exc))
-                alive.remove((plugin, projection))
+                on_error(ProjectionFailed(todo.name, todo.plugin, exc))
+                alive.remove(todo)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.render_finish()
-    return {p.name: (list(parts[p.name]), hints[p.name]) for _, p in alive}
+    return alive
 
 
 def _advance(
     ledger: Ledger,
-    projection: Projection,
+    todos: list[_Todo],
     position: int,
     head: int,
-    keys: list[str],
-    hints: dict[str, str],
-) -> int:
-    store = ledger.store
-    bar = _progress(len(keys), f"Deriving {projection.name}")
-    for start in range(0, max(len(keys), 1), CHUNK):
-        chunk = keys[start : start + CHUNK]
+    done: dict[str, int],
+    on_error: Callable[[ProjectionFailed], None],
+) -> list[tuple[str, Projection]]:
+    """Re-derive the parts the scan named, a chunk at a time, and replace their rows; move each
+    projection to `head` with its last chunk. Returns the projections whose position changed
+    meanwhile (to do again).
+
+    The projections share each chunk's view: a chunk holds every projection's parts first named
+    by the same run of events, so a referral's events are read once for all of them."""
+    moved: list[tuple[str, Projection]] = []
+    keys = {todo.name: list(todo.parts) for todo in todos}
+    bar = _progress(sum(len(k) for k in keys.values()), f"Deriving {', '.join(keys)}")
+    while todos:
+        # Up to the event that first named the CHUNK-th next part of the projection furthest
+        # ahead: at least one part of it, and about CHUNK parts of each projection at most.
+        last_step = min(
+            (t.steps[t.done + CHUNK - 1] for t in todos if t.done + CHUNK <= len(t.steps)),
+            default=None,
+        )
+        chunks = {
+            t.name: keys[t.name][
+                t.done : len(t.steps)
+                if last_step is None
+                else bisect_right(t.steps, last_step, lo=t.done)
+            ]
+            for t in todos
+        }
         # A view per chunk keeps memory bounded; preloading reads its referrals in one query.
         view = View(ledger)
-        view.preload(hints[part] for part in chunk if part in hints)
-        rows = [
-            _to_row(projection, part, row)
-            for part in chunk
-            for row in projection.derive(part, view)
-        ]
-        last = start + CHUNK >= len(keys)
-        with store.write() as cur:
-            # Rows derived before a concurrent forget may quote what it erased: never write
-            # them once it has reset the projection.
-            now = cur.one(
-                "SELECT seq, version FROM {p}rl_positions WHERE projection = ?", (projection.name,)
-            )
-            if now is None or (int(now["seq"]), now["version"]) != (position, projection.version):
-                raise _Moved
-            for part in chunk:
-                cur.run(
-                    "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",
-                    (projection.name, part),
-                )
-            cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-            if last:
-                _set_position(cur, projection, head)
-        if bar is not None:
-            bar.update(len(chunk))
+        try:
+            view.preload(t.hints[p] for t in todos for p in chunks[t.name] if p in t.hints)
+        except (UnknownEventType, VaultError):
+            raise
+        except Exception as exc:  # noqa: BLE001 — reported by each projection, as a failure
+            for todo in todos:
+                on_error(ProjectionFailed(todo.name, todo.plugin, exc))
+            break
+        rows: dict[str, list[tuple[Any, ...]]] = {}
+        for todo in list(todos):
+            try:
+                rows[todo.name] = [
+                    _to_row(todo.projection, part, row)
+                    for part in chunks[todo.name]
+                    for row in todo.projection.derive(part, view)
+                ]
+            except (UnknownEventType, VaultError):
+                raise  # a type no plugin defines, a missing master key: the ledger's problems
+            except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
+                on_error(ProjectionFailed(todo.name, todo.plugin, exc))
+                todos.remove(todo)
+        finished = _write_chunk(ledger, todos, chunks, rows, position, head, moved, on_error)
+        for todo in todos:
+            todo.done += len(chunks[todo.name])
+            if bar is not None:
+                bar.update(len(chunks[todo.name]))
+        for todo in finished:
+            done[todo.name] = len(todo.parts)
+        todos = [t for t in todos if t not in finished]
     if bar is not None:
         bar.render_finish()
-    return len(keys)
+    return moved
+
+
+def _write_chunk(
+    ledger: Ledger,
+    todos: list[_Todo],
+    chunks: dict[str, list[str]],
+    rows: dict[str, list[tuple[Any, ...]]],
+    position: int,
+    head: int,
+    moved: list[tuple[str, Projection]],
+    on_error: Callable[[ProjectionFailed], None],
+) -> list[_Todo]:
+    """Replace the chunk's rows of each projection in one transaction, and move those whose
+    last chunk it is to `head`. Returns those; removes from `todos` the ones that moved or
+    failed."""
+    writing = [t for t in todos if chunks[t.name] or t.done + len(chunks[t.name]) == len(t.parts)]
+    if not writing:
+        return []
+    finished, moving = [], []
+    try:
+        with ledger.store.write() as cur:
+            found = cur.all("SELECT projection, seq, version FROM {p}rl_positions")
+            now = {r["projection"]: (int(r["seq"]), r["version"]) for r in found}
+            for todo in writing:
+                # Rows derived before a concurrent forget may quote what it erased: never write
+                # them once it has reset the projection.
+                if now.get(todo.name) != (position, todo.projection.version):
+                    moving.append(todo)  # a forget reset it, or another process moved it
+                    continue
+                cur.many(
+                    "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",
+                    [(todo.name, part) for part in chunks[todo.name]],
+                )
+                cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows[todo.name])
+                if todo.done + len(chunks[todo.name]) == len(todo.parts):
+                    _set_position(cur, todo.projection, head)
+                    finished.append(todo)
+    except (ProjectionFailed, UnknownEventType, VaultError):
+        raise
+    except Exception as exc:  # noqa: BLE001 — reported as before, by each projection
+        for todo in writing:
+            todos.remove(todo)
+            on_error(ProjectionFailed(todo.name, todo.plugin, exc))
+        return []
+    for todo in moving:
+        todos.remove(todo)
+        moved.append((todo.plugin, todo.projection))
+    return finished
 
 
 def derive_all(
@@ -324,7 +400,7 @@ def _derive_projection(ledger: Ledger, projection: Projection, view: View) -> It
     for stored in ledger.store.events():
         if view.known_at is not None and stored.recorded_us > view.known_at:
             continue
-        for part in projection.parts(freeze(ledger.export_record(stored)), view):
+        for part in projection.parts(read_only(ledger, stored), view):
             parts[part] = None
     for part in parts:
         for raw in projection.derive(part, view):
@@ -424,7 +500,8 @@ def rows(
 
 
 def timestamp(micros_value: int) -> str:
-    return format_timestamp(from_micros(micros_value))
+    """The interchange timestamp of microseconds since the epoch (the inverse of `micros`)."""
+    return format_micros(micros_value)
 
 
 @dataclass

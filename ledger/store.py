@@ -34,7 +34,7 @@ from eventsourcing.persistence import PersistenceError, Transcoder
 from .aggregates import Person, Referral, person_id, referral_id
 from .crypto import PLAINTEXT, Vault
 from .errors import ConflictError, LedgerError, StoreError
-from .events import format_timestamp, from_micros, to_micros
+from .events import format_micros, format_timestamp, from_micros, to_micros
 from .interchange import dumps
 from .rules import Located
 
@@ -108,7 +108,7 @@ class Stored:
 
     @property
     def recorded_at(self) -> str:
-        return format_timestamp(from_micros(self.recorded_us))
+        return format_micros(self.recorded_us)
 
 
 def default_db_path() -> Path:
@@ -587,13 +587,14 @@ class Store:
 
     # -- reading events -----------------------------------------------------------------------
 
-    _SELECT = (
-        "SELECT l.seq, l.event_id, l.recorded_us, l.hash, s.state, p.data, p.owner, k.secret "
+    _COLUMNS = "l.seq, l.event_id, l.recorded_us, l.hash, s.state, p.data, p.owner, k.secret "
+    _FROM = (
         "FROM {p}rl_log l JOIN {events} s "
         "ON s.originator_id = l.originator_id AND s.originator_version = l.originator_version "
         "LEFT JOIN {p}rl_private p ON p.event_id = l.event_id "
         "LEFT JOIN {p}rl_keys k ON k.handle = p.owner "
     )
+    _SELECT = "SELECT " + _COLUMNS + _FROM
 
     def _select(self, where: str, params: tuple[Any, ...] = ()) -> list[Stored]:
         with self.read() as cur:
@@ -662,6 +663,29 @@ class Store:
             "ORDER BY l.seq",
             (handle, *types),
         )
+
+    def people_events(
+        self, handles: Sequence[str], types: Sequence[str]
+    ) -> dict[str, list[Stored]]:
+        """`person_events` of many people, by handle: one query per 500 people."""
+        found: dict[str, list[Stored]] = {}
+        names = list(dict.fromkeys(handles))
+        kinds = ",".join("?" * len(types))
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with self.read() as cur:
+                rows = cur.all(
+                    "SELECT l.actor, "
+                    + self._COLUMNS
+                    + self._FROM
+                    + f"WHERE l.actor IN ({marks}) AND COALESCE(l.referral, '') = '' "
+                    f"AND l.type IN ({kinds}) ORDER BY l.seq",
+                    (*chunk, *types),
+                )
+            for row in rows:
+                found.setdefault(row["actor"], []).append(self._stored(row))
+        return found
 
     def referrals_of(self, handle: str) -> list[str]:
         with self.read() as cur:
