@@ -14,7 +14,6 @@ are derived afresh from the events recorded by then, with the same code.
 from __future__ import annotations
 
 import sys
-from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -193,17 +192,16 @@ def _set_position(cur: Any, projection: Projection, seq: int) -> None:
 
 @dataclass
 class _Todo:
-    """The parts one projection must re-derive, in the order events first named them."""
+    """The parts one projection must re-derive."""
 
     plugin: str
     projection: Projection
-    parts: dict[str, None] = field(default_factory=dict)
-    # For each part, in the same order: the index of the event that first named it (to cut
-    # every projection's parts into chunks about the same events).
-    steps: array[int] = field(default_factory=lambda: array("q"))
+    # For each part, the index of the event it came from: the first of its referral's events
+    # that named it, else the first that named it. Parts are derived in that order, so that
+    # a chunk holds every projection's parts of the same referrals.
+    parts: dict[str, int] = field(default_factory=dict)
     # A referral a part came from, so that deriving can read those referrals in bulk.
     hints: dict[str, str] = field(default_factory=dict)
-    done: int = 0  # parts derived and written so far
 
     @property
     def name(self) -> str:
@@ -233,11 +231,11 @@ def _scan(
                 found = todo.projection.parts(event, view)
                 mine, my_hints = todo.parts, todo.hints
                 for part in found:
-                    if part not in mine:
-                        mine[part] = None
-                        todo.steps.append(step)
                     if referral is not None and part not in my_hints:
                         my_hints[part] = referral
+                        mine[part] = step
+                    elif part not in mine:
+                        mine[part] = step
             except (UnknownEventType, VaultError):
                 raise
             except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
@@ -248,6 +246,37 @@ def _scan(
     if bar is not None:
         bar.render_finish()
     return alive
+
+
+def _chunks(todos: list[_Todo]) -> Iterator[tuple[dict[str, list[str]], set[str]]]:
+    """Every projection's parts in order, cut in chunks about the same events: each chunk runs
+    up to the event the CHUNK-th next part of the projection furthest ahead came from (at
+    least one part, about CHUNK parts of each projection at most). Yields the chunk's parts by
+    projection name, and the names of the projections whose last parts they are."""
+    order = {t.name: sorted(t.parts, key=t.parts.__getitem__) for t in todos}
+    steps = {t.name: [t.parts[part] for part in order[t.name]] for t in todos}
+    start = dict.fromkeys(order, 0)
+    unfinished = set(order)
+    while unfinished:
+        limit = min(
+            (
+                steps[name][start[name] + CHUNK - 1]
+                for name in unfinished
+                if start[name] + CHUNK <= len(steps[name])
+            ),
+            default=None,
+        )
+        chunk, last = {}, set()
+        for name in unfinished:
+            end = (
+                len(steps[name]) if limit is None else bisect_right(steps[name], limit, start[name])
+            )
+            chunk[name] = order[name][start[name] : end]
+            start[name] = end
+            if end == len(steps[name]):
+                last.add(name)
+        unfinished -= last
+        yield chunk, last
 
 
 def _advance(
@@ -262,57 +291,60 @@ def _advance(
     projection to `head` with its last chunk. Returns the projections whose position changed
     meanwhile (to do again).
 
-    The projections share each chunk's view: a chunk holds every projection's parts first named
-    by the same run of events, so a referral's events are read once for all of them."""
+    The projections share each chunk's view: a chunk holds every projection's parts that came
+    from the same referrals, so a referral's events are read once for all of them."""
     moved: list[tuple[str, Projection]] = []
-    keys = {todo.name: list(todo.parts) for todo in todos}
-    bar = _progress(sum(len(k) for k in keys.values()), f"Deriving {', '.join(keys)}")
-    while todos:
-        # Up to the event that first named the CHUNK-th next part of the projection furthest
-        # ahead: at least one part of it, and about CHUNK parts of each projection at most.
-        last_step = min(
-            (t.steps[t.done + CHUNK - 1] for t in todos if t.done + CHUNK <= len(t.steps)),
-            default=None,
-        )
-        chunks = {
-            t.name: keys[t.name][
-                t.done : len(t.steps)
-                if last_step is None
-                else bisect_right(t.steps, last_step, lo=t.done)
-            ]
-            for t in todos
-        }
+    alive = {t.name: t for t in todos}
+    bar = _progress(sum(len(t.parts) for t in todos), f"Deriving {', '.join(alive)}")
+    for chunk, last in _chunks(todos):
+        if not alive:
+            break
         # A view per chunk keeps memory bounded; preloading reads its referrals in one query.
         view = View(ledger)
         try:
-            view.preload(t.hints[p] for t in todos for p in chunks[t.name] if p in t.hints)
+            view.preload(
+                alive[name].hints[part]
+                for name, parts in chunk.items()
+                if name in alive
+                for part in parts
+                if part in alive[name].hints
+            )
         except (UnknownEventType, VaultError):
             raise
-        except Exception as exc:  # noqa: BLE001 — reported by each projection, as a failure
-            for todo in todos:
+        except Exception as exc:  # noqa: BLE001 — reported by each projection, as before
+            for todo in alive.values():
                 on_error(ProjectionFailed(todo.name, todo.plugin, exc))
             break
         rows: dict[str, list[tuple[Any, ...]]] = {}
-        for todo in list(todos):
+        for name, todo in list(alive.items()):
             try:
-                rows[todo.name] = [
+                rows[name] = [
                     _to_row(todo.projection, part, row)
-                    for part in chunks[todo.name]
+                    for part in chunk[name]
                     for row in todo.projection.derive(part, view)
                 ]
             except (UnknownEventType, VaultError):
                 raise  # a type no plugin defines, a missing master key: the ledger's problems
             except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
+                on_error(ProjectionFailed(name, todo.plugin, exc))
+                del alive[name]
+        writing = [alive[name] for name in rows if name in alive and (chunk[name] or name in last)]
+        try:
+            moving = _write_chunk(ledger, writing, chunk, rows, last, position, head)
+        except (UnknownEventType, VaultError):
+            raise
+        except Exception as exc:  # noqa: BLE001 — reported by each projection, as before
+            for todo in writing:
                 on_error(ProjectionFailed(todo.name, todo.plugin, exc))
-                todos.remove(todo)
-        finished = _write_chunk(ledger, todos, chunks, rows, position, head, moved, on_error)
-        for todo in todos:
-            todo.done += len(chunks[todo.name])
-            if bar is not None:
-                bar.update(len(chunks[todo.name]))
-        for todo in finished:
-            done[todo.name] = len(todo.parts)
-        todos = [t for t in todos if t not in finished]
+                del alive[todo.name]
+            continue
+        for todo in moving:
+            moved.append((todo.plugin, todo.projection))
+            del alive[todo.name]
+        for name in last & alive.keys():
+            done[name] = len(alive.pop(name).parts)
+        if bar is not None:
+            bar.update(sum(len(parts) for parts in chunk.values()))
     if bar is not None:
         bar.render_finish()
     return moved
@@ -321,49 +353,35 @@ def _advance(
 def _write_chunk(
     ledger: Ledger,
     todos: list[_Todo],
-    chunks: dict[str, list[str]],
+    chunk: dict[str, list[str]],
     rows: dict[str, list[tuple[Any, ...]]],
+    last: set[str],
     position: int,
     head: int,
-    moved: list[tuple[str, Projection]],
-    on_error: Callable[[ProjectionFailed], None],
 ) -> list[_Todo]:
     """Replace the chunk's rows of each projection in one transaction, and move those whose
-    last chunk it is to `head`. Returns those; removes from `todos` the ones that moved or
-    failed."""
-    writing = [t for t in todos if chunks[t.name] or t.done + len(chunks[t.name]) == len(t.parts)]
-    if not writing:
-        return []
-    finished, moving = [], []
-    try:
-        with ledger.store.write() as cur:
-            found = cur.all("SELECT projection, seq, version FROM {p}rl_positions")
-            now = {r["projection"]: (int(r["seq"]), r["version"]) for r in found}
-            for todo in writing:
-                # Rows derived before a concurrent forget may quote what it erased: never write
-                # them once it has reset the projection.
-                if now.get(todo.name) != (position, todo.projection.version):
-                    moving.append(todo)  # a forget reset it, or another process moved it
-                    continue
-                cur.many(
-                    "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",
-                    [(todo.name, part) for part in chunks[todo.name]],
-                )
-                cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows[todo.name])
-                if todo.done + len(chunks[todo.name]) == len(todo.parts):
-                    _set_position(cur, todo.projection, head)
-                    finished.append(todo)
-    except (ProjectionFailed, UnknownEventType, VaultError):
-        raise
-    except Exception as exc:  # noqa: BLE001 — reported as before, by each projection
-        for todo in writing:
-            todos.remove(todo)
-            on_error(ProjectionFailed(todo.name, todo.plugin, exc))
-        return []
-    for todo in moving:
-        todos.remove(todo)
-        moved.append((todo.plugin, todo.projection))
-    return finished
+    last chunk it is to `head`. Returns the projections whose position changed meanwhile:
+    nothing is written for them."""
+    moving: list[_Todo] = []
+    if not todos:
+        return moving
+    with ledger.store.write() as cur:
+        found = cur.all("SELECT projection, seq, version FROM {p}rl_positions")
+        now = {r["projection"]: (int(r["seq"]), r["version"]) for r in found}
+        for todo in todos:
+            # Rows derived before a concurrent forget may quote what it erased: never write
+            # them once it has reset the projection.
+            if now.get(todo.name) != (position, todo.projection.version):
+                moving.append(todo)  # a forget reset it, or another process moved it
+                continue
+            cur.many(
+                "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",
+                [(todo.name, part) for part in chunk[todo.name]],
+            )
+            cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows[todo.name])
+            if todo.name in last:
+                _set_position(cur, todo.projection, head)
+    return moving
 
 
 def derive_all(

@@ -11,9 +11,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .app import freeze
 from .events import parse_timestamp, to_micros
+from .privacy import unseal
 
 if TYPE_CHECKING:
     from .app import Ledger
@@ -57,11 +60,6 @@ def parties(events: Sequence[Mapping[str, Any]]) -> Parties:
 def read_only(ledger: Ledger, stored: Stored) -> Mapping[str, Any]:
     """`freeze(ledger.export_record(stored))`, built in one pass instead of two copies: a
     replay builds one for every event it reads."""
-    from types import MappingProxyType
-
-    from .app import freeze
-    from .privacy import unseal
-
     kind = stored.record["type"]
     if kind not in ledger.types:
         raise ledger.unknown_type(kind, stored.seq)
@@ -193,8 +191,6 @@ class View:
     def person(self, handle: str) -> Mapping[str, Any] | None:
         """The person's `person-added` event (with `forgotten: true` once forgotten), or None."""
         if handle not in self._people:
-            from .app import freeze
-
             found = self._people_events(
                 handle, self._unread_people, ("person-added", "person-forgotten"), live=False
             )
