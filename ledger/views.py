@@ -90,12 +90,11 @@ class View:
         self._people: dict[str, Mapping[str, Any] | None] = {}
         self._declarations: dict[str, list[Mapping[str, Any]]] = {}
         self._referrals: dict[str, list[Mapping[str, Any]]] = {}
-        # People named by the events this view has handed out, not read yet: the first
-        # `person` or `declarations` it is asked reads them all in one query, since plugins
-        # ask about the people of the referrals they derive (a replay, one by one, would
-        # otherwise query the ledger once per person).
-        self._unread_people: dict[str, None] = {}
-        self._unread_declarations: dict[str, None] = {}
+        # People named by the events this view has handed out, whose declarations it has not
+        # read yet: the first `declarations` it is asked reads them all in one query, since
+        # plugins ask about the people of the referrals they derive (a replay would otherwise
+        # query the ledger once per person).
+        self._unread: dict[str, None] = {}
 
     # -- filtering --------------------------------------------------------------------------
 
@@ -132,33 +131,8 @@ class View:
     def _named(self, record: Mapping[str, Any]) -> None:
         for name in _HANDLE_FIELDS:
             handle = record.get(name)
-            if isinstance(handle, str):
-                if handle not in self._people:
-                    self._unread_people[handle] = None
-                if handle not in self._declarations:
-                    self._unread_declarations[handle] = None
-
-    def _people_events(
-        self, handle: str, unread: dict[str, None], types: tuple[str, ...], *, live: bool
-    ) -> dict[str, list[Mapping[str, Any]]]:
-        """Events of these types of `handle` and of up to BATCH - 1 unread people, by handle."""
-        batch = [handle]
-        for name in unread:
-            if len(batch) == BATCH:
-                break
-            if name != handle:
-                batch.append(name)
-        found = self.store.people_events(batch, types)
-        retracted = (
-            self.retracted([s.event_id for rows in found.values() for s in rows]) if live else set()
-        )
-        out = {
-            name: self._events(found.get(name, []), live=live, retracted=retracted)
-            for name in batch
-        }
-        for name in batch:  # after _events, which names them again
-            unread.pop(name, None)
-        return out
+            if isinstance(handle, str) and handle not in self._declarations:
+                self._unread[handle] = None
 
     # -- what plugins ask -------------------------------------------------------------------
 
@@ -191,23 +165,31 @@ class View:
     def person(self, handle: str) -> Mapping[str, Any] | None:
         """The person's `person-added` event (with `forgotten: true` once forgotten), or None."""
         if handle not in self._people:
-            found = self._people_events(
-                handle, self._unread_people, ("person-added", "person-forgotten"), live=False
+            rows = self._events(
+                self.store.person_events(handle, ("person-added", "person-forgotten")), live=False
             )
-            for name, rows in found.items():
-                added = next((e for e in rows if e["type"] == "person-added"), None)
-                if added is not None and any(e["type"] == "person-forgotten" for e in rows):
-                    added = freeze({**added, "forgotten": True})
-                self._people[name] = added
+            added = next((e for e in rows if e["type"] == "person-added"), None)
+            if added is not None and any(e["type"] == "person-forgotten" for e in rows):
+                added = freeze({**added, "forgotten": True})
+            self._people[handle] = added
         return self._people[handle]
 
     def declarations(self, handle: str) -> list[Mapping[str, Any]]:
         """Live `connection-declared` events by this person, by `at`."""
         if handle not in self._declarations:
-            found = self._people_events(
-                handle, self._unread_declarations, ("connection-declared",), live=True
-            )
-            self._declarations.update(found)
+            # With every person named so far whose declarations are not read yet.
+            batch = [handle]
+            for name in self._unread:
+                if len(batch) == BATCH:
+                    break
+                if name != handle:
+                    batch.append(name)
+            found = self.store.people_events(batch, ("connection-declared",))
+            retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
+            for name in batch:
+                self._declarations[name] = self._events(found.get(name, []), retracted=retracted)
+            for name in batch:  # after _events, which names them again
+                self._unread.pop(name, None)
         return list(self._declarations[handle])
 
     def events_by(self, handle: str, types: Sequence[str]) -> list[Mapping[str, Any]]:
