@@ -374,11 +374,7 @@ def _write_chunk(
             if now.get(todo.name) != (position, todo.projection.version):
                 moving.append(todo)  # a forget reset it, or another process moved it
                 continue
-            cur.many(
-                "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",
-                [(todo.name, part) for part in chunk[todo.name]],
-            )
-            cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows[todo.name])
+            ledger.store.replace_rows(cur, todo.name, chunk[todo.name], rows[todo.name])
             if todo.name in last:
                 _set_position(cur, todo.projection, head)
     return moving

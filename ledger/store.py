@@ -625,13 +625,22 @@ class Store:
     ) -> Iterator[Stored]:
         """Every stored event in `seq` order, read a page at a time."""
         while True:
-            where = "WHERE l.seq > ? " + ("AND l.seq <= ? " if until is not None else "")
-            params: tuple[Any, ...] = (after, until) if until is not None else (after,)
-            batch = self._select(where + "ORDER BY l.seq LIMIT ?", (*params, page))
+            # A page is a range of `seq` (gapless) rather than `LIMIT page`: PostgreSQL, its
+            # statistics stale after an import, would join every row after `after` to sort
+            # out the first page, and a scan of the whole log would take quadratic time.
+            upper = after + page if until is None else min(after + page, until)
+            batch = self._select("WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq", (after, upper))
             yield from batch
-            if len(batch) < page:
+            if until is not None and upper >= until:
                 return
-            after = batch[-1].seq
+            if len(batch) < page:
+                # The end of the log, or a gap in `seq` (which `verify` reports): go on after it.
+                with self.read() as cur:
+                    row = cur.one("SELECT MIN(seq) AS next FROM {p}rl_log WHERE seq > ?", (upper,))
+                if row is None or row["next"] is None:
+                    return
+                upper = int(row["next"]) - 1
+            after = upper
 
     def referral_events(self, key: str) -> list[Stored]:
         return self._select("WHERE l.referral = ? ORDER BY l.seq", (key,))
@@ -911,6 +920,25 @@ class Store:
                 "SELECT seq, version FROM {p}rl_positions WHERE projection = ?", (projection,)
             )
         return (int(row["seq"]), row["version"]) if row else (0, None)
+
+    def replace_rows(
+        self, cur: _Cursor, projection: str, parts: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Inside a write: delete the rows of these parts of a projection, and insert `rows`."""
+        if self.is_sqlite:
+            cur.many(
+                "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",
+                [(projection, part) for part in parts],
+            )
+            cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            return
+        # psycopg's executemany sends one statement per row: an array and a COPY, one each.
+        cur.run(
+            "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ANY(?)", (projection, parts)
+        )
+        with cur.raw.copy(self._sql("COPY {p}rl_rows FROM STDIN")) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def _at_us(record: dict[str, Any]) -> int:
