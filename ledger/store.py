@@ -932,9 +932,13 @@ class Store:
             )
             cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
             return
-        # psycopg's executemany sends one statement per row: an array and a COPY, one each.
+        # psycopg's executemany sends one statement per row: an array and a COPY instead. In
+        # this form the planner looks each part up in the (projection, part) index even when
+        # it has no statistics yet; with `part = ANY(?)` it would read every row of the
+        # projection, for each chunk of a replay.
         cur.run(
-            "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ANY(?)", (projection, parts)
+            "DELETE FROM {p}rl_rows WHERE (projection, part) IN (SELECT ?::text, unnest(?::text[]))",
+            (projection, list(parts)),
         )
         with cur.raw.copy(self._sql("COPY {p}rl_rows FROM STDIN")) as copy:
             for row in rows:
