@@ -18,11 +18,13 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .app import UnknownEventType
+from .config import read_once
 from .crypto import VaultError
 from .errors import LedgerError
 from .events import format_micros
@@ -30,8 +32,10 @@ from .views import View, micros, read_only
 
 if TYPE_CHECKING:
     from .app import Ledger
+    from .store import Stored
 
 CHUNK = 500  # parts re-derived per transaction
+PAGE = 1000  # events read per view while collecting parts
 PROGRESS_AT = 5000  # show a progress bar when this many events or parts are (re)processed
 
 
@@ -151,6 +155,13 @@ def catch_up(
     same position read the new events together, once, and derive their parts together, so
     that each referral's events are read once for all of them.
     """
+    with read_once():
+        return _catch_up(ledger, on_error, only)
+
+
+def _catch_up(
+    ledger: Ledger, on_error: Callable[[ProjectionFailed], None], only: Sequence[str] | None
+) -> dict[str, int]:
     store = ledger.store
     done: dict[str, int] = {}
     pending = [
@@ -218,34 +229,54 @@ def _scan(
     """Read the events after `position` once, and collect the parts each projection names.
 
     A projection whose parts() raises is reported and left out."""
-    view = View(ledger)
     todos = [_Todo(plugin, projection) for plugin, projection in group]
     alive = list(todos)
     names = ", ".join(p.name for _, p in group)
     bar = _progress(head - position, f"Reading events for {names}")
-    for step, stored in enumerate(ledger.store.events(after=position, until=head)):
-        event = read_only(ledger, stored)
-        referral = event.get("referral")
-        for todo in list(alive):
-            try:
-                found = todo.projection.parts(event, view)
-                mine, my_hints = todo.parts, todo.hints
-                for part in found:
-                    if referral is not None and part not in my_hints:
-                        my_hints[part] = referral
-                        mine[part] = step
-                    elif part not in mine:
-                        mine[part] = step
-            except (UnknownEventType, VaultError):
-                raise
-            except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
-                on_error(ProjectionFailed(todo.name, todo.plugin, exc))
-                alive.remove(todo)
-        if bar is not None:
-            bar.update(1)
+    events = ledger.store.events(after=position, until=head)
+    step = -1
+    while page := list(islice(events, PAGE)):
+        # A view per page keeps its caches small. Told of the people the page names, it reads
+        # what parts() asks about them (their referrals, say) in one query, not one each.
+        view = View(ledger)
+        for stored in page:
+            view._named(stored.record)
+        for stored in page:
+            step += 1
+            _scan_event(ledger, stored, step, view, alive, on_error)
+            if bar is not None:
+                bar.update(1)
     if bar is not None:
         bar.render_finish()
     return alive
+
+
+def _scan_event(
+    ledger: Ledger,
+    stored: Stored,
+    step: int,
+    view: View,
+    alive: list[_Todo],
+    on_error: Callable[[ProjectionFailed], None],
+) -> None:
+    """Collect the parts each live projection names for one event."""
+    event = read_only(ledger, stored)
+    referral = event.get("referral")
+    for todo in list(alive):
+        try:
+            found = todo.projection.parts(event, view)
+            mine, my_hints = todo.parts, todo.hints
+            for part in found:
+                if referral is not None and part not in my_hints:
+                    my_hints[part] = referral
+                    mine[part] = step
+                elif part not in mine:
+                    mine[part] = step
+        except (UnknownEventType, VaultError):
+            raise
+        except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
+            on_error(ProjectionFailed(todo.name, todo.plugin, exc))
+            alive.remove(todo)
 
 
 def _chunks(todos: list[_Todo]) -> Iterator[tuple[dict[str, list[str]], set[str]]]:

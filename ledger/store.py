@@ -701,6 +701,23 @@ class Store:
             rows = cur.all("SELECT referral FROM {p}rl_mentions WHERE handle = ?", (handle,))
         return [row["referral"] for row in rows]
 
+    def referrals_of_people(self, handles: Sequence[str]) -> dict[str, list[str]]:
+        """`referrals_of` many people, by handle: one query per 500 people."""
+        found: dict[str, list[str]] = {}
+        names = list(dict.fromkeys(handles))
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with self.read() as cur:
+                rows = cur.all(
+                    "SELECT handle, referral FROM {p}rl_mentions "
+                    f"WHERE handle IN ({marks}) ORDER BY handle, referral",
+                    chunk,
+                )
+            for row in rows:
+                found.setdefault(row["handle"], []).append(row["referral"])
+        return found
+
     def referral_keys(self) -> list[str]:
         with self.read() as cur:
             rows = cur.all(

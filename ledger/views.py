@@ -90,11 +90,14 @@ class View:
         self._people: dict[str, Mapping[str, Any] | None] = {}
         self._declarations: dict[str, list[Mapping[str, Any]]] = {}
         self._referrals: dict[str, list[Mapping[str, Any]]] = {}
-        # People named by the events this view has handed out, whose declarations it has not
-        # read yet: the first `declarations` it is asked reads them all in one query, since
-        # plugins ask about the people of the referrals they derive (a replay would otherwise
-        # query the ledger once per person).
-        self._unread: dict[str, None] = {}
+        self._mentions: dict[str, list[str]] = {}
+        # People named by the events this view has handed out (or was told of), whose
+        # declarations, or whose referrals, it has not read yet: the first `declarations` (or
+        # `referrals_of`) it is asked reads those of them all in one query, since plugins ask
+        # about the people of the events they look at (a replay would otherwise query the
+        # ledger once per person).
+        self._unread_declarations: dict[str, None] = {}
+        self._unread_mentions: dict[str, None] = {}
 
     # -- filtering --------------------------------------------------------------------------
 
@@ -129,10 +132,25 @@ class View:
         return out
 
     def _named(self, record: Mapping[str, Any]) -> None:
+        """Note the people a stored record names (see `_unread_declarations`)."""
         for name in _HANDLE_FIELDS:
             handle = record.get(name)
-            if isinstance(handle, str) and handle not in self._declarations:
-                self._unread[handle] = None
+            if isinstance(handle, str):
+                if handle not in self._declarations:
+                    self._unread_declarations[handle] = None
+                if handle not in self._mentions:
+                    self._unread_mentions[handle] = None
+
+    @staticmethod
+    def _batch(handle: str, unread: dict[str, None]) -> list[str]:
+        """`handle`, and up to BATCH - 1 of the unread people."""
+        batch = [handle]
+        for name in unread:
+            if len(batch) == BATCH:
+                break
+            if name != handle:
+                batch.append(name)
+        return batch
 
     # -- what plugins ask -------------------------------------------------------------------
 
@@ -177,19 +195,13 @@ class View:
     def declarations(self, handle: str) -> list[Mapping[str, Any]]:
         """Live `connection-declared` events by this person, by `at`."""
         if handle not in self._declarations:
-            # With every person named so far whose declarations are not read yet.
-            batch = [handle]
-            for name in self._unread:
-                if len(batch) == BATCH:
-                    break
-                if name != handle:
-                    batch.append(name)
+            batch = self._batch(handle, self._unread_declarations)
             found = self.store.people_events(batch, ("connection-declared",))
             retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
             for name in batch:
                 self._declarations[name] = self._events(found.get(name, []), retracted=retracted)
             for name in batch:  # after _events, which names them again
-                self._unread.pop(name, None)
+                self._unread_declarations.pop(name, None)
         return list(self._declarations[handle])
 
     def events_by(self, handle: str, types: Sequence[str]) -> list[Mapping[str, Any]]:
@@ -205,7 +217,13 @@ class View:
 
     def referrals_of(self, handle: str) -> list[str]:
         """Keys of referrals that name this person in any role (a superset is fine)."""
-        return self.store.referrals_of(handle)
+        if handle not in self._mentions:
+            batch = self._batch(handle, self._unread_mentions)
+            found = self.store.referrals_of_people(batch)
+            for name in batch:
+                self._mentions[name] = found.get(name, [])
+                self._unread_mentions.pop(name, None)
+        return list(self._mentions[handle])
 
     def referral_keys(self) -> list[str]:
         """Keys of every referral, in the order they were requested (a superset is fine)."""
