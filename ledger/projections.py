@@ -213,6 +213,10 @@ class _Todo:
     parts: dict[str, int] = field(default_factory=dict)
     # A referral a part came from, so that deriving can read those referrals in bulk.
     hints: dict[str, str] = field(default_factory=dict)
+    # The people named by the event a part came from, when it came from no referral (a
+    # person's own event): deriving tells the view, which then reads what is asked about
+    # them in bulk.
+    people: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -236,11 +240,11 @@ def _scan(
     events = ledger.store.events(after=position, until=head)
     step = -1
     while page := list(islice(events, PAGE)):
-        # A view per page keeps its caches small. Told of the people the page names, it reads
-        # what parts() asks about them (their referrals, say) in one query, not one each.
+        # A view per page keeps its caches small. Told of the people the page's own events of
+        # a person name (who declared knowing whom), it reads what parts() asks about them
+        # (their referrals, say) in one query, not one each.
         view = View(ledger)
-        for stored in page:
-            view._named(stored.record)
+        view._tell(stored.record for stored in page if not stored.record.get("referral"))
         for stored in page:
             step += 1
             _scan_event(ledger, stored, step, view, alive, on_error)
@@ -262,6 +266,7 @@ def _scan_event(
     """Collect the parts each live projection names for one event."""
     event = read_only(ledger, stored)
     referral = event.get("referral")
+    people = () if referral else tuple(view._people_of(stored.record))
     for todo in list(alive):
         try:
             found = todo.projection.parts(event, view)
@@ -270,8 +275,11 @@ def _scan_event(
                 if referral is not None and part not in my_hints:
                     my_hints[part] = referral
                     mine[part] = step
+                    todo.people.pop(part, None)
                 elif part not in mine:
                     mine[part] = step
+                    if people:
+                        todo.people[part] = people
         except (UnknownEventType, VaultError):
             raise
         except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
@@ -332,6 +340,11 @@ def _advance(
             break
         # A view per chunk keeps memory bounded; preloading reads its referrals in one query.
         view = View(ledger)
+        for name, parts in chunk.items():
+            if name in alive:
+                told = alive[name].people
+                for part in parts:
+                    view._expect(told.get(part, ()))
         try:
             view.preload(
                 alive[name].hints[part]

@@ -9,7 +9,7 @@ answers every `--as-of`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -78,6 +78,7 @@ def read_only(ledger: Ledger, stored: Stored) -> Mapping[str, Any]:
 # The fields that name people, in the built-in types and in plugins' (`by` is required there).
 _HANDLE_FIELDS = ("by", "with", "referrer", "target", "to", "handle")
 BATCH = 500  # people read per query
+TOLD = 10_000  # records kept to note their people later, at most
 
 
 class View:
@@ -91,11 +92,12 @@ class View:
         self._declarations: dict[str, list[Mapping[str, Any]]] = {}
         self._referrals: dict[str, list[Mapping[str, Any]]] = {}
         self._mentions: dict[str, list[str]] = {}
-        # People named by the events this view has handed out (or was told of), whose
-        # declarations, or whose referrals, it has not read yet: the first `declarations` (or
-        # `referrals_of`) it is asked reads those of them all in one query, since plugins ask
-        # about the people of the events they look at (a replay would otherwise query the
-        # ledger once per person).
+        # The people named by the events this view has handed out (or was told of): the first
+        # `declarations` (or `referrals_of`) it is asked reads those of all of them it has not
+        # read yet in one query, since plugins ask about the people of the events they look
+        # at (a replay would otherwise query the ledger once per person). The records are
+        # kept as they come and looked at on that first question: often none comes.
+        self._told: list[Mapping[str, Any]] = []
         self._unread_declarations: dict[str, None] = {}
         self._unread_mentions: dict[str, None] = {}
 
@@ -126,24 +128,38 @@ class View:
                 stored.event_id in retracted or stored.record["type"] == "event-retracted"
             ):
                 continue
-            self._named(stored.record)
+            self._told.append(stored.record)
             out.append(read_only(self.ledger, stored))
+        if len(self._told) > TOLD:
+            self._note_told()
         out.sort(key=lambda e: (micros(e["at"]), e["seq"]))
         return out
 
-    def _named(self, record: Mapping[str, Any]) -> None:
-        """Note the people a stored record names (see `_unread_declarations`)."""
-        for name in _HANDLE_FIELDS:
-            handle = record.get(name)
-            if isinstance(handle, str):
-                if handle not in self._declarations:
-                    self._unread_declarations[handle] = None
-                if handle not in self._mentions:
-                    self._unread_mentions[handle] = None
+    def _tell(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Stored records whose people are likely to be asked about (see `_told`)."""
+        self._told.extend(records)
+
+    def _expect(self, handles: Iterable[str]) -> None:
+        """People likely to be asked about (see `_told`)."""
+        for handle in handles:
+            if handle not in self._declarations:
+                self._unread_declarations[handle] = None
+            if handle not in self._mentions:
+                self._unread_mentions[handle] = None
+
+    def _note_told(self) -> None:
+        for record in self._told:
+            self._expect(self._people_of(record))
+        self._told.clear()
 
     @staticmethod
-    def _batch(handle: str, unread: dict[str, None]) -> list[str]:
-        """`handle`, and up to BATCH - 1 of the unread people."""
+    def _people_of(record: Mapping[str, Any]) -> Iterator[str]:
+        """The handles a stored record names."""
+        return (h for h in map(record.get, _HANDLE_FIELDS) if isinstance(h, str))
+
+    def _batch(self, handle: str, unread: dict[str, None]) -> list[str]:
+        """`handle`, and up to BATCH - 1 of the people named so far not read yet."""
+        self._note_told()
         batch = [handle]
         for name in unread:
             if len(batch) == BATCH:
@@ -200,7 +216,6 @@ class View:
             retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
             for name in batch:
                 self._declarations[name] = self._events(found.get(name, []), retracted=retracted)
-            for name in batch:  # after _events, which names them again
                 self._unread_declarations.pop(name, None)
         return list(self._declarations[handle])
 
