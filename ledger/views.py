@@ -60,18 +60,19 @@ def parties(events: Sequence[Mapping[str, Any]]) -> Parties:
 def read_only(ledger: Ledger, stored: Stored) -> Mapping[str, Any]:
     """`freeze(ledger.export_record(stored))`, built in one pass instead of two copies: a
     replay builds one for every event it reads."""
-    kind = stored.record["type"]
+    record = stored.record
+    kind = record["type"]
     if kind not in ledger.types:
         raise ledger.unknown_type(kind, stored.seq)
-    record = stored.record
     if not stored.state or b'"commitment"' in stored.state:
         # Only a record with a sealed value has anything to unseal: most have none.
         record = unseal(record, stored.private)
-    # The order export_record gives: type, id, at, the rest as stored, then what export adds.
+    # The order export_record gives: type, id, at, the rest as stored (updating type, id and
+    # at keeps them first), then what export adds. Values come from JSON: exact dicts and lists.
     out = {"type": kind, "id": record["id"], "at": record["at"]}
-    for key, value in record.items():
-        if key not in out:
-            out[key] = freeze(value) if isinstance(value, dict | list) else value
+    out.update(
+        {k: freeze(v) if type(v) is dict or type(v) is list else v for k, v in record.items()}
+    )
     out["recorded_at"] = stored.recorded_at
     out["seq"] = stored.seq
     out["hash"] = stored.hash
