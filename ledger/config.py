@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -66,11 +68,33 @@ def choose(path: str | None) -> None:
     _chosen = path
 
 
+# Inside `read_once()`: a list that holds the settings once read.
+_once: ContextVar[list[Settings] | None] = ContextVar("referral_ledger_settings", default=None)
+
+
+@contextmanager
+def read_once() -> Iterator[None]:
+    """Within the block, `settings()` reads the file the first time only: a catch-up asks for
+    every part it derives, and its rows must agree with the version it records."""
+    token = _once.set([])
+    try:
+        yield
+    finally:
+        _once.reset(token)
+
+
 def settings() -> Settings:
     """The settings in force: the chosen file, else the default file if it exists."""
+    once = _once.get()
+    if once:
+        return once[0]
     if _chosen is not None:
-        return load_settings(_chosen, required=True)
-    return load_settings(str(default_config_path()), required=False)
+        found = load_settings(_chosen, required=True)
+    else:
+        found = load_settings(str(default_config_path()), required=False)
+    if once is not None:
+        once.append(found)
+    return found
 
 
 def load_settings(path: str, *, required: bool = True) -> Settings:

@@ -14,23 +14,28 @@ are derived afresh from the events recorded by then, with the same code.
 from __future__ import annotations
 
 import sys
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .app import UnknownEventType, freeze
+from .app import UnknownEventType
+from .config import read_once
 from .crypto import VaultError
 from .errors import LedgerError
-from .events import format_timestamp, from_micros
-from .views import View, micros
+from .events import format_micros
+from .views import View, micros, read_only
 
 if TYPE_CHECKING:
     from .app import Ledger
+    from .store import Stored
 
 CHUNK = 500  # parts re-derived per transaction
+PAGE = 1000  # events read per view while collecting parts
 PROGRESS_AT = 5000  # show a progress bar when this many events or parts are (re)processed
 
 
@@ -147,8 +152,16 @@ def catch_up(
 
     Returns how many parts each projection re-derived. A projection whose plugin raises is
     reported through `on_error` and left where it was; the others go on. Projections at the
-    same position read the new events together, once.
+    same position read the new events together, once, and derive their parts together, so
+    that each referral's events are read once for all of them.
     """
+    with read_once():
+        return _catch_up(ledger, on_error, only)
+
+
+def _catch_up(
+    ledger: Ledger, on_error: Callable[[ProjectionFailed], None], only: Sequence[str] | None
+) -> dict[str, int]:
     store = ledger.store
     done: dict[str, int] = {}
     pending = [
@@ -172,29 +185,12 @@ def catch_up(
                 done[projection.name] = 0
                 continue
             groups.setdefault(position, []).append((plugin, projection))
-        moved = []
+        moved: list[tuple[str, Projection]] = []
         for position, group in groups.items():
-            scanned = _scan(ledger, group, position, head, on_error)
-            for plugin, projection in group:
-                if projection.name not in scanned:
-                    continue  # its parts() failed, and was reported
-                parts, hints = scanned.pop(projection.name)
-                try:
-                    done[projection.name] = _advance(
-                        ledger, projection, position, head, parts, hints
-                    )
-                except _Moved:
-                    moved.append((plugin, projection))  # a forget reset it, or another process
-                except (ProjectionFailed, UnknownEventType, VaultError):
-                    raise  # a type no plugin defines, a missing master key: the ledger's problems
-                except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
-                    on_error(ProjectionFailed(projection.name, plugin, exc))
+            todos = _scan(ledger, group, position, head, on_error)
+            moved += _advance(ledger, todos, position, head, done, on_error)
         pending = moved
     return done
-
-
-class _Moved(Exception):
-    """The projection's position changed while its rows were being derived."""
 
 
 def _set_position(cur: Any, projection: Projection, seq: int) -> None:
@@ -205,89 +201,227 @@ def _set_position(cur: Any, projection: Projection, seq: int) -> None:
     )
 
 
+@dataclass
+class _Todo:
+    """The parts one projection must re-derive."""
+
+    plugin: str
+    projection: Projection
+    # For each part, the index of the event it came from: the first of its referral's events
+    # that named it, else the first that named it. Parts are derived in that order, so that
+    # a chunk holds every projection's parts of the same referrals.
+    parts: dict[str, int] = field(default_factory=dict)
+    # A referral a part came from, so that deriving can read those referrals in bulk.
+    hints: dict[str, str] = field(default_factory=dict)
+    # The people named by the event a part came from, when it came from no referral (a
+    # person's own event): deriving tells the view, which then reads what is asked about
+    # them in bulk.
+    people: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+
 def _scan(
     ledger: Ledger,
     group: list[tuple[str, Projection]],
     position: int,
     head: int,
     on_error: Callable[[ProjectionFailed], None],
-) -> dict[str, tuple[list[str], dict[str, str]]]:
+) -> list[_Todo]:
     """Read the events after `position` once, and collect the parts each projection names.
 
-    Returns (parts, hints) by projection name; hints map a part to a referral it came from,
-    so that deriving can read those referrals in bulk. A projection whose parts() raises is
-    reported and left out."""
-    view = View(ledger)
-    parts: dict[str, dict[str, None]] = {p.name: {} for _, p in group}
-    hints: dict[str, dict[str, str]] = {p.name: {} for _, p in group}
-    alive = list(group)
+    A projection whose parts() raises is reported and left out."""
+    todos = [_Todo(plugin, projection) for plugin, projection in group]
+    alive = list(todos)
     names = ", ".join(p.name for _, p in group)
     bar = _progress(head - position, f"Reading events for {names}")
-    for stored in ledger.store.events(after=position, until=head):
-        event = freeze(ledger.export_record(stored))
-        referral = event.get("referral")
-        for plugin, projection in list(alive):
-            try:
-                found = projection.parts(event, view)
-                mine, my_hints = parts[projection.name], hints[projection.name]
-                for part in found:
-                    mine[part] = None
-                    if referral is not None and part not in my_hints:
-                        my_hints[part] = referral
-            except (UnknownEventType, VaultError):
-                raise
-            except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
-                on_error(ProjectionFailed(projection.name, plugin, exc))
-                alive.remove((plugin, projection))
-        if bar is not None:
-            bar.update(1)
+    events = ledger.store.events(after=position, until=head)
+    step = -1
+    while page := list(islice(events, PAGE)):
+        # A view per page keeps its caches small. Told of the people the page's own events of
+        # a person name (who declared knowing whom), it reads what parts() asks about them
+        # (their referrals, say) in one query, not one each.
+        view = View(ledger)
+        view._tell(stored.record for stored in page if not stored.record.get("referral"))
+        for stored in page:
+            step += 1
+            _scan_event(ledger, stored, step, view, alive, on_error)
+            if bar is not None:
+                bar.update(1)
     if bar is not None:
         bar.render_finish()
-    return {p.name: (list(parts[p.name]), hints[p.name]) for _, p in alive}
+    return alive
+
+
+def _scan_event(
+    ledger: Ledger,
+    stored: Stored,
+    step: int,
+    view: View,
+    alive: list[_Todo],
+    on_error: Callable[[ProjectionFailed], None],
+) -> None:
+    """Collect the parts each live projection names for one event."""
+    event = read_only(ledger, stored)
+    referral = event.get("referral")
+    people = () if referral else tuple(view._people_of(stored.record))
+    for todo in list(alive):
+        try:
+            found = todo.projection.parts(event, view)
+            mine, my_hints = todo.parts, todo.hints
+            for part in found:
+                if referral is not None and part not in my_hints:
+                    my_hints[part] = referral
+                    mine[part] = step
+                    todo.people.pop(part, None)
+                elif part not in mine:
+                    mine[part] = step
+                    if people:
+                        todo.people[part] = people
+        except (UnknownEventType, VaultError):
+            raise
+        except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
+            on_error(ProjectionFailed(todo.name, todo.plugin, exc))
+            alive.remove(todo)
+
+
+def _chunks(todos: list[_Todo]) -> Iterator[tuple[dict[str, list[str]], set[str]]]:
+    """Every projection's parts in order, cut in chunks about the same events: each chunk runs
+    up to the event the CHUNK-th next part of the projection furthest ahead came from (at
+    least one part, about CHUNK parts of each projection at most). Yields the chunk's parts by
+    projection name, and the names of the projections whose last parts they are."""
+    order = {t.name: sorted(t.parts, key=t.parts.__getitem__) for t in todos}
+    steps = {t.name: [t.parts[part] for part in order[t.name]] for t in todos}
+    start = dict.fromkeys(order, 0)
+    unfinished = set(order)
+    while unfinished:
+        limit = min(
+            (
+                steps[name][start[name] + CHUNK - 1]
+                for name in unfinished
+                if start[name] + CHUNK <= len(steps[name])
+            ),
+            default=None,
+        )
+        chunk, last = {}, set()
+        for name in unfinished:
+            end = (
+                len(steps[name]) if limit is None else bisect_right(steps[name], limit, start[name])
+            )
+            chunk[name] = order[name][start[name] : end]
+            start[name] = end
+            if end == len(steps[name]):
+                last.add(name)
+        unfinished -= last
+        yield chunk, last
 
 
 def _advance(
     ledger: Ledger,
-    projection: Projection,
+    todos: list[_Todo],
     position: int,
     head: int,
-    keys: list[str],
-    hints: dict[str, str],
-) -> int:
-    store = ledger.store
-    bar = _progress(len(keys), f"Deriving {projection.name}")
-    for start in range(0, max(len(keys), 1), CHUNK):
-        chunk = keys[start : start + CHUNK]
+    done: dict[str, int],
+    on_error: Callable[[ProjectionFailed], None],
+) -> list[tuple[str, Projection]]:
+    """Re-derive the parts the scan named, a chunk at a time, and replace their rows; move each
+    projection to `head` with its last chunk. Returns the projections whose position changed
+    meanwhile (to do again).
+
+    The projections share each chunk's view: a chunk holds every projection's parts that came
+    from the same referrals, so a referral's events are read once for all of them."""
+    moved: list[tuple[str, Projection]] = []
+    alive = {t.name: t for t in todos}
+    bar = _progress(sum(len(t.parts) for t in todos), f"Deriving {', '.join(alive)}")
+    for chunk, last in _chunks(todos):
+        if not alive:
+            break
         # A view per chunk keeps memory bounded; preloading reads its referrals in one query.
         view = View(ledger)
-        view.preload(hints[part] for part in chunk if part in hints)
-        rows = [
-            _to_row(projection, part, row)
-            for part in chunk
-            for row in projection.derive(part, view)
-        ]
-        last = start + CHUNK >= len(keys)
-        with store.write() as cur:
-            # Rows derived before a concurrent forget may quote what it erased: never write
-            # them once it has reset the projection.
-            now = cur.one(
-                "SELECT seq, version FROM {p}rl_positions WHERE projection = ?", (projection.name,)
+        for name, parts in chunk.items():
+            if name in alive:
+                told = alive[name].people
+                for part in parts:
+                    view._expect(told.get(part, ()))
+        try:
+            view.preload(
+                alive[name].hints[part]
+                for name, parts in chunk.items()
+                if name in alive
+                for part in parts
+                if part in alive[name].hints
             )
-            if now is None or (int(now["seq"]), now["version"]) != (position, projection.version):
-                raise _Moved
-            for part in chunk:
-                cur.run(
-                    "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",
-                    (projection.name, part),
-                )
-            cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-            if last:
-                _set_position(cur, projection, head)
+        except (UnknownEventType, VaultError):
+            raise
+        except Exception as exc:  # noqa: BLE001 — reported by each projection, as before
+            for todo in alive.values():
+                on_error(ProjectionFailed(todo.name, todo.plugin, exc))
+            break
+        rows: dict[str, list[tuple[Any, ...]]] = {}
+        for name, todo in list(alive.items()):
+            try:
+                rows[name] = [
+                    _to_row(todo.projection, part, row)
+                    for part in chunk[name]
+                    for row in todo.projection.derive(part, view)
+                ]
+            except (UnknownEventType, VaultError):
+                raise  # a type no plugin defines, a missing master key: the ledger's problems
+            except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
+                on_error(ProjectionFailed(name, todo.plugin, exc))
+                del alive[name]
+        writing = [alive[name] for name in rows if name in alive and (chunk[name] or name in last)]
+        try:
+            moving = _write_chunk(ledger, writing, chunk, rows, last, position, head)
+        except (UnknownEventType, VaultError):
+            raise
+        except Exception as exc:  # noqa: BLE001 — reported by each projection, as before
+            for todo in writing:
+                on_error(ProjectionFailed(todo.name, todo.plugin, exc))
+                del alive[todo.name]
+            continue
+        for todo in moving:
+            moved.append((todo.plugin, todo.projection))
+            del alive[todo.name]
+        for name in last & alive.keys():
+            done[name] = len(alive.pop(name).parts)
         if bar is not None:
-            bar.update(len(chunk))
+            bar.update(sum(len(parts) for parts in chunk.values()))
     if bar is not None:
         bar.render_finish()
-    return len(keys)
+    return moved
+
+
+def _write_chunk(
+    ledger: Ledger,
+    todos: list[_Todo],
+    chunk: dict[str, list[str]],
+    rows: dict[str, list[tuple[Any, ...]]],
+    last: set[str],
+    position: int,
+    head: int,
+) -> list[_Todo]:
+    """Replace the chunk's rows of each projection in one transaction, and move those whose
+    last chunk it is to `head`. Returns the projections whose position changed meanwhile:
+    nothing is written for them."""
+    moving: list[_Todo] = []
+    if not todos:
+        return moving
+    with ledger.store.write() as cur:
+        found = cur.all("SELECT projection, seq, version FROM {p}rl_positions")
+        now = {r["projection"]: (int(r["seq"]), r["version"]) for r in found}
+        for todo in todos:
+            # Rows derived before a concurrent forget may quote what it erased: never write
+            # them once it has reset the projection.
+            if now.get(todo.name) != (position, todo.projection.version):
+                moving.append(todo)  # a forget reset it, or another process moved it
+                continue
+            ledger.store.replace_rows(cur, todo.name, chunk[todo.name], rows[todo.name])
+            if todo.name in last:
+                _set_position(cur, todo.projection, head)
+    return moving
 
 
 def derive_all(
@@ -324,7 +458,7 @@ def _derive_projection(ledger: Ledger, projection: Projection, view: View) -> It
     for stored in ledger.store.events():
         if view.known_at is not None and stored.recorded_us > view.known_at:
             continue
-        for part in projection.parts(freeze(ledger.export_record(stored)), view):
+        for part in projection.parts(read_only(ledger, stored), view):
             parts[part] = None
     for part in parts:
         for raw in projection.derive(part, view):
@@ -460,7 +594,8 @@ def count_rows(
 
 
 def timestamp(micros_value: int) -> str:
-    return format_timestamp(from_micros(micros_value))
+    """The interchange timestamp of microseconds since the epoch (the inverse of `micros`)."""
+    return format_micros(micros_value)
 
 
 @dataclass

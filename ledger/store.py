@@ -34,7 +34,7 @@ from eventsourcing.persistence import PersistenceError, Transcoder
 from .aggregates import Person, Referral, person_id, referral_id
 from .crypto import PLAINTEXT, Vault
 from .errors import ConflictError, LedgerError, StoreError
-from .events import format_timestamp, from_micros, to_micros
+from .events import format_micros, format_timestamp, from_micros, to_micros
 from .interchange import dumps
 from .rules import Located
 
@@ -108,7 +108,7 @@ class Stored:
 
     @property
     def recorded_at(self) -> str:
-        return format_timestamp(from_micros(self.recorded_us))
+        return format_micros(self.recorded_us)
 
 
 def default_db_path() -> Path:
@@ -587,13 +587,14 @@ class Store:
 
     # -- reading events -----------------------------------------------------------------------
 
-    _SELECT = (
-        "SELECT l.seq, l.event_id, l.recorded_us, l.hash, s.state, p.data, p.owner, k.secret "
+    _COLUMNS = "l.seq, l.event_id, l.recorded_us, l.hash, s.state, p.data, p.owner, k.secret "
+    _FROM = (
         "FROM {p}rl_log l JOIN {events} s "
         "ON s.originator_id = l.originator_id AND s.originator_version = l.originator_version "
         "LEFT JOIN {p}rl_private p ON p.event_id = l.event_id "
         "LEFT JOIN {p}rl_keys k ON k.handle = p.owner "
     )
+    _SELECT = "SELECT " + _COLUMNS + _FROM
 
     def _select(self, where: str, params: tuple[Any, ...] = ()) -> list[Stored]:
         with self.read() as cur:
@@ -624,13 +625,22 @@ class Store:
     ) -> Iterator[Stored]:
         """Every stored event in `seq` order, read a page at a time."""
         while True:
-            where = "WHERE l.seq > ? " + ("AND l.seq <= ? " if until is not None else "")
-            params: tuple[Any, ...] = (after, until) if until is not None else (after,)
-            batch = self._select(where + "ORDER BY l.seq LIMIT ?", (*params, page))
+            # A page is a range of `seq` (gapless) rather than `LIMIT page`: PostgreSQL, its
+            # statistics stale after an import, would join every row after `after` to sort
+            # out the first page, and a scan of the whole log would take quadratic time.
+            upper = after + page if until is None else min(after + page, until)
+            batch = self._select("WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq", (after, upper))
             yield from batch
-            if len(batch) < page:
+            if until is not None and upper >= until:
                 return
-            after = batch[-1].seq
+            if len(batch) < page:
+                # The end of the log, or a gap in `seq` (which `verify` reports): go on after it.
+                with self.read() as cur:
+                    row = cur.one("SELECT MIN(seq) AS next FROM {p}rl_log WHERE seq > ?", (upper,))
+                if row is None or row["next"] is None:
+                    return
+                upper = int(row["next"]) - 1
+            after = upper
 
     def referral_events(self, key: str) -> list[Stored]:
         return self._select("WHERE l.referral = ? ORDER BY l.seq", (key,))
@@ -663,10 +673,50 @@ class Store:
             (handle, *types),
         )
 
+    def people_events(
+        self, handles: Sequence[str], types: Sequence[str]
+    ) -> dict[str, list[Stored]]:
+        """`person_events` of many people, by handle: one query per 500 people."""
+        found: dict[str, list[Stored]] = {}
+        names = list(dict.fromkeys(handles))
+        kinds = ",".join("?" * len(types))
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with self.read() as cur:
+                rows = cur.all(
+                    "SELECT l.actor, "
+                    + self._COLUMNS
+                    + self._FROM
+                    + f"WHERE l.actor IN ({marks}) AND COALESCE(l.referral, '') = '' "
+                    f"AND l.type IN ({kinds}) ORDER BY l.seq",
+                    (*chunk, *types),
+                )
+            for row in rows:
+                found.setdefault(row["actor"], []).append(self._stored(row))
+        return found
+
     def referrals_of(self, handle: str) -> list[str]:
         with self.read() as cur:
             rows = cur.all("SELECT referral FROM {p}rl_mentions WHERE handle = ?", (handle,))
         return [row["referral"] for row in rows]
+
+    def referrals_of_people(self, handles: Sequence[str]) -> dict[str, list[str]]:
+        """`referrals_of` many people, by handle: one query per 500 people."""
+        found: dict[str, list[str]] = {}
+        names = list(dict.fromkeys(handles))
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with self.read() as cur:
+                rows = cur.all(
+                    "SELECT handle, referral FROM {p}rl_mentions "
+                    f"WHERE handle IN ({marks}) ORDER BY handle, referral",
+                    chunk,
+                )
+            for row in rows:
+                found.setdefault(row["handle"], []).append(row["referral"])
+        return found
 
     def referral_keys(self) -> list[str]:
         with self.read() as cur:
@@ -887,6 +937,29 @@ class Store:
                 "SELECT seq, version FROM {p}rl_positions WHERE projection = ?", (projection,)
             )
         return (int(row["seq"]), row["version"]) if row else (0, None)
+
+    def replace_rows(
+        self, cur: _Cursor, projection: str, parts: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Inside a write: delete the rows of these parts of a projection, and insert `rows`."""
+        if self.is_sqlite:
+            cur.many(
+                "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",
+                [(projection, part) for part in parts],
+            )
+            cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            return
+        # psycopg's executemany sends one statement per row: an array and a COPY instead. In
+        # this form the planner looks each part up in the (projection, part) index even when
+        # it has no statistics yet; with `part = ANY(?)` it would read every row of the
+        # projection, for each chunk of a replay.
+        cur.run(
+            "DELETE FROM {p}rl_rows WHERE (projection, part) IN (SELECT ?::text, unnest(?::text[]))",
+            (projection, list(parts)),
+        )
+        with cur.raw.copy(self._sql("COPY {p}rl_rows FROM STDIN")) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def _at_us(record: dict[str, Any]) -> int:

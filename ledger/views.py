@@ -9,11 +9,14 @@ answers every `--as-of`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .app import freeze
 from .events import parse_timestamp, to_micros
+from .privacy import unseal
 
 if TYPE_CHECKING:
     from .app import Ledger
@@ -54,6 +57,34 @@ def parties(events: Sequence[Mapping[str, Any]]) -> Parties:
     return Parties(request, request["by"], request["referrer"], target, since)
 
 
+def read_only(ledger: Ledger, stored: Stored) -> Mapping[str, Any]:
+    """`freeze(ledger.export_record(stored))`, built in one pass instead of two copies: a
+    replay builds one for every event it reads."""
+    record = stored.record
+    kind = record["type"]
+    if kind not in ledger.types:
+        raise ledger.unknown_type(kind, stored.seq)
+    if not stored.state or b'"commitment"' in stored.state:
+        # Only a record with a sealed value has anything to unseal: most have none.
+        record = unseal(record, stored.private)
+    # The order export_record gives: type, id, at, the rest as stored (updating type, id and
+    # at keeps them first), then what export adds. Values come from JSON: exact dicts and lists.
+    out = {"type": kind, "id": record["id"], "at": record["at"]}
+    out.update(
+        {k: freeze(v) if type(v) is dict or type(v) is list else v for k, v in record.items()}
+    )
+    out["recorded_at"] = stored.recorded_at
+    out["seq"] = stored.seq
+    out["hash"] = stored.hash
+    return MappingProxyType(out)
+
+
+# The fields that name people, in the built-in types and in plugins' (`by` is required there).
+_HANDLE_FIELDS = ("by", "with", "referrer", "target", "to", "handle")
+BATCH = 500  # people read per query
+TOLD = 10_000  # records kept to note their people later, at most
+
+
 class View:
     """The ledger as known at `known_at` (microseconds since the epoch, or None for now)."""
 
@@ -64,6 +95,15 @@ class View:
         self._people: dict[str, Mapping[str, Any] | None] = {}
         self._declarations: dict[str, list[Mapping[str, Any]]] = {}
         self._referrals: dict[str, list[Mapping[str, Any]]] = {}
+        self._mentions: dict[str, list[str]] = {}
+        # The people named by the events this view has handed out (or was told of): the first
+        # `declarations` (or `referrals_of`) it is asked reads those of all of them it has not
+        # read yet in one query, since plugins ask about the people of the events they look
+        # at (a replay would otherwise query the ledger once per person). The records are
+        # kept as they come and looked at on that first question: often none comes.
+        self._told: list[Mapping[str, Any]] = []
+        self._unread_declarations: dict[str, None] = {}
+        self._unread_mentions: dict[str, None] = {}
 
     # -- filtering --------------------------------------------------------------------------
 
@@ -82,8 +122,6 @@ class View:
     def _events(
         self, rows: list[Stored], *, live: bool = True, retracted: set[str] | None = None
     ) -> list[Mapping[str, Any]]:
-        from .app import freeze
-
         if retracted is None:
             retracted = self.retracted([stored.event_id for stored in rows]) if live else set()
         out = []
@@ -94,9 +132,45 @@ class View:
                 stored.event_id in retracted or stored.record["type"] == "event-retracted"
             ):
                 continue
-            out.append(freeze(self.ledger.export_record(stored)))
+            self._told.append(stored.record)
+            out.append(read_only(self.ledger, stored))
+        if len(self._told) > TOLD:
+            self._note_told()
         out.sort(key=lambda e: (micros(e["at"]), e["seq"]))
         return out
+
+    def _tell(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Stored records whose people are likely to be asked about (see `_told`)."""
+        self._told.extend(records)
+
+    def _expect(self, handles: Iterable[str]) -> None:
+        """People likely to be asked about (see `_told`)."""
+        for handle in handles:
+            if handle not in self._declarations:
+                self._unread_declarations[handle] = None
+            if handle not in self._mentions:
+                self._unread_mentions[handle] = None
+
+    def _note_told(self) -> None:
+        for record in self._told:
+            self._expect(self._people_of(record))
+        self._told.clear()
+
+    @staticmethod
+    def _people_of(record: Mapping[str, Any]) -> Iterator[str]:
+        """The handles a stored record names."""
+        return (h for h in map(record.get, _HANDLE_FIELDS) if isinstance(h, str))
+
+    def _batch(self, handle: str, unread: dict[str, None]) -> list[str]:
+        """`handle`, and up to BATCH - 1 of the people named so far not read yet."""
+        self._note_told()
+        batch = [handle]
+        for name in unread:
+            if len(batch) == BATCH:
+                break
+            if name != handle:
+                batch.append(name)
+        return batch
 
     # -- what plugins ask -------------------------------------------------------------------
 
@@ -134,8 +208,6 @@ class View:
             )
             added = next((e for e in rows if e["type"] == "person-added"), None)
             if added is not None and any(e["type"] == "person-forgotten" for e in rows):
-                from .app import freeze
-
                 added = freeze({**added, "forgotten": True})
             self._people[handle] = added
         return self._people[handle]
@@ -143,9 +215,12 @@ class View:
     def declarations(self, handle: str) -> list[Mapping[str, Any]]:
         """Live `connection-declared` events by this person, by `at`."""
         if handle not in self._declarations:
-            self._declarations[handle] = self._events(
-                self.store.person_events(handle, ("connection-declared",))
-            )
+            batch = self._batch(handle, self._unread_declarations)
+            found = self.store.people_events(batch, ("connection-declared",))
+            retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
+            for name in batch:
+                self._declarations[name] = self._events(found.get(name, []), retracted=retracted)
+                self._unread_declarations.pop(name, None)
         return list(self._declarations[handle])
 
     def events_by(self, handle: str, types: Sequence[str]) -> list[Mapping[str, Any]]:
@@ -161,16 +236,20 @@ class View:
 
     def referrals_of(self, handle: str) -> list[str]:
         """Keys of referrals that name this person in any role (a superset is fine)."""
-        return self.store.referrals_of(handle)
+        if handle not in self._mentions:
+            batch = self._batch(handle, self._unread_mentions)
+            found = self.store.referrals_of_people(batch)
+            for name in batch:
+                self._mentions[name] = found.get(name, [])
+                self._unread_mentions.pop(name, None)
+        return list(self._mentions[handle])
 
     def referral_keys(self) -> list[str]:
         """Keys of every referral, in the order they were requested (a superset is fine)."""
         return self.store.referral_keys()
 
     def event(self, event_id: str) -> Mapping[str, Any] | None:
-        from .app import freeze
-
         stored = self.store.get(event_id)
         if stored is None or not self._known(stored):
             return None
-        return freeze(self.ledger.export_record(stored))
+        return read_only(self.ledger, stored)

@@ -1,0 +1,129 @@
+"""How `catch_up` reads and writes: projections at one position derived together, in chunks,
+from views that read people in batches. Whatever the chunking, the rows are what deriving every
+part at once gives."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from ledger import config, projections, views
+from ledger.app import Ledger
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import synth
+
+
+def _stored_rows(ledger: Ledger) -> Counter[bytes]:
+    with ledger.store.read() as cur:
+        found = cur.all(
+            "SELECT projection, category, kind, referral, person, owed_to, start_us, end_us, "
+            "data FROM {p}rl_rows"
+        )
+    return Counter(
+        orjson.dumps(
+            [
+                r["projection"],
+                r["category"],
+                r["kind"],
+                r["referral"],
+                r["person"],
+                r["owed_to"],
+                int(r["start_us"]),
+                None if r["end_us"] is None else int(r["end_us"]),
+                orjson.loads(bytes(r["data"])),
+            ]
+        )
+        for r in found
+    )
+
+
+def _derived_rows(ledger: Ledger) -> Counter[bytes]:
+    """Every part of every projection derived at once, from one view, without storing."""
+    return Counter(
+        orjson.dumps(
+            [
+                r.projection,
+                r.category,
+                r.kind,
+                r.referral,
+                r.person,
+                r.owed_to,
+                r.start_us,
+                r.end_us,
+                r.data,
+            ]
+        )
+        for r in projections.derive_all(ledger, None, on_error=_raise)
+    )
+
+
+def _raise(error: BaseException) -> None:
+    raise error
+
+
+@pytest.fixture
+def synthetic(db: str) -> Any:
+    ledger = Ledger(db)
+    ledger.import_lines(list(synth.lines(1500, seed=7)))
+    yield ledger
+    ledger.close()
+
+
+def test_small_chunks_pages_and_batches_derive_what_one_view_does(
+    synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projections, "CHUNK", 7)  # parts per chunk
+    monkeypatch.setattr(projections, "PAGE", 40)  # events per view while collecting parts
+    monkeypatch.setattr(views, "BATCH", 3)  # people per query
+    monkeypatch.setattr(views, "TOLD", 5)
+    done = projections.catch_up(synthetic, on_error=_raise)
+    assert set(done) == {"alerts", "flags", "reputation"} and all(done.values())
+    rows = _stored_rows(synthetic)
+    assert rows == _derived_rows(synthetic)
+    # the synthetic ledger has what the batches are for: declarations, retractions
+    kinds = {orjson.loads(key)[2] for key in rows}
+    assert {"took-part", "thank-you-missing", "misrepresented-relationship"} <= kinds
+
+
+def test_catching_up_again_from_the_start_replaces_the_rows_it_has(synthetic: Ledger) -> None:
+    projections.catch_up(synthetic, on_error=_raise)
+    before = _stored_rows(synthetic)
+    with synthetic.store.write() as cur:
+        cur.run("UPDATE {p}rl_positions SET seq = 0")  # the rows stay
+    projections.catch_up(synthetic, on_error=_raise)
+    assert _stored_rows(synthetic) == before
+
+
+def test_events_are_read_past_a_gap_in_seq(sqlite_db: str) -> None:
+    ledger = Ledger(sqlite_db)
+    try:
+        ledger.import_lines(list(synth.lines(60, seed=3)))
+        with ledger.store.write() as cur:  # what `verify` reports as a broken ledger
+            cur.run("DELETE FROM {p}rl_log WHERE seq IN (5, 6, 7, 31, 60)")
+        expected = [s for s in range(1, 61) if s not in (5, 6, 7, 31, 60)]
+        assert [e.seq for e in ledger.store.events(page=4)] == expected
+        assert [e.seq for e in ledger.store.events(after=2, until=40, page=3)] == [
+            s for s in expected if 2 < s <= 40
+        ]
+    finally:
+        ledger.close()
+
+
+def test_settings_are_read_once_within_read_once(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[due]\nrequest-unanswered = 3\n")
+    config.choose(str(path))
+    try:
+        with config.read_once():
+            assert config.settings().due["request-unanswered"] == 3
+            path.write_text("[due]\nrequest-unanswered = 4.5\n")
+            assert config.settings().due["request-unanswered"] == 3
+        assert config.settings().due["request-unanswered"] == 4.5
+    finally:
+        config.choose(None)
