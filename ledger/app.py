@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -55,11 +55,41 @@ def freeze(value: Any) -> Any:
     return value
 
 
-@dataclass
 class ImportResult:
-    stored: list[dict[str, Any]] = field(default_factory=list)
-    unchanged: int = 0
-    restored: bool = False
+    """What a write did: the events it stored, how many were already stored, whether it was a
+    restore into an empty ledger."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        stored: list[Stored],
+        keys: Mapping[str, bytes],
+        unchanged: int,
+        restored: bool,
+    ):
+        self._ledger = ledger
+        self._stored = stored
+        self._keys = keys
+        self.unchanged = unchanged
+        self.restored = restored
+
+    @functools.cached_property
+    def stored(self) -> list[dict[str, Any]]:
+        """The newly stored events in the export format, built on first use: an import of many
+        events is mostly asked only for their count and positions."""
+        return [self._ledger.export_record(s, self._keys) for s in self._stored]
+
+    @property
+    def count(self) -> int:
+        return len(self._stored)
+
+    @property
+    def first_seq(self) -> int | None:
+        return self._stored[0].seq if self._stored else None
+
+    @property
+    def last_seq(self) -> int | None:
+        return self._stored[-1].seq if self._stored else None
 
 
 class Ledger:
@@ -161,10 +191,12 @@ class Ledger:
             pending.line = line
             pendings.append(pending)
         stored = self.store.append(pendings, restore=restore)
+        # The keys are read now, right after the commit: a later `forget` must not change what
+        # this result reports.
         keys = self.store.secrets(sorted({p.owner for p in pendings if p.owner}))
-        out = [self.export_record(s, keys) for s in stored]
+        result = ImportResult(self, stored, keys, unchanged, restore)
         if _implemented(self.plugins, "event_recorded"):
-            for event in out:
+            for event in result.stored:
                 self.plugins.call_each(
                     "event_recorded",
                     # the per-person secrets are for export only; plugins never need them
@@ -172,7 +204,7 @@ class Ledger:
                     ledger=self,
                     on_error=_warn_plugin,
                 )
-        return ImportResult(out, unchanged, restore)
+        return result
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -361,8 +393,7 @@ class _Batch:
             raise self.ledger.unknown_type(kind)  # this ledger knows which plugin it needs
         forgotten: dict[str, str] = {}
         if model is not None:
-            raw = _deep_copy(raw)
-            forgotten = take_forgotten(raw, model.personal)
+            raw, forgotten = take_forgotten(raw, model.personal)
         given_at = raw.get("at") is not None
         try:
             event = validate(raw, self.ledger.types)
@@ -424,7 +455,7 @@ class _Batch:
                 self.secrets[owner] = secret
                 new_keys[owner] = secret
         sealed, private = seal(
-            _deep_copy(record), event.personal, owner=owner, secret=secret, forgotten=forgotten
+            record, event.personal, owner=owner, secret=secret, forgotten=forgotten
         )
         self._check_envelope(envelope, event_id, record, event, owner, file_keys, forgotten, sealed)
 
@@ -579,7 +610,7 @@ class _Batch:
         file_secret = file_keys.get(owner) if owner else None
         if owner is not None and file_secret is not None and file_secret != self.secret(owner):
             check_record, _ = seal(
-                _deep_copy(record),
+                record,
                 event.personal,
                 owner=owner,
                 secret=file_secret,
@@ -644,11 +675,3 @@ def _refuse(error: PluginError) -> None:
 
 def _bad_keys() -> dict[str, bytes]:
     raise LedgerError("keys: must be an object of handle to hex secret")
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
-    return value
