@@ -421,7 +421,7 @@ class _Batch:
         if event_id in self.by_id:
             raise LedgerError(f"id: {event_id!r} appears twice in this input")
 
-        problems = check(event, self)
+        problems = check(event, self, record)
         if problems:
             raise LedgerError(problems)
 

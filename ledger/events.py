@@ -29,7 +29,14 @@ from .kinds import KIND_RANK, KINDS, WEAK_KINDS  # noqa: F401  (re-exported)
 ENVELOPE_FIELDS = ("recorded_at", "seq", "hash", "keys")
 
 
+# The characters `_check_text` refuses: surrogates (category Cs) and controls (Cc) other than
+# newline and tab. A search for them in C spares the loop below for text that has none.
+_REFUSED_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _check_text(value: str) -> str:
+    if not _REFUSED_CHARS.search(value):
+        return value
     for ch in value:
         cat = unicodedata.category(ch)
         if cat == "Cs":
@@ -112,12 +119,20 @@ def from_micros(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
+@functools.lru_cache(maxsize=65536)
+def _utc_text(value: str) -> str:
+    # Cached like `_parse_utc`: the same moments come back in every event of a busy import.
+    return format_timestamp(_parse_utc(value))
+
+
 def _check_at(value: str) -> str:
-    return format_timestamp(parse_timestamp(value))
+    parse_timestamp(value)
+    return _utc_text(value)
 
 
 def _check_future_ok_timestamp(value: str) -> str:
-    return format_timestamp(parse_timestamp(value, future_ok=True))
+    parse_timestamp(value, future_ok=True)
+    return _utc_text(value)
 
 
 def _check_date(value: str) -> str:

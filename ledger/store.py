@@ -752,7 +752,7 @@ class Store:
                         record.get("referral"),
                         actor,
                         other,
-                        _at_us(record),
+                        to_micros(event.timestamp),  # the event's `at`
                         recorded_us,
                         originator,
                         event.originator_version,
@@ -887,12 +887,6 @@ class Store:
                 "SELECT seq, version FROM {p}rl_positions WHERE projection = ?", (projection,)
             )
         return (int(row["seq"]), row["version"]) if row else (0, None)
-
-
-def _at_us(record: dict[str, Any]) -> int:
-    from .events import parse_timestamp
-
-    return to_micros(parse_timestamp(record["at"], future_ok=True))
 
 
 class _Cursor:
