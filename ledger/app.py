@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import gc
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -139,17 +141,18 @@ class Ledger:
 
     def import_lines(self, lines: Iterable[bytes | str]) -> ImportResult:
         """Record every event of a JSON Lines stream, all or nothing."""
-        parsed: list[tuple[int, dict[str, Any]]] = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                parsed.append((number, parse_event(line)))
-            except LedgerError as exc:
-                raise exc.at_line(number) from None
-        if not parsed:
-            raise LedgerError("nothing to import: the input holds no events")
-        return self._write(parsed)
+        with _collector_paused():
+            parsed: list[tuple[int, dict[str, Any]]] = []
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    parsed.append((number, parse_event(line)))
+                except LedgerError as exc:
+                    raise exc.at_line(number) from None
+            if not parsed:
+                raise LedgerError("nothing to import: the input holds no events")
+            return self._write(parsed)
 
     def _write(self, items: Sequence[tuple[int | None, dict[str, Any]]]) -> ImportResult:
         delay = 0.01
@@ -305,6 +308,25 @@ def plugin_type_name(plugin: str, model: Any) -> str:
 _TYPE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one import.
+
+    An import keeps every event it reads alive until its commit, so each collection rescans a
+    growing heap and finds next to nothing (two dozen objects in cycles for 20,000 events): a
+    fifth of the import's time. Reference counting still frees everything else as it goes, and
+    the collector runs as before once the import is over.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _implemented(plugins: Plugins, hook: str) -> bool:
     """Whether any plugin implements the hook: skips freezing events for nobody."""
     return bool(getattr(plugins.pm.hook, hook).get_hookimpls())
@@ -324,8 +346,7 @@ class _Batch:
         self.store = ledger.store
         self.referrals: dict[str, Referral | None] = {}
         self.people: dict[str, Person | None] = {}
-        self.located: dict[str, Located] = {}
-        self.by_id: dict[str, dict[str, Any]] = {}  # this batch's records (unsealed), by id
+        self.located: dict[str, Located] = {}  # this batch's events, by id
         self.secrets: dict[str, bytes | None] = {}
         self.file_prev: str | None = None
         self.file_seq: int | None = None
@@ -418,7 +439,7 @@ class _Batch:
                 # a line already stored still links the file's chain for the line after it
                 self.file_prev, self.file_seq = envelope["hash"], envelope["seq"]
             return None
-        if event_id in self.by_id:
+        if event_id in self.located:
             raise LedgerError(f"id: {event_id!r} appears twice in this input")
 
         problems = check(event, self, record)
@@ -473,7 +494,6 @@ class _Batch:
                 raise LedgerError(f"refused by plugin {plugin_name!r}: {reason}")
 
         domain_event, aggregate_key = self._apply(event, sealed)
-        self.by_id[event_id] = record
         self.located[event_id] = Located(
             event_id,
             record["type"],

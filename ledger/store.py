@@ -711,10 +711,11 @@ class Store:
                 raise ConflictError("the ledger is no longer empty; import again")
             self._claim_privacy_mode(cur, empty=seq == 0)
             now_us = to_micros(datetime.now(UTC))
-            log_rows, private_rows, key_rows, retraction_rows, mention_rows = [], [], [], [], []
-            stored_events = []
+            rows = _Rows()
             forgets = []
             type_rows: dict[str, tuple[str, str, str | None]] = {}
+            recorded_at = ""
+            recorded_at_us = -1
             for item in batch:
                 seq += 1
                 record = item.record
@@ -725,7 +726,9 @@ class Store:
                 else:
                     recorded_us = max(now_us, last_us)
                 last_us = recorded_us
-                recorded_at = format_timestamp(from_micros(recorded_us))
+                if recorded_us != recorded_at_us:  # most of a batch shares one moment
+                    recorded_at = format_timestamp(from_micros(recorded_us))
+                    recorded_at_us = recorded_us
                 digest = chain_hash(prev, seq, record["id"], recorded_at, item.record_bytes)
                 if item.expect_seq is not None and restore and item.expect_seq != seq:
                     raise LedgerError(
@@ -738,13 +741,13 @@ class Store:
                     )
                 prev = digest
                 event = item.domain_event
-                stored_events.append(self.app.mapper.to_stored_event(event))
+                rows.events.append(self.app.mapper.to_stored_event(event))
                 originator = event.originator_id.hex if self.is_sqlite else event.originator_id
                 actor = record.get("by") or record.get("handle")
                 if record["type"] in ("person-added", "person-forgotten"):
                     actor = record["handle"]
                 other = record.get("with") or record.get("to")
-                log_rows.append(
+                rows.log.append(
                     (
                         seq,
                         record["id"],
@@ -761,15 +764,15 @@ class Store:
                 )
                 if item.private:
                     data = self.vault.seal_data(item.secret, record["id"], dumps(item.private))
-                    private_rows.append((record["id"], item.owner, data))
+                    rows.private.append((record["id"], item.owner, data))
                 for handle, secret in item.new_keys.items():
-                    key_rows.append((handle, self.vault.seal_secret(handle, secret)))
+                    rows.keys.append((handle, self.vault.seal_secret(handle, secret)))
                 if record["type"] == "event-retracted":
-                    retraction_rows.append((record["retracts"], seq, recorded_us))
+                    rows.retractions.append((record["retracts"], seq, recorded_us))
                 if record.get("referral"):
                     for name in ("by", "referrer", "target", "to", "with"):
                         if record.get(name):
-                            mention_rows.append((record[name], record["referral"]))
+                            rows.mentions.append((record[name], record["referral"]))
                 if item.forget:
                     forgets.append(item.forget)
                 if item.plugin is not None:
@@ -777,25 +780,16 @@ class Store:
                 stored.append(
                     Stored(seq, record["id"], recorded_us, digest, record, item.private or None)
                 )
-            self._insert_stored_events(cur, stored_events)
-            cur.many("INSERT INTO {p}rl_log VALUES (?,?,?,?,?,?,?,?,?,?,?)", log_rows)
-            if key_rows:
-                cur.many(
-                    "INSERT INTO {p}rl_keys VALUES (?,?) ON CONFLICT (handle) DO NOTHING", key_rows
-                )
-            if private_rows:
-                cur.many("INSERT INTO {p}rl_private VALUES (?,?,?)", private_rows)
+                if len(rows.log) == PAGE:
+                    # Rows go in a page at a time, inside the one transaction: a large import
+                    # need not hold every stored event's bytes until its end.
+                    self._insert_rows(cur, rows)
+                    rows = _Rows()
+            self._insert_rows(cur, rows)
             if type_rows:
                 cur.many(
                     "INSERT INTO {p}rl_types VALUES (?,?,?) ON CONFLICT (type) DO NOTHING",
                     list(type_rows.values()),
-                )
-            if retraction_rows:
-                cur.many("INSERT INTO {p}rl_retractions VALUES (?,?,?)", retraction_rows)
-            if mention_rows:
-                cur.many(
-                    "INSERT INTO {p}rl_mentions VALUES (?,?) ON CONFLICT DO NOTHING",
-                    mention_rows,
                 )
             for handle in forgets:
                 cur.run("DELETE FROM {p}rl_private WHERE owner = ?", (handle,))
@@ -813,6 +807,14 @@ class Store:
         elif forgets:
             self._vacuum_erased()
         return stored
+
+    def _insert_rows(self, cur: _Cursor, rows: _Rows) -> None:
+        self._insert_stored_events(cur, rows.events)
+        cur.many("INSERT INTO {p}rl_log VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.log)
+        cur.many("INSERT INTO {p}rl_keys VALUES (?,?) ON CONFLICT (handle) DO NOTHING", rows.keys)
+        cur.many("INSERT INTO {p}rl_private VALUES (?,?,?)", rows.private)
+        cur.many("INSERT INTO {p}rl_retractions VALUES (?,?,?)", rows.retractions)
+        cur.many("INSERT INTO {p}rl_mentions VALUES (?,?) ON CONFLICT DO NOTHING", rows.mentions)
 
     def _insert_stored_events(self, cur: _Cursor, stored_events: list[Any]) -> None:
         # One executemany into eventsourcing's table (its SQLite recorder executes row by row,
@@ -887,6 +889,18 @@ class Store:
                 "SELECT seq, version FROM {p}rl_positions WHERE projection = ?", (projection,)
             )
         return (int(row["seq"]), row["version"]) if row else (0, None)
+
+
+@dataclass
+class _Rows:
+    """Rows of the tables an append writes, waiting for one `executemany` each."""
+
+    events: list[Any] = field(default_factory=list)  # eventsourcing's StoredEvent
+    log: list[tuple[Any, ...]] = field(default_factory=list)
+    private: list[tuple[Any, ...]] = field(default_factory=list)
+    keys: list[tuple[Any, ...]] = field(default_factory=list)
+    retractions: list[tuple[Any, ...]] = field(default_factory=list)
+    mentions: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class _Cursor:
