@@ -172,7 +172,7 @@ class Ledger:
         head, _ = self.store.tail()
         restore = head == 0 and any("seq" in raw for _, raw in items)
         batch = _Batch(self)
-        batch.prefetch([raw for _, raw in items])
+        batch.prefetch([raw for _, raw in items], empty=head == 0)
         pendings: list[Pending] = []
         self._existing: list[dict[str, Any]] = []
         unchanged = 0
@@ -353,10 +353,17 @@ class _Batch:
         self.last_recorded: datetime | None = None
         self.stored_ids: set[str] | None = None  # None: not prefetched, ask the store
         self.validators = _implemented(ledger.plugins, "validate_event")
+        # The ledger held no event when this write began: nothing stored to look up. (Another
+        # writer may commit meanwhile; the retry that follows sees it, as after a prefetch.)
+        self.empty = False
 
-    def prefetch(self, raws: list[dict[str, Any]]) -> None:
+    def prefetch(self, raws: list[dict[str, Any]], *, empty: bool = False) -> None:
         """Look up in a few queries what the whole batch names (stored ids, people, referrals,
         secrets) instead of a query or two per event."""
+        if empty:
+            self.empty = True
+            self.stored_ids = set()
+            return
         ids = [raw["id"] for raw in raws if isinstance(raw.get("id"), str)]
         self.stored_ids = self.store.stored_ids(ids) if ids else set()
         handles: set[str] = set()
@@ -387,22 +394,22 @@ class _Batch:
     # Context for the rules
     def person(self, handle: str) -> Person | None:
         if handle not in self.people:
-            self.people[handle] = self.store.person(handle)
+            self.people[handle] = None if self.empty else self.store.person(handle)
         return self.people[handle]
 
     def referral(self, key: str) -> Referral | None:
         if key not in self.referrals:
-            self.referrals[key] = self.store.referral(key)
+            self.referrals[key] = None if self.empty else self.store.referral(key)
         return self.referrals[key]
 
     def locate(self, event_id: str) -> Located | None:
         if event_id in self.located:
             return self.located[event_id]
-        return self.store.locate(event_id)
+        return None if self.empty else self.store.locate(event_id)
 
     def secret(self, handle: str) -> bytes | None:
         if handle not in self.secrets:
-            self.secrets[handle] = self.store.secrets([handle]).get(handle)
+            self.secrets[handle] = None if self.empty else self.store.secrets([handle]).get(handle)
         return self.secrets[handle]
 
     def prepare(self, raw: dict[str, Any], *, restore: bool, line: int | None) -> Pending | None:

@@ -429,7 +429,9 @@ def validate(raw: dict[str, Any], types: dict[str, type[Event]]) -> Event:
     model = types.get(kind)
     if model is None:
         raise LedgerError(f"type: unknown event type {kind!r}")
-    body = {k: v for k, v in raw.items() if k not in ENVELOPE_FIELDS}
+    body = raw
+    if any(k in raw for k in ENVELOPE_FIELDS):
+        body = {k: v for k, v in raw.items() if k not in ENVELOPE_FIELDS}
     try:
         return model.model_validate(body)
     except ValidationError as exc:

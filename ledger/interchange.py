@@ -80,12 +80,15 @@ def parse_event(data: bytes | str) -> dict[str, Any]:
         raise LedgerError(f"expected a JSON object, got a JSON {_json_kind(value)}")
     # `_depth` counts a value one level below its container, so a text with at most
     # MAX_DEPTH - 1 opening brackets (in strings or not) cannot nest too deep: skip the walk.
-    if data.count(b"{") + data.count(b"[") >= MAX_DEPTH and _depth(value) > MAX_DEPTH:
+    brackets = data.count(b"{") + data.count(b"[")
+    if brackets >= MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise LedgerError(f"JSON nested deeper than {MAX_DEPTH} levels")
     # orjson keeps the last of duplicate keys silently. Only when the text writes more keys than
     # the parsed objects hold is the (slower) stdlib parser needed, to name the duplicate.
+    # (With a single bracket, the object's own, none of its values is a container.)
+    keys = len(value) if brackets == 1 else _keys(value)
     key_end = _KEY_END if b"\\" in data else _KEY_END_UNESCAPED
-    if len(key_end.findall(data)) != _keys(value):
+    if len(key_end.findall(data)) != keys:
         json.loads(data, object_pairs_hook=_no_duplicates)
     return value
 
