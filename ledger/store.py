@@ -813,13 +813,20 @@ class Store:
     def _insert_rows(self, cur: _Cursor, rows: _Rows) -> None:
         self._insert_stored_events(cur, rows.events)
         cur.insert("{p}rl_log", rows.log)
-        cur.many("INSERT INTO {p}rl_keys VALUES (?,?) ON CONFLICT (handle) DO NOTHING", rows.keys)
+        cur.insert(
+            "{p}rl_keys",
+            rows.keys,
+            unless="ON CONFLICT (handle) DO NOTHING",
+            types=("text", "bytea"),
+        )
         cur.insert("{p}rl_private", rows.private)
         cur.insert("{p}rl_retractions", rows.retractions)
-        cur.many(
-            "INSERT INTO {p}rl_mentions VALUES (?,?) ON CONFLICT DO NOTHING",
+        cur.insert(
+            "{p}rl_mentions",
             # the same person and referral come back in most events of a referral
             list(dict.fromkeys(rows.mentions)),
+            unless="ON CONFLICT DO NOTHING",
+            types=("text", "text"),
         )
 
     def _insert_stored_events(self, cur: _Cursor, stored_events: list[Any]) -> None:
@@ -922,21 +929,38 @@ class _Cursor:
         if rows:
             self.raw.executemany(self.store._sql(statement), rows)
 
-    def insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert rows, every column given in order (`table` may name the columns after it).
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        *,
+        unless: str = "",
+        types: Sequence[str] = (),
+    ) -> None:
+        """Insert rows, every column given in order (`table` may name the columns after it);
+        `unless` is an ON CONFLICT clause, `types` the columns' PostgreSQL types that it needs.
 
-        PostgreSQL gets them through COPY, one stream rather than a statement per row: an
-        import's rows go in several times faster. SQLite's `executemany` is fast already.
+        PostgreSQL gets the rows through COPY, or (with `unless`, which COPY lacks) as one array
+        per column: one statement rather than one per row, several times faster for an import.
+        SQLite's `executemany` is fast already.
         """
         if not rows:
             return
         if self.store.is_sqlite:
             marks = ",".join("?" * len(rows[0]))
-            self.raw.executemany(self.store._sql(f"INSERT INTO {table} VALUES ({marks})"), rows)
-            return
-        with self.raw.copy(self.store._sql(f"COPY {table} FROM STDIN")) as copy:
-            for row in rows:
-                copy.write_row(row)
+            self.raw.executemany(
+                self.store._sql(f"INSERT INTO {table} VALUES ({marks}) {unless}"), rows
+            )
+        elif unless:
+            arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+            self.raw.execute(
+                self.store._sql(f"INSERT INTO {table} SELECT * FROM unnest({arrays}) {unless}"),
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        else:
+            with self.raw.copy(self.store._sql(f"COPY {table} FROM STDIN")) as copy:
+                for row in rows:
+                    copy.write_row(row)
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
         self.raw.execute(self.store._sql(statement), tuple(params))

@@ -363,11 +363,11 @@ def test_a_write_that_fails_midway_leaves_the_ledger_as_it_was(
             raise fault(cli.db, message)
         many(self, statement, rows)
 
-    def failing_insert_rows(self: Any, table: str, rows: Any) -> None:
+    def failing_insert_rows(self: Any, table: str, rows: Any, **options: Any) -> None:
         if table.endswith(point):
             state["hit"] += 1
             raise fault(cli.db, message)
-        insert(self, table, rows)
+        insert(self, table, rows, **options)
 
     def failing_insert(self: Any, cur: Any, events: Any) -> None:
         if point == "stored_events":
