@@ -64,7 +64,8 @@ def _check_handle(value: str) -> str:
 
 
 def _check_event_id(value: str) -> str:
-    if not 1 <= len(value) <= 128 or not all(" " <= ch <= "~" for ch in value):
+    # printable ASCII, space included: exactly " " to "~"
+    if not 1 <= len(value) <= 128 or not (value.isascii() and value.isprintable()):
         raise ValueError("must be 1-128 printable ASCII characters")
     return value
 
@@ -119,20 +120,19 @@ def from_micros(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
-@functools.lru_cache(maxsize=65536)
-def _utc_text(value: str) -> str:
-    # Cached like `_parse_utc`: the same moments come back in every event of a busy import.
-    return format_timestamp(_parse_utc(value))
+# A timestamp already written the way `format_timestamp` writes it (UTC, `Z`, whole seconds)
+# comes back unchanged: most input (every export) needs no formatting.
+_WRITTEN_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 def _check_at(value: str) -> str:
-    parse_timestamp(value)
-    return _utc_text(value)
+    moment = parse_timestamp(value)
+    return value if _WRITTEN_UTC.fullmatch(value) else format_timestamp(moment)
 
 
 def _check_future_ok_timestamp(value: str) -> str:
-    parse_timestamp(value, future_ok=True)
-    return _utc_text(value)
+    moment = parse_timestamp(value, future_ok=True)
+    return value if _WRITTEN_UTC.fullmatch(value) else format_timestamp(moment)
 
 
 def _check_date(value: str) -> str:

@@ -40,6 +40,8 @@ def is_personal_value(value: Any) -> bool:
 
 
 def get_path(record: dict[str, Any], path: str) -> Any:
+    if "." not in path:  # most paths: called several times for every event written
+        return record.get(path)
     node: Any = record
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
