@@ -315,8 +315,9 @@ def _collector_paused() -> Iterator[None]:
     An import keeps every event it reads alive until its commit, so each collection rescans a
     growing heap and finds next to nothing (two dozen objects in cycles for 20,000 events): a
     fifth of the import's time. Reference counting still frees everything else as it goes.
-    At the end, one collection of the young generations looks at what the import allocated,
-    once, so that the cost is not left to whatever the process does next.
+    At the end, one full collection (an import that grows the heap this much would have run
+    several) looks at what the import allocated, so the cost is not left to whatever the
+    process does next.
     """
     if not gc.isenabled():
         yield
@@ -326,7 +327,7 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-        gc.collect(1)
+        gc.collect()
 
 
 def _implemented(plugins: Plugins, hook: str) -> bool:
