@@ -225,7 +225,8 @@ def bench_sqlite(events: int, tmp: Path) -> None:
     ledger = Ledger(str(db))
     with Stopwatch() as ours:
         result = ledger.import_lines(lines)
-    assert len(result.stored) == events
+    # the count, not `stored`: building 20,000 export records here would slow the baseline
+    assert result.count == events
     raw = raw_sqlite_insert(tmp / "raw.db", lines)
     for clock in ("wall", "cpu"):
         report(

@@ -14,6 +14,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from .events import parse_timestamp, to_micros
+
 _NAMESPACE = uuid.UUID("6f1c3a52-8a0e-4d3e-9a55-1c0ad3c0e7a1")
 
 
@@ -121,8 +123,6 @@ class Person(Aggregate, _Entries):
 
 
 def _micros(moment: datetime | str) -> int:
-    from .events import parse_timestamp, to_micros
-
     if isinstance(moment, str):
         moment = parse_timestamp(moment, future_ok=True)
     return to_micros(moment)

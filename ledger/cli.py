@@ -294,11 +294,11 @@ def import_(path: str, as_json: bool) -> None:
     lines = _read_lines(path)
     result = get_ledger().import_lines(lines)
     summary = {
-        "stored": len(result.stored),
+        "stored": result.count,
         "unchanged": result.unchanged,
         "restored": result.restored,
-        "first_seq": result.stored[0]["seq"] if result.stored else None,
-        "last_seq": result.stored[-1]["seq"] if result.stored else None,
+        "first_seq": result.first_seq,
+        "last_seq": result.last_seq,
     }
     if as_json:
         emit_json(summary)

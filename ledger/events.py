@@ -29,7 +29,14 @@ from .kinds import KIND_RANK, KINDS, WEAK_KINDS  # noqa: F401  (re-exported)
 ENVELOPE_FIELDS = ("recorded_at", "seq", "hash", "keys")
 
 
+# The characters `_check_text` refuses: surrogates (category Cs) and controls (Cc) other than
+# newline and tab. A search for them in C spares the loop below for text that has none.
+_REFUSED_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _check_text(value: str) -> str:
+    if not _REFUSED_CHARS.search(value):
+        return value
     for ch in value:
         cat = unicodedata.category(ch)
         if cat == "Cs":
@@ -57,7 +64,8 @@ def _check_handle(value: str) -> str:
 
 
 def _check_event_id(value: str) -> str:
-    if not 1 <= len(value) <= 128 or not all(" " <= ch <= "~" for ch in value):
+    # printable ASCII, space included: exactly " " to "~"
+    if not 1 <= len(value) <= 128 or not (value.isascii() and value.isprintable()):
         raise ValueError("must be 1-128 printable ASCII characters")
     return value
 
@@ -122,12 +130,19 @@ def format_micros(micros: int) -> str:
     return (_NAIVE_EPOCH + timedelta(microseconds=micros)).isoformat() + "Z"
 
 
+# A timestamp already written the way `format_timestamp` writes it (UTC, `Z`, whole seconds)
+# comes back unchanged: most input (every export) needs no formatting.
+_WRITTEN_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+
 def _check_at(value: str) -> str:
-    return format_timestamp(parse_timestamp(value))
+    moment = parse_timestamp(value)
+    return value if _WRITTEN_UTC.fullmatch(value) else format_timestamp(moment)
 
 
 def _check_future_ok_timestamp(value: str) -> str:
-    return format_timestamp(parse_timestamp(value, future_ok=True))
+    moment = parse_timestamp(value, future_ok=True)
+    return value if _WRITTEN_UTC.fullmatch(value) else format_timestamp(moment)
 
 
 def _check_date(value: str) -> str:
@@ -424,7 +439,9 @@ def validate(raw: dict[str, Any], types: dict[str, type[Event]]) -> Event:
     model = types.get(kind)
     if model is None:
         raise LedgerError(f"type: unknown event type {kind!r}")
-    body = {k: v for k, v in raw.items() if k not in ENVELOPE_FIELDS}
+    body = raw
+    if any(k in raw for k in ENVELOPE_FIELDS):
+        body = {k: v for k, v in raw.items() if k not in ENVELOPE_FIELDS}
     try:
         return model.model_validate(body)
     except ValidationError as exc:

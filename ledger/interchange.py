@@ -55,6 +55,9 @@ def _keys(value: Any) -> int:
 # In valid JSON a `"` not escaped by a backslash and followed by `:` can only end an object key
 # (inside a string a quote is always escaped), so this counts the keys the text writes.
 _KEY_END = re.compile(rb'(?<!\\)(?:\\\\)*"[ \t\r\n]*:')
+# Without any backslash in the text no quote is escaped, and the look-behind (the slow part of
+# the pattern above) has nothing to do.
+_KEY_END_UNESCAPED = re.compile(rb'"[ \t\r\n]*:')
 
 
 def parse_event(data: bytes | str) -> dict[str, Any]:
@@ -75,11 +78,17 @@ def parse_event(data: bytes | str) -> dict[str, Any]:
         raise LedgerError(f"malformed JSON: {exc}") from None
     if not isinstance(value, dict):
         raise LedgerError(f"expected a JSON object, got a JSON {_json_kind(value)}")
-    if _depth(value) > MAX_DEPTH:
+    # `_depth` counts a value one level below its container, so a text with at most
+    # MAX_DEPTH - 1 opening brackets (in strings or not) cannot nest too deep: skip the walk.
+    brackets = data.count(b"{") + data.count(b"[")
+    if brackets >= MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise LedgerError(f"JSON nested deeper than {MAX_DEPTH} levels")
     # orjson keeps the last of duplicate keys silently. Only when the text writes more keys than
     # the parsed objects hold is the (slower) stdlib parser needed, to name the duplicate.
-    if len(_KEY_END.findall(data)) != _keys(value):
+    # (With a single bracket, the object's own, none of its values is a container.)
+    keys = len(value) if brackets == 1 else _keys(value)
+    key_end = _KEY_END if b"\\" in data else _KEY_END_UNESCAPED
+    if len(key_end.findall(data)) != keys:
         json.loads(data, object_pairs_hook=_no_duplicates)
     return value
 

@@ -40,6 +40,8 @@ def is_personal_value(value: Any) -> bool:
 
 
 def get_path(record: dict[str, Any], path: str) -> Any:
+    if "." not in path:  # most paths: called several times for every event written
+        return record.get(path)
     node: Any = record
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -48,18 +50,22 @@ def get_path(record: dict[str, Any], path: str) -> Any:
     return node
 
 
-def set_path(record: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
-    node = record
-    for part in parts[:-1]:
-        node = node[part]
-    node[parts[-1]] = value
+def with_path(record: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of `record` with the value at `path` replaced; only the objects on the path are
+    copied, so `record` itself is left as it was."""
+    head, _, rest = path.partition(".")
+    out = dict(record)
+    out[head] = with_path(record[head], rest, value) if rest else value
+    return out
 
 
-def take_forgotten(raw: dict[str, Any], personal: tuple[str, ...]) -> dict[str, str]:
+def take_forgotten(
+    raw: dict[str, Any], personal: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Pull `{"forgotten": hex}` placeholders out of an input event, for validation to pass.
 
-    Returns the commitments by path; `raw` is changed in place to hold a stand-in string.
+    Returns the event with a stand-in in place of each placeholder (`raw` is left alone) and
+    the commitments by path.
     """
     found: dict[str, str] = {}
     for path in personal:
@@ -70,12 +76,10 @@ def take_forgotten(raw: dict[str, Any], personal: tuple[str, ...]) -> dict[str, 
             if not _HEX64.match(value["forgotten"]):
                 raise LedgerError(f"{path}: 'forgotten' must be 64 lowercase hex digits")
             found[path] = value["forgotten"]
-            # The stand-in only has to pass validation (it must look like an email too);
-            # `seal` puts the commitment in its place before anything is stored.
             # a stand-in every text validator accepts (an email too); sealing puts the
             # commitment back in its place
-            set_path(raw, path, [] if path == "preparation.questions" else "erased@erased")
-    return found
+            raw = with_path(raw, path, [] if path == "preparation.questions" else "erased@erased")
+    return raw, found
 
 
 def seal(
@@ -86,18 +90,19 @@ def seal(
     secret: bytes | None,
     forgotten: dict[str, str],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Replace personal values by commitments. Returns (sealed record, plaintext by path)."""
+    """Replace personal values by commitments. Returns (sealed record, plaintext by path);
+    `record` itself is left as it was."""
     sealed = record
     private: dict[str, Any] = {}
     for path in personal:
         if path in forgotten:
-            set_path(sealed, path, {"commitment": forgotten[path], "owner": owner})
+            sealed = with_path(sealed, path, {"commitment": forgotten[path], "owner": owner})
             continue
-        value = get_path(record, path)
+        value = get_path(sealed, path)
         if not is_personal_value(value):
             continue
         assert secret is not None and owner is not None
-        set_path(
+        sealed = with_path(
             sealed,
             path,
             {"commitment": commitment(secret, record["id"], path, value), "owner": owner},

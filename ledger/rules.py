@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .aggregates import Person, Referral
-from .events import Event, to_micros
+from .events import Event, parse_timestamp, to_micros
 
 # After a referral is closed, only these may happen (at or after the close).
 AFTER_CLOSE = frozenset(
@@ -39,10 +39,14 @@ class Context(Protocol):
     def locate(self, event_id: str) -> Located | None: ...
 
 
-def check(event: Event, ctx: Context) -> list[str]:
-    """Every rule the event breaks, as messages. Empty when it may be stored."""
+def check(event: Event, ctx: Context, record: dict[str, Any] | None = None) -> list[str]:
+    """Every rule the event breaks, as messages. Empty when it may be stored.
+
+    `record` is `event.record()`, when the caller has it already.
+    """
     problems: list[str] = []
-    record = event.record()
+    if record is None:
+        record = event.record()
     kind = event.type
 
     for field in event.handles:
@@ -90,8 +94,6 @@ def check(event: Event, ctx: Context) -> list[str]:
 
 
 def to_micros_str(at: str) -> int:
-    from .events import parse_timestamp
-
     return to_micros(parse_timestamp(at, future_ok=True))
 
 

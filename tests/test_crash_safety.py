@@ -354,6 +354,7 @@ def test_a_write_that_fails_midway_leaves_the_ledger_as_it_was(
     before = cli.export()
     state = {"hit": 0}
     many = store_module._Cursor.many
+    insert = store_module._Cursor.insert
     insert_events = store_module.Store._insert_stored_events
 
     def failing_many(self: Any, statement: str, rows: Any) -> None:
@@ -362,6 +363,12 @@ def test_a_write_that_fails_midway_leaves_the_ledger_as_it_was(
             raise fault(cli.db, message)
         many(self, statement, rows)
 
+    def failing_insert_rows(self: Any, table: str, rows: Any, **options: Any) -> None:
+        if table.endswith(point):
+            state["hit"] += 1
+            raise fault(cli.db, message)
+        insert(self, table, rows, **options)
+
     def failing_insert(self: Any, cur: Any, events: Any) -> None:
         if point == "stored_events":
             state["hit"] += 1
@@ -369,6 +376,7 @@ def test_a_write_that_fails_midway_leaves_the_ledger_as_it_was(
         insert_events(self, cur, events)
 
     monkeypatch.setattr(store_module._Cursor, "many", failing_many)
+    monkeypatch.setattr(store_module._Cursor, "insert", failing_insert_rows)
     monkeypatch.setattr(store_module.Store, "_insert_stored_events", failing_insert)
     # a new person (new key, private values) and a referral event (mentions): every table
     batch = jsonl(

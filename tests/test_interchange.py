@@ -44,11 +44,23 @@ def test_a_plain_object_is_read():
         '{"a": {"b": 1, "b": 2}}',
         '{"a": [{"b": 1}, {"c": 1, "c": 1}]}',
         '{"a": 1, "a": 1}',
+        '{"a" : 1, "b": " :", "a"\t: 1}',
+        # with a backslash in the text, quotes may be escaped
+        '{"a": "x\\"", "a": 1}',
+        '{"a": "\\\\", "b": "\\": 1", "a": 2}',
     ],
 )
 def test_duplicate_keys_anywhere_are_refused(text):
     with pytest.raises(LedgerError, match="duplicate key"):
         parse_event(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": " :", "b": "\\": 1"}', '{"a": "\\\\", "b": ["\\"", {"c": "d\\":"}]}'],
+)
+def test_text_that_only_looks_like_a_key_is_no_duplicate(text):
+    assert parse_event(text) == orjson.loads(text)
 
 
 def test_nesting_up_to_the_limit_is_read_and_beyond_it_refused():
