@@ -305,7 +305,7 @@ def plugin_type_name(plugin: str, model: Any) -> str:
     return name
 
 
-_TYPE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_TYPE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
 
 
 @contextmanager

@@ -31,7 +31,7 @@ ENCRYPTED = "aes-256-gcm-v1"
 
 _VERSION = b"\x01"  # first byte of every encrypted blob
 _NONCE = 12
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}\Z")
 _CHECK_MESSAGE = b"referral-ledger master key check v1"
 _NEEDS_KEY = (
     "this ledger's personal data is encrypted: give its master key "

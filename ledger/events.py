@@ -17,7 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .errors import LedgerError
 
-HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# \Z, not $: `$` also matches before a final newline, which would let "ana\n" in.
+HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
 MAX_TEXT = 4000
 MAX_SHORT = 200
 FUTURE_SLACK = timedelta(minutes=5)

@@ -18,7 +18,7 @@ from .errors import LedgerError
 from .interchange import dumps
 
 SECRET_BYTES = 32
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def new_secret() -> bytes:

@@ -71,6 +71,17 @@ def test_an_unknown_person(ledger):
     )
 
 
+@pytest.mark.parametrize("field", ["handle", "referral"])
+def test_a_handle_or_key_with_a_final_newline(ledger, field):
+    # A pattern ending in `$` would accept "zoe\n": the contract's pattern ends the string.
+    if field == "handle":
+        event = ev("person-added", handle="zoe\n", name="Zoe")
+    else:
+        event = ev("referral-requested", referral="r9\n", by="ana", referrer="carol", target="bob")
+        event.update(company="Acme", relationship="worked-together")
+    refused(ledger, event, f"{field}:")
+
+
 def test_an_unknown_person_in_a_declaration(ledger):
     refused(
         ledger,
