@@ -276,6 +276,7 @@ CREATE TABLE IF NOT EXISTS {p}rl_rows (
 CREATE INDEX IF NOT EXISTS {p_}rl_rows_part ON {p}rl_rows (projection, part);
 CREATE INDEX IF NOT EXISTS {p_}rl_rows_open ON {p}rl_rows (category, end_us, start_us);
 CREATE INDEX IF NOT EXISTS {p_}rl_rows_person ON {p}rl_rows (person, category);
+CREATE INDEX IF NOT EXISTS {p_}rl_rows_owed_to ON {p}rl_rows (owed_to, category);
 CREATE INDEX IF NOT EXISTS {p_}rl_rows_referral ON {p}rl_rows (referral, category)
 """
 
