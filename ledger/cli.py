@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -163,6 +163,21 @@ def emit_json(value: Any) -> None:
 
     sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
     sys.stdout.flush()
+
+
+def emit_json_array(items: Iterable[Any]) -> None:
+    """`emit_json(list(items))`, byte for byte, written as the items come: a long list is never
+    held in memory whole."""
+    import orjson
+
+    out = sys.stdout.buffer
+    first = True
+    for item in items:
+        text = orjson.dumps(item, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+        out.write((b"[\n  " if first else b",\n  ") + text)
+        first = False
+    out.write(b"[]\n" if first else b"\n]\n")
+    out.flush()
 
 
 def emit_jsonl(values: Any, out: IO[bytes] | None = None) -> int:

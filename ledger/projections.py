@@ -481,11 +481,13 @@ def stored_rows(
     referral: str | None = None,
     involving: str | None = None,
     ended: bool = False,
+    people: Sequence[str] | None = None,
 ) -> list[Row]:
     """Active rows of a category at `as_of`, from the incrementally kept state.
 
-    With `ended`, also the rows that started by `as_of` and have ended since."""
-    sql, params = _select(category, as_of, person, referral, involving, ended, "*")
+    With `ended`, also the rows that started by `as_of` and have ended since. `people` keeps
+    the rows of those persons only (a page of a long list: see `stored_people`)."""
+    sql, params = _select(category, as_of, person, referral, involving, ended, "*", people)
     with ledger.store.read() as cur:
         found = cur.all(sql, params)
     return [
@@ -512,6 +514,7 @@ def _select(
     involving: str | None,
     ended: bool,
     columns: str,
+    people: Sequence[str] | None = None,
 ) -> tuple[str, list[Any]]:
     """The SELECT (and its parameters) of a category's rows in a view.
 
@@ -530,6 +533,9 @@ def _select(
     if referral is not None:
         sql += " AND referral = ?"
         params.append(referral)
+    if people is not None:
+        sql += f" AND person IN ({','.join('?' * len(people)) or 'NULL'})"
+        params += people
     select = f"SELECT {columns} FROM {{p}}rl_rows WHERE {sql}"
     if involving is None:
         return select, params
@@ -576,6 +582,18 @@ def rows(
             continue
         found.append(row)
     return found
+
+
+def stored_people(ledger: Ledger, category: str, kind: str, *, as_of: int) -> list[str]:
+    """The persons with a row of `kind` in `category` started by `as_of` (ended or not), sorted:
+    for commands that go through everyone a page of people at a time."""
+    with ledger.store.read() as cur:
+        found = cur.all(
+            "SELECT DISTINCT person FROM {p}rl_rows WHERE category = ? AND kind = ? "
+            "AND start_us <= ? AND person IS NOT NULL",
+            (category, kind, as_of),
+        )
+    return sorted(row["person"] for row in found)
 
 
 def count_rows(

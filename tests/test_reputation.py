@@ -178,3 +178,34 @@ def test_forgetting_a_person_changes_no_judgement(cli):
     before = [story.alerts(30), story.flags(30), story.reputation(30)]
     cli.ok("forget", "ana", "--yes")
     assert [story.alerts(30), story.flags(30), story.reputation(30)] == before
+
+
+@pytest.mark.parametrize("page", [1, 2, 500])
+def test_everyone_a_page_at_a_time_is_everyone_one_by_one(cli, monkeypatch, page):
+    # The full list is scored a page of people at a time and streamed; each person's entry
+    # must be what `reputation HANDLE` shows, with every page size, text and JSON alike.
+    import ledger_reputation.command
+
+    story = Story(cli)
+    story.done_right()
+    story.referral = "r2"
+    story.request(0, by="eve", target=None, preparation={}, relationship="friend")
+    story.vet(9, knows_work=False, relationship="met-once")
+    story.introduce(10, to="dan")
+    monkeypatch.setattr(ledger_reputation.command, "PAGE", page)
+    everyone = cli.json("reputation", "--json", "--as-of", day(400))
+    assert [p["person"] for p in everyone] == ["ana", "bob", "carol", "dan", "eve"]
+    for person in everyone:
+        assert cli.json("reputation", person["person"], "--json", "--as-of", day(400)) == [person]
+    table = cli.ok("reputation", "--as-of", day(400)).stdout.splitlines()
+    assert table[0].split() == ["PERSON", "REQUESTER", "REFERRER", "TARGET"]
+    assert [line.split()[0] for line in table[1:]] == ["ana", "bob", "carol", "dan", "eve"]
+    scores_shown = [[float(x) for x in line.split()[1:]] for line in table[1:]]
+    assert scores_shown == [
+        [p[f"as_{role}"]["score"] for role in ("requester", "referrer", "target")] for p in everyone
+    ]
+
+
+def test_nobody_yet(cli):
+    assert cli.ok("reputation").stdout == "Nobody has taken part in a referral yet.\n"
+    assert cli.json("reputation", "--json") == []

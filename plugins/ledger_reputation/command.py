@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
 
-from ledger.cli import emit_json, get_ledger, safe, time_options
+from ledger.cli import emit_json_array, get_ledger, safe, time_options
 from ledger.errors import LedgerError
+
+PAGE = 500  # people scored per query: bounds memory on a ledger of any size
 
 
 @click.command()
@@ -19,14 +22,31 @@ def reputation(handle: str | None, as_json: bool, as_of: int, known_at: int | No
 
     Give a HANDLE to explain one person.
     """
-    from ledger.projections import rows
     from ledger.views import View
-
-    from .scores import scores
 
     ledger = get_ledger()
     if handle is not None and View(ledger, known_at).person(handle) is None:
         raise LedgerError(f"unknown person {handle!r}")
+    if handle is None and known_at is None:
+        people, scored = _everyone(ledger, as_of)
+    else:
+        people, scored = None, iter(_scores(ledger, as_of, known_at, handle))
+    if as_json:
+        emit_json_array(scored)
+    elif handle is not None:
+        _explain(next(scored))
+    else:
+        _table(scored, people)
+
+
+def _scores(
+    ledger: Any, as_of: int, known_at: int | None, handle: str | None
+) -> list[dict[str, Any]]:
+    """Everyone's scores (or HANDLE's) from the rows of the view, read at once."""
+    from ledger.projections import rows
+
+    from .scores import scores
+
     conduct = rows(ledger, "reputation", as_of=as_of, known_at=known_at, person=handle, ended=True)
     alerts = rows(ledger, "alert", as_of=as_of, known_at=known_at, person=handle, ended=True)
     flags = rows(ledger, "flag", as_of=as_of, known_at=known_at, person=handle)
@@ -35,13 +55,28 @@ def reputation(handle: str | None, as_json: bool, as_of: int, known_at: int | No
         if handle is not None
         else {row.person for row in conduct if row.kind == "took-part" and row.person}
     )
-    out = scores(conduct, alerts, flags, people)
-    if as_json:
-        emit_json(out)
-    elif handle is not None:
-        _explain(out[0])
-    else:
-        _table(out)
+    return scores(conduct, alerts, flags, people)
+
+
+def _everyone(ledger: Any, as_of: int) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """Everyone who took part, sorted, and their scores computed a page of people at a time
+    from the kept rows: a million events' rows never sit in memory together."""
+    from ledger.projections import catch_up, stored_people, stored_rows
+
+    from .scores import scores
+
+    catch_up(ledger)
+    people = stored_people(ledger, "reputation", "took-part", as_of=as_of)
+
+    def pages() -> Iterator[dict[str, Any]]:
+        for start in range(0, len(people), PAGE):
+            page = people[start : start + PAGE]
+            conduct = stored_rows(ledger, "reputation", as_of, ended=True, people=page)
+            alerts = stored_rows(ledger, "alert", as_of, ended=True, people=page)
+            flags = stored_rows(ledger, "flag", as_of, people=page)
+            yield from scores(conduct, alerts, flags, page)
+
+    return people, pages()
 
 
 def _explain(person: dict[str, Any]) -> None:
@@ -53,11 +88,15 @@ def _explain(person: dict[str, Any]) -> None:
             click.echo(safe(f"    {entry['points']:+g}  {entry['reason']}"))
 
 
-def _table(people: list[dict[str, Any]]) -> None:
-    if not people:
+def _table(scored: Iterator[dict[str, Any]], handles: list[str] | None) -> None:
+    people: Iterable[dict[str, Any]] = scored
+    if handles is None:  # the widths need every handle first
+        people = list(scored)
+        handles = [p["person"] for p in people]
+    if not handles:
         click.echo("Nobody has taken part in a referral yet.")
         return
-    width = max(len("PERSON"), *(len(p["person"]) for p in people))
+    width = max(len("PERSON"), *(len(handle) for handle in handles))
     click.echo(f"{'PERSON':<{width}}  REQUESTER  REFERRER  TARGET")
     for p in people:
         click.echo(

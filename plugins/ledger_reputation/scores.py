@@ -17,6 +17,12 @@ def _roles(role: Any) -> tuple[str, ...]:
     return (role,) if role in ROLES else ROLES
 
 
+def _order(item: tuple[int, dict[str, Any]]) -> tuple[int, str, str]:
+    """When, then what: entries of the same moment in one order, however the rows were read."""
+    start_us, entry = item
+    return start_us, entry["reason"], str(entry["event"] or "")
+
+
 def scores(
     conduct: Iterable[Row], alerts: Iterable[Row], flags: Iterable[Row], people: Iterable[str]
 ) -> list[dict[str, Any]]:
@@ -72,7 +78,7 @@ def scores(
     for handle in sorted(items):
         person: dict[str, Any] = {"person": handle}
         for role in ROLES:
-            explain = [entry for _, entry in sorted(items[handle][role], key=lambda x: x[0])]
+            explain = [entry for _, entry in sorted(items[handle][role], key=_order)]
             score = clamp(BASE + sum(entry["points"] for entry in explain))
             person[f"as_{role}"] = {"score": score, "explain": explain}
         out.append(person)
