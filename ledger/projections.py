@@ -506,6 +506,9 @@ def stored_rows(
     ]
 
 
+_NEVER = 2**63 - 1  # an end_us later than any time
+
+
 def _select(
     category: str,
     as_of: int,
@@ -525,7 +528,15 @@ def _select(
     sql = "category = ? AND start_us <= ?"
     params: list[Any] = [category, as_of]
     if not ended:
-        sql += " AND (end_us IS NULL OR end_us > ?)"
+        narrow = person is not None or referral is not None or involving or people is not None
+        # With a person or a referral to look up by, an indexable `end_us IS NULL OR end_us > ?`
+        # tempts SQLite into reading the whole category through its index; COALESCE is not
+        # indexable, so the narrower index is used.
+        sql += (
+            f" AND COALESCE(end_us, {_NEVER}) > ?"
+            if narrow
+            else " AND (end_us IS NULL OR end_us > ?)"
+        )
         params.append(as_of)
     if person is not None:
         sql += " AND person = ?"
