@@ -703,7 +703,9 @@ def replay(ledger: Ledger) -> list[Replayed]:
 
     Rows are compared as a multiset of 16-byte digests, not whole (a replay of a million events
     must fit in a small memory); the keys of both sides go to temporary files, read again only
-    to pick out the rows that differ."""
+    to pick out the rows that differ. The incremental rows are gone once the rebuild starts, so
+    they must be kept somewhere: an unnamed temporary file, removed when it is closed, holds
+    no more than the rl_rows table already does."""
     failures: dict[str, str] = {}
 
     def failed(error: ProjectionFailed) -> None:
