@@ -13,13 +13,15 @@ are derived afresh from the events recorded by then, with the same code.
 
 from __future__ import annotations
 
+import hashlib
 import sys
+import tempfile
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -652,35 +654,95 @@ class Replayed:
         return self.error is None and not self.only_incremental and not self.only_rebuilt
 
 
-def _row_keys(ledger: Ledger, name: str) -> Counter[bytes]:
+def _row_keys(ledger: Ledger, name: str) -> Iterator[bytes]:
+    """Each stored row of a projection as a comparable key (its data with sorted keys), in the
+    order of the index on (projection, part). Read a page of parts at a time, so that a large
+    projection is never held in memory whole."""
+    after: str | None = None
+    while True:
+        with ledger.store.read() as cur:
+            since = "" if after is None else " AND part > ?"
+            parts = cur.all(
+                "SELECT DISTINCT part FROM {p}rl_rows WHERE projection = ?"
+                + since
+                + " ORDER BY part LIMIT ?",
+                (name, PAGE) if after is None else (name, after, PAGE),
+            )
+            if not parts:
+                return
+            after = parts[-1]["part"]
+            found = cur.all(
+                "SELECT part, category, kind, referral, person, owed_to, start_us, end_us, data "
+                "FROM {p}rl_rows WHERE projection = ? AND part >= ? AND part <= ? ORDER BY part",
+                (name, parts[0]["part"], after),
+            )
+        for r in found:
+            yield orjson.dumps(
+                [
+                    r["part"],
+                    r["category"],
+                    r["kind"],
+                    r["referral"],
+                    r["person"],
+                    r["owed_to"],
+                    int(r["start_us"]),
+                    None if r["end_us"] is None else int(r["end_us"]),
+                    orjson.loads(bytes(r["data"])),
+                ],
+                option=orjson.OPT_SORT_KEYS,
+            )
+
+
+def _digest(key: bytes) -> bytes:
+    return hashlib.blake2b(key, digest_size=16).digest()
+
+
+def _count_rows(
+    ledger: Ledger, name: str, balance: Counter[bytes], sign: int, spool: IO[bytes], label: str
+) -> int:
+    """Add `sign` to the balance of each stored row's digest, and write the row's key to
+    `spool` (one a line: orjson escapes newlines), to show the rows that differ afterwards.
+    Returns how many rows there are."""
     with ledger.store.read() as cur:
-        found = cur.all(
-            "SELECT part, category, kind, referral, person, owed_to, start_us, end_us, data "
-            "FROM {p}rl_rows WHERE projection = ?",
-            (name,),
+        total = int(
+            cur.one("SELECT COUNT(*) AS n FROM {p}rl_rows WHERE projection = ?", (name,))["n"]
         )
-    return Counter(
-        orjson.dumps(
-            [
-                r["part"],
-                r["category"],
-                r["kind"],
-                r["referral"],
-                r["person"],
-                r["owed_to"],
-                int(r["start_us"]),
-                None if r["end_us"] is None else int(r["end_us"]),
-                orjson.loads(bytes(r["data"])),
-            ],
-            option=orjson.OPT_SORT_KEYS,
-        )
-        for r in found
-    )
+    bar = _progress(total, label)
+    count = 0
+    for key in _row_keys(ledger, name):
+        balance[_digest(key)] += sign
+        spool.write(key + b"\n")
+        count += 1
+        if bar is not None and count % PAGE == 0:
+            bar.update(PAGE)
+    if bar is not None:
+        bar.update(count % PAGE)
+        bar.render_finish()
+    return count
+
+
+def _differing(spool: IO[bytes], balance: Counter[bytes], sign: int) -> list[dict[str, Any]]:
+    """The rows in `spool` whose balance has `sign` (more of them on that side), each once, in
+    the order they were first read."""
+    spool.seek(0)
+    shown = []
+    for line in spool:
+        digest = _digest(line[:-1])
+        if balance[digest] * sign > 0:
+            shown.append(_shown_row(line[:-1]))
+            del balance[digest]  # shown once, however many copies
+    return shown
 
 
 def replay(ledger: Ledger) -> list[Replayed]:
     """Rebuild every projection's stored rows from the first event, and say how the rows
-    kept incrementally differed from the rebuilt ones (a difference is a bug in a plugin)."""
+    kept incrementally differed from the rebuilt ones (a difference is a bug in a plugin).
+
+    Rows are compared as a multiset of 16-byte digests, not whole (a replay of a million events
+    must fit in a small memory); the keys of both sides go to temporary files, read again only
+    to pick out the rows that differ. The incremental rows are gone once the rebuild starts, so
+    they must be kept somewhere: an unnamed temporary file, removed when it is closed, holds
+    no more than the rl_rows table already does."""
     failures: dict[str, str] = {}
 
     def failed(error: ProjectionFailed) -> None:
@@ -689,17 +751,24 @@ def replay(ledger: Ledger) -> list[Replayed]:
     catch_up(ledger, on_error=failed)
     results = []
     for plugin, projection in registered(ledger):
-        result = Replayed(projection.name, plugin)
-        before = _row_keys(ledger, projection.name)
-        with ledger.store.write() as cur:
-            cur.run("DELETE FROM {p}rl_rows WHERE projection = ?", (projection.name,))
-            _set_position(cur, projection, 0)
-        catch_up(ledger, on_error=failed, only=[projection.name])
-        after = _row_keys(ledger, projection.name)
-        result.incremental, result.rebuilt = sum(before.values()), sum(after.values())
-        result.only_incremental = [_shown_row(k) for k in (before - after)]
-        result.only_rebuilt = [_shown_row(k) for k in (after - before)]
-        result.error = failures.get(projection.name)
+        name = projection.name
+        result = Replayed(name, plugin)
+        # Incremental rows count +1, rebuilt ones -1: what is left is the difference.
+        balance: Counter[bytes] = Counter()
+        with tempfile.TemporaryFile() as before, tempfile.TemporaryFile() as after:
+            result.incremental = _count_rows(
+                ledger, name, balance, 1, before, f"Reading the rows of {name}"
+            )
+            with ledger.store.write() as cur:
+                cur.run("DELETE FROM {p}rl_rows WHERE projection = ?", (name,))
+                _set_position(cur, projection, 0)
+            catch_up(ledger, on_error=failed, only=[name])
+            result.rebuilt = _count_rows(
+                ledger, name, balance, -1, after, f"Comparing the rows of {name}"
+            )
+            result.only_incremental = _differing(before, balance, 1)
+            result.only_rebuilt = _differing(after, balance, -1)
+        result.error = failures.get(name)
         results.append(result)
     return results
 
