@@ -41,6 +41,11 @@ from .rules import Located
 GENESIS = "0" * 64
 LOCK_TIMEOUT_ENV = "REFERRAL_LEDGER_LOCK_TIMEOUT"
 PAGE = 1000
+# A write that stores at least this many events refreshes the planner's statistics (see
+# `Store._analyze`). A first import is the case that matters: the tables go from empty to large
+# while the planner still believes them empty. Below it, statistics need no refresh so soon, and
+# the ANALYZE (a sample of each table, some tens of milliseconds) would be most of a small write.
+ANALYZE_AFTER = 1000
 
 
 class OrjsonTranscoder(Transcoder):
@@ -626,13 +631,24 @@ class Store:
         self, *, after: int = 0, until: int | None = None, page: int = PAGE
     ) -> Iterator[Stored]:
         """Every stored event in `seq` order, read a page at a time."""
+        for rows in self._seq_pages(self._SELECT, after=after, until=until, page=page):
+            # the whole page first, as before: a row that fails to open fails its page
+            yield from [self._stored(row) for row in rows]
+
+    def _seq_pages(
+        self, select: str, *, after: int, until: int | None = None, page: int = PAGE
+    ) -> Iterator[list[Any]]:
+        """The rows of `select` (aliasing the log as `l`) in `seq` order, a page at a time."""
         while True:
             # A page is a range of `seq` (gapless) rather than `LIMIT page`: PostgreSQL, its
             # statistics stale after an import, would join every row after `after` to sort
             # out the first page, and a scan of the whole log would take quadratic time.
             upper = after + page if until is None else min(after + page, until)
-            batch = self._select("WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq", (after, upper))
-            yield from batch
+            with self.read() as cur:
+                batch = cur.all(
+                    select + "WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq", (after, upper)
+                )
+            yield batch
             if until is not None and upper >= until:
                 return
             if len(batch) < page:
@@ -729,19 +745,14 @@ class Store:
 
     def raw_rows(self, *, after: int = 0, page: int = PAGE) -> Iterator[Any]:
         """Stored rows exactly as they are, for `verify`."""
-        while True:
-            with self.read() as cur:
-                rows = cur.all(
-                    "SELECT l.*, s.state, s.topic FROM {p}rl_log l LEFT JOIN {events} s "
-                    "ON s.originator_id = l.originator_id "
-                    "AND s.originator_version = l.originator_version "
-                    "WHERE l.seq > ? ORDER BY l.seq LIMIT ?",
-                    (after, page),
-                )
+        for rows in self._seq_pages(
+            "SELECT l.*, s.state, s.topic FROM {p}rl_log l LEFT JOIN {events} s "
+            "ON s.originator_id = l.originator_id "
+            "AND s.originator_version = l.originator_version ",
+            after=after,
+            page=page,
+        ):
             yield from rows
-            if len(rows) < page:
-                return
-            after = int(rows[-1]["seq"])
 
     def stored_event_count(self) -> int:
         with self.read() as cur:
@@ -858,7 +869,29 @@ class Store:
             self._scrub_journal()
         elif forgets:
             self._vacuum_erased()
+        if len(batch) >= ANALYZE_AFTER:
+            self._analyze()
         return stored
+
+    def _analyze(self) -> None:
+        """Refresh PostgreSQL's statistics of the tables a write fills, after its commit.
+
+        Autovacuum may be off (it is on some servers) or not have come round yet: after a large
+        import the planner then takes the tables for empty and plans every read as a scan, a
+        join of the log with rl_private and rl_keys a nested loop over all their rows. ANALYZE
+        runs here, outside the write transaction, so it never lengthens the write lock; it takes
+        a lock that blocks neither readers nor writers. SQLite is left as it is: its planner
+        does without statistics, and our queries are written for that (see `person_events`).
+        """
+        if self.is_sqlite:
+            return
+        tables = ("rl_log", "rl_private", "rl_keys", "rl_retractions", "rl_mentions")
+        names = ", ".join([self.events_table, *(self.prefix + name for name in tables)])
+        try:
+            with self.datastore.get_connection() as conn:  # autocommit, like every read
+                conn.execute(f"ANALYZE {names}")
+        except Exception:  # noqa: BLE001 — the events are committed; statistics are only a help
+            return
 
     def _insert_rows(self, cur: _Cursor, rows: _Rows) -> None:
         self._insert_stored_events(cur, rows.events)
