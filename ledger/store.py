@@ -509,13 +509,13 @@ class Store:
         found: set[str] = set()
         ids = list(dict.fromkeys(event_ids))
         for start in range(0, len(ids), 500):
-            where, params = self._one_of("event_id", ids[start : start + 500])
+            where, params = self.one_of("event_id", ids[start : start + 500])
             with self.read() as cur:
                 rows = cur.all(f"SELECT event_id FROM {{p}}rl_log WHERE {where}", params)
             found.update(row["event_id"] for row in rows)
         return found
 
-    def _one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         """A condition that `column` is one of `values`, and its parameters: an IN list on
         SQLite; on PostgreSQL one array, as its driver takes long to parse 500 placeholders."""
         if self.is_sqlite:
@@ -532,7 +532,7 @@ class Store:
         mapper = self.app.mapper
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            where, params = self._one_of(
+            where, params = self.one_of(
                 "originator_id", [u.hex if self.is_sqlite else u for u in chunk]
             )
             with self.read() as cur:
@@ -569,7 +569,7 @@ class Store:
     def secrets(self, handles: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for start in range(0, len(handles), 500):  # SQLite allows only so many parameters
-            where, params = self._one_of("handle", handles[start : start + 500])
+            where, params = self.one_of("handle", handles[start : start + 500])
             with self.read() as cur:
                 rows = cur.all(f"SELECT handle, secret FROM {{p}}rl_keys WHERE {where}", params)
             for row in rows:
