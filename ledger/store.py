@@ -631,24 +631,13 @@ class Store:
         self, *, after: int = 0, until: int | None = None, page: int = PAGE
     ) -> Iterator[Stored]:
         """Every stored event in `seq` order, read a page at a time."""
-        for rows in self._seq_pages(self._SELECT, after=after, until=until, page=page):
-            # the whole page first, as before: a row that fails to open fails its page
-            yield from [self._stored(row) for row in rows]
-
-    def _seq_pages(
-        self, select: str, *, after: int, until: int | None = None, page: int = PAGE
-    ) -> Iterator[list[Any]]:
-        """The rows of `select` (aliasing the log as `l`) in `seq` order, a page at a time."""
         while True:
             # A page is a range of `seq` (gapless) rather than `LIMIT page`: PostgreSQL, its
             # statistics stale after an import, would join every row after `after` to sort
             # out the first page, and a scan of the whole log would take quadratic time.
             upper = after + page if until is None else min(after + page, until)
-            with self.read() as cur:
-                batch = cur.all(
-                    select + "WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq", (after, upper)
-                )
-            yield batch
+            batch = self._select("WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq", (after, upper))
+            yield from batch
             if until is not None and upper >= until:
                 return
             if len(batch) < page:
@@ -744,15 +733,37 @@ class Store:
         return [row["referral"] for row in rows]
 
     def raw_rows(self, *, after: int = 0, page: int = PAGE) -> Iterator[Any]:
-        """Stored rows exactly as they are, for `verify`."""
-        for rows in self._seq_pages(
+        """Stored rows exactly as they are, for `verify`: every row, whatever it holds."""
+        select = (
             "SELECT l.*, s.state, s.topic FROM {p}rl_log l LEFT JOIN {events} s "
             "ON s.originator_id = l.originator_id "
-            "AND s.originator_version = l.originator_version ",
-            after=after,
-            page=page,
-        ):
+            "AND s.originator_version = l.originator_version "
+        )
+        while True:
+            # A range of `seq` rather than `LIMIT page`, as in `events()`: PostgreSQL without
+            # statistics would otherwise join every row after `after` for each page.
+            upper = after + page
+            with self.read() as cur:
+                rows = cur.all(
+                    select + "WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq", (after, upper)
+                )
             yield from rows
+            if len(rows) == page:
+                after = upper
+                continue
+            # The end of the log, or a gap in `seq` (which `verify` reports): go on after it.
+            with self.read() as cur:
+                row = cur.one("SELECT MIN(seq) AS next FROM {p}rl_log WHERE seq > ?", (upper,))
+            following = row["next"] if row is not None else None
+            if type(following) is int:
+                after = following - 1
+                continue
+            if following is not None:
+                # SQLite keeps any value it is given, and sorts text after every number: the
+                # rows whose `seq` is no number come last, as they are, for `verify` to report.
+                with self.read() as cur:
+                    yield from cur.all(select + "WHERE l.seq > ? ORDER BY l.seq", (upper,))
+            return
 
     def stored_event_count(self) -> int:
         with self.read() as cur:
