@@ -33,15 +33,31 @@ class _Entries:
     def init_entries(self) -> None:
         self.entries: dict[str, dict[str, Any]] = {}  # id -> compact record, in version order
         self.retracted: set[str] = set()
+        # The live entries (neither retracted nor retractions) by type, in version order. The
+        # rules ask for some types on every write; rebuilding them from `entries` each time made
+        # a write's cost grow with the aggregate's length (a long referral's import quadratic).
+        # `remember` is the only writer of all three, so they cannot drift apart.
+        self.live_by_type: dict[str, dict[str, dict[str, Any]]] = {}
 
     def remember(self, record: dict[str, Any], at_us: int) -> None:
         entry = {"type": record["type"], "at": at_us}
         for key in ("to", "by", "target", "with"):
             if key in record:
                 entry[key] = record[key]
-        self.entries[record["id"]] = entry
+        event_id = record["id"]  # unique in the ledger: never remembered twice
+        self.entries[event_id] = entry
         if record["type"] == "event-retracted":
-            self.retracted.add(record["retracts"])
+            retracted_id = record["retracts"]
+            self.retracted.add(retracted_id)
+            target = self.entries.get(retracted_id)
+            if target is not None:
+                self.live_by_type.get(target["type"], {}).pop(retracted_id, None)
+        elif event_id not in self.retracted:  # (a retraction always follows its event)
+            self.live_by_type.setdefault(record["type"], {})[event_id] = entry
+
+    def live_of(self, kind: str) -> list[dict[str, Any]]:
+        """The live entries of one type, in version order: `live()` filtered, without the scan."""
+        return list(self.live_by_type.get(kind, {}).values())
 
     def live(self) -> list[tuple[str, dict[str, Any]]]:
         return [
@@ -81,18 +97,17 @@ class Referral(Aggregate, _Entries):
     @property
     def target(self) -> str | None:
         target = self.requested_target
-        intros = [e for _, e in self.live() if e["type"] == "introduction-made"]
-        for entry in sorted(intros, key=lambda e: e["at"]):
+        for entry in sorted(self.live_of("introduction-made"), key=lambda e: e["at"]):
             target = entry["to"]
         return target
 
     @property
     def closed_at(self) -> int | None:
-        closes = [e["at"] for _, e in self.live() if e["type"] == "referral-closed"]
+        closes = [e["at"] for e in self.live_of("referral-closed")]
         return min(closes) if closes else None
 
     def held_interviews(self) -> list[int]:
-        return [e["at"] for _, e in self.live() if e["type"] == "interview-held"]
+        return [e["at"] for e in self.live_of("interview-held")]
 
 
 class Person(Aggregate, _Entries):

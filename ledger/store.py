@@ -41,6 +41,11 @@ from .rules import Located
 GENESIS = "0" * 64
 LOCK_TIMEOUT_ENV = "REFERRAL_LEDGER_LOCK_TIMEOUT"
 PAGE = 1000
+# A write that stores at least this many events refreshes the planner's statistics (see
+# `Store._analyze`). A first import is the case that matters: the tables go from empty to large
+# while the planner still believes them empty. Below it, statistics need no refresh so soon, and
+# the ANALYZE (a sample of each table, some tens of milliseconds) would be most of a small write.
+ANALYZE_AFTER = 1000
 
 
 class OrjsonTranscoder(Transcoder):
@@ -505,13 +510,13 @@ class Store:
         found: set[str] = set()
         ids = list(dict.fromkeys(event_ids))
         for start in range(0, len(ids), 500):
-            where, params = self._one_of("event_id", ids[start : start + 500])
+            where, params = self.one_of("event_id", ids[start : start + 500])
             with self.read() as cur:
                 rows = cur.all(f"SELECT event_id FROM {{p}}rl_log WHERE {where}", params)
             found.update(row["event_id"] for row in rows)
         return found
 
-    def _one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         """A condition that `column` is one of `values`, and its parameters: an IN list on
         SQLite; on PostgreSQL one array, as its driver takes long to parse 500 placeholders."""
         if self.is_sqlite:
@@ -528,7 +533,7 @@ class Store:
         mapper = self.app.mapper
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            where, params = self._one_of(
+            where, params = self.one_of(
                 "originator_id", [u.hex if self.is_sqlite else u for u in chunk]
             )
             with self.read() as cur:
@@ -565,7 +570,7 @@ class Store:
     def secrets(self, handles: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for start in range(0, len(handles), 500):  # SQLite allows only so many parameters
-            where, params = self._one_of("handle", handles[start : start + 500])
+            where, params = self.one_of("handle", handles[start : start + 500])
             with self.read() as cur:
                 rows = cur.all(f"SELECT handle, secret FROM {{p}}rl_keys WHERE {where}", params)
             for row in rows:
@@ -729,20 +734,37 @@ class Store:
         return [row["referral"] for row in rows]
 
     def raw_rows(self, *, after: int = 0, page: int = PAGE) -> Iterator[Any]:
-        """Stored rows exactly as they are, for `verify`."""
+        """Stored rows exactly as they are, for `verify`: every row, whatever it holds."""
+        select = (
+            "SELECT l.*, s.state, s.topic FROM {p}rl_log l LEFT JOIN {events} s "
+            "ON s.originator_id = l.originator_id "
+            "AND s.originator_version = l.originator_version "
+        )
         while True:
+            # A range of `seq` rather than `LIMIT page`, as in `events()`: PostgreSQL without
+            # statistics would otherwise join every row after `after` for each page.
+            upper = after + page
             with self.read() as cur:
                 rows = cur.all(
-                    "SELECT l.*, s.state, s.topic FROM {p}rl_log l LEFT JOIN {events} s "
-                    "ON s.originator_id = l.originator_id "
-                    "AND s.originator_version = l.originator_version "
-                    "WHERE l.seq > ? ORDER BY l.seq LIMIT ?",
-                    (after, page),
+                    select + "WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq", (after, upper)
                 )
             yield from rows
-            if len(rows) < page:
-                return
-            after = int(rows[-1]["seq"])
+            if len(rows) == page:
+                after = upper
+                continue
+            # The end of the log, or a gap in `seq` (which `verify` reports): go on after it.
+            with self.read() as cur:
+                row = cur.one("SELECT MIN(seq) AS next FROM {p}rl_log WHERE seq > ?", (upper,))
+            following = row["next"] if row is not None else None
+            if type(following) is int:
+                after = following - 1
+                continue
+            if following is not None:
+                # SQLite keeps any value it is given, and sorts text after every number: the
+                # rows whose `seq` is no number come last, as they are, for `verify` to report.
+                with self.read() as cur:
+                    yield from cur.all(select + "WHERE l.seq > ? ORDER BY l.seq", (upper,))
+            return
 
     def stored_event_count(self) -> int:
         with self.read() as cur:
@@ -859,7 +881,29 @@ class Store:
             self._scrub_journal()
         elif forgets:
             self._vacuum_erased()
+        if len(batch) >= ANALYZE_AFTER:
+            self._analyze()
         return stored
+
+    def _analyze(self) -> None:
+        """Refresh PostgreSQL's statistics of the tables a write fills, after its commit.
+
+        Autovacuum may be off (it is on some servers) or not have come round yet: after a large
+        import the planner then takes the tables for empty and plans every read as a scan, a
+        join of the log with rl_private and rl_keys a nested loop over all their rows. ANALYZE
+        runs here, outside the write transaction, so it never lengthens the write lock; it takes
+        a lock that blocks neither readers nor writers. SQLite is left as it is: its planner
+        does without statistics, and our queries are written for that (see `person_events`).
+        """
+        if self.is_sqlite:
+            return
+        tables = ("rl_log", "rl_private", "rl_keys", "rl_retractions", "rl_mentions")
+        names = ", ".join([self.events_table, *(self.prefix + name for name in tables)])
+        try:
+            with self.datastore.get_connection() as conn:  # autocommit, like every read
+                conn.execute(f"ANALYZE {names}")
+        except Exception:  # noqa: BLE001 — the events are committed; statistics are only a help
+            return
 
     def _insert_rows(self, cur: _Cursor, rows: _Rows) -> None:
         self._insert_stored_events(cur, rows.events)
