@@ -184,6 +184,21 @@ class View:
         for key in wanted:
             self._referrals[key] = self._events(found.get(key, []), retracted=retracted)
 
+    def referral_histories(self, keys: Iterable[str]) -> dict[str, list[Mapping[str, Any]]]:
+        """`referral_history` of many referrals, by key, in a few queries; their live events
+        (`referral`) are kept from the same rows, as `preload` keeps them."""
+        wanted = list(dict.fromkeys(keys))
+        found = self.store.referrals_events(wanted)
+        retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
+        histories = {}
+        for key in wanted:
+            rows = found.get(key, [])
+            if key not in self._referrals:
+                self._referrals[key] = self._events(rows, retracted=retracted)
+            history = self._events(rows, live=False)
+            histories[key] = sorted(history, key=lambda e: e["seq"])
+        return histories
+
     def referral(self, key: str) -> list[Mapping[str, Any]]:
         """The referral's live events (no retractions, nothing retracted), by `at` then `seq`."""
         if key not in self._referrals:
