@@ -192,10 +192,15 @@ class View:
         retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
         histories = {}
         for key in wanted:
-            rows = found.get(key, [])
+            # One read-only copy of each event for both: the live events are the history (by
+            # `at` already) less retractions and what they retract, as `_events` leaves out.
+            history = self._events(found.get(key, []), live=False)
             if key not in self._referrals:
-                self._referrals[key] = self._events(rows, retracted=retracted)
-            history = self._events(rows, live=False)
+                self._referrals[key] = [
+                    e
+                    for e in history
+                    if e["id"] not in retracted and e["type"] != "event-retracted"
+                ]
             histories[key] = sorted(history, key=lambda e: e["seq"])
         return histories
 
