@@ -184,6 +184,26 @@ class View:
         for key in wanted:
             self._referrals[key] = self._events(found.get(key, []), retracted=retracted)
 
+    def referral_histories(self, keys: Iterable[str]) -> dict[str, list[Mapping[str, Any]]]:
+        """`referral_history` of many referrals, by key, in a few queries; their live events
+        (`referral`) are kept from the same rows, as `preload` keeps them."""
+        wanted = list(dict.fromkeys(keys))
+        found = self.store.referrals_events(wanted)
+        retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
+        histories = {}
+        for key in wanted:
+            # One read-only copy of each event for both: the live events are the history (by
+            # `at` already) less retractions and what they retract, as `_events` leaves out.
+            history = self._events(found.get(key, []), live=False)
+            if key not in self._referrals:
+                self._referrals[key] = [
+                    e
+                    for e in history
+                    if e["id"] not in retracted and e["type"] != "event-retracted"
+                ]
+            histories[key] = sorted(history, key=lambda e: e["seq"])
+        return histories
+
     def referral(self, key: str) -> list[Mapping[str, Any]]:
         """The referral's live events (no retractions, nothing retracted), by `at` then `seq`."""
         if key not in self._referrals:

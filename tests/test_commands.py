@@ -403,6 +403,51 @@ def test_list_text(three):
     assert lines[2].split() == ["dave-acme", "declined", "Acme", "dave", "carol", "-"]
 
 
+@pytest.mark.parametrize("batch", [1, 2])
+def test_list_read_in_batches_says_what_show_says(three, monkeypatch, batch):
+    """`list` reads referrals a batch at a time, each batch through a fresh View; whatever
+    the batch size, every referral comes out once, in request order, as `show` has it."""
+    from ledger_commands import reading
+
+    whole = [run(three, "list").stdout, run(three, "list --json").stdout_bytes]
+    monkeypatch.setattr(reading, "BATCH", batch)
+    listed = three.json("list", "--json")
+    assert listed == [
+        three.json("show", key, "--json") for key in ("ana-acme", "dave-acme", "ana-x")
+    ]
+    assert [run(three, "list").stdout, run(three, "list --json").stdout_bytes] == whole
+    assert keys_of(three, "list --person ana --json") == ["ana-acme", "ana-x"]
+    assert keys_of(three, "list --person ana --stage closed --json") == ["ana-x"]
+
+
+def keys_of(cli, line: str) -> list[str]:
+    return [s["referral"] for s in cli.json(*shlex.split(line))]
+
+
+def test_view_referral_histories_are_each_referrals_history_and_live_events(three):
+    """`View.referral_histories` (what `list` reads) gives, for every referral and at every
+    `known_at`, what `referral_history` and `referral` give one referral at a time."""
+    from ledger.app import Ledger
+    from ledger.events import parse_timestamp, to_micros
+    from ledger.views import View
+
+    keys = ["ana-acme", "dave-acme", "ana-x", "no-such-referral"]
+    led = Ledger(three.db)
+    try:
+        times = [to_micros(parse_timestamp(e["recorded_at"])) for e in three.export()]
+        for known_at in [None, *times, times[0] - 1]:
+            view = View(led, known_at)
+            histories = view.referral_histories(keys)
+            for key in keys:
+                one = View(led, known_at)
+                assert histories[key] == one.referral_history(key)
+                assert view.referral(key) == one.referral(key)
+        retracted = View(led).referral_histories(["ana-acme"])["ana-acme"]
+        assert [e["type"] for e in retracted].count("event-retracted") == 1
+    finally:
+        led.close()
+
+
 def test_list_of_an_empty_ledger(cli):
     assert run(cli, "list").stdout == "No referrals.\n"
     assert cli.json("list", "--json") == []

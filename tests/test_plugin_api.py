@@ -414,6 +414,8 @@ def test_events_handed_to_plugins_are_read_only(use, cli):
             assert view.referral(part)
             for event in view.referral_history(part):
                 mutate("View.referral_history", event)
+            for event in view.referral_histories([part])[part]:
+                mutate("View.referral_histories", event)
             mutate("View.person", view.person("ana"))
             mutate("View.event", view.event(view.referral(part)[0]["id"]))
             for event in view.declarations("ana") + view.declarations_between("ana", "carol"):
@@ -447,6 +449,7 @@ def test_events_handed_to_plugins_are_read_only(use, cli):
         "View.event",
         "View.declarations",
         "View.referral_history",
+        "View.referral_histories",
     } <= set(caught)
     assert cli.export()[-1]["preparation"] == {"questions": ["why?"]}
 

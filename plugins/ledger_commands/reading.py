@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -19,18 +20,30 @@ if TYPE_CHECKING:
     from ledger.views import View
 
 
+# Referrals summarized per View by `list`: a View keeps every referral it has read, so a
+# fresh one per batch bounds the memory, and one batch is read in a few queries.
+BATCH = 1000
+
+
+def retractions(history: list[Mapping[str, Any]]) -> int:
+    """How many events a referral's history (`View.referral_history`) retracted."""
+    return sum(1 for event in history if event["type"] == "event-retracted")
+
+
 def load(view: View, key: str) -> Summary | None:
     """One referral's summary: its live events, and how many of its events were retracted."""
     summary = summarize(view.referral(key))
     if summary is None:
         return None
-    history = view.referral_history(key)
-    retracted = sum(1 for event in history if event["type"] == "event-retracted")
-    return replace(summary, retracted=retracted)
+    return replace(summary, retracted=retractions(view.referral_history(key)))
 
 
-def summaries(ledger: Ledger, person: str | None = None, stage: str | None = None) -> list[Summary]:
-    """Every referral (or those with `person` as a party, or at `stage`), in request order."""
+def iter_summaries(
+    ledger: Ledger, person: str | None = None, stage: str | None = None
+) -> Iterator[Summary]:
+    """Every referral (or those with `person` as a party, or at `stage`), in request order.
+
+    An unknown `person` is refused here, before the first summary is asked for."""
     from ledger.views import View
 
     view = View(ledger)
@@ -41,17 +54,48 @@ def summaries(ledger: Ledger, person: str | None = None, stage: str | None = Non
         keys = [key for key in view.referral_keys() if key in wanted]
     else:
         keys = view.referral_keys()
-    found = []
-    for key in keys:
-        summary = load(view, key)
-        if summary is None:
-            continue
-        if person is not None and not summary.involves(person):
-            continue
-        if stage is not None and summary.stage != stage:
-            continue
-        found.append(summary)
-    return found
+    return _summaries(ledger, keys, person, stage)
+
+
+def _summaries(
+    ledger: Ledger, keys: list[str], person: str | None, stage: str | None
+) -> Iterator[Summary]:
+    from ledger.views import View
+
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start : start + BATCH]
+        view = View(ledger)
+        histories = view.referral_histories(batch)
+        for key in batch:
+            summary = summarize(view.referral(key), retracted=retractions(histories[key]))
+            if summary is None:
+                continue
+            if person is not None and not summary.involves(person):
+                continue
+            if stage is not None and summary.stage != stage:
+                continue
+            yield summary
+
+
+def summaries(ledger: Ledger, person: str | None = None, stage: str | None = None) -> list[Summary]:
+    """`iter_summaries` as a list."""
+    return list(iter_summaries(ledger, person, stage))
+
+
+def emit_json_array(values: Iterable[Any]) -> None:
+    """`emit_json(list(values))`, byte for byte, written as the values come rather than held:
+    `list --json` of a large ledger would otherwise hold every referral's summary at once."""
+    import orjson
+
+    out = sys.stdout.buffer
+    opening = b"[\n  "
+    for value in values:
+        # orjson writes no newline but its indentation's (a newline in a string is escaped),
+        # so indenting each line by two spaces nests the value as in the whole array.
+        out.write(opening + orjson.dumps(value, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  "))
+        opening = b",\n  "
+    out.write(b"[]\n" if opening == b"[\n  " else b"\n]\n")
+    out.flush()
 
 
 def _text(value: Any) -> str:
@@ -106,22 +150,23 @@ LIST_HELP = "List referrals with their stage.\n\n\b\nStages:\n" + "\n".join(
 @click.option("--stage", type=click.Choice(list(STAGES)), help="Only referrals at this stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(person: str | None, stage: str | None, as_json: bool) -> None:
-    found = summaries(get_ledger(), person, stage)
+    found = iter_summaries(get_ledger(), person, stage)
     if as_json:
-        emit_json([summary.as_json() for summary in found])
+        emit_json_array(summary.as_json() for summary in found)
         return
     echo_table(found)
 
 
-def echo_table(found: list[Summary]) -> None:
-    if not found:
-        click.echo("No referrals.")
-        return
+def echo_table(found: Iterable[Summary]) -> None:
+    # Only the cells are held, not the summaries: the widths need every row before the first.
     header = ("REFERRAL", "STAGE", "COMPANY", "REQUESTER", "REFERRER", "TARGET")
     rows = [
         (s.referral, s.stage, _text(s.company), s.requester, s.referrer, _text(s.target))
         for s in found
     ]
+    if not rows:
+        click.echo("No referrals.")
+        return
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
