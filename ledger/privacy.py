@@ -8,7 +8,6 @@ person deletes both; the commitments stay and reveal nothing once the secret is 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -27,7 +26,8 @@ def new_secret() -> bytes:
 
 def commitment(secret: bytes, event_id: str, path: str, value: Any) -> str:
     message = event_id.encode() + b"\x1f" + path.encode() + b"\x1f" + dumps(value)
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    # hmac.digest: the same HMAC in one C call, without building an hmac.HMAC object
+    return hmac.digest(secret, message, "sha256").hex()
 
 
 def is_commitment(value: Any) -> bool:

@@ -9,6 +9,7 @@ instead of breaking every row after it.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import orjson
 
 from .aggregates import Person, Referral, person_id, referral_id
 from .errors import LedgerError
-from .events import format_timestamp, from_micros, parse_timestamp, to_micros
+from .events import EPOCH, format_micros, parse_timestamp, to_micros
 from .interchange import dumps
 from .privacy import commitment, sealed_paths
 from .store import GENESIS, chain_hash
@@ -102,6 +103,34 @@ class Verdict:
 
 
 _CREATED = {"person-added": Person, "referral-requested": Referral}
+_FIELDS = frozenset({"timestamp", "record", "originator_topic"})
+_INDEX_COLUMNS = ("event_id", "type", "referral", "at_us", "actor", "other")
+# The stored topic of each (aggregate, created) pair, spelled once rather than for every row.
+_TOPICS: dict[tuple[type, bool], str] = {
+    (aggregate, created): f"{aggregate.TOPIC}.{'Created' if created else 'Recorded'}"  # type: ignore[attr-defined]
+    for aggregate in (Person, Referral)
+    for created in (True, False)
+}
+# `at` as the ledger writes it (UTC, `Z`, microseconds only when there are any): for such
+# text `fromisoformat` and the 1970 bound are all of `parse_timestamp` that can apply.
+_WRITTEN_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?Z")
+
+
+def _at_micros(value: Any) -> int:
+    """`to_micros(parse_timestamp(value, future_ok=True))`, raising as it does.
+
+    Most `at` values are written as the ledger writes them and are read here directly; any
+    other text takes `parse_timestamp`, whose cache cannot help a ledger of distinct times.
+    """
+    if type(value) is str and _WRITTEN_AT.fullmatch(value):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass  # February 30th and the like: parse_timestamp says why
+        else:
+            if moment >= EPOCH:
+                return to_micros(moment)
+    return to_micros(parse_timestamp(value, future_ok=True))
 
 
 def _hex(value: Any) -> str:
@@ -163,7 +192,7 @@ class Checker:
         self.verdict.events += 1
         stored_hash = str(row["hash"])
         try:
-            computed = self._check_row(seq, row, private)
+            computed = self._check_row(seq, row, stored_hash, private)
         except Exception as exc:  # noqa: BLE001 - content shaped like nothing the ledger writes
             self.problem(seq, f"stored event cannot be checked: {type(exc).__name__}: {exc}")
             computed = None
@@ -175,7 +204,11 @@ class Checker:
             self.checkpoint_hash = computed
 
     def _check_row(
-        self, seq: int, row: Mapping[str, Any], private: tuple[str, bytes | None] | None
+        self,
+        seq: int,
+        row: Mapping[str, Any],
+        stored_hash: str,
+        private: tuple[str, bytes | None] | None,
     ) -> str | None:
         """Every check of one row; returns the recomputed hash when the content could be read."""
         event_id = str(row["event_id"])
@@ -199,15 +232,16 @@ class Checker:
             return None
         if canonical != state:
             self.problem(seq, "stored bytes are not in canonical form (altered formatting)")
-        extra = set(decoded) - {"timestamp", "record", "originator_topic"}
-        if extra:
+        if not decoded.keys() <= _FIELDS:
+            extra = set(decoded) - _FIELDS
             self.problem(seq, f"stored event has unexpected fields: {', '.join(sorted(extra))}")
-        recorded_at = format_timestamp(from_micros(recorded_us))
+        # format_micros is format_timestamp(from_micros(...)) without the time zone round trip
+        recorded_at = format_micros(recorded_us)
         computed = chain_hash(self.prev, seq, event_id, recorded_at, dumps(record))
-        if computed != str(row["hash"]):
+        if computed != stored_hash:
             self.problem(seq, "hash does not match the event's content and position")
         self._check_index(seq, row, record, decoded.get("timestamp"))
-        self._check_aggregate(seq, row, record, decoded)
+        self._check_aggregate(seq, row, record, decoded, recorded_us)
         if private is not None:
             self.private_seen += 1
         self._check_private(seq, record, private)
@@ -216,9 +250,10 @@ class Checker:
     def _check_index(
         self, seq: int, row: Mapping[str, Any], record: dict[str, Any], timestamp: Any
     ) -> None:
-        kind = record.get("type")
+        get = record.get
+        kind = get("type")
         try:
-            at_us = to_micros(parse_timestamp(record.get("at"), future_ok=True))  # type: ignore[arg-type]
+            at_us = _at_micros(get("at"))
         except (ValueError, TypeError):
             self.problem(seq, "the event's `at` is not a timestamp")
             return
@@ -228,18 +263,24 @@ class Checker:
             or (to_micros(timestamp) != at_us)
         ):
             self.problem(seq, "stored timestamp differs from the event's `at`")
-        actor = record.get("by") or record.get("handle")
         if kind in ("person-added", "person-forgotten"):
-            actor = record.get("handle")
-        expected = {
-            "event_id": record.get("id"),
-            "type": kind,
-            "referral": record.get("referral"),
-            "at_us": at_us,
-            "actor": actor,
-            "other": record.get("with") or record.get("to"),
-        }
-        for column, value in expected.items():
+            actor = get("handle")
+        else:
+            actor = get("by") or get("handle")
+        expected = (get("id"), kind, get("referral"), at_us, actor, get("with") or get("to"))
+        # One comparison of the row as stored: a stored at_us equal to the int here is one
+        # that int() reads as that int too. Only a mismatch needs the column by column look.
+        stored_columns = (
+            row["event_id"],
+            row["type"],
+            row["referral"],
+            row["at_us"],
+            row["actor"],
+            row["other"],
+        )
+        if stored_columns == expected:
+            return
+        for column, value in zip(_INDEX_COLUMNS, expected, strict=True):
             stored = row[column]
             if column == "at_us":
                 stored = int(stored)
@@ -247,7 +288,12 @@ class Checker:
                 self.problem(seq, f"log column {column} differs from the stored event")
 
     def _check_aggregate(
-        self, seq: int, row: Mapping[str, Any], record: dict[str, Any], decoded: dict[str, Any]
+        self,
+        seq: int,
+        row: Mapping[str, Any],
+        record: dict[str, Any],
+        decoded: dict[str, Any],
+        recorded_us: int,
     ) -> None:
         kind = record.get("type")
         event_id = str(record.get("id"))
@@ -276,14 +322,11 @@ class Checker:
         if stored_origin != origin:
             self.problem(seq, "stored under another referral or person than its content names")
             return
-        expected_version = self.versions.get(origin, 0) + 1
-        if version != expected_version:
-            self.problem(
-                seq, f"version {version} of its referral or person, expected {expected_version}"
-            )
-        self.versions[origin] = max(version, self.versions.get(origin, 0))
-        suffix = "Created" if created is not None else "Recorded"
-        topic = f"{aggregate.TOPIC}.{suffix}"  # type: ignore[attr-defined]
+        known = self.versions.get(origin, 0)
+        if version != known + 1:
+            self.problem(seq, f"version {version} of its referral or person, expected {known + 1}")
+        self.versions[origin] = max(version, known)
+        topic = _TOPICS[aggregate, created is not None]
         if row["topic"] != topic:
             self.problem(seq, f"stored topic {row['topic']!r}, expected {topic!r}")
         if (created is not None) != ("originator_topic" in decoded) or (
@@ -291,7 +334,7 @@ class Checker:
         ):
             self.problem(seq, "stored originator topic does not fit the event")
         if kind == "event-retracted":
-            self.retractions[str(record.get("retracts"))] = (seq, int(row["recorded_us"]))
+            self.retractions[str(record.get("retracts"))] = (seq, recorded_us)
 
     def _check_private(
         self, seq: int, record: dict[str, Any], private: tuple[str, bytes | None] | None
@@ -312,6 +355,8 @@ class Checker:
         if not isinstance(values, dict):
             self.problem(seq, "kept personal values cannot be read")
             return
+        if not values:
+            return  # nothing kept to match against a commitment
         sealed = dict(sealed_paths(record))
         secret = self.secrets.get(owner)
         for path, value in values.items():
