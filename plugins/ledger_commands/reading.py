@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.cli import emit_json, get_ledger, safe
+from ledger.cli import emit_json, emit_json_array, get_ledger, safe
 from ledger.errors import LedgerError
 
 from .command import LedgerCommand
@@ -80,22 +79,6 @@ def _summaries(
 def summaries(ledger: Ledger, person: str | None = None, stage: str | None = None) -> list[Summary]:
     """`iter_summaries` as a list."""
     return list(iter_summaries(ledger, person, stage))
-
-
-def emit_json_array(values: Iterable[Any]) -> None:
-    """`emit_json(list(values))`, byte for byte, written as the values come rather than held:
-    `list --json` of a large ledger would otherwise hold every referral's summary at once."""
-    import orjson
-
-    out = sys.stdout.buffer
-    opening = b"[\n  "
-    for value in values:
-        # orjson writes no newline but its indentation's (a newline in a string is escaped),
-        # so indenting each line by two spaces nests the value as in the whole array.
-        out.write(opening + orjson.dumps(value, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  "))
-        opening = b",\n  "
-    out.write(b"[]\n" if opening == b"[\n  " else b"\n]\n")
-    out.flush()
 
 
 def _text(value: Any) -> str:
