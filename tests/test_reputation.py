@@ -22,13 +22,19 @@ def assert_explained(people):
                 assert entry["points"] != 0 and entry["reason"]
 
 
-def test_every_score_is_base_plus_its_explanation(cli):
+def two_referrals(cli):
+    """ana's referral done right, and eve's: unprepared, vetted by a referrer who met her once."""
     story = Story(cli)
     story.done_right()
     story.referral = "r2"
     story.request(0, by="eve", target=None, preparation={}, relationship="friend")
     story.vet(9, knows_work=False, relationship="met-once")
     story.introduce(10, to="dan")
+    return story
+
+
+def test_every_score_is_base_plus_its_explanation(cli):
+    story = two_referrals(cli)
     for on in (0, 5, 30, 400):
         people = story.reputation(on)
         assert_explained(people)
@@ -186,12 +192,7 @@ def test_everyone_a_page_at_a_time_is_everyone_one_by_one(cli, monkeypatch, page
     # must be what `reputation HANDLE` shows, with every page size, text and JSON alike.
     import ledger_reputation.command
 
-    story = Story(cli)
-    story.done_right()
-    story.referral = "r2"
-    story.request(0, by="eve", target=None, preparation={}, relationship="friend")
-    story.vet(9, knows_work=False, relationship="met-once")
-    story.introduce(10, to="dan")
+    two_referrals(cli)
     monkeypatch.setattr(ledger_reputation.command, "PAGE", page)
     everyone = cli.json("reputation", "--json", "--as-of", day(400))
     assert [p["person"] for p in everyone] == ["ana", "bob", "carol", "dan", "eve"]
