@@ -492,20 +492,21 @@ def stored_rows(
     sql, params = _select(category, as_of, person, referral, involving, ended, "*", people)
     with ledger.store.read() as cur:
         found = cur.all(sql, params)
-    return [
-        Row(
-            r["projection"],
-            r["category"],
-            r["kind"],
-            r["referral"],
-            r["person"],
-            r["owed_to"],
-            int(r["start_us"]),
-            None if r["end_us"] is None else int(r["end_us"]),
-            orjson.loads(bytes(r["data"])),
-        )
-        for r in found
-    ]
+    return [Row(r["projection"], *_stored_values(r)) for r in found]
+
+
+def _stored_values(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A stored row's values after its projection (and part): those of `Row`, decoded."""
+    return (
+        r["category"],
+        r["kind"],
+        r["referral"],
+        r["person"],
+        r["owed_to"],
+        int(r["start_us"]),
+        None if r["end_us"] is None else int(r["end_us"]),
+        orjson.loads(bytes(r["data"])),
+    )
 
 
 _NEVER = 2**63 - 1  # an end_us later than any time
@@ -677,20 +678,7 @@ def _row_keys(ledger: Ledger, name: str) -> Iterator[bytes]:
                 (name, parts[0]["part"], after),
             )
         for r in found:
-            yield orjson.dumps(
-                [
-                    r["part"],
-                    r["category"],
-                    r["kind"],
-                    r["referral"],
-                    r["person"],
-                    r["owed_to"],
-                    int(r["start_us"]),
-                    None if r["end_us"] is None else int(r["end_us"]),
-                    orjson.loads(bytes(r["data"])),
-                ],
-                option=orjson.OPT_SORT_KEYS,
-            )
+            yield orjson.dumps([r["part"], *_stored_values(r)], option=orjson.OPT_SORT_KEYS)
 
 
 def _digest(key: bytes) -> bytes:

@@ -286,6 +286,15 @@ CREATE INDEX IF NOT EXISTS {p_}rl_rows_referral ON {p}rl_rows (referral, categor
 """
 
 
+def _in_chunks(keys: Sequence[str], size: int = 500) -> Iterator[tuple[list[str], str]]:
+    """The distinct keys, in order, `size` at a time, each page with its `?,?,…` marks: one
+    `IN (…)` query per page instead of one per key."""
+    names = list(dict.fromkeys(keys))
+    for start in range(0, len(names), size):
+        chunk = names[start : start + size]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 class Store:
     """Stored events, their order and chain, personal data, and plugins' derived rows."""
 
@@ -656,10 +665,7 @@ class Store:
     def referrals_events(self, keys: Sequence[str]) -> dict[str, list[Stored]]:
         """The events of many referrals, by key, in `seq` order: one query per 500 keys."""
         found: dict[str, list[Stored]] = {}
-        names = list(dict.fromkeys(keys))
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(keys):
             with self.read() as cur:
                 rows = cur.all(
                     # by (referral, seq): the rl_log_referral index, not a scan of the whole log
@@ -686,11 +692,8 @@ class Store:
     ) -> dict[str, list[Stored]]:
         """`person_events` of many people, by handle: one query per 500 people."""
         found: dict[str, list[Stored]] = {}
-        names = list(dict.fromkeys(handles))
         kinds = ",".join("?" * len(types))
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(handles):
             with self.read() as cur:
                 rows = cur.all(
                     "SELECT l.actor, "
@@ -712,10 +715,7 @@ class Store:
     def referrals_of_people(self, handles: Sequence[str]) -> dict[str, list[str]]:
         """`referrals_of` many people, by handle: one query per 500 people."""
         found: dict[str, list[str]] = {}
-        names = list(dict.fromkeys(handles))
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(handles):
             with self.read() as cur:
                 rows = cur.all(
                     "SELECT handle, referral FROM {p}rl_mentions "
