@@ -158,7 +158,7 @@ def build_audit(
 def _public(found: Iterable[Any]) -> list[dict[str, Any]]:
     """Rows as `alerts`/`flags` print them: without the interval kept for bookkeeping."""
     found = sorted(found, key=lambda r: (r.start_us, r.kind, r.person or ""))
-    return [{k: v for k, v in r.data.items() if k not in ("start", "end")} for r in found]
+    return [r.public() for r in found]
 
 
 def _actors(events: Iterable[Mapping[str, Any]]) -> set[str]:

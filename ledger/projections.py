@@ -78,6 +78,11 @@ class Row:
     def active(self, as_of: int) -> bool:
         return self.start_us <= as_of and (self.end_us is None or as_of < self.end_us)
 
+    def public(self) -> dict[str, Any]:
+        """The row's JSON as the read commands print it: without the validity interval
+        (`start`, `end`) kept for bookkeeping."""
+        return {k: v for k, v in self.data.items() if k != "start" and k != "end"}
+
 
 class ProjectionFailed(Exception):
     def __init__(self, projection: str, plugin: str, exc: BaseException):

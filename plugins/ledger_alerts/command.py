@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ledger.cli import emit_json, get_ledger, safe, time_options
 from ledger.errors import ExitCode, LedgerError
 
+if TYPE_CHECKING:
+    from ledger.projections import Row
+
 DAY_US = 86_400 * 1_000_000
-
-
-def public(data: dict[str, Any]) -> dict[str, Any]:
-    """A row's JSON without the projection's bookkeeping (its validity interval)."""
-    return {k: v for k, v in data.items() if k not in ("start", "end")}
 
 
 @click.command()
@@ -58,33 +56,36 @@ def alerts(
         return
     found = rows(ledger, "alert", as_of=as_of, known_at=known_at, involving=person)
     found.sort(key=lambda r: (r.start_us, r.referral or "", r.kind, r.person or ""))
-    out = []
-    for row in found:
-        item = public(row.data)
-        if person is not None:
-            item["direction"] = "owes" if row.person == person else "owed"
-        out.append(item)
     if as_json:
-        emit_json(out)
+        emit_json([_item(row, person) for row in found])
     else:
-        _print(out, found, as_of, person)
-    if check and out:
+        _print(found, as_of, person)
+    if check and found:
         raise click.exceptions.Exit(ExitCode.FINDINGS)
 
 
-def _print(items: list[dict[str, Any]], found: list[Any], as_of: int, person: str | None) -> None:
-    if not items:
+def _item(row: Row, person: str | None) -> dict[str, Any]:
+    item = row.public()
+    if person is not None:
+        item["direction"] = "owes" if row.person == person else "owed"
+    return item
+
+
+def _print(found: list[Row], as_of: int, person: str | None) -> None:
+    if not found:
         click.echo("Nothing overdue.")
         return
-    width = max(len(str(item.get("referral") or "-")) for item in items)
+    # What is printed comes from the row's JSON (`data`), as in `--json`.
+    width = max(len(str(row.data.get("referral") or "-")) for row in found)
     lines = []
-    for item, row in zip(items, found, strict=True):
+    for row in found:
+        data = row.data
         late = max(0, as_of - row.start_us + 1) // DAY_US  # our rows start 1µs after due
         overdue = f"{late} day{'s' if late != 1 else ''} overdue" if late else "overdue today"
         mark = ""
         if person is not None:
-            mark = "you owe: " if item["direction"] == "owes" else "owed to you: "
-        message = item.get("message") or f"{item.get('person')} owes {item.get('owed_to')}"
-        where = str(item.get("referral") or "-")
-        lines.append(f"{overdue:>17}  {where:<{width}}  {mark}{message} [{item['kind']}]")
+            mark = "you owe: " if row.person == person else "owed to you: "
+        message = data.get("message") or f"{data.get('person')} owes {data.get('owed_to')}"
+        where = str(data.get("referral") or "-")
+        lines.append(f"{overdue:>17}  {where:<{width}}  {mark}{message} [{data['kind']}]")
     click.echo(safe("\n".join(lines)))

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from ledger.cli import emit_json, get_ledger, safe, time_options
 from ledger.errors import LedgerError
-
-
-def public(data: dict[str, Any]) -> dict[str, Any]:
-    """A row's JSON without the projection's bookkeeping (its validity interval)."""
-    return {k: v for k, v in data.items() if k not in ("start", "end")}
 
 
 @click.command()
@@ -35,7 +28,7 @@ def flags(
         raise LedgerError(f"unknown referral {referral!r}")
     found = rows(ledger, "flag", as_of=as_of, known_at=known_at, person=person, referral=referral)
     found.sort(key=lambda r: (r.start_us, r.referral or "", r.kind, r.person or ""))
-    out = [public(row.data) for row in found]
+    out = [row.public() for row in found]
     if as_json:
         emit_json(out)
         return
