@@ -30,6 +30,7 @@ from .config import read_once
 from .crypto import VaultError
 from .errors import LedgerError
 from .events import format_micros
+from .store import ANALYZE_AFTER
 from .views import View, micros, read_only
 
 if TYPE_CHECKING:
@@ -176,6 +177,7 @@ def _catch_up(
         for plugin, projection in registered(ledger)
         if only is None or projection.name in only
     ]
+    caught = 0  # the most events any projection caught up over
     for _attempt in range(3):
         if not pending:
             break
@@ -194,9 +196,12 @@ def _catch_up(
             groups.setdefault(position, []).append((plugin, projection))
         moved: list[tuple[str, Projection]] = []
         for position, group in groups.items():
+            caught = max(caught, head - position)
             todos = _scan(ledger, group, position, head, on_error)
             moved += _advance(ledger, todos, position, head, done, on_error)
         pending = moved
+    if caught >= ANALYZE_AFTER:
+        store.analyze(("rl_rows",))  # as after a large import: the planner's statistics
     return done
 
 

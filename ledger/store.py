@@ -42,10 +42,12 @@ GENESIS = "0" * 64
 LOCK_TIMEOUT_ENV = "REFERRAL_LEDGER_LOCK_TIMEOUT"
 PAGE = 1000
 # A write that stores at least this many events refreshes the planner's statistics (see
-# `Store._analyze`). A first import is the case that matters: the tables go from empty to large
+# `Store.analyze`). A first import is the case that matters: the tables go from empty to large
 # while the planner still believes them empty. Below it, statistics need no refresh so soon, and
 # the ANALYZE (a sample of each table, some tens of milliseconds) would be most of a small write.
 ANALYZE_AFTER = 1000
+# The tables an append fills.
+EVENT_TABLES = ("events", "rl_log", "rl_private", "rl_keys", "rl_retractions", "rl_mentions")
 
 
 class OrjsonTranscoder(Transcoder):
@@ -882,11 +884,12 @@ class Store:
         elif forgets:
             self._vacuum_erased()
         if len(batch) >= ANALYZE_AFTER:
-            self._analyze()
+            self.analyze(EVENT_TABLES)
         return stored
 
-    def _analyze(self) -> None:
-        """Refresh PostgreSQL's statistics of the tables a write fills, after its commit.
+    def analyze(self, tables: Sequence[str]) -> None:
+        """Refresh PostgreSQL's statistics of these tables (`rl_…` names, or "events" for the
+        stored events) after a large write has committed: an import, or plugins' rows.
 
         Autovacuum may be off (it is on some servers) or not have come round yet: after a large
         import the planner then takes the tables for empty and plans every read as a scan, a
@@ -897,8 +900,9 @@ class Store:
         """
         if self.is_sqlite:
             return
-        tables = ("rl_log", "rl_private", "rl_keys", "rl_retractions", "rl_mentions")
-        names = ", ".join([self.events_table, *(self.prefix + name for name in tables)])
+        names = ", ".join(
+            self.events_table if name == "events" else self.prefix + name for name in tables
+        )
         try:
             with self.datastore.get_connection() as conn:  # autocommit, like every read
                 conn.execute(f"ANALYZE {names}")

@@ -1,5 +1,5 @@
 """What keeps reads of a large ledger fast without changing what they return: a large write
-leaves PostgreSQL with statistics of its tables, and `verify` reads the log by ranges of `seq`
+(of events, or of plugins' rows) leaves PostgreSQL with statistics of its tables, and `verify` reads the log by ranges of `seq`
 (gaps and all) rather than by LIMIT."""
 
 from __future__ import annotations
@@ -38,6 +38,22 @@ def test_a_large_import_leaves_statistics_and_a_small_one_does_not(db: str) -> N
         more = synth.lines(store_module.ANALYZE_AFTER, seed=3, prefix="b")
         ledger.import_lines(list(more))
         assert analyzed(ledger) >= set(TABLES)
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_plugins_rows_get_statistics_after_catching_up_over_many_events(db: str) -> None:
+    from ledger.projections import catch_up
+
+    ledger = Ledger(db)
+    try:
+        ledger.import_lines(list(synth.lines(40, seed=3)))
+        assert sum(catch_up(ledger).values()) > 0
+        assert "rl_rows" not in analyzed(ledger)  # 40 events: not worth an ANALYZE
+        ledger.import_lines(list(synth.lines(store_module.ANALYZE_AFTER, seed=3, prefix="b")))
+        assert sum(catch_up(ledger).values()) > 0
+        assert "rl_rows" in analyzed(ledger)
     finally:
         ledger.close()
 
