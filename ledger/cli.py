@@ -165,19 +165,20 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def emit_json_array(items: Iterable[Any]) -> None:
+def emit_json_array(items: Iterable[Any]) -> int:
     """`emit_json(list(items))`, byte for byte, written as the items come: a long list is never
-    held in memory whole."""
+    held in memory whole. Returns how many items it wrote."""
     import orjson
 
     out = sys.stdout.buffer
-    first = True
+    count = 0
     for item in items:
         text = orjson.dumps(item, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
-        out.write((b"[\n  " if first else b",\n  ") + text)
-        first = False
-    out.write(b"[]\n" if first else b"\n]\n")
+        out.write((b",\n  " if count else b"[\n  ") + text)
+        count += 1
+    out.write(b"\n]\n" if count else b"[]\n")
     out.flush()
+    return count
 
 
 def emit_jsonl(values: Any, out: IO[bytes] | None = None) -> int:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 CHUNK = 500  # parts re-derived per transaction
 PAGE = 1000  # events read per view while collecting parts
 PROGRESS_AT = 5000  # show a progress bar when this many events or parts are (re)processed
+LIST_PAGE = 1000  # rows `listed` reads at a time
 
 
 class Projection:
@@ -606,6 +607,59 @@ def rows(
             continue
         found.append(row)
     return found
+
+
+def listed(
+    ledger: Ledger,
+    category: str,
+    *,
+    as_of: int,
+    known_at: int | None,
+    person: str | None = None,
+    referral: str | None = None,
+    involving: str | None = None,
+    on_error: Callable[[ProjectionFailed], None] = _warn,
+) -> Iterator[Row]:
+    """The rows `rows()` gives, in the order the read commands list them: by `start`, then
+    referral, kind and person (then projection and content, so that ties come out alike on
+    both databases). From the kept state they are read as they are asked for, so that a
+    long listing is never held in memory whole."""
+    if known_at is not None:
+        found = rows(
+            ledger,
+            category,
+            as_of=as_of,
+            known_at=known_at,
+            person=person,
+            referral=referral,
+            involving=involving,
+            on_error=on_error,
+        )
+        # the stored rows' data are these bytes (see _to_row), which the database orders by
+        found.sort(key=lambda r: (*_listing_key(r), orjson.dumps(r.data)))
+        yield from found
+        return
+    catch_up(ledger, on_error=on_error)
+    sql, params = _select(category, as_of, person, referral, involving, False, "*")
+    # Text in code point order on both databases, as Python compares strings.
+    text = "" if ledger.store.is_sqlite else ' COLLATE "C"'
+    order = ", ".join(
+        [
+            "start_us",
+            f"COALESCE(referral, ''){text}",
+            f"kind{text}",
+            f"COALESCE(person, ''){text}",
+            f"projection{text}",
+            "data",
+        ]
+    )
+    select = f"SELECT * FROM ({sql}) AS found ORDER BY {order}"
+    for r in ledger.store.stream(select, params, page=LIST_PAGE):
+        yield Row(r["projection"], *_stored_values(r))
+
+
+def _listing_key(row: Row) -> tuple[Any, ...]:
+    return (row.start_us, row.referral or "", row.kind, row.person or "", row.projection)
 
 
 def stored_people(ledger: Ledger, category: str, kind: str, *, as_of: int) -> list[str]:

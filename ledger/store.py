@@ -418,6 +418,29 @@ class Store:
         except (PersistenceError, sqlite3.Error) as exc:
             raise StoreError(f"reading the ledger failed: {exc}") from None
 
+    def stream(self, statement: str, params: Sequence[Any] = (), page: int = PAGE) -> Iterator[Any]:
+        """The rows of one SELECT, read `page` at a time as they are asked for, from one
+        snapshot: a long listing is never held whole. On PostgreSQL through a server-side
+        cursor, which needs a transaction of its own (our connections are in autocommit)."""
+        try:
+            if self.is_sqlite:
+                with self.datastore.transaction(commit=False) as cur:
+                    raw = cur.sqlite_cursor
+                    raw.execute(self._sql(statement), tuple(params))
+                    while found := raw.fetchmany(page):
+                        yield from found
+            else:
+                with (
+                    self.datastore.get_connection() as conn,
+                    conn.transaction(),
+                    conn.cursor(name="rl_stream") as cur,
+                ):
+                    cur.itersize = page
+                    cur.execute(self._sql(statement), tuple(params))
+                    yield from cur
+        except (PersistenceError, sqlite3.Error) as exc:
+            raise StoreError(f"reading the ledger failed: {exc}") from None
+
     @contextmanager
     def write(self, *, lock: bool = True) -> Iterator[Any]:
         """One write transaction that holds the ledger's write lock from its first statement."""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.cli import emit_json, get_ledger, safe, time_options
+from ledger.cli import emit_json_array, get_ledger, safe, time_options
 from ledger.errors import ExitCode, LedgerError
 
 if TYPE_CHECKING:
     from ledger.projections import Row
 
 DAY_US = 86_400 * 1_000_000
+PAGE = 1000  # lines printed at a time
 
 
 @click.command()
@@ -40,7 +42,7 @@ def alerts(
     nothing: it counts the alerts instead of reading them.
     """
     from ledger.config import settings
-    from ledger.projections import count_rows, rows
+    from ledger.projections import count_rows, listed
     from ledger.views import View
 
     if quiet and as_json:
@@ -54,13 +56,12 @@ def alerts(
         if check and overdue:
             raise click.exceptions.Exit(ExitCode.FINDINGS)
         return
-    found = rows(ledger, "alert", as_of=as_of, known_at=known_at, involving=person)
-    found.sort(key=lambda r: (r.start_us, r.referral or "", r.kind, r.person or ""))
+    found = listed(ledger, "alert", as_of=as_of, known_at=known_at, involving=person)
     if as_json:
-        emit_json([_item(row, person) for row in found])
+        overdue = emit_json_array(_item(row, person) for row in found)
     else:
-        _print(found, as_of, person)
-    if check and found:
+        overdue = _print(found, as_of, person)
+    if check and overdue:
         raise click.exceptions.Exit(ExitCode.FINDINGS)
 
 
@@ -71,21 +72,25 @@ def _item(row: Row, person: str | None) -> dict[str, Any]:
     return item
 
 
-def _print(found: list[Row], as_of: int, person: str | None) -> None:
-    if not found:
-        click.echo("Nothing overdue.")
-        return
-    # What is printed comes from the row's JSON (`data`), as in `--json`.
-    width = max(len(str(row.data.get("referral") or "-")) for row in found)
+def _print(found: Iterable[Row], as_of: int, person: str | None) -> int:
+    """Print the alerts as aligned lines; returns how many. Only the printed text of each is
+    kept until all are read (the referrals' column is as wide as the widest)."""
     lines = []
     for row in found:
-        data = row.data
+        data = row.data  # what is printed comes from the row's JSON, as in `--json`
         late = max(0, as_of - row.start_us + 1) // DAY_US  # our rows start 1µs after due
         overdue = f"{late} day{'s' if late != 1 else ''} overdue" if late else "overdue today"
         mark = ""
         if person is not None:
             mark = "you owe: " if row.person == person else "owed to you: "
         message = data.get("message") or f"{data.get('person')} owes {data.get('owed_to')}"
-        where = str(data.get("referral") or "-")
-        lines.append(f"{overdue:>17}  {where:<{width}}  {mark}{message} [{data['kind']}]")
-    click.echo(safe("\n".join(lines)))
+        rest = f"{mark}{message} [{data['kind']}]"
+        lines.append((f"{overdue:>17}", str(data.get("referral") or "-"), rest))
+    if not lines:
+        click.echo("Nothing overdue.")
+        return 0
+    width = max(len(where) for _, where, _ in lines)
+    for start in range(0, len(lines), PAGE):
+        page = lines[start : start + PAGE]
+        click.echo(safe("\n".join(f"{a}  {where:<{width}}  {b}" for a, where, b in page)))
+    return len(lines)

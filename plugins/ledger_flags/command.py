@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from itertools import islice
+from typing import Any
+
 import click
 
-from ledger.cli import emit_json, get_ledger, safe, time_options
+from ledger.cli import emit_json_array, get_ledger, safe, time_options
 from ledger.errors import LedgerError
+
+PAGE = 1000  # flags printed at a time
 
 
 @click.command()
@@ -17,7 +22,7 @@ def flags(
     as_json: bool, person: str | None, referral: str | None, as_of: int, known_at: int | None
 ) -> None:
     """List the ways referrals have gone bad, with the events behind each."""
-    from ledger.projections import rows
+    from ledger.projections import listed
     from ledger.views import View
 
     ledger = get_ledger()
@@ -26,16 +31,22 @@ def flags(
         raise LedgerError(f"unknown person {person!r}")
     if referral is not None and not view.referral_history(referral):
         raise LedgerError(f"unknown referral {referral!r}")
-    found = rows(ledger, "flag", as_of=as_of, known_at=known_at, person=person, referral=referral)
-    found.sort(key=lambda r: (r.start_us, r.referral or "", r.kind, r.person or ""))
-    out = [row.public() for row in found]
+    found = listed(ledger, "flag", as_of=as_of, known_at=known_at, person=person, referral=referral)
     if as_json:
-        emit_json(out)
+        emit_json_array(row.public() for row in found)
         return
-    if not out:
+    printed = 0
+    for page in iter(lambda: list(islice(found, PAGE)), []):
+        click.echo(safe("\n".join(_lines(row.data) for row in page)))
+        printed += len(page)
+    if not printed:
         click.echo("No flags.")
-        return
-    for item in out:
-        where = item.get("referral") or "-"
-        click.echo(safe(f"{item['kind']}  {where}  {item.get('person')}: {item.get('message')}"))
-        click.echo(safe(f"    evidence: {', '.join(item.get('evidence') or []) or '-'}"))
+
+
+def _lines(item: dict[str, Any]) -> str:
+    where = item.get("referral") or "-"
+    evidence = ", ".join(item.get("evidence") or []) or "-"
+    return (
+        f"{item['kind']}  {where}  {item.get('person')}: {item.get('message')}\n"
+        f"    evidence: {evidence}"
+    )
