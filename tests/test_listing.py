@@ -18,6 +18,7 @@ from ledger import projections
 from ledger.app import Ledger
 from ledger.events import to_micros
 from ledger.projections import Row, listed, rows
+from ledger.views import View
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import synth
@@ -108,3 +109,18 @@ def test_a_stream_reads_every_row_whatever_the_page(db: str):
             assert streamed == expected
     finally:
         ledger.close()
+
+
+def test_the_ledger_can_be_read_while_a_listing_is(story: Ledger):
+    as_of = to_micros(datetime(2026, 11, 1, tzinfo=UTC))
+    seen = 0
+    for row in listed(story, "alert", as_of=as_of, known_at=None, on_error=_raise):
+        view = View(story)  # a plugin's command looks things up as it prints
+        assert view.person(row.person) is not None
+        assert row.referral is None or view.referral_history(row.referral)
+        seen += 1
+    assert seen == len(rows(story, "alert", as_of=as_of, known_at=None))
+
+
+def _raise(error: BaseException) -> None:
+    raise error
