@@ -619,22 +619,23 @@ class Store:
         return [self._stored(row) for row in rows]
 
     def _stored(self, row: Any) -> Stored:
-        state = bytes(row["state"])
-        record = orjson.loads(state)["record"]
-        data = row["data"]
+        # The row ends with _COLUMNS (a query may put a column before them), read by position:
+        # a sqlite3.Row looks each name up column by column, and a replay reads every event.
+        values = row[-8:] if self.is_sqlite else tuple(row.values())[-8:]
+        seq, event_id, recorded_us, digest, state, data, owner, secret = values
+        state = bytes(state)
         if data is not None and self.vault.encrypted:
-            secret = row["secret"]
             if secret is not None:
-                secret = self.vault.open_secret(row["owner"], bytes(secret))
-            data = self.vault.open_data(secret, row["event_id"], bytes(data))
+                secret = self.vault.open_secret(owner, bytes(secret))
+            data = self.vault.open_data(secret, event_id, bytes(data))
         return Stored(
-            seq=int(row["seq"]),
-            event_id=row["event_id"],
-            recorded_us=int(row["recorded_us"]),
-            hash=row["hash"],
-            record=record,
-            private=orjson.loads(bytes(data)) if data is not None else None,
-            state=state,
+            int(seq),
+            event_id,
+            int(recorded_us),
+            digest,
+            orjson.loads(state)["record"],
+            orjson.loads(bytes(data)) if data is not None else None,
+            state,
         )
 
     def events(
