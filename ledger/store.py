@@ -286,13 +286,12 @@ CREATE INDEX IF NOT EXISTS {p_}rl_rows_referral ON {p}rl_rows (referral, categor
 """
 
 
-def _in_chunks(keys: Sequence[str], size: int = 500) -> Iterator[tuple[list[str], str]]:
-    """The distinct keys, in order, `size` at a time, each page with its `?,?,…` marks: one
-    `IN (…)` query per page instead of one per key."""
+def _in_chunks(keys: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """The distinct keys, in order, `size` at a time: one query per page (see `one_of`)
+    instead of one per key."""
     names = list(dict.fromkeys(keys))
     for start in range(0, len(names), size):
-        chunk = names[start : start + size]
-        yield chunk, ",".join("?" * len(chunk))
+        yield names[start : start + size]
 
 
 class Store:
@@ -589,15 +588,12 @@ class Store:
     def retraction_times(self, event_ids: Sequence[str]) -> dict[str, int]:
         """When each of these events was retracted (recorded_at of its retraction), if it was."""
         found: dict[str, int] = {}
-        ids = list(event_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk in _in_chunks(event_ids):
+            where, params = self.one_of("retracted_id", chunk)
             with self.read() as cur:
                 rows = cur.all(
-                    "SELECT retracted_id, recorded_us FROM {p}rl_retractions "
-                    f"WHERE retracted_id IN ({marks})",
-                    chunk,
+                    f"SELECT retracted_id, recorded_us FROM {{p}}rl_retractions WHERE {where}",
+                    params,
                 )
             found.update({row["retracted_id"]: int(row["recorded_us"]) for row in rows})
         return found
@@ -674,14 +670,13 @@ class Store:
     def referrals_events(self, keys: Sequence[str]) -> dict[str, list[Stored]]:
         """The events of many referrals, by key, in `seq` order: one query per 500 keys."""
         found: dict[str, list[Stored]] = {}
-        for chunk, marks in _in_chunks(keys):
+        for chunk in _in_chunks(keys):
+            where, params = self.one_of("l.referral", chunk)
             with self.read() as cur:
                 rows = cur.all(
                     # by (referral, seq): the rl_log_referral index, not a scan of the whole log
-                    "SELECT "
-                    + self._columns()
-                    + f"WHERE l.referral IN ({marks}) ORDER BY l.referral, l.seq",
-                    tuple(chunk),
+                    "SELECT " + self._columns() + f"WHERE {where} ORDER BY l.referral, l.seq",
+                    params,
                 )
             for row in rows:
                 stored = self._stored(row)
@@ -704,14 +699,15 @@ class Store:
         """`person_events` of many people, by handle: one query per 500 people."""
         found: dict[str, list[Stored]] = {}
         kinds = ",".join("?" * len(types))
-        for chunk, marks in _in_chunks(handles):
+        for chunk in _in_chunks(handles):
+            where, params = self.one_of("l.actor", chunk)
             with self.read() as cur:
                 rows = cur.all(
                     "SELECT l.actor, "
                     + self._columns()
-                    + f"WHERE l.actor IN ({marks}) AND COALESCE(l.referral, '') = '' "
+                    + f"WHERE {where} AND COALESCE(l.referral, '') = '' "
                     f"AND l.type IN ({kinds}) ORDER BY l.seq",
-                    (*chunk, *types),
+                    (*params, *types),
                 )
             for row in rows:
                 found.setdefault(row["actor"], []).append(self._stored(row))
@@ -725,12 +721,13 @@ class Store:
     def referrals_of_people(self, handles: Sequence[str]) -> dict[str, list[str]]:
         """`referrals_of` many people, by handle: one query per 500 people."""
         found: dict[str, list[str]] = {}
-        for chunk, marks in _in_chunks(handles):
+        for chunk in _in_chunks(handles):
+            where, params = self.one_of("handle", chunk)
             with self.read() as cur:
                 rows = cur.all(
-                    "SELECT handle, referral FROM {p}rl_mentions "
-                    f"WHERE handle IN ({marks}) ORDER BY handle, referral",
-                    chunk,
+                    f"SELECT handle, referral FROM {{p}}rl_mentions WHERE {where} "
+                    "ORDER BY handle, referral",
+                    params,
                 )
             for row in rows:
                 found.setdefault(row["handle"], []).append(row["referral"])
