@@ -117,7 +117,8 @@ def registered(ledger: Ledger) -> list[tuple[str, Projection]]:
 
 
 def _to_row(projection: Projection, part: str, raw: Mapping[str, Any]) -> tuple[Any, ...]:
-    data = dict(raw)
+    # Plugins mostly build a dict for each row, which is only read here: no copy of it then.
+    data = raw if type(raw) is dict else dict(raw)
     start = data.get("start")
     end = data.get("end")
     if not isinstance(start, str):
@@ -261,8 +262,8 @@ def _scan(
         for stored in page:
             step += 1
             _scan_event(ledger, stored, step, view, alive, on_error)
-            if bar is not None:
-                bar.update(1)
+        if bar is not None:
+            bar.update(len(page))
     if bar is not None:
         bar.render_finish()
     return alive

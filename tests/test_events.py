@@ -224,3 +224,39 @@ def test_a_plugin_may_not_take_a_contract_type_name(tmp_path):
             str(tmp_path / "l.db"),
             plugins=Plugins(load_entry_points=False, extra={"impostor": Impostor()}),
         )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-02T09:30:00Z",
+        "2026-11-02T09:30:00.000001Z",
+        "2026-11-02T09:30:00.250000Z",
+        "1970-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999Z",
+        "2024-02-29T12:00:00Z",
+        # not as the ledger writes them: the full parse
+        "2026-11-02T09:30:00.25Z",
+        "2026-11-02T09:30:00+02:00",
+        "2026-11-02 09:30:00Z",
+        # refused, with parse_timestamp's message
+        "2026-02-30T09:30:00Z",
+        "2026-11-02T24:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "0001-01-01T00:00:00Z",
+        "2026-11-02T09:30:00.1234567Z",
+    ],
+)
+def test_views_micros_is_parse_timestamp_in_microseconds(value):
+    from ledger.events import to_micros
+    from ledger.views import micros
+
+    try:
+        expected: Any = to_micros(parse_timestamp(value, future_ok=True))
+    except ValueError as exc:
+        expected = str(exc)
+    try:
+        found: Any = micros(value)
+    except ValueError as exc:
+        found = str(exc)
+    assert found == expected

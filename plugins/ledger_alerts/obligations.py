@@ -3,6 +3,7 @@ table as data. Pure functions over a referral's live events; no I/O."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -181,8 +182,8 @@ RULES: tuple[Rule, ...] = (
 def obligations(
     key: str, events: Sequence[Event], due: Callable[[str], int]
 ) -> Iterator[dict[str, Any]]:
-    """Every obligation the referral's events give rise to, and the alerts among them, each
-    with its validity in world time.
+    """Every obligation the referral's live events (by `at`, as `View.referral` gives them)
+    give rise to, and the alerts among them, each with its validity in world time.
 
     `due(key)` is the due time, in microseconds, of a `[due]` key. Each obligation yields a row
     of category "obligation" from its opening to its end, met in time or not, for timelines
@@ -192,9 +193,13 @@ def obligations(
     p = parties(events)
     if p.request is None:
         return
+    # World times of the events, in their order: by `at`, so what meets an obligation opened
+    # at a time is looked for from the first event at that time on.
+    ats = [micros(e["at"]) for e in events]
     close = next((e for e in events if e["type"] == "referral-closed"), None)
     close_at = micros(close["at"]) if close is not None else None
     for rule in RULES:
+        due_in = due(rule.due_key)
         # Per (person, owed_to): the end of its latest obligation (None: still open).
         latest: dict[tuple[str, str], int | None] = {}
         for opener in events:
@@ -206,21 +211,19 @@ def obligations(
                         continue  # a second opening while one is open changes nothing
                 if rule.ends_on_close and close_at is not None and close_at <= opened_at:
                     continue
-                met = next(
+                end = next(
                     (
-                        e
-                        for e in events
-                        if e is not opener
-                        and micros(e["at"]) >= opened_at
-                        and rule.meets(e, person, owed_to)
+                        ats[index]
+                        for index in range(bisect_left(ats, opened_at), len(events))
+                        if events[index] is not opener
+                        and rule.meets(events[index], person, owed_to)
                     ),
                     None,
                 )
-                end = micros(met["at"]) if met is not None else None
                 if rule.ends_on_close and close_at is not None:
                     end = close_at if end is None else min(end, close_at)
                 latest[pair] = end
-                due_at = opened_at + due(rule.due_key)
+                due_at = opened_at + due_in
                 due_text = timestamp(due_at)
                 message = rule.what.format(person=person, owed_to=owed_to)
                 row = {
