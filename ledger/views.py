@@ -166,8 +166,9 @@ class View:
         if retracted is None:
             retracted = self.retracted([stored.event_id for stored in rows]) if live else set()
         out = []
+        known_at = self.known_at
         for stored in rows:
-            if not self._known(stored):
+            if known_at is not None and stored.recorded_us > known_at:
                 continue
             if live and (
                 stored.event_id in retracted or stored.record["type"] == "event-retracted"
