@@ -116,15 +116,19 @@ def unseal(record: dict[str, Any], private: dict[str, Any] | None) -> dict[str, 
     out = dict(record)
     for key, value in record.items():
         if isinstance(value, dict):
-            if "commitment" in value:
-                out[key] = _open(key, value, private)
-            else:
-                inner = dict(value)
-                for sub, subvalue in value.items():
-                    if is_commitment(subvalue):
-                        inner[sub] = _open(f"{key}.{sub}", subvalue, private)
-                out[key] = inner
+            out[key] = unseal_value(key, value, private)
     return out
+
+
+def unseal_value(key: str, value: dict[str, Any], private: dict[str, Any] | None) -> Any:
+    """`unseal` of one object a record holds at `key` (a copy; `value` is left as it was)."""
+    if "commitment" in value:
+        return _open(key, value, private)
+    inner = dict(value)
+    for sub, subvalue in value.items():
+        if is_commitment(subvalue):
+            inner[sub] = _open(f"{key}.{sub}", subvalue, private)
+    return inner
 
 
 def _open(path: str, sealed: dict[str, Any], private: dict[str, Any] | None) -> Any:

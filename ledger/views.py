@@ -14,12 +14,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
+from operator import gt
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .app import freeze
 from .events import parse_timestamp, to_micros
-from .privacy import unseal
+from .privacy import unseal_value
 
 if TYPE_CHECKING:
     from .app import Ledger
@@ -82,15 +83,20 @@ def read_only(ledger: Ledger, stored: Stored) -> Mapping[str, Any]:
     kind = record["type"]
     if kind not in ledger.types:
         raise ledger.unknown_type(kind, stored.seq)
-    if not stored.state or b'"commitment"' in stored.state:
-        # Only a record with a sealed value has anything to unseal: most have none.
-        record = unseal(record, stored.private)
     # The order export_record gives: type, id, at, the rest as stored (updating type, id and
-    # at keeps them first), then what export adds. Values come from JSON: exact dicts and lists.
-    out = {"type": kind, "id": record["id"], "at": record["at"]}
-    out.update(
-        {k: freeze(v) if type(v) is dict or type(v) is list else v for k, v in record.items()}
-    )
+    # at keeps them first), then what export adds.
+    out = {"type": kind, "id": record["id"], "at": record["at"], **record}
+    # Values come from JSON: exact dicts and lists, which are copied read-only. Most records
+    # hold none, and keep the copy above as it is.
+    held = set(map(type, record.values()))
+    if dict in held or list in held:
+        # Only a record with a sealed value (in an object) has anything to unseal.
+        sealed = not stored.state or b'"commitment"' in stored.state
+        for key, value in record.items():
+            if type(value) is dict:
+                out[key] = freeze(unseal_value(key, value, stored.private) if sealed else value)
+            elif type(value) is list:
+                out[key] = freeze(value)
     out["recorded_at"] = stored.recorded_at
     out["seq"] = stored.seq
     out["hash"] = stored.hash
@@ -101,6 +107,15 @@ def read_only(ledger: Ledger, stored: Stored) -> Mapping[str, Any]:
 _HANDLE_FIELDS = ("by", "with", "referrer", "target", "to", "handle")
 BATCH = 500  # people read per query
 TOLD = 10_000  # records kept to note their people later, at most
+
+
+def by_at(events: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Events by `seq` (a list the caller gives up), by `at` then `seq`."""
+    at = [micros(event["at"]) for event in events]
+    # Most are by `at` already; else a stable sort by `at` alone keeps `seq` order for ties.
+    if any(map(gt, at, at[1:])):
+        return [events[i] for i in sorted(range(len(events)), key=at.__getitem__)]
+    return events
 
 
 class View:
@@ -140,11 +155,20 @@ class View:
     def _events(
         self, rows: list[Stored], *, live: bool = True, retracted: set[str] | None = None
     ) -> list[Mapping[str, Any]]:
+        """The events of these rows (by `seq`, as the store reads them) this view knows, as
+        plugins see them, by `at` then `seq`."""
+        return by_at(self._read(rows, live=live, retracted=retracted))
+
+    def _read(
+        self, rows: list[Stored], *, live: bool = True, retracted: set[str] | None = None
+    ) -> list[Mapping[str, Any]]:
+        """`_events`, left in the order of `rows`."""
         if retracted is None:
             retracted = self.retracted([stored.event_id for stored in rows]) if live else set()
         out = []
+        known_at = self.known_at
         for stored in rows:
-            if not self._known(stored):
+            if known_at is not None and stored.recorded_us > known_at:
                 continue
             if live and (
                 stored.event_id in retracted or stored.record["type"] == "event-retracted"
@@ -154,7 +178,6 @@ class View:
             out.append(read_only(self.ledger, stored))
         if len(self._told) > TOLD:
             self._note_told()
-        out.sort(key=lambda e: (micros(e["at"]), e["seq"]))
         return out
 
     def _tell(self, records: Iterable[Mapping[str, Any]]) -> None:
@@ -210,16 +233,18 @@ class View:
         retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
         histories = {}
         for key in wanted:
-            # One read-only copy of each event for both: the live events are the history (by
-            # `at` already) less retractions and what they retract, as `_events` leaves out.
-            history = self._events(found.get(key, []), live=False)
+            # One read-only copy of each event for both: the live events are the history less
+            # retractions and what they retract, as `_events` leaves out.
+            history = self._read(found.get(key, []), live=False)
             if key not in self._referrals:
-                self._referrals[key] = [
-                    e
-                    for e in history
-                    if e["id"] not in retracted and e["type"] != "event-retracted"
-                ]
-            histories[key] = sorted(history, key=lambda e: e["seq"])
+                self._referrals[key] = by_at(
+                    [
+                        e
+                        for e in history
+                        if e["id"] not in retracted and e["type"] != "event-retracted"
+                    ]
+                )
+            histories[key] = history
         return histories
 
     def referral(self, key: str) -> list[Mapping[str, Any]]:
@@ -235,8 +260,7 @@ class View:
 
     def referral_history(self, key: str) -> list[Mapping[str, Any]]:
         """Every known event of the referral, retractions and retracted ones included, by seq."""
-        events = self._events(self.store.referral_events(key), live=False)
-        return sorted(events, key=lambda e: e["seq"])
+        return self._read(self.store.referral_events(key), live=False)
 
     def person(self, handle: str) -> Mapping[str, Any] | None:
         """The person's `person-added` event (with `forgotten: true` once forgotten), or None."""

@@ -448,6 +448,42 @@ def test_view_referral_histories_are_each_referrals_history_and_live_events(thre
         led.close()
 
 
+def test_views_give_events_by_at_then_seq_and_histories_by_seq(three):
+    """Events recorded out of `at` order (two at the same time) come by `at` then `seq`
+    from `referral`, from `referral_histories` as from one View each; histories by `seq`."""
+    from ledger.app import Ledger
+    from ledger.views import View
+
+    for line in [
+        "thank ana-acme --by ana --to carol --at 2026-09-10T09:00:00Z",
+        "follow-up ana-acme --by ana --to carol --at 2026-09-09T10:00:00Z",
+        "thank ana-acme --by ana --to bob --at 2026-09-09T10:00:00Z",
+    ]:
+        run(three, line)
+    led = Ledger(three.db)
+    try:
+        view = View(led)
+        view.referral_histories(["ana-acme"])
+        for live in (view.referral("ana-acme"), View(led).referral("ana-acme")):
+            assert [(e["at"], e["type"]) for e in live] == [
+                ("2026-09-08T10:00:00Z", "referral-requested"),
+                ("2026-09-09T10:00:00Z", "request-vetted"),
+                ("2026-09-09T10:00:00Z", "follow-up-sent"),
+                ("2026-09-09T10:00:00Z", "thank-you-sent"),
+                ("2026-09-10T09:00:00Z", "thank-you-sent"),
+                ("2026-09-10T10:00:00Z", "introduction-made"),
+                ("2026-09-11T12:00:00Z", "interview-scheduled"),
+            ]
+        for history in (
+            View(led).referral_history("ana-acme"),
+            View(led).referral_histories(["ana-acme"])["ana-acme"],
+        ):
+            seqs = [e["seq"] for e in history]
+            assert seqs == sorted(seqs) and len(seqs) == 9
+    finally:
+        led.close()
+
+
 def test_list_of_an_empty_ledger(cli):
     assert run(cli, "list").stdout == "No referrals.\n"
     assert cli.json("list", "--json") == []
