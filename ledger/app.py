@@ -23,6 +23,7 @@ from .events import (
     format_timestamp,
     new_event_id,
     parse_timestamp,
+    to_micros,
     type_name,
     validate,
 )
@@ -349,7 +350,7 @@ class _Batch:
         self.store = ledger.store
         self.referrals: dict[str, Referral | None] = {}
         self.people: dict[str, Person | None] = {}
-        self.located: dict[str, Located] = {}  # this batch's events, by id
+        self.located: dict[str, Referral | Person] = {}  # this batch's events: their aggregate
         self.secrets: dict[str, bytes | None] = {}
         self.file_prev: str | None = None
         self.file_seq: int | None = None
@@ -406,8 +407,12 @@ class _Batch:
         return self.referrals[key]
 
     def locate(self, event_id: str) -> Located | None:
-        if event_id in self.located:
-            return self.located[event_id]
+        aggregate = self.located.get(event_id)
+        if aggregate is not None:
+            kind = aggregate.entries[event_id]["type"]
+            if isinstance(aggregate, Referral):
+                return Located(event_id, kind, aggregate.key, None)
+            return Located(event_id, kind, None, aggregate.handle)
         return None if self.empty else self.store.locate(event_id)
 
     def secret(self, handle: str) -> bytes | None:
@@ -452,7 +457,8 @@ class _Batch:
         if event_id in self.located:
             raise LedgerError(f"id: {event_id!r} appears twice in this input")
 
-        problems = check(event, self, record)
+        at = parse_timestamp(record["at"], future_ok=True)  # once, for the rules and the aggregate
+        problems = check(event, self, record, to_micros(at))
         if problems:
             raise LedgerError(problems)
 
@@ -488,7 +494,12 @@ class _Batch:
         sealed, private = seal(
             record, event.personal, owner=owner, secret=secret, forgotten=forgotten
         )
-        self._check_envelope(envelope, event_id, record, event, owner, file_keys, forgotten, sealed)
+        if envelope:
+            self._check_envelope(
+                envelope, event_id, record, event, owner, file_keys, forgotten, sealed
+            )
+        else:  # what checking an empty envelope comes to: any input but an export
+            self.file_prev = None
 
         for plugin_name, reason in (
             self.ledger.plugins.call_each(
@@ -503,13 +514,7 @@ class _Batch:
             if reason:
                 raise LedgerError(f"refused by plugin {plugin_name!r}: {reason}")
 
-        domain_event, aggregate_key = self._apply(event, sealed)
-        self.located[event_id] = Located(
-            event_id,
-            record["type"],
-            record.get("referral"),
-            aggregate_key if not record.get("referral") else None,
-        )
+        domain_event, self.located[event_id] = self._apply(sealed, at)
         recorded_at = None
         if restore and "recorded_at" in envelope:
             recorded_at = parse_timestamp(str(envelope["recorded_at"]))
@@ -651,10 +656,9 @@ class _Batch:
             raise LedgerError("hash: does not match the event's content (altered or missing keys)")
         self.file_prev, self.file_seq = digest, seq
 
-    def _apply(self, event: Event, sealed: dict[str, Any]) -> tuple[Any, str | None]:
-        """Apply the event to its aggregate; return the new domain event and the aggregate key."""
+    def _apply(self, sealed: dict[str, Any], at: datetime) -> tuple[Any, Referral | Person]:
+        """Apply the event to its aggregate; return the new domain event and the aggregate."""
         record = sealed
-        at = parse_timestamp(record["at"], future_ok=True)
         kind = record["type"]
         aggregate: Referral | Person | None
         if kind == "referral-requested":
@@ -662,13 +666,11 @@ class _Batch:
                 Referral.Created, id=referral_id(record["referral"]), record=record, timestamp=at
             )
             self.referrals[record["referral"]] = aggregate
-            key = record["referral"]
         elif kind == "person-added":
             aggregate = Person._create(
                 Person.Created, id=person_id(record["handle"]), record=record, timestamp=at
             )
             self.people[record["handle"]] = aggregate
-            key = record["handle"]
         else:
             if record.get("referral"):
                 key = record["referral"]
@@ -684,9 +686,19 @@ class _Batch:
                 aggregate = self.person(key) if key else None
             if aggregate is None:
                 raise LedgerError(f"{kind}: no referral or person to record it on")
-            aggregate.trigger_event(aggregate.Recorded, record=record, timestamp=at)
+            # What `trigger_event` does, without its checks of the class (its topic is
+            # registered) and its list of events to collect (`Store.append` stores the event).
+            recorded: Any = aggregate.Recorded
+            domain_event = recorded(
+                originator_id=aggregate.id,
+                originator_version=aggregate.version + 1,
+                timestamp=at,
+                record=record,
+            )
+            domain_event.mutate(aggregate)
+            return domain_event, aggregate
         (domain_event,) = aggregate.collect_events()
-        return domain_event, key
+        return domain_event, aggregate
 
 
 def _same_value(stored: Any, given: Any) -> bool:

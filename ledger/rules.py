@@ -39,10 +39,13 @@ class Context(Protocol):
     def locate(self, event_id: str) -> Located | None: ...
 
 
-def check(event: Event, ctx: Context, record: dict[str, Any] | None = None) -> list[str]:
+def check(
+    event: Event, ctx: Context, record: dict[str, Any] | None = None, at_us: int | None = None
+) -> list[str]:
     """Every rule the event breaks, as messages. Empty when it may be stored.
 
-    `record` is `event.record()`, when the caller has it already.
+    `record` is `event.record()`, and `at_us` its `at` in microseconds, when the caller has them
+    already.
     """
     problems: list[str] = []
     if record is None:
@@ -69,13 +72,13 @@ def check(event: Event, ctx: Context, record: dict[str, Any] | None = None) -> l
         if person is not None and person.forgotten:
             problems.append(f"handle: {record['handle']!r} is already forgotten")
         return problems
+    at = at_us if at_us is not None else to_micros_str(record["at"])
     if kind == "event-retracted":
-        return problems + _check_retraction(record, ctx)
+        return problems + _check_retraction(record, at, ctx)
 
     key = record.get("referral")
     if key is None:  # a plugin's event type that is not about a referral
         return problems
-    at = to_micros_str(record["at"])
     referral = ctx.referral(key)
     if kind == "referral-requested":
         if referral is not None:
@@ -122,7 +125,7 @@ def _check_referral_event(record: dict, kind: str, at: int, referral: Referral) 
     return problems
 
 
-def _check_retraction(record: dict, ctx: Context) -> list[str]:
+def _check_retraction(record: dict, at: int, ctx: Context) -> list[str]:
     target = ctx.locate(record["retracts"])
     if target is None:
         return [f"retracts: no stored event has id {record['retracts']!r}"]
@@ -140,6 +143,6 @@ def _check_retraction(record: dict, ctx: Context) -> list[str]:
         if record["retracts"] in owner.retracted:
             problems.append(f"retracts: event {record['retracts']!r} is already retracted")
         referral = owner if isinstance(owner, Referral) else None
-        if referral is not None and referral.requested_at > to_micros_str(record["at"]):
+        if referral is not None and referral.requested_at > at:
             problems.append(f"at: {record['at']} is earlier than the referral was requested")
     return problems

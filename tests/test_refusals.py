@@ -723,3 +723,27 @@ def test_an_id_given_twice_in_one_import(ledger, tmp_path):
 def test_a_missing_file(ledger, tmp_path):
     result = ledger.refused("import", str(tmp_path / "nothing.jsonl"))
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("retraction", "fragment"),
+    [
+        (ev("event-retracted", referral="r3", by="ana", retracts="new-fu", reason="No"), "'r1'"),
+        (ev("event-retracted", by="ana", retracts="new-fu", reason="No"), "'r1'"),
+        (
+            ev("event-retracted", referral="r1", by="ana", retracts="new-decl", reason="No"),
+            "no ref",
+        ),
+    ],
+)
+def test_a_retraction_sees_where_an_event_of_its_own_input_belongs(ledger, retraction, fragment):
+    before = ledger.ok("export").stdout
+    lines = [
+        ev("follow-up-sent", id="new-fu", referral="r1", by="ana", to="carol"),
+        ev("connection-declared", id="new-decl", by="ana", with_="dan", kind="friend"),
+        retraction,
+    ]
+    text = "".join(orjson.dumps(line).decode() + "\n" for line in lines)
+    message = ledger.refused("import", "-", input=text).stderr
+    assert fragment in message, message
+    assert ledger.ok("export").stdout == before
