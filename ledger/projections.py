@@ -637,7 +637,16 @@ def listed(
             on_error=on_error,
         )
         # the stored rows' data are these bytes (see _to_row), which the database orders by
-        found.sort(key=lambda r: (*_listing_key(r), orjson.dumps(r.data)))
+        found.sort(
+            key=lambda r: (
+                r.start_us,
+                r.referral or "",
+                r.kind,
+                r.person or "",
+                r.projection,
+                orjson.dumps(r.data),
+            )
+        )
         yield from found
         return
     catch_up(ledger, on_error=on_error)
@@ -657,10 +666,6 @@ def listed(
     select = f"SELECT * FROM ({sql}) AS found ORDER BY {order}"
     for r in ledger.store.stream(select, params, page=LIST_PAGE):
         yield Row(r["projection"], *_stored_values(r))
-
-
-def _listing_key(row: Row) -> tuple[Any, ...]:
-    return (row.start_us, row.referral or "", row.kind, row.person or "", row.projection)
 
 
 def stored_people(ledger: Ledger, category: str, kind: str, *, as_of: int) -> list[str]:
