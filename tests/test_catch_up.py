@@ -25,22 +25,7 @@ def _stored_rows(ledger: Ledger) -> Counter[bytes]:
             "SELECT projection, category, kind, referral, person, owed_to, start_us, end_us, "
             "data FROM {p}rl_rows"
         )
-    return Counter(
-        orjson.dumps(
-            [
-                r["projection"],
-                r["category"],
-                r["kind"],
-                r["referral"],
-                r["person"],
-                r["owed_to"],
-                int(r["start_us"]),
-                None if r["end_us"] is None else int(r["end_us"]),
-                orjson.loads(bytes(r["data"])),
-            ]
-        )
-        for r in found
-    )
+    return Counter(orjson.dumps([r["projection"], *projections._stored_values(r)]) for r in found)
 
 
 def _derived_rows(ledger: Ledger) -> Counter[bytes]:
