@@ -602,8 +602,8 @@ class Store:
 
     def secrets(self, handles: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
-        for start in range(0, len(handles), 500):  # SQLite allows only so many parameters
-            where, params = self.one_of("handle", handles[start : start + 500])
+        for chunk in _in_chunks(handles):
+            where, params = self.one_of("handle", chunk)
             with self.read() as cur:
                 rows = cur.all(f"SELECT handle, secret FROM {{p}}rl_keys WHERE {where}", params)
             for row in rows:
