@@ -494,12 +494,7 @@ class _Batch:
         sealed, private = seal(
             record, event.personal, owner=owner, secret=secret, forgotten=forgotten
         )
-        if envelope:
-            self._check_envelope(
-                envelope, event_id, record, event, owner, file_keys, forgotten, sealed
-            )
-        else:  # what checking an empty envelope comes to: any input but an export
-            self.file_prev = None
+        self._check_envelope(envelope, event_id, record, event, owner, file_keys, forgotten, sealed)
 
         for plugin_name, reason in (
             self.ledger.plugins.call_each(
@@ -613,6 +608,9 @@ class _Batch:
         sealed: dict[str, Any],
     ) -> None:
         """Fields export adds are checked, never trusted."""
+        if not envelope:  # any input but an export: no chain of the file's own to follow
+            self.file_prev = None
+            return
         seq = envelope.get("seq")
         if "seq" in envelope and (type(seq) is not int or seq < 1):
             raise LedgerError("seq: must be a positive integer")
