@@ -104,6 +104,7 @@ class Ledger:
         *,
         plugins: Plugins | None = None,
         master_key: bytes | None = None,
+        create: bool = True,
     ):
         self.plugins = plugins if plugins is not None else get_plugins()
         self.types: dict[str, type[Event]] = dict(CORE_TYPES)
@@ -121,7 +122,7 @@ class Ledger:
                 )
             self.types[name] = model
             self.type_plugins[name] = plugin
-        self.store: Store = open_store(db, master_key=master_key)
+        self.store: Store = open_store(db, master_key=master_key, create=create)
 
     def close(self) -> None:
         self.store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import os
 import re
@@ -31,12 +33,17 @@ class State:
 
     @property
     def ledger(self) -> Ledger:
+        """The ledger, opened for reading: one that does not exist is an error."""
+        return self.open()
+
+    def open(self, *, create: bool = False) -> Ledger:
+        """The ledger, opened on first use; only with `create` is a missing one made."""
         if self._ledger is None:
             from .app import Ledger
             from .crypto import master_key_from
 
             master_key = master_key_from(self.master_key_file)
-            self._ledger = Ledger(self.db, master_key=master_key)
+            self._ledger = Ledger(self.db, master_key=master_key, create=create)
         return self._ledger
 
     def close(self) -> None:
@@ -48,9 +55,12 @@ def get_state() -> State:
     return click.get_current_context().find_object(State)  # type: ignore[return-value]
 
 
-def get_ledger() -> Ledger:
-    """The ledger chosen by `--db`, opened on first use. For plugins' commands too."""
-    return get_state().ledger
+def get_ledger(*, create: bool = False) -> Ledger:
+    """The ledger chosen by `--db`, opened on first use. For plugins' commands too.
+
+    A command that records events passes `create=True`; for any other, a ledger that does
+    not exist is an error (`no ledger at …`) and nothing is created."""
+    return get_state().open(create=create)
 
 
 class LedgerGroup(click.Group):
@@ -70,7 +80,10 @@ class LedgerGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            if ctx.parent is None:
+                sys.stdout.flush()  # a full disk is reported now, not lost at exit
+            return result
         except LedgerError as exc:
             _fail(ctx, exc.message, exc.exit_code, exc)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -79,15 +92,13 @@ class LedgerGroup(click.Group):
             _quiet_broken_pipe()
         except KeyboardInterrupt:
             raise click.exceptions.Exit(130) from None
+        except OSError as exc:
+            if exc.errno not in _OUTPUT_ERRNOS or exc.filename is not None:
+                _internal(ctx, exc)
+            _fail_output(ctx, exc)
         except Exception as exc:  # noqa: BLE001 — any other failure is a bug: exit 3
-            debug = _debug(ctx)
-            if debug:
-                import traceback  # only on failure: it costs every start-up a millisecond
+            _internal(ctx, exc)
 
-                traceback.print_exc()
-            hint = "" if debug else " (rerun with --debug for the traceback)"
-            click.echo(f"Error: internal error: {type(exc).__name__}: {exc}{hint}", err=True)
-            ctx.exit(ExitCode.INTERNAL)
         finally:
             state = ctx.find_object(State)
             if state is not None and ctx.parent is None:
@@ -118,6 +129,30 @@ class LedgerGroup(click.Group):
             click.echo("Aborted.", err=True)
             sys.exit(ExitCode.FINDINGS)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _internal(ctx: click.Context, exc: BaseException) -> None:
+    """Any failure not foreseen is a bug: exit 3, with the traceback under --debug."""
+    debug = _debug(ctx)
+    if debug:
+        import traceback  # only on failure: it costs every start-up a millisecond
+
+        traceback.print_exception(exc)
+    hint = "" if debug else " (rerun with --debug for the traceback)"
+    click.echo(f"Error: internal error: {type(exc).__name__}: {exc}{hint}", err=True)
+    ctx.exit(ExitCode.INTERNAL)
+
+
+# What writing to stdout can fail with (`> /dev/full`, a full disk or quota, a lost terminal)
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _fail_output(ctx: click.Context, exc: OSError) -> None:
+    # What stays in stdout's buffer would fail again at exit, with Python's own message.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    _fail(ctx, f"cannot write output: {exc.strerror or exc}", ExitCode.BAD_INPUT, exc)
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -298,7 +333,7 @@ def record(event_json: str, as_json: bool) -> None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise LedgerError("input is not valid UTF-8") from None
-    event = get_ledger().record(parse_event(text))
+    event = get_ledger(create=True).record(parse_event(text))
     emit_json(event)
 
 
@@ -308,7 +343,7 @@ def record(event_json: str, as_json: bool) -> None:
 def import_(path: str, as_json: bool) -> None:
     """Record every event of a JSON Lines file (`-` for stdin), all or nothing."""
     lines = _read_lines(path)
-    result = get_ledger().import_lines(lines)
+    result = get_ledger(create=True).import_lines(lines)
     summary = {
         "stored": result.count,
         "unchanged": result.unchanged,
@@ -354,15 +389,28 @@ def _read_lines(path: str) -> Iterator[bytes]:
 )
 def export(output: str) -> None:
     """Write every event as JSON Lines, in seq order."""
-    events = get_ledger().export()
+    ledger = get_ledger()
     if output == "-":
-        emit_jsonl(events)
-    else:
-        try:
-            with open(output, "wb") as out:
-                emit_jsonl(events, out)
-        except OSError as exc:
-            raise LedgerError(f"cannot write {output}: {exc.strerror}") from None
+        emit_jsonl(ledger.export())
+        return
+    check_output(output)
+    with replacing_output(output) as out:
+        emit_jsonl(ledger.export(), out)
+
+
+def check_output(path: str, option: str = "-o") -> None:
+    """Refuse an output file that is a symbolic link, the ledger's own file or a database."""
+    from .output import check_target
+    from .store import ledger_files
+
+    check_target(path, ledger_files(get_ledger().store), option)
+
+
+def replacing_output(path: str, option: str = "-o") -> Any:
+    """The file `path`, written whole or not at all (checked first by `check_output`)."""
+    from .output import replacing
+
+    return replacing(path, option)
 
 
 @cli.command()
@@ -549,6 +597,8 @@ def checkpoint(as_json: bool, output: str) -> None:
     from .verify import verify_store
 
     ledger = get_ledger()
+    if output != "-":
+        check_output(output)
     verdict = verify_store(ledger.store)
     if not verdict.ok:
         click.echo(
@@ -569,11 +619,8 @@ def checkpoint(as_json: bool, output: str) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    try:
-        with open(output, "wb") as out:
-            out.write(data)
-    except OSError as exc:
-        raise LedgerError(f"cannot write {output}: {exc.strerror}") from None
+    with replacing_output(output) as out:
+        out.write(data)
     if not as_json:
         click.echo(f"Checkpoint at seq {record['seq']} written to {output}; keep it elsewhere.")
 
@@ -598,6 +645,8 @@ def audit(
     ledger = get_ledger()
     if ledger.referral(referral) is None:
         raise LedgerError(f"unknown referral {referral!r}")
+    if html_file is not None:
+        check_output(html_file, "--html")
     chain_ok = _with_progress(
         "Verifying", ledger.store.count(), lambda step: verify_store(ledger.store, progress=step)
     ).ok
@@ -605,11 +654,9 @@ def audit(
     if html_file is not None:
         from .report import render
 
-        try:
-            with open(html_file, "w", encoding="utf-8") as out:
-                out.write(render(report))
-        except OSError as exc:
-            raise LedgerError(f"cannot write {html_file}: {exc.strerror}") from None
+        page = render(report).encode("utf-8")
+        with replacing_output(html_file, "--html") as out:
+            out.write(page)
     if as_json:
         emit_json(report.as_json())
         return
@@ -631,6 +678,11 @@ def replay(as_json: bool) -> None:
     from .projections import replay as rebuild
 
     ledger = get_ledger()
+    if ledger.store.read_only:
+        raise LedgerError(
+            f"replay rebuilds the derived state, which needs a writable ledger; "
+            f"{ledger.store.url} is read-only (its other read commands work)"
+        )
     started = time.monotonic()
     results = rebuild(ledger)
     seconds = round(time.monotonic() - started, 3)

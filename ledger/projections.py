@@ -169,6 +169,21 @@ def catch_up(
         return _catch_up(ledger, on_error, only)
 
 
+def current(ledger: Ledger, *, on_error: Callable[[ProjectionFailed], None] = _warn) -> bool:
+    """Bring the kept rows up to date (see `catch_up`) and say whether they are: on a
+    read-only ledger they cannot be written, and a read command derives its rows instead."""
+    store = ledger.store
+    if not store.read_only:
+        catch_up(ledger, on_error=on_error)
+        return True
+    head, _ = store.tail()
+    for _plugin, projection in registered(ledger):
+        position, version = store.position(projection.name)
+        if version != projection.version or position < head:
+            return False
+    return True
+
+
 def _catch_up(
     ledger: Ledger, on_error: Callable[[ProjectionFailed], None], only: Sequence[str] | None
 ) -> dict[str, int]:
@@ -585,8 +600,7 @@ def rows(
     """The rows of a category in the view (`as_of`, `known_at`): the one query plugins' read
     commands need. `known_at` None means now: the incremental state, brought up to date.
     With `ended`, also rows that started by `as_of` and have ended since."""
-    if known_at is None:
-        catch_up(ledger, on_error=on_error)
+    if known_at is None and current(ledger, on_error=on_error):
         return stored_rows(
             ledger,
             category,
@@ -625,7 +639,7 @@ def listed(
     referral, kind and person (then projection and content, so that ties come out alike on
     both databases). From the kept state they are read as they are asked for, so that a
     long listing is never held in memory whole."""
-    if known_at is not None:
+    if known_at is not None or not current(ledger, on_error=on_error):
         found = rows(
             ledger,
             category,
@@ -649,7 +663,6 @@ def listed(
         )
         yield from found
         return
-    catch_up(ledger, on_error=on_error)
     sql, params = _select(category, as_of, person, referral, involving, False, "*")
     # Text in code point order on both databases, as Python compares strings.
     text = "" if ledger.store.is_sqlite else ' COLLATE "C"'
@@ -691,12 +704,11 @@ def count_rows(
 ) -> int:
     """How many rows `rows()` would return, without reading them: a count in the database for
     the incremental state, so `alerts --check --quiet` costs the same on any ledger size."""
-    if known_at is not None:
+    if known_at is not None or not current(ledger, on_error=on_error):
         found = rows(
             ledger, category, as_of=as_of, known_at=known_at, involving=involving, on_error=on_error
         )
         return len(found)
-    catch_up(ledger, on_error=on_error)
     sql, params = _select(category, as_of, None, None, involving, False, "1 AS one")
     with ledger.store.read() as cur:
         found_count = cur.one(f"SELECT COUNT(*) AS n FROM ({sql}) AS found", params)

@@ -124,21 +124,114 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("referral-ledger")) / "ledger.db"
 
 
-def open_store(db: str | None, *, master_key: bytes | None = None) -> Store:
-    """Open the ledger named by a path (SQLite) or a `postgresql://` URL."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# What a ledger keeps beside its SQLite file; an output option must never name one of them.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
+
+
+def open_store(
+    db: str | None, *, master_key: bytes | None = None, create: bool = False
+) -> Store:
+    """Open the ledger named by a path (SQLite) or a `postgresql://` URL.
+
+    Only with `create` is a missing ledger made; otherwise it is an error, and nothing (no
+    file, no directory, no schema) is created."""
     if db and db.startswith(("postgresql://", "postgres://")):
-        return Store(_postgres_env(db), dialect="postgresql", url=db, master_key=master_key)
+        return Store(
+            _postgres_env(db, create=create), dialect="postgresql", url=db, master_key=master_key
+        )
+    if db is not None and (re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", db) or not db.strip()):
+        raise LedgerError(
+            f"--db {db!r} is neither a file path nor a postgresql:// URL naming a database"
+        )
     path = Path(db) if db else default_db_path()
     if path.is_dir():
         raise LedgerError(f"--db {str(path)!r} is a directory, not a ledger file")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    found = sqlite_contents(path)
+    if found == "other":
+        raise LedgerError(
+            f"{str(path)!r} is a SQLite database but not a ledger; it is left untouched"
+        )
+    if found == "foreign":
+        raise LedgerError(f"{str(path)!r} is not a ledger: it is not a SQLite database")
+    read_only = False
+    if found != "ledger":
+        if not create:
+            raise LedgerError(f"no ledger at {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        name = path.resolve().as_uri()
+    elif _writable(path):
+        # `mode=rw`: a ledger that vanished since is an error, never silently recreated
+        name = f"{path.resolve().as_uri()}?mode=rw"
+    else:
+        read_only = True
+        name = _read_only_uri(path)
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(path),
+        "SQLITE_DBNAME": name,
         "SQLITE_LOCK_TIMEOUT": str(lock_timeout()),
         "CREATE_TABLE": "no",  # Store._create_tables does it, in one BEGIN IMMEDIATE
     }
-    return Store(env, dialect="sqlite", url=str(path), master_key=master_key)
+    return Store(env, dialect="sqlite", url=str(path), master_key=master_key, read_only=read_only)
+
+
+def sqlite_contents(path: Path) -> str:
+    """What a would-be SQLite ledger file holds: "missing", "empty" (no byte, or a database
+    with no table), "ledger", "other" (another SQLite database) or "foreign" (not SQLite).
+    Read through a read-only connection, so nothing is ever changed."""
+    import contextlib
+
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        raise LedgerError(f"cannot read the ledger at {path}: {exc.strerror}") from None
+    if not head:
+        return "empty"
+    if head != SQLITE_MAGIC:
+        return "foreign"
+    try:
+        with contextlib.closing(sqlite3.connect(_read_only_uri(path), uri=True)) as conn:
+            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error as exc:
+        raise LedgerError(f"cannot read the ledger at {path}: {exc}") from None
+    if "rl_log" in names:
+        return "ledger"
+    return "other" if names else "empty"
+
+
+def _writable(path: Path) -> bool:
+    import os
+
+    # SQLite writes its -wal, -shm and -journal beside the file. As root, access() still
+    # says no on a read-only file system, which is the case that matters.
+    return os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)
+
+
+def _read_only_uri(path: Path) -> str:
+    """A URI that reads `path` without writing anything. A WAL database opened `mode=ro`
+    needs its -shm, which a read-only directory cannot grow; without a -wal there is nothing
+    beyond the file to read, so the file can be opened as immutable."""
+    import os
+
+    resolved = path.resolve()
+    uri = resolved.as_uri()
+    wal = resolved.with_name(resolved.name + "-wal")
+    if os.access(resolved.parent, os.W_OK) or wal.exists():
+        return f"{uri}?mode=ro"
+    return f"{uri}?immutable=1"
+
+
+def ledger_files(store: Store) -> list[Path]:
+    """The files a SQLite ledger lives in (whether or not each exists now); none on PostgreSQL."""
+    if not store.is_sqlite:
+        return []
+    path = Path(store.url)
+    return [path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)]
 
 
 def lock_timeout() -> int:
@@ -160,15 +253,46 @@ def _busy(exc: BaseException) -> StoreError:
     )
 
 
-def _postgres_env(url: str) -> dict[str, str]:
+def _postgres_env(url: str, *, create: bool = False) -> dict[str, str]:
     parsed = urlparse(url)
-    query = parse_qs(parsed.query)
-    schema = query.get("schema", ["public"])[0]
+    where = redact(url)
+    try:
+        port = parsed.port
+    except ValueError:
+        raise LedgerError(f"--db {where}: the port is not a number from 1 to 65535") from None
+    if port == 0:
+        raise LedgerError(f"--db {where}: the port is not a number from 1 to 65535")
+    host = unquote(parsed.hostname or "")
+    if parsed.netloc.rpartition("@")[2] and not _HOST.fullmatch(host):
+        raise LedgerError(f"--db {where}: {host!r} is not a host name")
+    dbname = unquote(parsed.path.lstrip("/"))
+    if not dbname or "/" in dbname or "\x00" in dbname:
+        raise LedgerError(
+            f"--db {where}: a postgresql:// URL must name a database "
+            "(postgresql://[user@]host[:port]/DATABASE[?schema=NAME])"
+        )
+    try:
+        query = parse_qs(parsed.query, keep_blank_values=True, strict_parsing=bool(parsed.query))
+    except ValueError:
+        raise LedgerError(f"--db {where}: the query part is not NAME=VALUE pairs") from None
+    unknown = sorted(set(query) - {"schema"})
+    if unknown:
+        raise LedgerError(
+            f"--db {where}: unknown URL parameter(s) {', '.join(map(repr, unknown))}; "
+            "only 'schema' is understood"
+        )
+    schemas = query.get("schema", ["public"])
+    schema = schemas[0]
+    if len(schemas) > 1 or not _SCHEMA.fullmatch(schema):
+        raise LedgerError(
+            f"--db {where}: schema {schema!r} must be lowercase letters, digits and _, "
+            "starting with a letter or _, at most 63 characters"
+        )
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
-        "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(parsed.port or 5432),
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": host or "127.0.0.1",
+        "POSTGRES_PORT": str(port or 5432),
         "POSTGRES_USER": unquote(parsed.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parsed.password or ""),
         "POSTGRES_SCHEMA": schema,
@@ -179,14 +303,16 @@ def _postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": "3",
         "CREATE_TABLE": "no",  # Store._create_tables does it, once, under an advisory lock
     }
-    _probe_pg(env, schema, url)
+    _probe_pg(env, schema, url, create=create)
     return env
 
 
-def _probe_pg(env: dict[str, str], schema: str, url: str) -> None:
+def _probe_pg(env: dict[str, str], schema: str, url: str, *, create: bool = False) -> None:
     """Connect once, directly: an unreachable server fails now and clearly, not after the
-    pool's retries; a schema of its own is created here."""
+    pool's retries. A write creates the ledger's schema here; a read finds the ledger or
+    stops, creating nothing."""
     import psycopg
+    from psycopg import sql
 
     try:
         with psycopg.connect(
@@ -198,14 +324,26 @@ def _probe_pg(env: dict[str, str], schema: str, url: str) -> None:
             connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
             autocommit=True,
         ) as conn:
-            if schema != "public":
+            if not create:
+                found = conn.execute(
+                    "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND c.relname = 'rl_log'",
+                    (schema,),
+                ).fetchone()
+                if found is None:
+                    raise LedgerError(f"no ledger at {redact(url)}")
+            elif schema != "public":
                 try:
-                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                    conn.execute(
+                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                    )
                 except psycopg.errors.UniqueViolation:
                     pass  # another process created it at the same moment
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreError(f"cannot open the ledger at {redact(url)}: {reason}") from None
+    except (ValueError, UnicodeError) as exc:  # psycopg's own check of what it is given
+        raise LedgerError(f"--db {redact(url)}: {exc}") from None
 
 
 def redact(url: str) -> str:
@@ -300,11 +438,20 @@ class Store:
     """Stored events, their order and chain, personal data, and plugins' derived rows."""
 
     def __init__(
-        self, env: dict[str, str], *, dialect: str, url: str, master_key: bytes | None = None
+        self,
+        env: dict[str, str],
+        *,
+        dialect: str,
+        url: str,
+        master_key: bytes | None = None,
+        read_only: bool = False,
     ):
         self.dialect = dialect
         self.url = url
         self.is_sqlite = dialect == "sqlite"
+        # On a read-only file or file system: reads work; nothing, not even derived rows, is
+        # written (see projections.current).
+        self.read_only = read_only
         try:
             self.app = LedgerApplication(env=env)
         except (PersistenceError, OSError, sqlite3.Error) as exc:
@@ -348,8 +495,8 @@ class Store:
         }
         names.add(self.recorder.events_table_name)
         try:
-            if self._existing_names(names) >= names:
-                return
+            if self._existing_names(names) >= names or self.read_only:
+                return  # what a read-only ledger lacks, its reads report when they need it
             with self.write(lock=False) as cur:
                 if not self.is_sqlite:
                     cur.run(

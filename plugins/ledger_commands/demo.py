@@ -143,7 +143,7 @@ def demo(ctx: click.Context, db_file: str | None, into_ledger: bool, as_json: bo
         _fresh(path)
         target, location = State(str(path), state.config, state.debug), str(path)
     try:
-        result = target.ledger.import_lines(story_lines())
+        result = target.open(create=True).import_lines(story_lines())
         found = summaries(target.ledger)
         if as_json:
             emit_json(

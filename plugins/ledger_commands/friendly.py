@@ -51,7 +51,7 @@ def record(event: dict[str, Any], at: str | None, event_id: str | None, as_json:
         event["at"] = at
     if event_id is not None:
         event["id"] = event_id
-    ledger = get_ledger()
+    ledger = get_ledger(create=True)
     already = event_id is not None and ledger.event(event_id) is not None
     stored = ledger.record(event)
     if as_json:

@@ -22,12 +22,13 @@ def reputation(handle: str | None, as_json: bool, as_of: int, known_at: int | No
 
     Give a HANDLE to explain one person.
     """
+    from ledger.projections import current
     from ledger.views import View
 
     ledger = get_ledger()
     if handle is not None and View(ledger, known_at).person(handle) is None:
         raise LedgerError(f"unknown person {handle!r}")
-    if handle is None and known_at is None:
+    if handle is None and known_at is None and current(ledger):
         people, scored = _everyone(ledger, as_of)
     else:
         people, scored = None, iter(_scores(ledger, as_of, known_at, handle))
@@ -61,11 +62,10 @@ def _scores(
 def _everyone(ledger: Any, as_of: int) -> tuple[list[str], Iterator[dict[str, Any]]]:
     """Everyone who took part, sorted, and their scores computed a page of people at a time
     from the kept rows: a million events' rows never sit in memory together."""
-    from ledger.projections import catch_up, stored_people, stored_rows
+    from ledger.projections import stored_people, stored_rows
 
     from .scores import scores
 
-    catch_up(ledger)
     people = stored_people(ledger, "reputation", "took-part", as_of=as_of)
 
     def pages() -> Iterator[dict[str, Any]]:
