@@ -146,6 +146,7 @@ def open_store(
         raise LedgerError(
             f"--db {db!r} is neither a file path nor a postgresql:// URL naming a database"
         )
+    timeout = lock_timeout()  # a bad setting is an error whatever the ledger
     path = Path(db) if db else default_db_path()
     if path.is_dir():
         raise LedgerError(f"--db {str(path)!r} is a directory, not a ledger file")
@@ -171,7 +172,7 @@ def open_store(
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": name,
-        "SQLITE_LOCK_TIMEOUT": str(lock_timeout()),
+        "SQLITE_LOCK_TIMEOUT": str(timeout),
         "CREATE_TABLE": "no",  # Store._create_tables does it, in one BEGIN IMMEDIATE
     }
     return Store(env, dialect="sqlite", url=str(path), master_key=master_key, read_only=read_only)
@@ -282,8 +283,10 @@ def _postgres_env(url: str, *, create: bool = False) -> dict[str, str]:
             "only 'schema' is understood"
         )
     schemas = query.get("schema", ["public"])
+    if len(schemas) > 1:
+        raise LedgerError(f"--db {where}: 'schema' is given more than once")
     schema = schemas[0]
-    if len(schemas) > 1 or not _SCHEMA.fullmatch(schema):
+    if not _SCHEMA.fullmatch(schema):
         raise LedgerError(
             f"--db {where}: schema {schema!r} must be lowercase letters, digits and _, "
             "starting with a letter or _, at most 63 characters"

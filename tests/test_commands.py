@@ -485,6 +485,9 @@ def test_views_give_events_by_at_then_seq_and_histories_by_seq(three):
 
 
 def test_list_of_an_empty_ledger(cli):
+    from ledger.app import Ledger
+
+    Ledger(cli.db).close()  # an empty ledger
     assert run(cli, "list").stdout == "No referrals.\n"
     assert cli.json("list", "--json") == []
 

@@ -7,6 +7,7 @@ ships inside the package.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -125,8 +126,9 @@ def test_the_demo_runs_twice(sqlite_cli, tmp_path):
         assert shown["db"] == str(demo_file)
         assert (shown["stored"], shown["unchanged"]) == (len(story(PACKAGED)), 0)
         assert {s["referral"]: (s["stage"], s["reached"]) for s in shown["referrals"]} == STAGES
-    # The demo is a ledger of its own, not the one --db names.
-    assert sqlite_cli.export() == []
+    # The demo is a ledger of its own, not the one --db names: that one is not even created.
+    assert "no ledger at" in sqlite_cli.refused("export").stderr
+    assert not os.path.exists(sqlite_cli.db)
     listed = Cli(str(demo_file)).json("list", "--json")
     assert [s["referral"] for s in listed] == list(STAGES)
 

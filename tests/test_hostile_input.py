@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 from conftest import Cli
+from ledger.app import Ledger
 
 PAST = "2026-11-01T09:00:00Z"
 ESC = "\x1b"
@@ -632,7 +633,7 @@ def test_import_refuses_an_altered_export(ledger_cli: Cli, tmp_path: Path) -> No
     events = ledger_cli.export()
     events[0]["name"] = "Ana Ruis"
     empty = Cli(str(tmp_path / "empty.db"))
-    empty.ok("export")
+    Ledger(empty.db).close()
     source = tmp_path / "altered.jsonl"
     source.write_bytes(jsonl(events))
     refused_unchanged(empty, lambda: empty("import", str(source)), "hash")
@@ -643,7 +644,7 @@ def test_import_refuses_a_reordered_export(ledger_cli: Cli, tmp_path: Path) -> N
     events = ledger_cli.export()
     events[1], events[2] = events[2], events[1]
     empty = Cli(str(tmp_path / "empty.db"))
-    empty.ok("export")
+    Ledger(empty.db).close()
     source = tmp_path / "reordered.jsonl"
     source.write_bytes(jsonl(events))
     refused_unchanged(empty, lambda: empty("import", str(source)))

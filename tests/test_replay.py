@@ -37,6 +37,9 @@ def test_replay_after_events_arrived_one_by_one_finds_no_difference(cli: Cli) ->
 
 
 def test_replay_of_an_empty_ledger(cli: Cli) -> None:
+    from ledger.app import Ledger
+
+    Ledger(cli.db).close()  # an empty ledger
     assert cli.json("replay", "--json")["ok"] is True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from ledger.app import Ledger
 from judging_story import Story, day
 from ledger_reputation.conduct import BASE, clamp
 
@@ -208,5 +209,6 @@ def test_everyone_a_page_at_a_time_is_everyone_one_by_one(cli, monkeypatch, page
 
 
 def test_nobody_yet(cli):
+    Ledger(cli.db).close()  # an empty ledger
     assert cli.ok("reputation").stdout == "Nobody has taken part in a referral yet.\n"
     assert cli.json("reputation", "--json") == []
