@@ -148,6 +148,11 @@ _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 
 
 def _fail_output(ctx: click.Context, exc: OSError) -> None:
+    import traceback
+
+    # A listing's generator, still open in the failed frames, must close while the ledger is
+    # open, not at exit after it is closed.
+    traceback.clear_frames(exc.__traceback__)
     # What stays in stdout's buffer would fail again at exit, with Python's own message.
     devnull = os.open(os.devnull, os.O_WRONLY)
     with contextlib.suppress(OSError, ValueError):

@@ -131,9 +131,7 @@ _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
 
 
-def open_store(
-    db: str | None, *, master_key: bytes | None = None, create: bool = False
-) -> Store:
+def open_store(db: str | None, *, master_key: bytes | None = None, create: bool = False) -> Store:
     """Open the ledger named by a path (SQLite) or a `postgresql://` URL.
 
     Only with `create` is a missing ledger made; otherwise it is an error, and nothing (no
@@ -593,6 +591,8 @@ class Store:
     @contextmanager
     def write(self, *, lock: bool = True) -> Iterator[Any]:
         """One write transaction that holds the ledger's write lock from its first statement."""
+        if self.read_only:
+            raise StoreError(f"the ledger at {self.url} is read-only: nothing can be written to it")
         try:
             if self.is_sqlite:
                 with self.datastore.get_connection(commit=True) as conn:

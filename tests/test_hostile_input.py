@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 from conftest import Cli
+
 from ledger.app import Ledger
 
 PAST = "2026-11-01T09:00:00Z"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from ledger.app import Ledger
 from judging_story import Story, day
 from ledger_reputation.conduct import BASE, clamp
+
+from ledger.app import Ledger
 
 
 def score(people, handle, role):
