@@ -75,6 +75,8 @@ class ImportResult:
         self._keys = keys
         self.unchanged = unchanged
         self.restored = restored
+        # ids that look like an email address: `forget` never erases an id
+        self.email_like_ids = 0
 
     @functools.cached_property
     def stored(self) -> list[dict[str, Any]]:
@@ -173,6 +175,7 @@ class Ledger:
         head, _ = self.store.tail()
         restore = head == 0 and any("seq" in raw for _, raw in items)
         batch = _Batch(self)
+        batch.head = head
         batch.prefetch([raw for _, raw in items], empty=head == 0)
         pendings: list[Pending] = []
         self._existing: list[dict[str, Any]] = []
@@ -199,6 +202,7 @@ class Ledger:
         # this result reports.
         keys = self.store.secrets(sorted({p.owner for p in pendings if p.owner}))
         result = ImportResult(self, stored, keys, unchanged, restore)
+        result.email_like_ids = sum("@" in p.record["id"] for p in pendings)
         if _implemented(self.plugins, "event_recorded"):
             for event in result.stored:
                 self.plugins.call_each(
@@ -360,6 +364,7 @@ class _Batch:
         # The ledger held no event when this write began: nothing stored to look up. (Another
         # writer may commit meanwhile; the retry that follows sees it, as after a prefetch.)
         self.empty = False
+        self.head = 0  # the last seq stored when this write began
 
     def prefetch(self, raws: list[dict[str, Any]], *, empty: bool = False) -> None:
         """Look up in a few queries what the whole batch names (stored ids, people, referrals,
@@ -449,6 +454,8 @@ class _Batch:
         existing = self._existing(event_id)
         if existing is not None:
             self._check_same(existing, record, given_at, forgotten)
+            if line is None:
+                self._check_as_stored(envelope, existing)
             self.ledger._existing.append(existing)
             if isinstance(envelope.get("hash"), str) and type(envelope.get("seq")) is int:
                 # a line already stored still links the file's chain for the line after it
@@ -494,6 +501,8 @@ class _Batch:
         sealed, private = seal(
             record, event.personal, owner=owner, secret=secret, forgotten=forgotten
         )
+        if line is None and not restore:
+            self._check_new_envelope(envelope, owner if private else None, file_keys)
         self._check_envelope(envelope, event_id, record, event, owner, file_keys, forgotten, sealed)
 
         for plugin_name, reason in (
@@ -523,7 +532,7 @@ class _Batch:
             forget=record["handle"] if record["type"] == "person-forgotten" else None,
             plugin=self._type_owner(record["type"]),
             recorded_at=recorded_at,
-            expect_seq=envelope.get("seq") if restore else None,
+            expect_seq=envelope.get("seq") if restore or line is None else None,
             expect_hash=envelope.get("hash") if restore else None,
         )
 
@@ -595,6 +604,58 @@ class _Batch:
                 f"id: {existing['id']!r} is already stored with different content "
                 f"({', '.join(sorted(set(differing)))})"
             )
+
+    # `record` takes one event, so a field export adds was given on purpose: it is checked
+    # against what the ledger holds or would assign, and refused when it differs, rather than
+    # dropped as `import` drops it (an import into a used ledger re-links a whole file, which is
+    # its documented purpose; one event given with a position it will not get is a mistake).
+    def _check_as_stored(self, envelope: dict[str, Any], existing: dict[str, Any]) -> None:
+        """`record` of an id already stored: the fields export adds must be the stored ones."""
+        seq = envelope.get("seq")
+        if "seq" in envelope and seq != existing["seq"]:
+            raise LedgerError(
+                f"seq: {seq!r} given, but id {existing['id']!r} is stored at seq {existing['seq']}"
+            )
+        if "recorded_at" in envelope and not _same_moment(
+            envelope["recorded_at"], existing["recorded_at"]
+        ):
+            raise LedgerError(
+                f"recorded_at: {envelope['recorded_at']!r} given, but id {existing['id']!r} "
+                f"was recorded at {existing['recorded_at']}"
+            )
+        if "hash" in envelope and envelope["hash"] != existing["hash"]:
+            raise LedgerError(
+                f"hash: not the stored hash of id {existing['id']!r} (seq {existing['seq']})"
+            )
+        given_keys = envelope.get("keys", {})
+        if not isinstance(given_keys, dict):
+            _bad_keys()
+        for handle, value in given_keys.items():
+            if parse_secret(handle, value) != self.secret(handle):
+                raise LedgerError(f"keys: {handle!r} is not the key this ledger holds for {handle!r}")
+
+    def _check_new_envelope(
+        self, envelope: dict[str, Any], owner: str | None, file_keys: dict[str, bytes]
+    ) -> None:
+        """`record` of a new event into a ledger it does not restore: the position and time
+        are the ledger's to assign, so given ones must be what it would assign."""
+        expected = self.head + 1
+        if "seq" in envelope and envelope["seq"] != expected:
+            raise LedgerError(
+                f"seq: {envelope['seq']!r} given, but this event would be stored at seq "
+                f"{expected}; remove seq, or import into an empty ledger to restore"
+            )
+        for name in ("recorded_at", "hash"):
+            if name in envelope:
+                raise LedgerError(
+                    f"{name}: given, but the ledger sets it when it stores the event; remove "
+                    f"{name}, or import into an empty ledger to restore"
+                )
+        for handle, secret in file_keys.items():
+            if handle != owner:
+                raise LedgerError(f"keys: this event holds no personal data of {handle!r}")
+            if self.secrets.get(handle) != secret:
+                raise LedgerError(f"keys: {handle!r} already has another key in this ledger")
 
     def _check_envelope(
         self,
@@ -707,6 +768,15 @@ def _same_value(stored: Any, given: Any) -> bool:
             _same_value(stored[k], given[k]) for k in stored
         )
     return stored == given
+
+
+def _same_moment(given: Any, stored: str) -> bool:
+    try:
+        return isinstance(given, str) and parse_timestamp(given, future_ok=True) == (
+            parse_timestamp(stored, future_ok=True)
+        )
+    except ValueError:
+        return False
 
 
 def _refuse(error: PluginError) -> None:

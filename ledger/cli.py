@@ -295,6 +295,8 @@ def record(event_json: str, as_json: bool) -> None:
         raise LedgerError("input is not valid UTF-8") from None
     event = get_ledger().record(parse_event(text))
     emit_json(event)
+    if "@" in event["id"]:
+        _warn_email_ids(1)
 
 
 @cli.command(name="import")
@@ -304,6 +306,8 @@ def import_(path: str, as_json: bool) -> None:
     """Record every event of a JSON Lines file (`-` for stdin), all or nothing."""
     lines = _read_lines(path)
     result = get_ledger().import_lines(lines)
+    if result.email_like_ids:
+        _warn_email_ids(result.email_like_ids)
     summary = {
         "stored": result.count,
         "unchanged": result.unchanged,
@@ -317,6 +321,15 @@ def import_(path: str, as_json: bool) -> None:
         click.echo(
             f"Imported {summary['stored']} new event(s); {summary['unchanged']} already stored."
         )
+
+
+def _warn_email_ids(count: int) -> None:
+    which = "an event id contains" if count == 1 else f"{count} event ids contain"
+    click.echo(
+        f"Warning: {which} '@', like an email address: `forget` never erases an id, so an id "
+        "must not hold personal data (see docs/privacy.md)",
+        err=True,
+    )
 
 
 def _too_big_event() -> str:
