@@ -501,9 +501,14 @@ class _Batch:
         sealed, private = seal(
             record, event.personal, owner=owner, secret=secret, forgotten=forgotten
         )
-        if line is None and not restore:
+        # One event given to `record` is no file with a chain of its own: its envelope's shape
+        # is checked, then its values against what this ledger would assign.
+        single = line is None and not restore
+        self._check_envelope(
+            envelope, event_id, record, event, owner, file_keys, forgotten, sealed, chain=not single
+        )
+        if single:
             self._check_new_envelope(envelope, owner if private else None, file_keys)
-        self._check_envelope(envelope, event_id, record, event, owner, file_keys, forgotten, sealed)
 
         for plugin_name, reason in (
             self.ledger.plugins.call_each(
@@ -632,7 +637,9 @@ class _Batch:
             _bad_keys()
         for handle, value in given_keys.items():
             if parse_secret(handle, value) != self.secret(handle):
-                raise LedgerError(f"keys: {handle!r} is not the key this ledger holds for {handle!r}")
+                raise LedgerError(
+                    f"keys: {handle!r} is not the key this ledger holds for {handle!r}"
+                )
 
     def _check_new_envelope(
         self, envelope: dict[str, Any], owner: str | None, file_keys: dict[str, bytes]
@@ -667,8 +674,10 @@ class _Batch:
         file_keys: dict[str, bytes],
         forgotten: dict[str, str],
         sealed: dict[str, Any],
+        *,
+        chain: bool = True,
     ) -> None:
-        """Fields export adds are checked, never trusted."""
+        """Fields export adds are checked, never trusted (without `chain`, only their shape)."""
         if not envelope:  # any input but an export: no chain of the file's own to follow
             self.file_prev = None
             return
@@ -694,6 +703,8 @@ class _Batch:
             raise LedgerError("hash: must be 64 lowercase hex digits")
         if seq is None or recorded_at is None:
             raise LedgerError("hash: needs the seq and recorded_at it was computed with")
+        if not chain:
+            return
         if seq == 1:
             prev = GENESIS
         elif self.file_prev is not None and self.file_seq == seq - 1:

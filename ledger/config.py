@@ -135,7 +135,10 @@ def _parse(path: str) -> Settings:
     if unknown:
         known = ", ".join(f"[{key}]" for key in KNOWN_KEYS)
         raise LedgerError(
-            [f"config file {path!r}: unknown table or key {key!r} (known: {known})" for key in unknown]
+            [
+                f"config file {path!r}: unknown table or key {key!r} (known: {known})"
+                for key in unknown
+            ]
         )
     due = dict(DEFAULT_DUE)
     table = document.get("due", {})

@@ -6,9 +6,7 @@ import re
 
 # Bidirectional embeddings, overrides and isolates, the direction marks, zero-width characters
 # and the line and paragraph separators: each can make text read as something it is not.
-SPOOFING = (
-    "\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff"
-)
+SPOOFING = "\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff"
 _SPOOFING = re.compile(f"[{SPOOFING}]")
 # What a terminal must never receive as is: C0 and C1 controls but newline and tab, DEL,
 # lone surrogates (from undecodable arguments), and the characters above.
