@@ -373,17 +373,20 @@ class _Batch:
             self.empty = True
             self.stored_ids = set()
             return
-        ids = [raw["id"] for raw in raws if isinstance(raw.get("id"), str)]
+        # Only well-formed names are looked up: validation refuses the others with a message
+        # naming the field, which a query would pre-empt (PostgreSQL refuses a NUL in text).
+        ids = [raw["id"] for raw in raws if _well_formed_id(raw.get("id"))]
         self.stored_ids = self.store.stored_ids(ids) if ids else set()
         handles: set[str] = set()
         keys: set[str] = set()
         for raw in raws:
             for name in ("by", "with", "referrer", "target", "to", "handle"):
                 value = raw.get(name)
-                if isinstance(value, str):
+                if isinstance(value, str) and HANDLE_RE.match(value):
                     handles.add(value)
-            if isinstance(raw.get("referral"), str):
-                keys.add(raw["referral"])
+            key = raw.get("referral")
+            if isinstance(key, str) and HANDLE_RE.match(key):
+                keys.add(key)
         wanted = {person_id(h): h for h in handles if h not in self.people}
         wanted_referrals = {referral_id(k): k for k in keys if k not in self.referrals}
         found = self.store.aggregates([*wanted, *wanted_referrals])
@@ -779,6 +782,10 @@ def _same_value(stored: Any, given: Any) -> bool:
             _same_value(stored[k], given[k]) for k in stored
         )
     return stored == given
+
+
+def _well_formed_id(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 128 and value.isascii() and value.isprintable()
 
 
 def _same_moment(given: Any, stored: str) -> bool:
