@@ -343,7 +343,10 @@ def _implemented(plugins: Plugins, hook: str) -> bool:
 def _warn_plugin(error: PluginError) -> None:
     import sys
 
-    print(f"Warning: {error}", file=sys.stderr)
+    from .text import visible
+
+    # a plugin's message may quote stored text: it reaches the terminal escaped, as all text does
+    print(f"Warning: {visible(str(error))}", file=sys.stderr)
 
 
 class _Batch:
