@@ -17,6 +17,7 @@ import orjson
 import pytest
 from conftest import Cli
 
+from ledger import hookimpl as ledger_hookimpl
 from ledger.interchange import MAX_EVENT_BYTES
 
 
@@ -607,3 +608,40 @@ def test_forget_keeps_the_id_as_the_privacy_doc_says(cli: Cli) -> None:
     doc = (Path(__file__).parent.parent / "docs" / "privacy.md").read_text()
     assert "`forget` never erases or changes it" in doc
     assert "An id must not hold personal data" in doc
+
+
+class Quoting:
+    """A plugin whose messages quote an event's note: a veto, and a failure after the commit."""
+
+    @ledger_hookimpl
+    def validate_event(self, event: Any) -> str | None:
+        if event.get("note", "").startswith("veto"):
+            return f"will not take {event['note']}"
+        return None
+
+    @ledger_hookimpl
+    def event_recorded(self, event: Any) -> None:
+        if event.get("note", "").startswith("fail"):
+            raise RuntimeError(f"could not file {event['note']}")
+
+
+@pytest.mark.parametrize("ch", SPOOFING, ids=code)
+def test_plugin_messages_quoting_text_are_printed_escaped(
+    told: Cli, ch: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.plugins as plugins_module
+
+    monkeypatch.setattr(
+        plugins_module, "_default", plugins_module.Plugins(extra={"quoting": Quoting()})
+    )
+    declared = {"type": "connection-declared", "by": "ana", "with": "bob", "kind": "met-once"}
+    before = snapshot(told)
+    vetoed = told.refused("record", orjson.dumps(declared | {"note": f"veto{ch}me"}).decode())
+    assert vetoed.stderr == (
+        f"Error: refused by plugin 'quoting': will not take veto\\u{ord(ch):04x}me\n"
+    )
+    assert snapshot(told) == before
+    failed = told.ok("record", orjson.dumps(declared | {"note": f"fail{ch}me"}).decode())
+    assert ch not in failed.stderr
+    assert f"could not file fail\\u{ord(ch):04x}me" in failed.stderr
+    assert events_of(told)[-1]["note"] == f"fail{ch}me"
