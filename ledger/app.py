@@ -75,6 +75,8 @@ class ImportResult:
         self._keys = keys
         self.unchanged = unchanged
         self.restored = restored
+        # ids that look like an email address: `forget` never erases an id
+        self.email_like_ids = 0
 
     @functools.cached_property
     def stored(self) -> list[dict[str, Any]]:
@@ -174,6 +176,7 @@ class Ledger:
         head, _ = self.store.tail()
         restore = head == 0 and any("seq" in raw for _, raw in items)
         batch = _Batch(self)
+        batch.head = head
         batch.prefetch([raw for _, raw in items], empty=head == 0)
         pendings: list[Pending] = []
         self._existing: list[dict[str, Any]] = []
@@ -200,6 +203,7 @@ class Ledger:
         # this result reports.
         keys = self.store.secrets(sorted({p.owner for p in pendings if p.owner}))
         result = ImportResult(self, stored, keys, unchanged, restore)
+        result.email_like_ids = sum("@" in p.record["id"] for p in pendings)
         if _implemented(self.plugins, "event_recorded"):
             for event in result.stored:
                 self.plugins.call_each(
@@ -340,7 +344,10 @@ def _implemented(plugins: Plugins, hook: str) -> bool:
 def _warn_plugin(error: PluginError) -> None:
     import sys
 
-    print(f"Warning: {error}", file=sys.stderr)
+    from .text import visible
+
+    # a plugin's message may quote stored text: it reaches the terminal escaped, as all text does
+    print(f"Warning: {visible(str(error))}", file=sys.stderr)
 
 
 class _Batch:
@@ -361,6 +368,7 @@ class _Batch:
         # The ledger held no event when this write began: nothing stored to look up. (Another
         # writer may commit meanwhile; the retry that follows sees it, as after a prefetch.)
         self.empty = False
+        self.head = 0  # the last seq stored when this write began
 
     def prefetch(self, raws: list[dict[str, Any]], *, empty: bool = False) -> None:
         """Look up in a few queries what the whole batch names (stored ids, people, referrals,
@@ -369,17 +377,20 @@ class _Batch:
             self.empty = True
             self.stored_ids = set()
             return
-        ids = [raw["id"] for raw in raws if isinstance(raw.get("id"), str)]
+        # Only well-formed names are looked up: validation refuses the others with a message
+        # naming the field, which a query would pre-empt (PostgreSQL refuses a NUL in text).
+        ids = [raw["id"] for raw in raws if _well_formed_id(raw.get("id"))]
         self.stored_ids = self.store.stored_ids(ids) if ids else set()
         handles: set[str] = set()
         keys: set[str] = set()
         for raw in raws:
             for name in ("by", "with", "referrer", "target", "to", "handle"):
                 value = raw.get(name)
-                if isinstance(value, str):
+                if isinstance(value, str) and HANDLE_RE.match(value):
                     handles.add(value)
-            if isinstance(raw.get("referral"), str):
-                keys.add(raw["referral"])
+            key = raw.get("referral")
+            if isinstance(key, str) and HANDLE_RE.match(key):
+                keys.add(key)
         wanted = {person_id(h): h for h in handles if h not in self.people}
         wanted_referrals = {referral_id(k): k for k in keys if k not in self.referrals}
         found = self.store.aggregates([*wanted, *wanted_referrals])
@@ -450,6 +461,8 @@ class _Batch:
         existing = self._existing(event_id)
         if existing is not None:
             self._check_same(existing, record, given_at, forgotten)
+            if line is None:
+                self._check_as_stored(envelope, existing)
             self.ledger._existing.append(existing)
             if isinstance(envelope.get("hash"), str) and type(envelope.get("seq")) is int:
                 # a line already stored still links the file's chain for the line after it
@@ -495,7 +508,14 @@ class _Batch:
         sealed, private = seal(
             record, event.personal, owner=owner, secret=secret, forgotten=forgotten
         )
-        self._check_envelope(envelope, event_id, record, event, owner, file_keys, forgotten, sealed)
+        # One event given to `record` is no file with a chain of its own: its envelope's shape
+        # is checked, then its values against what this ledger would assign.
+        single = line is None and not restore
+        self._check_envelope(
+            envelope, event_id, record, event, owner, file_keys, forgotten, sealed, chain=not single
+        )
+        if single:
+            self._check_new_envelope(envelope, owner if private else None, file_keys)
 
         for plugin_name, reason in (
             self.ledger.plugins.call_each(
@@ -524,7 +544,7 @@ class _Batch:
             forget=record["handle"] if record["type"] == "person-forgotten" else None,
             plugin=self._type_owner(record["type"]),
             recorded_at=recorded_at,
-            expect_seq=envelope.get("seq") if restore else None,
+            expect_seq=envelope.get("seq") if restore or line is None else None,
             expect_hash=envelope.get("hash") if restore else None,
         )
 
@@ -597,6 +617,60 @@ class _Batch:
                 f"({', '.join(sorted(set(differing)))})"
             )
 
+    # `record` takes one event, so a field export adds was given on purpose: it is checked
+    # against what the ledger holds or would assign, and refused when it differs, rather than
+    # dropped as `import` drops it (an import into a used ledger re-links a whole file, which is
+    # its documented purpose; one event given with a position it will not get is a mistake).
+    def _check_as_stored(self, envelope: dict[str, Any], existing: dict[str, Any]) -> None:
+        """`record` of an id already stored: the fields export adds must be the stored ones."""
+        seq = envelope.get("seq")
+        if "seq" in envelope and seq != existing["seq"]:
+            raise LedgerError(
+                f"seq: {seq!r} given, but id {existing['id']!r} is stored at seq {existing['seq']}"
+            )
+        if "recorded_at" in envelope and not _same_moment(
+            envelope["recorded_at"], existing["recorded_at"]
+        ):
+            raise LedgerError(
+                f"recorded_at: {envelope['recorded_at']!r} given, but id {existing['id']!r} "
+                f"was recorded at {existing['recorded_at']}"
+            )
+        if "hash" in envelope and envelope["hash"] != existing["hash"]:
+            raise LedgerError(
+                f"hash: not the stored hash of id {existing['id']!r} (seq {existing['seq']})"
+            )
+        given_keys = envelope.get("keys", {})
+        if not isinstance(given_keys, dict):
+            _bad_keys()
+        for handle, value in given_keys.items():
+            if parse_secret(handle, value) != self.secret(handle):
+                raise LedgerError(
+                    f"keys: {handle!r} is not the key this ledger holds for {handle!r}"
+                )
+
+    def _check_new_envelope(
+        self, envelope: dict[str, Any], owner: str | None, file_keys: dict[str, bytes]
+    ) -> None:
+        """`record` of a new event into a ledger it does not restore: the position and time
+        are the ledger's to assign, so given ones must be what it would assign."""
+        expected = self.head + 1
+        if "seq" in envelope and envelope["seq"] != expected:
+            raise LedgerError(
+                f"seq: {envelope['seq']!r} given, but this event would be stored at seq "
+                f"{expected}; remove seq, or import into an empty ledger to restore"
+            )
+        for name in ("recorded_at", "hash"):
+            if name in envelope:
+                raise LedgerError(
+                    f"{name}: given, but the ledger sets it when it stores the event; remove "
+                    f"{name}, or import into an empty ledger to restore"
+                )
+        for handle, secret in file_keys.items():
+            if handle != owner:
+                raise LedgerError(f"keys: this event holds no personal data of {handle!r}")
+            if self.secrets.get(handle) != secret:
+                raise LedgerError(f"keys: {handle!r} already has another key in this ledger")
+
     def _check_envelope(
         self,
         envelope: dict[str, Any],
@@ -607,8 +681,10 @@ class _Batch:
         file_keys: dict[str, bytes],
         forgotten: dict[str, str],
         sealed: dict[str, Any],
+        *,
+        chain: bool = True,
     ) -> None:
-        """Fields export adds are checked, never trusted."""
+        """Fields export adds are checked, never trusted (without `chain`, only their shape)."""
         if not envelope:  # any input but an export: no chain of the file's own to follow
             self.file_prev = None
             return
@@ -634,6 +710,8 @@ class _Batch:
             raise LedgerError("hash: must be 64 lowercase hex digits")
         if seq is None or recorded_at is None:
             raise LedgerError("hash: needs the seq and recorded_at it was computed with")
+        if not chain:
+            return
         if seq == 1:
             prev = GENESIS
         elif self.file_prev is not None and self.file_seq == seq - 1:
@@ -708,6 +786,19 @@ def _same_value(stored: Any, given: Any) -> bool:
             _same_value(stored[k], given[k]) for k in stored
         )
     return stored == given
+
+
+def _well_formed_id(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 128 and value.isascii() and value.isprintable()
+
+
+def _same_moment(given: Any, stored: str) -> bool:
+    try:
+        return isinstance(given, str) and parse_timestamp(given, future_ok=True) == (
+            parse_timestamp(stored, future_ok=True)
+        )
+    except ValueError:
+        return False
 
 
 def _refuse(error: PluginError) -> None:

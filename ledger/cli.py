@@ -6,7 +6,6 @@ import contextlib
 import errno
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from .errors import ExitCode, LedgerError
+from .text import visible
 
 if TYPE_CHECKING:
     from .app import Ledger
@@ -181,21 +181,10 @@ def _quiet_broken_pipe() -> None:
     raise click.exceptions.Exit(0)
 
 
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def safe(text: str) -> str:
-    """Make user-supplied text harmless on a terminal: escapes and controls become visible."""
-    if _UNSAFE.search(text) is None:
-        return text  # the common case, and long listings pass through here line by line
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch in "\n\t" or (code >= 32 and code != 127 and not 0x80 <= code < 0xA0):
-            out.append(ch)
-        else:
-            out.append(f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
-    return "".join(out)
+    """Make user-supplied text harmless on a terminal: escapes, controls and the characters
+    that disguise text (bidirectional overrides, zero-width ones) become visible."""
+    return visible(text)
 
 
 def emit_json(value: Any) -> None:
@@ -315,7 +304,13 @@ def time_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def read_input(source: str) -> bytes:
     if source == "-":
-        return sys.stdin.buffer.read()
+        from .interchange import MAX_EVENT_BYTES
+
+        # One byte past the limit is enough to refuse: stdin may be endless (`< /dev/zero`).
+        data = sys.stdin.buffer.read(MAX_EVENT_BYTES + 1)
+        if len(data) > MAX_EVENT_BYTES:
+            raise LedgerError(_too_big_event())
+        return data
     try:
         # surrogateescape gives back the bytes of a non-UTF-8 argument, to be refused as such
         return source.encode("utf-8", errors="surrogateescape")
@@ -340,6 +335,8 @@ def record(event_json: str, as_json: bool) -> None:
         raise LedgerError("input is not valid UTF-8") from None
     event = get_ledger(create=True).record(parse_event(text))
     emit_json(event)
+    if "@" in event["id"]:
+        _warn_email_ids(1)
 
 
 @cli.command(name="import")
@@ -349,6 +346,8 @@ def import_(path: str, as_json: bool) -> None:
     """Record every event of a JSON Lines file (`-` for stdin), all or nothing."""
     lines = _read_lines(path)
     result = get_ledger(create=True).import_lines(lines)
+    if result.email_like_ids:
+        _warn_email_ids(result.email_like_ids)
     summary = {
         "stored": result.count,
         "unchanged": result.unchanged,
@@ -364,8 +363,24 @@ def import_(path: str, as_json: bool) -> None:
         )
 
 
+def _warn_email_ids(count: int) -> None:
+    which = "an event id contains" if count == 1 else f"{count} event ids contain"
+    click.echo(
+        f"Warning: {which} '@', like an email address: `forget` never erases an id, so an id "
+        "must not hold personal data (see docs/privacy.md)",
+        err=True,
+    )
+
+
+def _too_big_event() -> str:
+    from .interchange import MAX_EVENT_BYTES
+
+    return f"event is over {MAX_EVENT_BYTES} bytes; the limit is {MAX_EVENT_BYTES}"
+
+
 def _read_lines(path: str) -> Iterator[bytes]:
     from .app import MAX_IMPORT_BYTES
+    from .interchange import MAX_EVENT_BYTES
 
     try:
         stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
@@ -373,7 +388,19 @@ def _read_lines(path: str) -> Iterator[bytes]:
         raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
     with stream:
         total = 0
-        for number, line in enumerate(stream, start=1):
+        number = 0
+        while True:
+            # At most one byte past the per-event limit is read before a line is refused: a
+            # line that never ends (`/dev/zero`) costs no more memory than one event.
+            try:
+                line = stream.readline(MAX_EVENT_BYTES + 1)
+            except OSError as exc:
+                raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
+            if not line:
+                return
+            number += 1
+            if len(line) > MAX_EVENT_BYTES:
+                raise LedgerError(_too_big_event(), line=number)
             total += len(line)
             if total > MAX_IMPORT_BYTES:
                 raise LedgerError(f"input is larger than {MAX_IMPORT_BYTES} bytes", line=number)
@@ -732,14 +759,23 @@ def replay(as_json: bool) -> None:
         raise click.exceptions.Exit(ExitCode.FINDINGS)
 
 
+MAX_CHECKPOINT_BYTES = 1024 * 1024
+
+
 def _read_file(path: str) -> bytes:
+    """A small input file (`-`: stdin), refused when over MAX_CHECKPOINT_BYTES."""
     try:
         if path == "-":
-            return sys.stdin.buffer.read()
-        with open(path, "rb") as stream:
-            return stream.read(1024 * 1024)
+            data = sys.stdin.buffer.read(MAX_CHECKPOINT_BYTES + 1)
+        else:
+            with open(path, "rb") as stream:
+                data = stream.read(MAX_CHECKPOINT_BYTES + 1)
     except OSError as exc:
         raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        name = "stdin" if path == "-" else path
+        raise LedgerError(f"{name} is larger than {MAX_CHECKPOINT_BYTES} bytes: not a checkpoint")
+    return data
 
 
 def _with_progress(label: str, total: int, work: Callable[[Callable[[int], None]], Any]) -> Any:

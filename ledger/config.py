@@ -1,7 +1,7 @@
 """Settings a user can change: a TOML file in the user's config directory, or `--config FILE`.
 
-Only the `[due]` table is read here: days per obligation before an alert is raised. Other
-tables are left to whoever owns them, so a file may hold settings for several features.
+The `[due]` table holds days per obligation before an alert is raised. Any other table or
+top-level key is refused, naming it: a misspelt table would otherwise be silently ignored.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ from .errors import LedgerError
 
 DAY_US = 86_400 * 1_000_000
 MAX_DAYS = 3650
+MAX_CONFIG_BYTES = 1024 * 1024
+
+# Every top-level key the file may hold, and what each is. A release (or a plugin) that reads a
+# new table adds it here; everything else in the file is refused as a typo.
+KNOWN_KEYS: Mapping[str, str] = MappingProxyType({"due": "days before each alert is raised"})
 
 # The contract's `[due]` keys and their defaults, in days.
 DEFAULT_DUE: Mapping[str, float] = MappingProxyType(
@@ -117,13 +122,24 @@ def load_settings(path: str, *, required: bool = True) -> Settings:
 def _parse(path: str) -> Settings:
     import tomllib
 
+    from .files import read_small_file
+
+    data = read_small_file(path, MAX_CONFIG_BYTES, f"config file {path!r}")
     try:
-        with open(path, "rb") as handle:
-            document = tomllib.load(handle)
+        document = tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise LedgerError(f"config file {path!r} is not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise LedgerError(f"cannot read config file {path!r}: {exc}") from None
+    unknown = [key for key in document if key not in KNOWN_KEYS]
+    if unknown:
+        known = ", ".join(f"[{key}]" for key in KNOWN_KEYS)
+        raise LedgerError(
+            [
+                f"config file {path!r}: unknown table or key {key!r} (known: {known})"
+                for key in unknown
+            ]
+        )
     due = dict(DEFAULT_DUE)
     table = document.get("due", {})
     if not isinstance(table, dict):

@@ -18,13 +18,14 @@ import hmac
 import os
 import re
 import secrets
-from pathlib import Path
 from typing import Any
 
 from .errors import LedgerError
 
 MASTER_KEY_ENV = "REFERRAL_LEDGER_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "REFERRAL_LEDGER_MASTER_KEY_FILE"
+# 64 hex digits and a newline; room for a comment line or CRLF, never a whole disk
+MAX_KEY_FILE_BYTES = 4096
 
 PLAINTEXT = "plaintext"
 ENCRYPTED = "aes-256-gcm-v1"
@@ -61,11 +62,13 @@ def master_key_from(
     env = os.environ if environ is None else environ
     path = key_file or env.get(MASTER_KEY_FILE_ENV) or None
     if path:
+        from .files import read_small_file
+
+        data = read_small_file(path, MAX_KEY_FILE_BYTES, f"the master key file {path}")
         try:
-            text = Path(path).read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not ASCII"
-            raise LedgerError(f"cannot read the master key file {path}: {reason}") from None
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            raise LedgerError(f"cannot read the master key file {path}: not ASCII") from None
         return parse_master_key(text, f"master key file {path}")
     value = env.get(MASTER_KEY_ENV)
     if value:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import LedgerError
+from .text import first_spoofing
 
 # \Z, not $: `$` also matches before a final newline, which would let "ana\n" in.
 HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
@@ -49,6 +50,14 @@ def _check_text(value: str) -> str:
 
 def _check_line(value: str) -> str:
     _check_text(value)
+    # Names are shown beside handles and trusted for who someone is: a character that reorders
+    # or hides text is refused here (free text keeps it, and it is escaped wherever printed).
+    hidden = first_spoofing(value)
+    if hidden is not None:
+        raise ValueError(
+            f"contains U+{ord(hidden):04X}, a character that changes how text is shown "
+            "(bidirectional control, zero-width character or line separator)"
+        )
     if "\n" in value or "\t" in value:
         raise ValueError("must be a single line")
     if not value.strip():

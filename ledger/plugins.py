@@ -151,7 +151,10 @@ class Plugins:
 
 
 def _warn(error: PluginError) -> None:
-    print(f"Warning: {error}", file=sys.stderr)
+    from .text import visible
+
+    # a plugin's message may quote stored text: it reaches the terminal escaped, as all text does
+    print(f"Warning: {visible(str(error))}", file=sys.stderr)
 
 
 _default: Plugins | None = None

@@ -97,7 +97,10 @@ class ProjectionFailed(Exception):
 
 
 def _warn(error: ProjectionFailed) -> None:
-    print(f"Warning: {error}", file=sys.stderr)
+    from .text import visible
+
+    # a plugin's message may quote stored text: it reaches the terminal escaped, as all text does
+    print(f"Warning: {visible(str(error))}", file=sys.stderr)
 
 
 def registered(ledger: Ledger) -> list[tuple[str, Projection]]:

@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from .audit import ROLES, Audit, Mark, describe, short, shown, steps
+from .text import visible
 from .views import micros
 
 WIDTH = 1200
@@ -80,7 +81,13 @@ LANE_COLOURS = {
 
 
 def _e(value: Any) -> str:
-    return escape(shown(value), quote=True)
+    return _h(shown(value))
+
+
+def _h(text: str) -> str:
+    # A bidirectional override would reorder the page around it, a zero-width character hide
+    # a difference: both are shown as their escape (`\u202e`), as on the terminal.
+    return escape(visible(text), quote=True)
 
 
 @dataclass
@@ -312,7 +319,7 @@ def _events(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
                 )
         out.append(
             f'<g class="{classes}" data-seq="{event["seq"]}" data-type="{_e(event["type"])}" '
-            f'data-id="{_e(event["id"])}"><title>{escape(tip)}</title>{shape}'
+            f'data-id="{_e(event["id"])}"><title>{_h(tip)}</title>{shape}'
             f'<text x="{x:.1f}" y="{label_y:.1f}" text-anchor="middle">{_e(label)}</text>'
             f"{badge}</g>"
         )
@@ -375,7 +382,7 @@ def _obligations(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str
         )
         out.append(
             f'<g class="obligation {state}" data-kind="{_e(mark.kind)}" '
-            f'data-person="{_e(mark.data.get("person"))}"><title>{escape(tip)}</title>'
+            f'data-person="{_e(mark.data.get("person"))}"><title>{_h(tip)}</title>'
             f'<rect x="{x1:.1f}" y="{y}" width="{max(xd - x1, 0):.1f}" height="10" rx="3" '
             'fill="#9ec5ea"/>'
             f'<rect class="overdue" x="{xd:.1f}" y="{y}" width="{max(x2 - xd, 0):.1f}" height="10" '
@@ -405,7 +412,7 @@ def _flags(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
         )
         out.append(
             f'<g class="flag" data-kind="{_e(mark.kind)}" data-person="{_e(mark.data.get("person"))}">'
-            f"<title>{escape(tip)}</title>"
+            f"<title>{_h(tip)}</title>"
             f'<line x1="{x:.1f}" y1="{y - 6}" x2="{x:.1f}" y2="{y + 10}" stroke="#8a3ffc" stroke-width="2"/>'
             f'<path d="M{x:.1f},{y - 6} l13,5 l-13,5 z" fill="#8a3ffc"/>'
             f'<text x="{x + 16:.1f}" y="{y + 3}" fill="#8a3ffc">{_e(mark.kind)}</text></g>'

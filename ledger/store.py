@@ -987,7 +987,7 @@ class Store:
                     recorded_at = format_timestamp(from_micros(recorded_us))
                     recorded_at_us = recorded_us
                 digest = chain_hash(prev, seq, record["id"], recorded_at, item.record_bytes)
-                if item.expect_seq is not None and restore and item.expect_seq != seq:
+                if item.expect_seq is not None and item.expect_seq != seq:
                     raise LedgerError(
                         f"seq {item.expect_seq} does not follow the ledger (expected {seq})",
                         line=item.line,

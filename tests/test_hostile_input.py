@@ -670,11 +670,19 @@ def test_refusals_store_nothing_on_each_backend(cli: Cli, text: str, fragment: s
 
 
 def test_nothing_printed_carries_a_raw_escape(ledger_cli: Cli) -> None:
-    """The closest a stored value gets to an escape (a bidi override, a zero-width joiner is
-    accepted text) comes back out as JSON with no terminal control byte, from every read
-    command there is."""
+    """The closest a stored value gets to an escape (a bidi override, a zero-width joiner: kept
+    in free text, refused in names) comes back out with no terminal control byte, from every
+    read command there is."""
     ledger_cli.record(
-        {"type": "person-added", "handle": "dee", "name": "Dee \u202eevil\u200d", "at": at(8)}
+        {
+            "type": "request-vetted",
+            "referral": "r1",
+            "by": "cat",
+            "decision": "accept",
+            "knows_work": True,
+            "note": "Dee \u202eevil\u200d",
+            "at": at(8),
+        }
     )
     outputs = [ledger_cli.ok("export").stdout_bytes]
     commands = ledger_cli.cli.commands
