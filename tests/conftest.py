@@ -111,7 +111,8 @@ class Cli:
 
     def export(self) -> list[dict[str, Any]]:
         out = self.ok("export").stdout
-        return [orjson.loads(line) for line in out.splitlines() if line.strip()]
+        # split on "\n" alone: str.splitlines() also breaks inside JSON strings at U+2028 and kin
+        return [orjson.loads(line) for line in out.split("\n") if line.strip()]
 
 
 @pytest.fixture
