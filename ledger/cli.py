@@ -30,6 +30,7 @@ class State:
         self.debug = debug
         self.master_key_file = master_key_file
         self._ledger: Ledger | None = None
+        self._fresh: list[str] = []  # what opening the ledger created, newest first
 
     @property
     def ledger(self) -> Ledger:
@@ -43,12 +44,44 @@ class State:
             from .crypto import master_key_from
 
             master_key = master_key_from(self.master_key_file)
+            fresh = self._new_paths() if create else []
             self._ledger = Ledger(self.db, master_key=master_key, create=create)
+            self._fresh = fresh
         return self._ledger
 
+    def _new_paths(self) -> list[str]:
+        """The SQLite ledger file and the directories above it that do not exist yet."""
+        from pathlib import Path
+
+        from .store import default_db_path
+
+        if self.db and "://" in self.db:
+            return []
+        path = Path(self.db) if self.db else default_db_path()
+        missing = []
+        for candidate in (path, *path.parents):
+            if os.path.lexists(candidate):
+                break
+            missing.append(str(candidate))
+        return missing
+
     def close(self) -> None:
-        if self._ledger is not None:
-            self._ledger.close()
+        if self._ledger is None:
+            return
+        # A write that stored nothing (a refused first event, an empty import) leaves no new
+        # ledger behind: a later read of the same mistyped path must still say "no ledger".
+        empty = bool(self._fresh) and self._ledger.store.count() == 0
+        self._ledger.close()
+        if empty:
+            from .store import SQLITE_COMPANIONS
+
+            ledger_file, *directories = self._fresh
+            for name in (ledger_file, *(ledger_file + s for s in SQLITE_COMPANIONS)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(name)
+            for directory in directories:
+                with contextlib.suppress(OSError):
+                    os.rmdir(directory)
 
 
 def get_state() -> State:

@@ -315,6 +315,31 @@ def test_the_first_write_creates_the_ledger(nowhere: Cli, tmp_path: Path) -> Non
     assert nowhere.json("verify", "--json")["events"] == 1
 
 
+# Writes that store nothing, on a path where no ledger is yet.
+EMPTY_WRITES: list[tuple[list[str], str | None]] = [
+    (["record", '{"type": "person-added", "handle": "Ana"}'], None),
+    (["record", '{"type": "person-added", "handle": "ana", "name": "Ana", "age": 3}'], None),
+    (["import", "-"], ""),
+    (["import", "-"], '{"type": "person-added", "handle": "ana", "name": "Ana"}\n{"type": "x"}\n'),
+    (["person", "add", "ana"], None),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin"), EMPTY_WRITES, ids=[" ".join(w[0])[:40] for w in EMPTY_WRITES]
+)
+def test_a_refused_first_write_leaves_no_ledger_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], stdin: str | None
+) -> None:
+    # Otherwise the mistyped path of a failed `record` would be a ledger that every later
+    # `alerts --check --quiet` on the same typo passes.
+    monkeypatch.chdir(tmp_path)
+    typo = Cli(str(tmp_path / "typo" / "ledger.db"))
+    typo.refused(*args, input=stdin)
+    assert files_under(tmp_path) == {}
+    assert typo.refused("alerts", "--check", "--quiet").stderr == f"Error: no ledger at {typo.db}\n"
+
+
 # Files that exist at the ledger's path but are not a ledger, as (id, content maker, message).
 NOT_LEDGERS: list[tuple[str, Callable[[Path], None], str]] = [
     ("an empty file", lambda p: p.write_bytes(b""), "no ledger at"),
