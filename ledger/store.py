@@ -1075,7 +1075,9 @@ class Store:
     def _claim_privacy_mode(self, cur: _Cursor, *, empty: bool) -> None:
         """Inside a write: fix the mode on a ledger's first write, refuse a mixed one after."""
         if empty and cur.one("SELECT originator_version FROM {events} LIMIT 1") is not None:
-            raise StoreError("the ledger is damaged: its log is empty but events are stored; run verify")
+            raise StoreError(
+                "the ledger is damaged: its log is empty but events are stored; run verify"
+            )
         if not empty:
             mode, check = self._privacy_mode(cur)
             damage = mode_damage(mode, check, self._kept_mode(cur))

@@ -427,12 +427,11 @@ class Checker:
         if type_rows is not None:
             stored_types = {str(r["type"]) for r in type_rows}
             for kind in sorted(self.plugin_types - stored_types):
-                self.problem(
-                    None, f"the index of plugins' event types (rl_types) misses {kind!r}"
-                )
+                self.problem(None, f"the index of plugins' event types (rl_types) misses {kind!r}")
             for kind in sorted(stored_types - self.plugin_types):
                 self.problem(
-                    None, f"the index of plugins' event types (rl_types) names {kind!r} without cause"
+                    None,
+                    f"the index of plugins' event types (rl_types) names {kind!r} without cause",
                 )
         if stored_events != verdict.events:
             self.problem(
@@ -461,7 +460,6 @@ class Checker:
                 or (self.checkpoint_hash is not None and self.checkpoint_hash == cp.head)
             )
         return verdict
-
 
     def _check_personal(self) -> None:
         """Personal values and keys the log says must be kept, and those it says must not.

@@ -49,6 +49,16 @@ NAMED_WHEN_EMPTIED = {
     "rl_types": "rl_types",
 }
 DERIVED = {"rl_positions", "rl_rows"}
+# Every other read, and a write, on each damaged copy: any answer but a crash (exit 3).
+BYSTANDERS = (
+    ("reputation", "--json"),
+    ("list", "--json"),
+    ("show", "ana-acme"),
+    ("audit", "ana-acme", "--json"),
+    ("checkpoint",),
+    ("replay", "--json"),
+    ("record", '{"type":"person-added","handle":"yann","name":"Yann Oak"}'),
+)
 
 
 class Rehearsal(Event):
@@ -105,6 +115,14 @@ def seen(cli: Cli) -> dict[str, str]:
 
 def judged(cli: Cli, before: dict[str, str], table: str, dropped: bool) -> str:
     """Where the damage is found: "verify", "replay", or "unchanged" (nothing anyone sees)."""
+    try:
+        return _judged(cli, before, table, dropped)
+    finally:
+        for args in BYSTANDERS:
+            no_crash(cli(*args))
+
+
+def _judged(cli: Cli, before: dict[str, str], table: str, dropped: bool) -> str:
     result = no_crash(cli("verify", "--json"))
     if result.exit_code == 1:
         out = orjson.loads(result.stdout)
@@ -395,10 +413,9 @@ def test_rewriting_the_mode_to_plaintext_is_refused_and_reported(
     assert not run_sql(cli, "SELECT handle FROM rl_keys WHERE handle = 'zoe'")
     out = orjson.loads(cli("verify", "--json").stdout)
     assert out["ok"] is False and out["values_checked"] is False
-    assert (
-        "rl_meta says the ledger's personal data is unencrypted, but it is stored encrypted"
-        in [p["message"] for p in out["problems"]]
-    )
+    assert "rl_meta says the ledger's personal data is unencrypted, but it is stored encrypted" in [
+        p["message"] for p in out["problems"]
+    ]
     unchanged_with_key(cli, before, key, monkeypatch)
 
 
@@ -408,9 +425,7 @@ def test_a_plaintext_secret_among_encrypted_ones_is_reported(
     """What an old, keyless or careless client would leave: verify names it, key or no key."""
     cli, _before, key = encrypted
     run_sql(cli, "INSERT INTO rl_keys VALUES (?, ?)", ("zoe", secrets.token_bytes(32)))
-    message = (
-        "the key of 'zoe' is stored unencrypted, but the ledger keeps personal data encrypted"
-    )
+    message = "the key of 'zoe' is stored unencrypted, but the ledger keeps personal data encrypted"
     for with_key in (False, True):
         if with_key:
             monkeypatch.setenv(MASTER_KEY_ENV, key)
