@@ -623,12 +623,10 @@ def _feed_page(
     private: dict[str, tuple[str, bytes | None]] = {}
     seqs = {str(r["event_id"]): r["seq"] if type(r["seq"]) is int else None for r in page}
     for r in found:
-        data: bytes | None = bytes(r["data"])
-        assert data is not None
-        checker.check_stored_values(seqs.get(r["event_id"]), r["event_id"], data, store.vault.mode)
-        if data == b"":
-            pass  # values that came erased: nothing to open
-        elif checker.check_values and store.vault.encrypted:
+        kept = bytes(r["data"])
+        checker.check_stored_values(seqs.get(r["event_id"]), r["event_id"], kept, store.vault.mode)
+        data: bytes | None = kept
+        if kept and checker.check_values and store.vault.encrypted:  # b"": nothing to open
             try:
                 data = store.vault.open_data(
                     checker.secrets.get(r["owner"]), r["event_id"], bytes(r["data"])
