@@ -259,10 +259,9 @@ def test_values_imported_already_erased_are_no_loss(cli: Cli) -> None:
     out = orjson.loads(cli("verify", "--json").stdout)
     assert out["ok"] is False
     assert [p["message"] for p in out["problems"]] == [
-        "the personal values of 'gina' are missing from 1 event(s), "
-        "with no person-forgotten for 'gina'",
-        "the personal values of 'hal' are missing from 1 event(s), "
-        "with no person-forgotten for 'hal'",
+        f"the personal values of {who!r} are missing from 1 event(s), "
+        f"with no person-forgotten for {who!r}"
+        for who in ("gina", "hal")
     ]
 
 
