@@ -463,3 +463,29 @@ def test_an_untouched_encrypted_ledger_still_takes_writes_with_its_key_from_a_fi
     (secret,) = run_sql(cli, "SELECT secret FROM rl_keys WHERE handle = 'zoe'")[0]
     assert len(bytes(secret)) == 61 and bytes(secret)[:1] == b"\x01"
     assert cli.ok("--master-key-file", str(key_file), "export").stdout.startswith(before["export"])
+
+
+def test_a_forget_cut_off_the_end_of_the_log_is_caught_without_a_head(cli: Cli) -> None:
+    """Removing the newest events is caught only against a head, unless one was a forget:
+    then its person's values are gone with nothing to say why."""
+    cli.ok("import", str(STORY))
+    cli.ok("forget", "ana", "--yes")
+    events = "referral_ledger_events" if cli.db.startswith("postgresql") else "stored_events"
+    ((origin, version),) = run_sql(
+        cli, "SELECT originator_id, originator_version FROM rl_log WHERE type = 'person-forgotten' "
+        "AND actor = 'ana'"  # fmt: skip
+    )
+    run_sql(cli, f"DELETE FROM {events} WHERE originator_id = ? AND originator_version = ?",
+            (origin, version))  # fmt: skip
+    run_sql(cli, "DELETE FROM rl_log WHERE type = 'person-forgotten' AND actor = 'ana'")
+    result = cli("verify", "--json")
+    assert result.exit_code == 1
+    out = orjson.loads(result.stdout)
+    assert out["events"] == 50 and out["first_bad_seq"] == 1
+    assert out["problems"] == [
+        {
+            "seq": 1,
+            "message": "the personal values of 'ana' are missing from 6 event(s), "
+            "with no person-forgotten for 'ana'",
+        }
+    ]
