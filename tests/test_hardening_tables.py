@@ -471,13 +471,11 @@ def test_a_forget_cut_off_the_end_of_the_log_is_caught_without_a_head(cli: Cli) 
     cli.ok("import", str(STORY))
     cli.ok("forget", "ana", "--yes")
     events = "referral_ledger_events" if cli.db.startswith("postgresql") else "stored_events"
-    ((origin, version),) = run_sql(
-        cli, "SELECT originator_id, originator_version FROM rl_log WHERE type = 'person-forgotten' "
-        "AND actor = 'ana'"  # fmt: skip
-    )
+    where = "FROM rl_log WHERE type = 'person-forgotten' AND actor = 'ana'"
+    ((origin, version),) = run_sql(cli, f"SELECT originator_id, originator_version {where}")
     run_sql(cli, f"DELETE FROM {events} WHERE originator_id = ? AND originator_version = ?",
             (origin, version))  # fmt: skip
-    run_sql(cli, "DELETE FROM rl_log WHERE type = 'person-forgotten' AND actor = 'ana'")
+    run_sql(cli, f"DELETE {where}")
     result = cli("verify", "--json")
     assert result.exit_code == 1
     out = orjson.loads(result.stdout)
