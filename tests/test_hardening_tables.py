@@ -90,8 +90,8 @@ def no_crash(result: Result) -> Result:
 
 
 def tell(cli: Cli) -> dict[str, str]:
-    """The story's fifty events (Gina forgotten, two retractions), a plugin's event type, a
-    second retraction of a person's event; then what export, alerts and flags print."""
+    """The story's fifty events (Gina forgotten, two retractions), an event of a plugin's own
+    type and its retraction; then what export, alerts and flags print."""
     cli.ok("import", str(STORY))
     cli.record(
         {
