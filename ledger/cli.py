@@ -601,7 +601,8 @@ def plugins_new(name: str, directory: str | None, as_json: bool) -> None:
 )
 def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None:
     """Check the tamper-evident chain of the whole ledger. Exits 1 if it was altered."""
-    from .verify import TRUNCATION_WARNING, parse_checkpoint, verify_store
+    from .store import DamagedLedger
+    from .verify import TRUNCATION_WARNING, damaged_verdict, parse_checkpoint, verify_store
 
     cp = None
     if checkpoint_file is not None:
@@ -611,11 +612,16 @@ def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None
             raise LedgerError(f"--checkpoint {checkpoint_file}: {exc}") from None
     if head is not None and not (len(head) == 64 and all(c in "0123456789abcdef" for c in head)):
         raise LedgerError("--head: must be 64 lowercase hex digits, as verify printed it")
-    verdict = _with_progress(
-        "Verifying",
-        get_ledger().store.count(),
-        lambda step: verify_store(get_ledger().store, head=head, checkpoint=cp, progress=step),
-    )
+    try:
+        store = get_ledger().store
+    except DamagedLedger as exc:
+        verdict = damaged_verdict(exc)  # what is gone is the finding
+    else:
+        verdict = _with_progress(
+            "Verifying",
+            store.count(),
+            lambda step: verify_store(store, head=head, checkpoint=cp, progress=step),
+        )
     if as_json:
         emit_json(verdict.as_json())
     elif verdict.ok:

@@ -8,7 +8,10 @@ file then holds no personal data, and a forgotten person's values stay unreadabl
 deleted row survives (a PostgreSQL dead tuple, a filesystem block), once the secret is gone.
 
 A ledger is one or the other for its whole life: the first write fixes the mode in `rl_meta`,
-with a check value that tells a wrong master key from the right one.
+with a check value that tells a wrong master key from the right one. The stored bytes say it
+too (`secret_mode`, `data_mode`): a plaintext secret is 32 bytes and plaintext values a JSON
+object, while everything encrypted starts with a version byte, so a deleted or rewritten meta
+row cannot make a ledger that holds encrypted secrets take plaintext ones (see `Store`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ ENCRYPTED = "aes-256-gcm-v1"
 
 _VERSION = b"\x01"  # first byte of every encrypted blob
 _NONCE = 12
+_TAG = 16
+_SECRET_BYTES = 32  # privacy.SECRET_BYTES
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}\Z")
 _CHECK_MESSAGE = b"referral-ledger master key check v1"
 _NEEDS_KEY = (
@@ -116,7 +121,14 @@ class Vault:
                 "unencrypted; to encrypt it, export it and import the export into a new "
                 "ledger with the key set"
             )
-        if mode == ENCRYPTED and self.master_key is not None and check != self.check_value():
+        # A missing check value is reported by `verify`, and the store takes no write without
+        # it; reading goes on, and a wrong key then fails to open the secrets.
+        if (
+            mode == ENCRYPTED
+            and self.master_key is not None
+            and check is not None
+            and check != self.check_value()
+        ):
             raise VaultError("the master key given is not this ledger's master key")
         if mode not in (PLAINTEXT, ENCRYPTED):
             raise VaultError(
@@ -170,6 +182,24 @@ class Vault:
             raise VaultError(f"event {event_id!r}: its personal data has no key to open it")
         aad = b"rl_private\x1f" + event_id.encode()
         return _decrypt(self._data_key(secret), blob, aad, f"event {event_id!r}'s personal data")
+
+
+def secret_mode(blob: bytes) -> str | None:
+    """How a stored secret is kept, read from its bytes alone; None: in no way this writes."""
+    if len(blob) == _SECRET_BYTES:
+        return PLAINTEXT
+    if len(blob) == 1 + _NONCE + _SECRET_BYTES + _TAG and blob[:1] == _VERSION:
+        return ENCRYPTED
+    return None
+
+
+def data_mode(blob: bytes) -> str | None:
+    """How stored personal values are kept, read from their bytes alone (`b""` holds none)."""
+    if blob[:1] == b"{":
+        return PLAINTEXT
+    if blob[:1] == _VERSION and len(blob) >= 1 + _NONCE + _TAG:
+        return ENCRYPTED
+    return None
 
 
 def _encrypt(aead: Any, data: bytes, aad: bytes) -> bytes:

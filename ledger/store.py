@@ -32,10 +32,11 @@ from eventsourcing.persistence import OperationalError as ESOperationalError
 from eventsourcing.persistence import PersistenceError, Transcoder
 
 from .aggregates import Person, Referral, person_id, referral_id
-from .crypto import PLAINTEXT, Vault
+from .crypto import ENCRYPTED, PLAINTEXT, Vault, data_mode, secret_mode
 from .errors import ConflictError, LedgerError, StoreError
 from .events import format_micros, format_timestamp, from_micros, to_micros
 from .interchange import dumps
+from .privacy import sealed_paths
 from .rules import Located
 
 GENESIS = "0" * 64
@@ -48,6 +49,25 @@ PAGE = 1000
 ANALYZE_AFTER = 1000
 # The tables an append fills.
 EVENT_TABLES = ("events", "rl_log", "rl_private", "rl_keys", "rl_retractions", "rl_mentions")
+# Plugins' rows and how far each has read: all derived from the events, so a missing one is
+# recreated empty (and the other emptied), and the next read derives them again. Every other
+# table holds the ledger's history or what `verify` checks against it: if one is missing, the
+# ledger is damaged, and is opened only for `verify` to say so.
+DERIVED_TABLES = ("rl_positions", "rl_rows")
+
+
+class DamagedLedger(StoreError):
+    """Tables of the ledger's history are missing: refused, except by `verify`, which reports it."""
+
+    missing: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, missing: Sequence[str]) -> DamagedLedger:
+        names = ", ".join(missing)
+        table = "table" if len(missing) == 1 else "tables"
+        error = cls(f"the ledger is damaged: {table} {names} missing; run verify")
+        error.missing = tuple(missing)
+        return error
 
 
 class OrjsonTranscoder(Transcoder):
@@ -427,6 +447,22 @@ CREATE INDEX IF NOT EXISTS {p_}rl_rows_referral ON {p}rl_rows (referral, categor
 """
 
 
+def mode_damage(mode: str | None, check: str | None, kept: str | None) -> str | None:
+    """What is wrong with how a non-empty ledger says it keeps personal data, if anything."""
+    if mode is None:
+        return "its privacy mode (the rl_meta row 'privacy') is missing"
+    if mode == ENCRYPTED and check is None:
+        return "the check of its master key (the rl_meta row 'key_check') is missing"
+    if kept is not None and kept != mode:
+        return f"rl_meta says its personal data is {_MODE_WORDS.get(mode, repr(mode))}, " + (
+            f"but it is stored {_MODE_WORDS[kept]}"
+        )
+    return None
+
+
+_MODE_WORDS = {PLAINTEXT: "unencrypted", ENCRYPTED: "encrypted"}
+
+
 def _in_chunks(keys: Sequence[str], size: int = 500) -> Iterator[list[str]]:
     """The distinct keys, in order, `size` at a time: one query per page (see `one_of`)
     instead of one per key."""
@@ -469,7 +505,11 @@ class Store:
             schema = self.datastore.schema
             self.events_table = f'"{schema}"."{self.recorder.events_table_name}"'
             self.prefix = f'"{schema}".'
-        self._create_tables()
+        try:
+            self._create_tables()
+        except DamagedLedger:
+            self.app.close()
+            raise
         self.vault = Vault(master_key)
         self.journal_pending = False  # a forget's WAL could not be truncated yet
         self._adopt_privacy_mode()
@@ -482,38 +522,60 @@ class Store:
 
     def _create_tables(self) -> None:
         """Create what is missing, in one transaction that one process at a time may run:
-        `CREATE … IF NOT EXISTS` races between processes on PostgreSQL."""
+        `CREATE … IF NOT EXISTS` races between processes on PostgreSQL.
+
+        All of it on a new ledger; on an existing one only indexes and derived tables (see
+        `DERIVED_TABLES`): a table of its history recreated empty would pass for one that
+        never held anything, so its absence raises `DamagedLedger` instead.
+        """
         ddl = _TABLES.format(
             p=self.prefix,
             p_="",
             uuid="TEXT" if self.is_sqlite else "uuid",
             blob="BLOB" if self.is_sqlite else "bytea",
         )
-        names = {
-            *re.findall(
-                r"IF NOT EXISTS (?:\S+\.)?(\w+)", _TABLES.replace("{p}", "").replace("{p_}", "")
-            )
-        }
-        names.add(self.recorder.events_table_name)
+        bare = _TABLES.replace("{p}", "").replace("{p_}", "")
+        tables = {*re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", bare)}
+        tables.add(self.recorder.events_table_name)
+        names = {*re.findall(r"IF NOT EXISTS (\w+)", bare), *tables}
         try:
-            if self._existing_names(names) >= names or self.read_only:
+            existing = self._existing_names(names)
+            if existing >= names or self.read_only:
                 return  # what a read-only ledger lacks, its reads report when they need it
+            reset = self._repairable(tables, existing)
             with self.write(lock=False) as cur:
                 if not self.is_sqlite:
                     cur.run(
                         "SELECT pg_advisory_xact_lock(hashtext(?))",
                         (f"referral-ledger:{self.prefix}",),
                     )
-                    if self._existing_names(names, cur) >= names:
+                    existing = self._existing_names(names, cur)
+                    if existing >= names:
                         return
+                    reset = self._repairable(tables, existing)
                 self._create_event_tables(cur)
                 for statement in ddl.split(";"):
                     if statement.strip():
                         cur.execute(statement)
+                if reset:
+                    cur.run("DELETE FROM {p}rl_rows")
+                    cur.run("DELETE FROM {p}rl_positions")
+        except DamagedLedger:
+            raise
         except LedgerError as exc:
             raise StoreError(
                 f"cannot open the ledger at {redact(self.url)}: {exc.message}"
             ) from None
+
+    @staticmethod
+    def _repairable(tables: set[str], existing: set[str]) -> bool:
+        """Whether derived rows must be rebuilt; raises `DamagedLedger` when history is gone."""
+        if not existing & tables:
+            return False  # a new ledger
+        lost = sorted(tables - existing - set(DERIVED_TABLES))
+        if lost:
+            raise DamagedLedger.of(lost)
+        return not existing >= set(DERIVED_TABLES)
 
     def _existing_names(self, names: set[str], cur: Any = None) -> set[str]:
         marks = ",".join("?" * len(names))
@@ -803,6 +865,8 @@ class Store:
         values = row[-8:] if self.is_sqlite else tuple(row.values())[-8:]
         seq, event_id, recorded_us, digest, state, data, owner, secret = values
         state = bytes(state)
+        if data is not None and not len(data):
+            data = None  # values that came erased (see `append`)
         if data is not None and self.vault.encrypted:
             if secret is not None:
                 secret = self.vault.open_secret(owner, bytes(secret))
@@ -1022,6 +1086,10 @@ class Store:
                 if item.private:
                     data = self.vault.seal_data(item.secret, record["id"], dumps(item.private))
                     rows.private.append((record["id"], item.owner, data))
+                elif (erased := _erased_owner(record)) is not None:
+                    # Its values came erased ({"forgotten": …}): an empty row says so, so that
+                    # `verify` can tell them from values deleted behind the ledger's back.
+                    rows.private.append((record["id"], erased, b""))
                 for handle, secret in item.new_keys.items():
                     rows.keys.append((handle, self.vault.seal_secret(handle, secret)))
                 if record["type"] == "event-retracted":
@@ -1131,18 +1199,40 @@ class Store:
         found = {row["name"]: row["value"] for row in rows}
         return found.get("privacy"), found.get("key_check")
 
+    def _kept_mode(self, cur: _Cursor) -> str | None:
+        """The mode the stored bytes show (a secret and a row of values, one each suffices:
+        a ledger writes all of them one way); None when nothing personal is stored."""
+        found = None
+        row = cur.one("SELECT secret FROM {p}rl_keys LIMIT 1")
+        if row is not None:
+            found = secret_mode(bytes(row["secret"]))
+        row = cur.one("SELECT data FROM {p}rl_private WHERE data <> ? LIMIT 1", (b"",))
+        if row is not None and found != ENCRYPTED:
+            found = data_mode(bytes(row["data"])) or found
+        return found
+
     def _adopt_privacy_mode(self) -> None:
         with self.read() as cur:
             mode, check = self._privacy_mode(cur)
             empty = cur.one("SELECT seq FROM {p}rl_log LIMIT 1") is None
-        if mode is None and empty:
+            kept = self._kept_mode(cur)
+        if mode is None and empty and kept is None:
             return  # the first write decides
-        self.vault.adopt(mode or PLAINTEXT, check)
+        # Encrypted bytes win over a meta row that says otherwise, or is gone: a client
+        # without the key is then refused personal data rather than handed ciphertext.
+        self.vault.adopt(ENCRYPTED if kept == ENCRYPTED else (mode or PLAINTEXT), check)
 
     def _claim_privacy_mode(self, cur: _Cursor, *, empty: bool) -> None:
         """Inside a write: fix the mode on a ledger's first write, refuse a mixed one after."""
+        if empty and cur.one("SELECT originator_version FROM {events} LIMIT 1") is not None:
+            raise StoreError(
+                "the ledger is damaged: its log is empty but events are stored; run verify"
+            )
         if not empty:
             mode, check = self._privacy_mode(cur)
+            damage = mode_damage(mode, check, self._kept_mode(cur))
+            if damage is not None:
+                raise StoreError(f"the ledger is damaged: {damage}; run verify")
             self.vault.adopt(mode or PLAINTEXT, check)
             return
         claim = [("privacy", self.vault.mode)]
@@ -1203,6 +1293,15 @@ class Store:
         with cur.raw.copy(self._sql("COPY {p}rl_rows FROM STDIN")) as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+def _erased_owner(record: dict[str, Any]) -> str | None:
+    """The owner of a record's sealed values, when it has any (all have one owner)."""
+    for _path, sealed in sealed_paths(record):
+        owner = sealed.get("owner")
+        if isinstance(owner, str):
+            return owner
+    return None
 
 
 @dataclass

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .aggregates import Person, Referral, person_id, referral_id
+from .crypto import ENCRYPTED, data_mode, secret_mode
 from .errors import LedgerError
-from .events import EPOCH, format_micros, parse_timestamp, to_micros
+from .events import CORE_TYPES, EPOCH, format_micros, parse_timestamp, to_micros
 from .interchange import dumps
 from .privacy import commitment, sealed_paths
-from .store import GENESIS, chain_hash
+from .store import GENESIS, DamagedLedger, chain_hash, mode_damage
 
 if TYPE_CHECKING:
     from .store import Store
@@ -103,6 +104,8 @@ class Verdict:
 
 
 _CREATED = {"person-added": Person, "referral-requested": Referral}
+_MENTIONED = ("by", "referrer", "target", "to", "with")  # the people `rl_mentions` indexes
+_KEPT = {ENCRYPTED: "encrypted"}
 _FIELDS = frozenset({"timestamp", "record", "originator_topic"})
 _INDEX_COLUMNS = ("event_id", "type", "referral", "at_us", "actor", "other")
 # The stored topic of each (aggregate, created) pair, spelled once rather than for every row.
@@ -170,6 +173,14 @@ class Checker:
         self.private_seen = 0
         self.head_found = False
         self.checkpoint_hash: str | None = None
+        # What the log says the other tables must hold, checked in `finish`.
+        self.kept_keys: set[str] = set(secrets)
+        self.forgotten: set[str] = set()
+        self.values_missing: dict[str, list[int]] = {}  # owner -> [first seq, events]
+        self.keys_missing: dict[str, list[int]] = {}
+        self.values_kept: dict[str, int] = {}  # owner -> first seq with values kept
+        self.mentions: set[int] = set()  # hash((handle, referral)): small, and one process
+        self.plugin_types: set[str] = set()
 
     def problem(self, seq: int | None, message: str) -> None:
         self.verdict.problem_count += 1
@@ -241,11 +252,26 @@ class Checker:
         if computed != stored_hash:
             self.problem(seq, "hash does not match the event's content and position")
         self._check_index(seq, row, record, decoded.get("timestamp"))
+        self._note_indexed(record)
         self._check_aggregate(seq, row, record, decoded, recorded_us)
         if private is not None:
             self.private_seen += 1
         self._check_private(seq, record, private)
         return computed
+
+    def _note_indexed(self, record: dict[str, Any]) -> None:
+        """What the event puts in the indexes beside the log (as `Store.append` does)."""
+        kind = record.get("type")
+        if kind == "person-forgotten" and isinstance(record.get("handle"), str):
+            self.forgotten.add(record["handle"])
+        elif kind not in CORE_TYPES and isinstance(kind, str):
+            self.plugin_types.add(kind)
+        referral = record.get("referral")
+        if referral:
+            for name in _MENTIONED:
+                handle = record.get(name)
+                if handle and isinstance(handle, str):
+                    self.mentions.add(hash((handle, referral)))
 
     def _check_index(
         self, seq: int, row: Mapping[str, Any], record: dict[str, Any], timestamp: Any
@@ -339,9 +365,22 @@ class Checker:
     def _check_private(
         self, seq: int, record: dict[str, Any], private: tuple[str, bytes | None] | None
     ) -> None:
-        if private is None or not self.check_values:
+        if private is None:
+            for _path, seal in sealed_paths(record):
+                owner = seal.get("owner")
+                if isinstance(owner, str):
+                    _tally(self.values_missing, owner, seq)
+                    break  # one owner to a record
             return
         owner, data = private
+        if data == b"":
+            return  # its values came erased: nothing kept, no key needed
+        self.values_kept.setdefault(owner, seq)
+        if owner not in self.kept_keys:
+            _tally(self.keys_missing, owner, seq)
+            return
+        if not self.check_values:
+            return
         if owner in self.secrets and self.secrets[owner] is None:
             self.problem(seq, f"the key of {owner!r} is altered: it does not decrypt")
             return
@@ -379,8 +418,21 @@ class Checker:
         stored_events: int,
         private_rows: int,
         retraction_rows: Iterable[Mapping[str, Any]] = (),
+        mention_rows: Iterable[Mapping[str, Any]] | None = None,
+        type_rows: Iterable[Mapping[str, Any]] | None = None,
     ) -> Verdict:
         verdict = self.verdict
+        if mention_rows is not None:
+            self._check_mentions(mention_rows)
+        if type_rows is not None:
+            stored_types = {str(r["type"]) for r in type_rows}
+            for kind in sorted(self.plugin_types - stored_types):
+                self.problem(None, f"the index of plugins' event types (rl_types) misses {kind!r}")
+            for kind in sorted(stored_types - self.plugin_types):
+                self.problem(
+                    None,
+                    f"the index of plugins' event types (rl_types) names {kind!r} without cause",
+                )
         if stored_events != verdict.events:
             self.problem(
                 self.seq + 1 if stored_events > verdict.events else None,
@@ -397,6 +449,7 @@ class Checker:
                 self.problem(place[0], "the index of retractions misses this retraction")
         for retracted, place in indexed.items():
             self.problem(place[0], f"the index of retractions names {retracted!r} without cause")
+        self._check_personal()
         verdict.values_checked = self.check_values
         if self.want_head is not None:
             verdict.head_found = self.head_found
@@ -407,6 +460,106 @@ class Checker:
                 or (self.checkpoint_hash is not None and self.checkpoint_hash == cp.head)
             )
         return verdict
+
+    def _check_personal(self) -> None:
+        """Personal values and keys the log says must be kept, and those it says must not.
+
+        Who was forgotten is read from the events: when one of them is altered, what follows
+        from it is reported without a seq, so that the first bad seq stays the altered one.
+        """
+        sound = self.verdict.problem_count == 0
+        for owner, (first, count) in sorted(self.values_missing.items()):
+            if owner not in self.forgotten:
+                self.problem(
+                    first if sound else None,
+                    f"the personal values of {owner!r} are missing from {count} event(s), "
+                    f"with no person-forgotten for {owner!r}",
+                )
+        for owner, (first, count) in sorted(self.keys_missing.items()):
+            if owner not in self.forgotten:
+                self.problem(
+                    first if sound else None,
+                    f"the key of {owner!r} is missing, with no person-forgotten for {owner!r} "
+                    f"({count} event(s) keep personal values it commits to)",
+                )
+        for owner, first in sorted(self.values_kept.items()):
+            if owner in self.forgotten:
+                self.problem(
+                    first if sound else None,
+                    f"personal values of {owner!r} outlived their person-forgotten",
+                )
+        for owner in sorted(self.kept_keys & self.forgotten):
+            self.problem(None, f"the key of {owner!r} outlived their person-forgotten")
+
+    def _check_mentions(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        stored = {hash((r["handle"], r["referral"])) for r in rows}
+        missing = len(self.mentions - stored)
+        extra = len(stored - self.mentions)
+        if missing:
+            self.problem(
+                None,
+                f"the index of the people in each referral (rl_mentions) misses {missing} "
+                "of the log's (person, referral) pairs",
+            )
+        if extra:
+            self.problem(
+                None,
+                f"the index of the people in each referral (rl_mentions) holds {extra} "
+                "(person, referral) pair(s) that no event names",
+            )
+
+    def check_privacy_mode(
+        self,
+        meta: Mapping[str, str],
+        mode: str,
+        key_rows: Iterable[Mapping[str, Any]],
+    ) -> None:
+        """The ledger's privacy mode: its meta rows, and the bytes of every stored secret."""
+        if self.verdict.events:
+            damage = mode_damage(meta.get("privacy"), meta.get("key_check"), mode)
+            if damage is not None:
+                self.problem(None, damage.replace("its ", "the ledger's ", 1))
+        for row in key_rows:
+            kept = secret_mode(bytes(row["secret"]))
+            if kept != mode:
+                self.problem(
+                    None,
+                    f"the key of {row['handle']!r} is stored {_kept_words(kept)}, "
+                    f"but the ledger keeps personal data {_kept_words(mode)}",
+                )
+
+    def check_stored_values(self, seq: int | None, event_id: str, data: bytes, mode: str) -> None:
+        if data == b"":
+            return
+        kept = data_mode(data)
+        if kept != mode:
+            self.problem(
+                seq,
+                f"the personal values of event {event_id!r} are stored {_kept_words(kept)}, "
+                f"but the ledger keeps personal data {_kept_words(mode)}",
+            )
+
+
+def _kept_words(mode: str | None) -> str:
+    if mode is None:
+        return "in no form this version writes"
+    return _KEPT.get(mode, "unencrypted")
+
+
+def _tally(found: dict[str, list[int]], owner: str, seq: int) -> None:
+    if owner in found:
+        found[owner][1] += 1
+    else:
+        found[owner] = [seq, 1]
+
+
+def damaged_verdict(error: DamagedLedger) -> Verdict:
+    """The verdict on a ledger that lost tables of its history: nothing more can be checked."""
+    verdict = Verdict(events=0, head=None)
+    for name in error.missing:
+        verdict.problems.append(Problem(None, f"table {name} is missing from the database"))
+    verdict.problem_count = len(verdict.problems)
+    return verdict
 
 
 def verify_store(
@@ -435,6 +588,7 @@ def verify_store(
         checkpoint=checkpoint,
         check_values=values_checked,
     )
+    checker.kept_keys = {str(row["handle"]) for row in kept}
     page: list[Any] = []
     for row in store.raw_rows():
         page.append(row)
@@ -445,10 +599,15 @@ def verify_store(
     with store.read() as cur:
         private_rows = int(cur.one("SELECT COUNT(*) AS n FROM {p}rl_private")["n"])
         retractions = cur.all("SELECT retracted_id, seq, recorded_us FROM {p}rl_retractions")
+        types = cur.all("SELECT type FROM {p}rl_types")
+        meta = {r["name"]: r["value"] for r in cur.all("SELECT name, value FROM {p}rl_meta")}
+    checker.check_privacy_mode(meta, vault.mode, kept)
     return checker.finish(
         stored_events=store.stored_event_count(),
         private_rows=private_rows,
         retraction_rows=retractions,
+        mention_rows=store.stream("SELECT handle, referral FROM {p}rl_mentions"),
+        type_rows=types,
     )
 
 
@@ -462,9 +621,12 @@ def _feed_page(
     with store.read() as cur:
         found = cur.all(f"SELECT event_id, owner, data FROM {{p}}rl_private WHERE {where}", params)
     private: dict[str, tuple[str, bytes | None]] = {}
+    seqs = {str(r["event_id"]): r["seq"] if type(r["seq"]) is int else None for r in page}
     for r in found:
-        data: bytes | None = bytes(r["data"])
-        if checker.check_values and store.vault.encrypted:
+        kept = bytes(r["data"])
+        checker.check_stored_values(seqs.get(r["event_id"]), r["event_id"], kept, store.vault.mode)
+        data: bytes | None = kept
+        if kept and checker.check_values and store.vault.encrypted:  # b"": nothing to open
             try:
                 data = store.vault.open_data(
                     checker.secrets.get(r["owner"]), r["event_id"], bytes(r["data"])
