@@ -218,7 +218,9 @@ def sqlite_contents(path: Path) -> str:
             names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot read the ledger at {path}: {exc}") from None
-    if "rl_log" in names:
+    # Any table of ours makes it a ledger, a damaged one perhaps: `verify` says which table is
+    # gone, where "not a ledger" would hide the damage.
+    if any(name.startswith("rl_") for name in names):
         return "ledger"
     return "other" if names else "empty"
 
@@ -348,7 +350,7 @@ def _probe_pg(env: dict[str, str], schema: str, url: str, *, create: bool = Fals
             if not create:
                 found = conn.execute(
                     "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = %s AND c.relname = 'rl_log'",
+                    "WHERE n.nspname = %s AND c.relname LIKE 'rl\\_%%'",
                     (schema,),
                 ).fetchone()
                 if found is None:
