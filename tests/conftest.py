@@ -109,6 +109,14 @@ class Cli:
         assert "Traceback" not in result.output + result.stderr
         return result
 
+    def stored(self) -> list[dict[str, Any]]:
+        """What the ledger holds: its export, or nothing when no ledger exists (a refused
+        first write leaves none behind on SQLite)."""
+        result = self("export")
+        if result.exit_code == 2 and result.stderr == f"Error: no ledger at {self.db}\n":
+            return []
+        return self.export()
+
     def export(self) -> list[dict[str, Any]]:
         out = self.ok("export").stdout
         # split on "\n" alone: str.splitlines() also breaks inside JSON strings at U+2028 and kin

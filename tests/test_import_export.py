@@ -199,7 +199,7 @@ def test_a_file_whose_hash_was_altered_is_refused(cli, other, tmp_path):
     exported[19]["hash"] = "0" * 64
     result = other.refused("import", write(tmp_path / "altered.jsonl", exported))
     assert "line 20" in result.stderr and "hash" in result.stderr
-    assert other.export() == []
+    assert other.stored() == []
 
 
 def test_a_file_whose_content_was_altered_is_refused(cli, other, tmp_path):
@@ -208,7 +208,7 @@ def test_a_file_whose_content_was_altered_is_refused(cli, other, tmp_path):
     exported[16]["note"] = "Bob, meet Ana (she is brilliant)"
     result = other.refused("import", write(tmp_path / "altered.jsonl", exported))
     assert "line 17" in result.stderr and "hash" in result.stderr
-    assert other.export() == []
+    assert other.stored() == []
 
 
 def test_a_file_with_a_line_removed_is_refused(cli, other, tmp_path):
@@ -217,7 +217,7 @@ def test_a_file_with_a_line_removed_is_refused(cli, other, tmp_path):
     del exported[30]
     result = other.refused("import", write(tmp_path / "cut.jsonl", exported))
     assert "line 31" in result.stderr
-    assert other.export() == []
+    assert other.stored() == []
 
 
 def test_a_file_whose_recorded_at_was_altered_is_refused(cli, other, tmp_path):
@@ -226,7 +226,7 @@ def test_a_file_whose_recorded_at_was_altered_is_refused(cli, other, tmp_path):
     exported[0]["recorded_at"] = "2026-01-01T00:00:00Z"
     result = other.refused("import", write(tmp_path / "altered.jsonl", exported))
     assert "line 1" in result.stderr
-    assert other.export() == []
+    assert other.stored() == []
 
 
 def test_a_file_whose_keys_were_dropped_is_refused(cli, other, tmp_path):
@@ -236,7 +236,7 @@ def test_a_file_whose_keys_were_dropped_is_refused(cli, other, tmp_path):
     del exported[0]["keys"]
     result = other.refused("import", write(tmp_path / "nokeys.jsonl", exported))
     assert "line 1" in result.stderr
-    assert other.export() == []
+    assert other.stored() == []
 
 
 def test_a_bad_line_stores_none_of_the_file_and_is_named(cli, tmp_path):
@@ -245,7 +245,7 @@ def test_a_bad_line_stores_none_of_the_file_and_is_named(cli, tmp_path):
     result = cli.refused("import", write(tmp_path / "bad.jsonl", events))
     assert result.stderr.startswith("Error: line 37: ")
     assert result.stderr.count("\n") == 1
-    assert cli.export() == []
+    assert cli.stored() == []
 
 
 def test_a_line_breaking_a_rule_stores_none_of_the_file(cli, tmp_path):
@@ -253,7 +253,7 @@ def test_a_line_breaking_a_rule_stores_none_of_the_file(cli, tmp_path):
     events[39]["at"] = "2026-09-01T00:00:00Z"  # before dan-globex was requested
     result = cli.refused("import", write(tmp_path / "bad.jsonl", events))
     assert "line 40" in result.stderr and "earlier than the referral was requested" in result.stderr
-    assert cli.export() == []
+    assert cli.stored() == []
 
 
 def test_malformed_json_on_a_line_is_named(cli, tmp_path):
@@ -263,7 +263,7 @@ def test_malformed_json_on_a_line_is_named(cli, tmp_path):
     path.write_text("\n".join(text) + "\n")
     result = cli.refused("import", str(path))
     assert result.stderr.startswith("Error: line 5: malformed JSON")
-    assert cli.export() == []
+    assert cli.stored() == []
 
 
 def test_non_utf8_bytes_in_a_file_are_refused(cli, tmp_path):
@@ -272,7 +272,7 @@ def test_non_utf8_bytes_in_a_file_are_refused(cli, tmp_path):
     path.write_bytes(data)
     result = cli.refused("import", str(path))
     assert result.stderr.startswith("Error: line 1: ") and "UTF-8" in result.stderr
-    assert cli.export() == []
+    assert cli.stored() == []
 
 
 def test_blank_lines_are_skipped_and_line_numbers_count_them(cli, tmp_path):
@@ -346,4 +346,4 @@ def test_a_bad_json_line_is_named_and_nothing_is_stored(sqlite_cli, tmp_path, li
     path.write_text("\n".join(text) + "\n")
     result = sqlite_cli.refused("import", str(path))
     assert result.stderr.startswith("Error: line 13: ") and message in result.stderr
-    assert sqlite_cli.export() == []
+    assert sqlite_cli.stored() == []

@@ -140,7 +140,7 @@ def test_hook_validate_event_that_raises_refuses_the_event_naming_the_plugin(use
         "record", json.dumps({"type": "person-added", "handle": "ana", "name": "Ana"})
     )
     assert "plugin 'crashing' failed while validating" in refused.stderr
-    assert cli.export() == []
+    assert cli.stored() == []
 
 
 def test_hook_event_recorded_sees_each_stored_event_once_after_the_commit(use, cli):

@@ -264,7 +264,7 @@ def test_a_person_is_added_before_anyone_names_them_in_one_import(cli, tmp_path)
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     result = cli.refused("import", str(path))
     assert "line 2" in result.stderr and "unknown person 'zoe'" in result.stderr
-    assert cli.export() == []
+    assert cli.stored() == []
     events[1], events[2] = events[2], events[1]
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     cli.ok("import", str(path))
@@ -307,7 +307,7 @@ def test_one_import_sees_its_own_earlier_lines(cli, tmp_path):
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in story))
     result = cli.refused("import", str(path))
     assert "line 6" in result.stderr and "closed" in result.stderr
-    assert cli.export() == []
+    assert cli.stored() == []
 
 
 # -- a property: whatever is thrown at it, the ledger stays whole ---------------------------------
