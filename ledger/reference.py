@@ -25,7 +25,8 @@ PAGE = Path(__file__).resolve().parent.parent / "docs" / "reference.md"
 REGENERATE = "python -m ledger.reference"
 
 _MARKER = re.compile(
-    r"(<!-- generated: (?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S
+    r"(<!-- generated: (?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)",
+    re.DOTALL,
 )
 
 
@@ -135,6 +136,8 @@ def _field_rows(model: Any, skip: tuple[str, ...] = ()) -> list[tuple[str, ...]]
             kind = "the type's name"
         else:
             kind = _field_type(annotation, [*metadata, *info.metadata])
+            if shown == "referral" and kind == "handle":
+                kind = "referral key"
         rows.append((_code(shown), "yes" if info.is_required() else "no", kind))
     return rows
 
@@ -177,9 +180,7 @@ def render_events() -> str:
         summary.append((_code(name), ", ".join(required), people, personal))
     parts.append("\nThe event types, with the fields each requires, the fields that name people ")
     parts.append("(each must be a known person) and the fields `forget` erases:\n\n")
-    parts.append(
-        _table(("type", "required fields", "names people", "personal data"), summary)
-    )
+    parts.append(_table(("type", "required fields", "names people", "personal data"), summary))
     common = set(events.Event.model_fields)
     for name, (model, plugin) in types.items():
         parts.append(f"\n#### `{name}`\n\n")
@@ -215,7 +216,9 @@ def _builtin_cli() -> click.Group:
 def _is_builtin(command: click.Command) -> bool:
     from .plugins import get_plugins
 
-    builtin = {info.module.split(":")[0].split(".")[0] for info in get_plugins().infos if info.builtin}
+    builtin = {
+        info.module.split(":")[0].split(".")[0] for info in get_plugins().infos if info.builtin
+    }
     module = getattr(command.callback, "__module__", "") or ""
     return module.split(".")[0] in {"ledger", *builtin}
 
@@ -325,7 +328,9 @@ def _signature(function: Callable[..., Any]) -> str:
     params = []
     for param in signature.parameters.values():
         annotation = param.annotation
-        params.append(f"{param.name}: {annotation}" if annotation is not param.empty else param.name)
+        params.append(
+            f"{param.name}: {annotation}" if annotation is not param.empty else param.name
+        )
     returned = signature.return_annotation
     tail = f" -> {returned}" if returned is not signature.empty else ""
     return f"{function.__name__}({', '.join(params)}){tail}"
@@ -349,9 +354,11 @@ def render_due() -> str:
     rows = []
     for key in sorted(DEFAULT_DUE):
         kinds = sorted({rule.kind for rule in rules if rule.due_key == key})
-        ends = sorted({"yes" if rule.ends_on_close else "no" for rule in rules if rule.due_key == key})
+        ends = sorted(
+            {"yes" if rule.ends_on_close else "no" for rule in rules if rule.due_key == key}
+        )
         what = [
-            rule.what.format(person="the one who owes", owed_to="the one owed")
+            rule.what.format(person="PERSON", owed_to="OWED_TO")
             for rule in rules
             if rule.due_key == key
         ]
@@ -364,7 +371,7 @@ def render_due() -> str:
                 "; ".join(what),
             )
         )
-    return _table(("`[due]` key", "alert kind", "default days", "ends on close", "raised when"), rows)
+    return _table(("`[due]` key", "alert kind", "default days", "ends on close", "message"), rows)
 
 
 def _alert_rules() -> tuple[Any, ...]:
