@@ -627,6 +627,19 @@ def test_every_hook_is_documented_in_the_guide():
     assert not missing, f"hooks not documented in docs/plugins.md: {missing}"
 
 
+def test_every_name_in_ledger_api_is_documented_in_the_guide():
+    import ledger.api
+
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    section = guide[guide.index("## The API: `ledger.api`") :]
+    section = section[: section.index("\n## ", 1)]
+    assert len(ledger.api.__all__) >= 30
+    missing = [name for name in ledger.api.__all__ if f"\n| `{name}` | " not in section]
+    assert not missing, f"names of ledger.api not described in docs/plugins.md: {missing}"
+    described = re.findall(r"^\| `(\w+)` \| ", section, re.MULTILINE)
+    assert sorted(described) == sorted(ledger.api.__all__), "the table names what is not API"
+
+
 def test_every_hook_has_a_test_of_its_own():
     tests = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
     missing = [
