@@ -36,6 +36,7 @@ def skeleton(name: str, taken: Collection[str] = ()) -> Skeleton:
         "pyproject.toml": _PYPROJECT.format(name=name, distribution=distribution, package=package),
         "README.md": _README.format(name=name, distribution=distribution, package=package),
         f"{package}/__init__.py": _INIT.format(name=name, function=function),
+        "tests/conftest.py": _CONFTEST.format(name=name),
         f"tests/test_{function}.py": _TEST.format(name=name, package=package),
     }
     return Skeleton(name, distribution, package, files)
@@ -115,7 +116,7 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     def {function}(as_json: bool) -> None:
         """Count the ledger's events by type."""
-        from ledger.cli import emit_json, get_ledger
+        from ledger.api import emit_json, get_ledger
 
         counts = dict(sorted(Counter(e["type"] for e in get_ledger().export()).items()))
         if as_json:
@@ -125,31 +126,42 @@ def register_commands(cli: click.Group) -> None:
             click.echo(f"{{count:6}}  {{kind}}")
 '''
 
+_CONFTEST = '''\
+"""`ledger_cli` (from referral-ledger's pytest plugin) runs the real command line on a fresh
+ledger of each test's own, with every installed plugin but the built-ins and this one off."""
+
+from __future__ import annotations
+
+import pytest
+
+# Installed referral-ledger registers this pytest plugin itself; naming it here also covers a
+# referral-ledger that is only importable. The same name, so it is never loaded twice.
+pytest_plugins = ["ledger.testing"]
+
+
+@pytest.fixture
+def ledger_plugins() -> list[str]:
+    return ["{name}"]
+'''
+
 _TEST = '''\
 """The plugin is installed, listed, and its command works on a fresh ledger."""
 
 from __future__ import annotations
 
-import json
-
-from click.testing import CliRunner
-
-from ledger.cli import cli
+from ledger.api import Cli
 
 
-def test_the_plugin_is_listed(tmp_path):
-    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "ledger.db"), "plugins", "--json"])
-    assert result.exit_code == 0, result.output
-    mine = [p for p in json.loads(result.stdout) if p["name"] == "{name}"]
+def test_the_plugin_is_listed(ledger_cli: Cli) -> None:
+    mine = [p for p in ledger_cli.json("plugins", "--json") if p["name"] == "{name}"]
     assert mine and mine[0]["enabled"] and mine[0]["hooks"] == ["register_commands"]
 
 
-def test_the_command_counts_events(tmp_path):
-    runner = CliRunner()
-    db = ["--db", str(tmp_path / "ledger.db")]
-    person = {{"type": "person-added", "handle": "ana", "name": "Ana"}}
-    assert runner.invoke(cli, [*db, "record", json.dumps(person)]).exit_code == 0
-    result = runner.invoke(cli, [*db, "{name}", "--json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {{"person-added": 1}}
+def test_the_command_counts_events(ledger_cli: Cli) -> None:
+    ledger_cli.record({{"type": "person-added", "handle": "ana", "name": "Ana"}})
+    assert ledger_cli.json("{name}", "--json") == {{"person-added": 1}}
+
+
+def test_a_read_of_a_missing_ledger_is_refused(ledger_cli: Cli) -> None:
+    assert "no ledger at" in ledger_cli.refused("{name}").stderr
 '''

@@ -11,9 +11,13 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
-from click.testing import CliRunner, Result
+
+from ledger.testing import Cli, isolate
+
+# The fixtures plugins' tests use (`ledger_cli`): installed as a pytest plugin too, under the
+# same name, so it is never registered twice.
+pytest_plugins = ["ledger.testing"]
 
 PG_URL = os.environ.get("REFERRAL_LEDGER_TEST_PG")
 BACKENDS = ["sqlite", "postgresql"]
@@ -67,60 +71,7 @@ def sqlite_db(tmp_path: Any) -> str:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     # Never touch the user's real ledger or config.
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.delenv("REFERRAL_LEDGER_DB", raising=False)
-    monkeypatch.delenv("REFERRAL_LEDGER_DISABLE_PLUGINS", raising=False)
-    monkeypatch.delenv("REFERRAL_LEDGER_MASTER_KEY", raising=False)
-    monkeypatch.delenv("REFERRAL_LEDGER_MASTER_KEY_FILE", raising=False)
-
-
-class Cli:
-    """Runs the real command line in-process against one ledger."""
-
-    def __init__(self, db: str):
-        self.db = db
-        from ledger import cli as cli_module
-
-        if not cli_module._loaded:
-            cli_module._load_plugin_commands()
-            cli_module._loaded = True
-        self.cli = cli_module.cli
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, input: str | bytes | None = None) -> Result:
-        return self.runner.invoke(self.cli, ["--db", self.db, *args], input=input)
-
-    def ok(self, *args: str, input: str | bytes | None = None) -> Result:
-        result = self(*args, input=input)
-        assert result.exit_code == 0, (result.exit_code, result.output, result.stderr)
-        return result
-
-    def json(self, *args: str, input: str | bytes | None = None) -> Any:
-        return orjson.loads(self.ok(*args, input=input).stdout)
-
-    def record(self, event: dict[str, Any]) -> dict[str, Any]:
-        return self.json("record", orjson.dumps(event).decode())
-
-    def refused(self, *args: str, input: str | bytes | None = None) -> Result:
-        result = self(*args, input=input)
-        assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
-        assert result.stderr.startswith("Error: "), result.stderr
-        assert "Traceback" not in result.output + result.stderr
-        return result
-
-    def stored(self) -> list[dict[str, Any]]:
-        """What the ledger holds: its export, or nothing when no ledger exists (a refused
-        first write leaves none behind on SQLite)."""
-        result = self("export")
-        if result.exit_code == 2 and result.stderr == f"Error: no ledger at {self.db}\n":
-            return []
-        return self.export()
-
-    def export(self) -> list[dict[str, Any]]:
-        out = self.ok("export").stdout
-        # split on "\n" alone: str.splitlines() also breaks inside JSON strings at U+2028 and kin
-        return [orjson.loads(line) for line in out.split("\n") if line.strip()]
+    isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture

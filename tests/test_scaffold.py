@@ -17,6 +17,7 @@ def test_plugins_new_writes_a_skeleton(sqlite_cli, tmp_path):
         "README.md",
         "pyproject.toml",
         "referral_ledger_weekly_digest/__init__.py",
+        "tests/conftest.py",
         "tests/test_weekly_digest.py",
     ]
     pyproject = (target / "pyproject.toml").read_text()
@@ -61,4 +62,4 @@ def test_a_new_plugin_installs_is_listed_and_passes_its_test(sqlite_cli, tmp_pat
         }
     ]
     tests = venv.run([venv.python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], target)
-    assert "2 passed" in tests.stdout
+    assert "3 passed" in tests.stdout

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.cli import emit_json_array, get_ledger, safe, time_options
-from ledger.errors import ExitCode, LedgerError
+from ledger.api import ExitCode, LedgerError, emit_json_array, get_ledger, safe, time_options
 
 if TYPE_CHECKING:
-    from ledger.projections import Row
+    from ledger.api import Row
 
 DAY_US = 86_400 * 1_000_000
 PAGE = 1000  # lines printed at a time
@@ -41,9 +40,7 @@ def alerts(
     For a scheduled job, `alerts --check --quiet` exits 1 when anything is overdue and prints
     nothing: it counts the alerts instead of reading them.
     """
-    from ledger.config import settings
-    from ledger.projections import count_rows, listed
-    from ledger.views import View
+    from ledger.api import View, count_rows, listed, settings
 
     if quiet and as_json:
         raise click.UsageError("--quiet prints nothing; it cannot be used with --json")

@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.projections import timestamp
-from ledger.views import Parties, micros, parties
+from ledger.api import Parties, micros, parties, timestamp
 
 Event = Mapping[str, Any]
 # (person who owes, owed to, role of the one who owes, world time it opens)

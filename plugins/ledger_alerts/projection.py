@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ledger.config import settings
-from ledger.projections import Projection
-from ledger.views import View
+from ledger.api import Projection, View, settings
 
 from .obligations import obligations
 

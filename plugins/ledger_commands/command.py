@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ledger.errors import LedgerError
+from ledger.api import LedgerError
 
 
 class LedgerCommand(click.Command):

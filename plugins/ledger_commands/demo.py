@@ -10,8 +10,7 @@ from typing import Any
 
 import click
 
-from ledger.cli import State, emit_json, get_state, safe
-from ledger.errors import LedgerError
+from ledger.api import LedgerError, State, emit_json, get_state, safe
 
 from .command import LedgerCommand
 from .reading import echo_table, summaries

@@ -11,9 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ledger.cli import emit_json, get_ledger, safe
-from ledger.errors import LedgerError
-from ledger.kinds import KINDS
+from ledger.api import KINDS, LedgerError, emit_json, get_ledger, safe
 
 from .command import LedgerCommand, LedgerSubgroup
 from .stages import Summary, summarize
@@ -94,7 +92,7 @@ def _text(value: Any) -> str:
 
 def current(key: str) -> Summary:
     """The referral as it stands, for commands whose defaults come from it."""
-    from ledger.views import View
+    from ledger.api import View
 
     summary = summarize(View(get_ledger()).referral(key))
     if summary is None:

@@ -8,15 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.cli import emit_json, emit_json_array, get_ledger, safe
-from ledger.errors import LedgerError
+from ledger.api import LedgerError, emit_json, emit_json_array, get_ledger, safe
 
 from .command import LedgerCommand
 from .stages import STAGES, Summary, summarize
 
 if TYPE_CHECKING:
-    from ledger.app import Ledger
-    from ledger.views import View
+    from ledger.api import Ledger, View
 
 
 # Referrals summarized per View by `list`: a View keeps every referral it has read, so a
@@ -43,7 +41,7 @@ def iter_summaries(
     """Every referral (or those with `person` as a party, or at `stage`), in request order.
 
     An unknown `person` is refused here, before the first summary is asked for."""
-    from ledger.views import View
+    from ledger.api import View
 
     view = View(ledger)
     if person is not None:
@@ -59,7 +57,7 @@ def iter_summaries(
 def _summaries(
     ledger: Ledger, keys: list[str], person: str | None, stage: str | None
 ) -> Iterator[Summary]:
-    from ledger.views import View
+    from ledger.api import View
 
     for start in range(0, len(keys), BATCH):
         batch = keys[start : start + BATCH]
@@ -94,7 +92,7 @@ def _text(value: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(referral: str, as_json: bool) -> None:
     """Show where REFERRAL stands: parties, stage, key dates, event counts."""
-    from ledger.views import View
+    from ledger.api import View
 
     summary = load(View(get_ledger()), referral)
     if summary is None:

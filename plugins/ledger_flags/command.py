@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from ledger.cli import emit_json_array, get_ledger, safe, time_options
-from ledger.errors import LedgerError
+from ledger.api import LedgerError, emit_json_array, get_ledger, safe, time_options
 
 PAGE = 1000  # flags printed at a time
 
@@ -22,8 +21,7 @@ def flags(
     as_json: bool, person: str | None, referral: str | None, as_of: int, known_at: int | None
 ) -> None:
     """List the ways referrals have gone bad, with the events behind each."""
-    from ledger.projections import listed
-    from ledger.views import View
+    from ledger.api import View, listed
 
     ledger = get_ledger()
     view = View(ledger, known_at)

@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ledger.events import KIND_RANK, WEAK_KINDS
-from ledger.projections import timestamp
-from ledger.views import Parties, View, micros
+from ledger.api import KIND_RANK, WEAK_KINDS, Parties, View, micros, timestamp
 
 Event = Mapping[str, Any]
 DAY_US = 86_400 * 1_000_000

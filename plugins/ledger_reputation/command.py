@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from ledger.cli import emit_json_array, get_ledger, safe, time_options
-from ledger.errors import LedgerError
+from ledger.api import LedgerError, emit_json_array, get_ledger, safe, time_options
 
 PAGE = 500  # people scored per query: bounds memory on a ledger of any size
 
@@ -22,8 +21,7 @@ def reputation(handle: str | None, as_json: bool, as_of: int, known_at: int | No
 
     Give a HANDLE to explain one person.
     """
-    from ledger.projections import current
-    from ledger.views import View
+    from ledger.api import View, current
 
     ledger = get_ledger()
     if handle is not None and View(ledger, known_at).person(handle) is None:
@@ -44,7 +42,7 @@ def _scores(
     ledger: Any, as_of: int, known_at: int | None, handle: str | None
 ) -> list[dict[str, Any]]:
     """Everyone's scores (or HANDLE's) from the rows of the view, read at once."""
-    from ledger.projections import rows
+    from ledger.api import rows
 
     from .scores import scores
 
@@ -62,7 +60,7 @@ def _scores(
 def _everyone(ledger: Any, as_of: int) -> tuple[list[str], Iterator[dict[str, Any]]]:
     """Everyone who took part, sorted, and their scores computed a page of people at a time
     from the kept rows: a million events' rows never sit in memory together."""
-    from ledger.projections import stored_people, stored_rows
+    from ledger.api import stored_people, stored_rows
 
     from .scores import scores
 

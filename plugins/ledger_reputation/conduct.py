@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ledger.events import KIND_RANK
-from ledger.views import Parties, micros, parties
+from ledger.api import KIND_RANK, Parties, micros, parties
 
 Event = Mapping[str, Any]
 BASE = 50
@@ -69,7 +68,7 @@ def _role(p: Parties, handle: str | None) -> str | None:
 
 def conduct(key: str, events: Sequence[Event]) -> Iterator[dict[str, Any]]:
     """Who took part in the referral (0 points, so they are listed), and their good conduct."""
-    from ledger.projections import timestamp
+    from ledger.api import timestamp
 
     p = parties(events)
     request = p.request

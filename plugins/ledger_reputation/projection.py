@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ledger.projections import Projection
-from ledger.views import View
+from ledger.api import Projection, View
 
 from .conduct import conduct
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ledger.projections import Row
+from ledger.api import Row
 
 from .conduct import BASE, FLAG, OVERDUE, ROLES, clamp
 

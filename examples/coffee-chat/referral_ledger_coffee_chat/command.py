@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ledger.cli import emit_json, get_ledger, safe, time_options
+from ledger.api import emit_json, get_ledger, safe, time_options
 
 
 @click.command(name="coffee-chats")
@@ -13,7 +13,7 @@ from ledger.cli import emit_json, get_ledger, safe, time_options
 @time_options
 def coffee_chats(as_json: bool, person: str | None, as_of: int, known_at: int | None) -> None:
     """List coffee chats, oldest first."""
-    from ledger.projections import rows
+    from ledger.api import rows
 
     found = rows(get_ledger(), "coffee-chat", as_of=as_of, known_at=known_at, involving=person)
     chats = sorted(

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from ledger import Event
-from ledger.events import Handle, Text
+from ledger.api import Handle, Text
 
 
 class CoffeeChat(Event):

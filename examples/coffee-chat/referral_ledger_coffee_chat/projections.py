@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ledger.projections import Projection, timestamp
-from ledger.views import View, micros
+from ledger.api import Projection, View, micros, timestamp
 
 THANKS_DUE_US = 2 * 86_400 * 1_000_000
 TOO_SOON_US = 86_400 * 1_000_000

@@ -1,47 +1,30 @@
-"""Run the real `referral-ledger` command line in-process, on a fresh ledger per test."""
+"""The real `referral-ledger` command line, in-process, on a fresh ledger per test.
+
+`ledger_cli` comes from referral-ledger's pytest plugin (`ledger.testing`): a ledger of the
+test's own, with the data and config directories under `tmp_path`, and every installed plugin
+but the built-ins and the ones named in `ledger_plugins` switched off.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
-from click.testing import CliRunner, Result
 
-from ledger.cli import cli
+from ledger.api import Cli
 
-
-class Ledger:
-    def __init__(self, db: str):
-        self.db = db
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str) -> Result:
-        return self.runner.invoke(cli, ["--db", self.db, *args])
-
-    def json(self, *args: str) -> Any:
-        result = self(*args, "--json")
-        assert result.exit_code == 0, (result.output, result.stderr)
-        return json.loads(result.stdout)
-
-    def record(self, event: dict[str, Any]) -> dict[str, Any]:
-        result = self("record", json.dumps(event))
-        assert result.exit_code == 0, (result.output, result.stderr)
-        return json.loads(result.stdout)
+# Installed referral-ledger registers this pytest plugin itself; naming it here also covers a
+# referral-ledger that is only importable. The same name, so it is never loaded twice.
+pytest_plugins = ["ledger.testing"]
 
 
 @pytest.fixture
-def ledger(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Ledger:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.delenv("REFERRAL_LEDGER_DISABLE_PLUGINS", raising=False)
-    return Ledger(str(tmp_path / "ledger.db"))
+def ledger_plugins() -> list[str]:
+    return ["coffee-chat"]
 
 
 @pytest.fixture
-def people(ledger: Ledger) -> Ledger:
+def people(ledger_cli: Cli) -> Cli:
     for handle in ("ana", "carol", "bob"):
-        ledger.record(
+        ledger_cli.record(
             {
                 "type": "person-added",
                 "handle": handle,
@@ -50,4 +33,4 @@ def people(ledger: Ledger) -> Ledger:
                 "at": "2026-10-01T09:00:00Z",
             }
         )
-    return ledger
+    return ledger_cli

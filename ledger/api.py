@@ -1,0 +1,153 @@
+"""The plugin API of referral-ledger: what a plugin may import, besides `ledger` itself.
+
+This is the API; everything else in `ledger` is private and may change. Every name here is
+described in docs/plugins.md ("The API: `ledger.api`"), and a test fails if a plugin in
+`plugins/` or `examples/` imports anything from `ledger` but `ledger` and `ledger.api`.
+
+The names are the objects of the modules that define them, imported on first use: a plugin
+that imports `hookimpl` from `ledger` and `get_ledger` from here, for its command, pulls in
+only what `referral-ledger --help` already needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import ImportResult, Ledger, UnknownEventType
+    from .cli import (
+        State,
+        cli,
+        emit_json,
+        emit_json_array,
+        get_ledger,
+        get_state,
+        safe,
+        time_options,
+    )
+    from .config import Settings, settings
+    from .errors import ExitCode, LedgerError
+    from .events import Event, Handle, Text
+    from .hookspecs import hookimpl
+    from .kinds import KIND_RANK, KINDS, WEAK_KINDS
+    from .projections import (
+        Projection,
+        ProjectionFailed,
+        Row,
+        catch_up,
+        count_rows,
+        current,
+        listed,
+        rows,
+        stored_people,
+        stored_rows,
+        timestamp,
+    )
+    from .testing import Cli
+    from .views import Parties, View, micros, parties
+
+# name -> the module (under `ledger`) that defines it
+_SOURCES = {
+    # writing commands
+    "cli": "cli",
+    "get_ledger": "cli",
+    "get_state": "cli",
+    "State": "cli",
+    "emit_json": "cli",
+    "emit_json_array": "cli",
+    "safe": "cli",
+    "time_options": "cli",
+    "hookimpl": "hookspecs",
+    # errors
+    "LedgerError": "errors",
+    "ExitCode": "errors",
+    # the ledger and its writes
+    "Ledger": "app",
+    "ImportResult": "app",
+    "UnknownEventType": "app",
+    # event types
+    "Event": "events",
+    "Handle": "events",
+    "Text": "events",
+    # relationship kinds
+    "KINDS": "kinds",
+    "KIND_RANK": "kinds",
+    "WEAK_KINDS": "kinds",
+    # settings
+    "settings": "config",
+    "Settings": "config",
+    # projections
+    "Projection": "projections",
+    "ProjectionFailed": "projections",
+    "Row": "projections",
+    "rows": "projections",
+    "listed": "projections",
+    "count_rows": "projections",
+    "catch_up": "projections",
+    "current": "projections",
+    "stored_rows": "projections",
+    "stored_people": "projections",
+    "timestamp": "projections",
+    # views
+    "View": "views",
+    "Parties": "views",
+    "parties": "views",
+    "micros": "views",
+    # testing
+    "Cli": "testing",
+}
+
+__all__ = [
+    "KINDS",
+    "KIND_RANK",
+    "WEAK_KINDS",
+    "Cli",
+    "Event",
+    "ExitCode",
+    "Handle",
+    "ImportResult",
+    "Ledger",
+    "LedgerError",
+    "Parties",
+    "Projection",
+    "ProjectionFailed",
+    "Row",
+    "Settings",
+    "State",
+    "Text",
+    "UnknownEventType",
+    "View",
+    "catch_up",
+    "cli",
+    "count_rows",
+    "current",
+    "emit_json",
+    "emit_json_array",
+    "get_ledger",
+    "get_state",
+    "hookimpl",
+    "listed",
+    "micros",
+    "parties",
+    "rows",
+    "safe",
+    "settings",
+    "stored_people",
+    "stored_rows",
+    "time_options",
+    "timestamp",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ledger.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ledger.{module}"), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
