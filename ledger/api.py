@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         stored_rows,
         timestamp,
     )
+    from .store import ledger_event_ids
     from .testing import Cli
     from .views import Parties, View, micros, parties
 
@@ -66,6 +67,7 @@ _SOURCES = {
     "Ledger": "app",
     "ImportResult": "app",
     "UnknownEventType": "app",
+    "ledger_event_ids": "store",
     # event types
     "Event": "events",
     "Handle": "events",
@@ -127,6 +129,7 @@ __all__ = [
     "get_ledger",
     "get_state",
     "hookimpl",
+    "ledger_event_ids",
     "listed",
     "micros",
     "parties",

@@ -264,12 +264,7 @@ class Ledger:
             yield self.export_record(stored, keys)
 
     def all_secrets(self) -> dict[str, bytes]:
-        with self.store.read() as cur:
-            rows = cur.all("SELECT handle, secret FROM {p}rl_keys")
-        vault = self.store.vault
-        return {
-            row["handle"]: vault.open_secret(row["handle"], bytes(row["secret"])) for row in rows
-        }
+        return self.store.all_secrets()
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         stored = self.store.get(event_id)

@@ -208,8 +208,8 @@ def _catch_up(
             if version != projection.version:
                 position = 0
                 with store.write() as cur:
-                    cur.run("DELETE FROM {p}rl_rows WHERE projection = ?", (projection.name,))
-                    _set_position(cur, projection, 0)
+                    store.delete_rows(cur, projection.name)
+                    _set_position(ledger, cur, projection, 0)
             if position >= head:
                 done[projection.name] = 0
                 continue
@@ -225,12 +225,8 @@ def _catch_up(
     return done
 
 
-def _set_position(cur: Any, projection: Projection, seq: int) -> None:
-    cur.run(
-        "INSERT INTO {p}rl_positions VALUES (?,?,?) ON CONFLICT (projection) "
-        "DO UPDATE SET seq = excluded.seq, version = excluded.version",
-        (projection.name, seq, projection.version),
-    )
+def _set_position(ledger: Ledger, cur: Any, projection: Projection, seq: int) -> None:
+    ledger.store.set_position(cur, projection.name, seq, projection.version)
 
 
 @dataclass
@@ -442,8 +438,7 @@ def _write_chunk(
     if not todos:
         return moving
     with ledger.store.write() as cur:
-        found = cur.all("SELECT projection, seq, version FROM {p}rl_positions")
-        now = {r["projection"]: (int(r["seq"]), r["version"]) for r in found}
+        now = ledger.store.positions(cur)
         for todo in todos:
             # Rows derived before a concurrent forget may quote what it erased: never write
             # them once it has reset the projection.
@@ -452,7 +447,7 @@ def _write_chunk(
                 continue
             ledger.store.replace_rows(cur, todo.name, chunk[todo.name], rows[todo.name])
             if todo.name in last:
-                _set_position(cur, todo.projection, head)
+                _set_position(ledger, cur, todo.projection, head)
     return moving
 
 
@@ -519,9 +514,15 @@ def stored_rows(
 
     With `ended`, also the rows that started by `as_of` and have ended since. `people` keeps
     the rows of those persons only (a page of a long list: see `stored_people`)."""
-    sql, params = _select(category, as_of, person, referral, involving, ended, "*", people)
-    with ledger.store.read() as cur:
-        found = cur.all(sql, params)
+    found = ledger.store.rows(
+        category,
+        as_of,
+        person=person,
+        referral=referral,
+        involving=involving,
+        ended=ended,
+        people=people,
+    )
     return [Row(r["projection"], *_stored_values(r)) for r in found]
 
 
@@ -537,55 +538,6 @@ def _stored_values(r: Mapping[str, Any]) -> tuple[Any, ...]:
         None if r["end_us"] is None else int(r["end_us"]),
         orjson.loads(bytes(r["data"])),
     )
-
-
-_NEVER = 2**63 - 1  # an end_us later than any time
-
-
-def _select(
-    category: str,
-    as_of: int,
-    person: str | None,
-    referral: str | None,
-    involving: str | None,
-    ended: bool,
-    columns: str,
-    people: Sequence[str] | None = None,
-) -> tuple[str, list[Any]]:
-    """The SELECT (and its parameters) of a category's rows in a view.
-
-    Rows involving a person are those they owe (`person`) and those owed to them (`owed_to`),
-    read as two disjoint halves: with `person = ? OR owed_to = ?` the planner picks the
-    category's index and reads every row of the category, on a large ledger thousands of times
-    what it returns."""
-    sql = "category = ? AND start_us <= ?"
-    params: list[Any] = [category, as_of]
-    if not ended:
-        narrow = person is not None or referral is not None or involving or people is not None
-        # With a person or a referral to look up by, an indexable `end_us IS NULL OR end_us > ?`
-        # tempts SQLite into reading the whole category through its index; COALESCE is not
-        # indexable, so the narrower index is used.
-        sql += (
-            f" AND COALESCE(end_us, {_NEVER}) > ?"
-            if narrow
-            else " AND (end_us IS NULL OR end_us > ?)"
-        )
-        params.append(as_of)
-    if person is not None:
-        sql += " AND person = ?"
-        params.append(person)
-    if referral is not None:
-        sql += " AND referral = ?"
-        params.append(referral)
-    if people is not None:
-        sql += f" AND person IN ({','.join('?' * len(people)) or 'NULL'})"
-        params += people
-    select = f"SELECT {columns} FROM {{p}}rl_rows WHERE {sql}"
-    if involving is None:
-        return select, params
-    owed = f"{select} AND person = ?"
-    owed_to = f"{select} AND owed_to = ? AND (person IS NULL OR person <> ?)"
-    return f"{owed} UNION ALL {owed_to}", [*params, involving, *params, involving, involving]
 
 
 def rows(
@@ -666,34 +618,17 @@ def listed(
         )
         yield from found
         return
-    sql, params = _select(category, as_of, person, referral, involving, False, "*")
-    # Text in code point order on both databases, as Python compares strings.
-    text = "" if ledger.store.is_sqlite else ' COLLATE "C"'
-    order = ", ".join(
-        [
-            "start_us",
-            f"COALESCE(referral, ''){text}",
-            f"kind{text}",
-            f"COALESCE(person, ''){text}",
-            f"projection{text}",
-            "data",
-        ]
+    found = ledger.store.listed_rows(
+        category, as_of, person=person, referral=referral, involving=involving, page=LIST_PAGE
     )
-    select = f"SELECT * FROM ({sql}) AS found ORDER BY {order}"
-    for r in ledger.store.stream(select, params, page=LIST_PAGE):
+    for r in found:
         yield Row(r["projection"], *_stored_values(r))
 
 
 def stored_people(ledger: Ledger, category: str, kind: str, *, as_of: int) -> list[str]:
     """The persons with a row of `kind` in `category` started by `as_of` (ended or not), sorted:
     for commands that go through everyone a page of people at a time."""
-    with ledger.store.read() as cur:
-        found = cur.all(
-            "SELECT DISTINCT person FROM {p}rl_rows WHERE category = ? AND kind = ? "
-            "AND start_us <= ? AND person IS NOT NULL",
-            (category, kind, as_of),
-        )
-    return sorted(row["person"] for row in found)
+    return sorted(ledger.store.row_people(category, kind, as_of))
 
 
 def count_rows(
@@ -712,10 +647,7 @@ def count_rows(
             ledger, category, as_of=as_of, known_at=known_at, involving=involving, on_error=on_error
         )
         return len(found)
-    sql, params = _select(category, as_of, None, None, involving, False, "1 AS one")
-    with ledger.store.read() as cur:
-        found_count = cur.one(f"SELECT COUNT(*) AS n FROM ({sql}) AS found", params)
-    return int(found_count["n"])
+    return ledger.store.count_rows(category, as_of, involving=involving)
 
 
 def timestamp(micros_value: int) -> str:
@@ -742,28 +674,9 @@ class Replayed:
 
 def _row_keys(ledger: Ledger, name: str) -> Iterator[bytes]:
     """Each stored row of a projection as a comparable key (its data with sorted keys), in the
-    order of the index on (projection, part). Read a page of parts at a time, so that a large
-    projection is never held in memory whole."""
-    after: str | None = None
-    while True:
-        with ledger.store.read() as cur:
-            since = "" if after is None else " AND part > ?"
-            parts = cur.all(
-                "SELECT DISTINCT part FROM {p}rl_rows WHERE projection = ?"
-                + since
-                + " ORDER BY part LIMIT ?",
-                (name, PAGE) if after is None else (name, after, PAGE),
-            )
-            if not parts:
-                return
-            after = parts[-1]["part"]
-            found = cur.all(
-                "SELECT part, category, kind, referral, person, owed_to, start_us, end_us, data "
-                "FROM {p}rl_rows WHERE projection = ? AND part >= ? AND part <= ? ORDER BY part",
-                (name, parts[0]["part"], after),
-            )
-        for r in found:
-            yield orjson.dumps([r["part"], *_stored_values(r)], option=orjson.OPT_SORT_KEYS)
+    order of the index on (projection, part), read a page of parts at a time."""
+    for r in ledger.store.projection_rows(name, page=PAGE):
+        yield orjson.dumps([r["part"], *_stored_values(r)], option=orjson.OPT_SORT_KEYS)
 
 
 def _digest(key: bytes) -> bytes:
@@ -776,10 +689,7 @@ def _count_rows(
     """Add `sign` to the balance of each stored row's digest, and write the row's key to
     `spool` (one a line: orjson escapes newlines), to show the rows that differ afterwards.
     Returns how many rows there are."""
-    with ledger.store.read() as cur:
-        total = int(
-            cur.one("SELECT COUNT(*) AS n FROM {p}rl_rows WHERE projection = ?", (name,))["n"]
-        )
+    total = ledger.store.projection_row_count(name)
     bar = _progress(total, label)
     count = 0
     for key in _row_keys(ledger, name):
@@ -833,8 +743,8 @@ def replay(ledger: Ledger) -> list[Replayed]:
                 ledger, name, balance, 1, before, f"Reading the rows of {name}"
             )
             with ledger.store.write() as cur:
-                cur.run("DELETE FROM {p}rl_rows WHERE projection = ?", (name,))
-                _set_position(cur, projection, 0)
+                ledger.store.delete_rows(cur, name)
+                _set_position(ledger, cur, projection, 0)
             catch_up(ledger, on_error=failed, only=[name])
             result.rebuilt = _count_rows(
                 ledger, name, balance, -1, after, f"Comparing the rows of {name}"

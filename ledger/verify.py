@@ -571,8 +571,7 @@ def verify_store(
 ) -> Verdict:
     """Recompute the whole chain of the ledger in `store`."""
     vault = store.vault
-    with store.read() as cur:
-        kept = cur.all("SELECT handle, secret FROM {p}rl_keys")
+    kept = store.key_rows()
     # Encrypted personal data can be checked only with the master key; the chain always can.
     values_checked = not vault.encrypted or vault.master_key is not None
     secrets: dict[str, bytes | None] = {}
@@ -596,18 +595,14 @@ def verify_store(
             _feed_page(store, checker, page, progress)
             page = []
     _feed_page(store, checker, page, progress)
-    with store.read() as cur:
-        private_rows = int(cur.one("SELECT COUNT(*) AS n FROM {p}rl_private")["n"])
-        retractions = cur.all("SELECT retracted_id, seq, recorded_us FROM {p}rl_retractions")
-        types = cur.all("SELECT type FROM {p}rl_types")
-        meta = {r["name"]: r["value"] for r in cur.all("SELECT name, value FROM {p}rl_meta")}
-    checker.check_privacy_mode(meta, vault.mode, kept)
+    tables = store.kept()
+    checker.check_privacy_mode(tables.meta, vault.mode, kept)
     return checker.finish(
         stored_events=store.stored_event_count(),
-        private_rows=private_rows,
-        retraction_rows=retractions,
-        mention_rows=store.stream("SELECT handle, referral FROM {p}rl_mentions"),
-        type_rows=types,
+        private_rows=tables.private_rows,
+        retraction_rows=tables.retractions,
+        mention_rows=store.mention_rows(),
+        type_rows=tables.types,
     )
 
 
@@ -616,10 +611,7 @@ def _feed_page(
 ) -> None:
     if not page:
         return
-    # one array on PostgreSQL rather than 1,000 placeholders, which its driver is slow to parse
-    where, params = store.one_of("event_id", [str(r["event_id"]) for r in page])
-    with store.read() as cur:
-        found = cur.all(f"SELECT event_id, owner, data FROM {{p}}rl_private WHERE {where}", params)
+    found = store.private_rows([str(r["event_id"]) for r in page])
     private: dict[str, tuple[str, bytes | None]] = {}
     seqs = {str(r["event_id"]): r["seq"] if type(r["seq"]) is int else None for r in page}
     for r in found:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ledger.api import LedgerError, State, emit_json, get_state, safe
+from ledger.api import LedgerError, State, emit_json, get_state, ledger_event_ids, safe
 
 from .command import LedgerCommand
 from .reading import echo_table, summaries
@@ -43,21 +43,13 @@ def _sidecars(path: Path) -> list[Path]:
 def _check_replaceable(path: Path) -> None:
     """Refuse to delete anything but an earlier demo: the path might be someone's ledger.
 
-    Read with plain sqlite3, read-only, so a file that is not a ledger is left untouched.
+    Read read-only, so a file that is not a ledger is left untouched.
     """
-    import sqlite3
-
     if path.is_dir():
         raise LedgerError(f"--db-file: {str(path)!r} is a directory")
     if path.stat().st_size == 0:
         return
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as conn:
-            ids = {row[0] for row in conn.execute("SELECT event_id FROM rl_log")}
-    except sqlite3.Error:
-        ids = None
+    ids = ledger_event_ids(path)
     if ids is None or not ids <= story_ids():
         raise LedgerError(
             f"--db-file: {str(path)!r} exists and is not a demo ledger; "

@@ -1,29 +1,22 @@
-"""The only module that touches SQLite or PostgreSQL.
+"""The store's facade: stored events, their order and chain, personal data, plugins' rows.
 
-Events are stored by eventsourcing (its recorder's `stored_events` table, one aggregate per
-referral or person). Beside it, in the same transaction, the store keeps:
-
-- `rl_log`: the ledger's total order — a gapless `seq`, the client `id` (unique: the
-  idempotency key), `recorded_at`, and the SHA-256 hash chain;
-- `rl_private` and `rl_keys`: personal values and the per-person secrets that commit to them
-  (see `privacy.py`); `forget` deletes rows here and nowhere else;
-- `rl_retractions` and `rl_mentions`: small indexes for the rules and the views;
-- `rl_positions` and `rl_rows`: plugins' derived state and how far it has read.
+Everything here is the same on every database: the chain (`chain_hash`), what an append
+writes and in which order, how events and rows are read back. What differs between databases
+(connecting, placeholders, transactions and locks, bulk inserts, listing tables, ...) is
+asked of `self.backend`, a `Backend` (see `backend.py`); this module never asks which
+database it is on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -31,29 +24,23 @@ from eventsourcing.persistence import IntegrityError as ESIntegrityError
 from eventsourcing.persistence import OperationalError as ESOperationalError
 from eventsourcing.persistence import PersistenceError, Transcoder
 
-from .aggregates import Person, Referral, person_id, referral_id
-from .crypto import ENCRYPTED, PLAINTEXT, Vault, data_mode, secret_mode
-from .errors import ConflictError, LedgerError, StoreError
-from .events import format_micros, format_timestamp, from_micros, to_micros
-from .interchange import dumps
-from .privacy import sealed_paths
-from .rules import Located
+from ..aggregates import Person, Referral, person_id, referral_id
+from ..crypto import ENCRYPTED, PLAINTEXT, Vault, data_mode, secret_mode
+from ..errors import ConflictError, LedgerError, StoreError
+from ..events import format_micros, format_timestamp, from_micros, to_micros
+from ..interchange import dumps
+from ..privacy import sealed_paths
+from ..rules import Located
+from . import rows as row_queries
+from .backend import PAGE, Backend, Cursor, busy, redact, render
+from .schema import DERIVED_TABLES, EVENT_TABLES, TABLES
 
 GENESIS = "0" * 64
-LOCK_TIMEOUT_ENV = "REFERRAL_LEDGER_LOCK_TIMEOUT"
-PAGE = 1000
 # A write that stores at least this many events refreshes the planner's statistics (see
 # `Store.analyze`). A first import is the case that matters: the tables go from empty to large
 # while the planner still believes them empty. Below it, statistics need no refresh so soon, and
 # the ANALYZE (a sample of each table, some tens of milliseconds) would be most of a small write.
 ANALYZE_AFTER = 1000
-# The tables an append fills.
-EVENT_TABLES = ("events", "rl_log", "rl_private", "rl_keys", "rl_retractions", "rl_mentions")
-# Plugins' rows and how far each has read: all derived from the events, so a missing one is
-# recreated empty (and the other emptied), and the next read derives them again. Every other
-# table holds the ledger's history or what `verify` checks against it: if one is missing, the
-# ledger is damaged, and is opened only for `verify` to say so.
-DERIVED_TABLES = ("rl_positions", "rl_rows")
 
 
 class DamagedLedger(StoreError):
@@ -138,317 +125,6 @@ class Stored:
         return format_micros(self.recorded_us)
 
 
-def default_db_path() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("referral-ledger")) / "ledger.db"
-
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
-# What a ledger keeps beside its SQLite file; an output option must never name one of them.
-SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
-_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
-
-
-def open_store(db: str | None, *, master_key: bytes | None = None, create: bool = False) -> Store:
-    """Open the ledger named by a path (SQLite) or a `postgresql://` URL.
-
-    Only with `create` is a missing ledger made; otherwise it is an error, and nothing (no
-    file, no directory, no schema) is created."""
-    if db and db.startswith(("postgresql://", "postgres://")):
-        return Store(
-            _postgres_env(db, create=create), dialect="postgresql", url=db, master_key=master_key
-        )
-    if db is not None and (re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", db) or not db.strip()):
-        raise LedgerError(
-            f"--db {db!r} is neither a file path nor a postgresql:// URL naming a database"
-        )
-    timeout = lock_timeout()  # a bad setting is an error whatever the ledger
-    path = Path(db) if db else default_db_path()
-    if path.is_dir():
-        raise LedgerError(f"--db {str(path)!r} is a directory, not a ledger file")
-    found = sqlite_contents(path)
-    if found == "other":
-        raise LedgerError(
-            f"{str(path)!r} is a SQLite database but not a ledger; it is left untouched"
-        )
-    if found == "foreign":
-        raise LedgerError(f"{str(path)!r} is not a ledger: it is not a SQLite database")
-    read_only = False
-    if found != "ledger":
-        if not create:
-            raise LedgerError(f"no ledger at {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        name = path.resolve().as_uri()
-    elif _writable(path):
-        # `mode=rw`: a ledger that vanished since is an error, never silently recreated
-        name = f"{path.resolve().as_uri()}?mode=rw"
-    else:
-        read_only = True
-        name = _read_only_uri(path)
-    env = {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": name,
-        "SQLITE_LOCK_TIMEOUT": str(timeout),
-        "CREATE_TABLE": "no",  # Store._create_tables does it, in one BEGIN IMMEDIATE
-    }
-    return Store(env, dialect="sqlite", url=str(path), master_key=master_key, read_only=read_only)
-
-
-def sqlite_contents(path: Path) -> str:
-    """What a would-be SQLite ledger file holds: "missing", "empty" (no byte, or a database
-    with no table), "ledger", "other" (another SQLite database) or "foreign" (not SQLite).
-    Read through a read-only connection, so nothing is ever changed."""
-    import contextlib
-
-    try:
-        with open(path, "rb") as stream:
-            head = stream.read(len(SQLITE_MAGIC))
-    except FileNotFoundError:
-        return "missing"
-    except OSError as exc:
-        raise LedgerError(f"cannot read the ledger at {path}: {exc.strerror}") from None
-    if not head:
-        return "empty"
-    if head != SQLITE_MAGIC:
-        return "foreign"
-    try:
-        with contextlib.closing(sqlite3.connect(_read_only_uri(path), uri=True)) as conn:
-            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    except sqlite3.Error as exc:
-        raise LedgerError(f"cannot read the ledger at {path}: {exc}") from None
-    # Any table of ours makes it a ledger, a damaged one perhaps: `verify` says which table is
-    # gone, where "not a ledger" would hide the damage.
-    if any(name.startswith("rl_") for name in names):
-        return "ledger"
-    return "other" if names else "empty"
-
-
-def _writable(path: Path) -> bool:
-    import os
-
-    # SQLite writes its -wal, -shm and -journal beside the file. As root, access() still
-    # says no on a read-only file system, which is the case that matters.
-    return os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)
-
-
-def _read_only_uri(path: Path) -> str:
-    """A URI that reads `path` without writing anything. A WAL database opened `mode=ro`
-    needs its -shm, which a read-only directory cannot grow; without a -wal there is nothing
-    beyond the file to read, so the file can be opened as immutable."""
-    import os
-
-    resolved = path.resolve()
-    uri = resolved.as_uri()
-    wal = resolved.with_name(resolved.name + "-wal")
-    if os.access(resolved.parent, os.W_OK) or wal.exists():
-        return f"{uri}?mode=ro"
-    return f"{uri}?immutable=1"
-
-
-def ledger_files(store: Store) -> list[Path]:
-    """The files a SQLite ledger lives in (whether or not each exists now); none on PostgreSQL."""
-    if not store.is_sqlite:
-        return []
-    path = Path(store.url)
-    return [path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)]
-
-
-def lock_timeout() -> int:
-    """Seconds a write waits for another writer's lock before giving up with an error."""
-    import os
-
-    value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
-    if not value:
-        return 30
-    if not value.isdigit() or int(value) < 1:
-        raise LedgerError(f"{LOCK_TIMEOUT_ENV} must be a whole number of seconds, at least 1")
-    return int(value)
-
-
-def _busy(exc: BaseException) -> StoreError:
-    return StoreError(
-        f"the ledger is busy: another process held its write lock for more than "
-        f"{lock_timeout()} s ({exc}); try again (or raise {LOCK_TIMEOUT_ENV})"
-    )
-
-
-def _postgres_env(url: str, *, create: bool = False) -> dict[str, str]:
-    parsed = urlparse(url)
-    where = redact(url)
-    try:
-        port = parsed.port
-    except ValueError:
-        raise LedgerError(f"--db {where}: the port is not a number from 1 to 65535") from None
-    if port == 0:
-        raise LedgerError(f"--db {where}: the port is not a number from 1 to 65535")
-    host = unquote(parsed.hostname or "")
-    if parsed.netloc.rpartition("@")[2] and not _HOST.fullmatch(host):
-        raise LedgerError(f"--db {where}: {host!r} is not a host name")
-    dbname = unquote(parsed.path.lstrip("/"))
-    if not dbname or "/" in dbname or "\x00" in dbname:
-        raise LedgerError(
-            f"--db {where}: a postgresql:// URL must name a database "
-            "(postgresql://[user@]host[:port]/DATABASE[?schema=NAME])"
-        )
-    try:
-        query = parse_qs(parsed.query, keep_blank_values=True, strict_parsing=bool(parsed.query))
-    except ValueError:
-        raise LedgerError(f"--db {where}: the query part is not NAME=VALUE pairs") from None
-    unknown = sorted(set(query) - {"schema"})
-    if unknown:
-        raise LedgerError(
-            f"--db {where}: unknown URL parameter(s) {', '.join(map(repr, unknown))}; "
-            "only 'schema' is understood"
-        )
-    schemas = query.get("schema", ["public"])
-    if len(schemas) > 1:
-        raise LedgerError(f"--db {where}: 'schema' is given more than once")
-    schema = schemas[0]
-    if not _SCHEMA.fullmatch(schema):
-        raise LedgerError(
-            f"--db {where}: schema {schema!r} must be lowercase letters, digits and _, "
-            "starting with a letter or _, at most 63 characters"
-        )
-    env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": dbname,
-        "POSTGRES_HOST": host or "127.0.0.1",
-        "POSTGRES_PORT": str(port or 5432),
-        "POSTGRES_USER": unquote(parsed.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-        "POSTGRES_SCHEMA": schema,
-        "POSTGRES_LOCK_TIMEOUT": str(lock_timeout()),
-        "POSTGRES_CONNECT_TIMEOUT": "10",
-        # A CLI process runs one statement at a time: one connection, a few for nested reads.
-        "POSTGRES_POOL_SIZE": "1",
-        "POSTGRES_MAX_OVERFLOW": "3",
-        "CREATE_TABLE": "no",  # Store._create_tables does it, once, under an advisory lock
-    }
-    _probe_pg(env, schema, url, create=create)
-    return env
-
-
-def _probe_pg(env: dict[str, str], schema: str, url: str, *, create: bool = False) -> None:
-    """Connect once, directly: an unreachable server fails now and clearly, not after the
-    pool's retries. A write creates the ledger's schema here; a read finds the ledger or
-    stops, creating nothing."""
-    import psycopg
-    from psycopg import sql
-
-    try:
-        with psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
-            autocommit=True,
-        ) as conn:
-            if not create:
-                found = conn.execute(
-                    "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = %s AND c.relname LIKE 'rl\\_%%'",
-                    (schema,),
-                ).fetchone()
-                if found is None:
-                    raise LedgerError(f"no ledger at {redact(url)}")
-            elif schema != "public":
-                try:
-                    conn.execute(
-                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                    )
-                except psycopg.errors.UniqueViolation:
-                    pass  # another process created it at the same moment
-    except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreError(f"cannot open the ledger at {redact(url)}: {reason}") from None
-    except (ValueError, UnicodeError) as exc:  # psycopg's own check of what it is given
-        raise LedgerError(f"--db {redact(url)}: {exc}") from None
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    parsed = urlparse(url)
-    if not parsed.password:
-        return url
-    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
-    return parsed._replace(netloc=netloc).geturl()
-
-
-_TABLES = """
-CREATE TABLE IF NOT EXISTS {p}rl_log (
-    seq BIGINT PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    type TEXT NOT NULL,
-    referral TEXT,
-    actor TEXT,
-    other TEXT,
-    at_us BIGINT NOT NULL,
-    recorded_us BIGINT NOT NULL,
-    originator_id {uuid} NOT NULL,
-    originator_version BIGINT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS {p_}rl_log_referral ON {p}rl_log (referral, seq);
-CREATE INDEX IF NOT EXISTS {p_}rl_log_actor ON {p}rl_log (actor, type);
-CREATE INDEX IF NOT EXISTS {p_}rl_log_origin ON {p}rl_log (originator_id, originator_version);
-CREATE TABLE IF NOT EXISTS {p}rl_private (
-    event_id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    data {blob} NOT NULL
-);
-CREATE INDEX IF NOT EXISTS {p_}rl_private_owner ON {p}rl_private (owner);
-CREATE TABLE IF NOT EXISTS {p}rl_meta (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {p}rl_keys (
-    handle TEXT PRIMARY KEY,
-    secret {blob} NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {p}rl_retractions (
-    retracted_id TEXT PRIMARY KEY,
-    seq BIGINT NOT NULL,
-    recorded_us BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {p}rl_mentions (
-    handle TEXT NOT NULL,
-    referral TEXT NOT NULL,
-    PRIMARY KEY (handle, referral)
-);
-CREATE TABLE IF NOT EXISTS {p}rl_types (
-    type TEXT PRIMARY KEY,
-    plugin TEXT NOT NULL,
-    distribution TEXT
-);
-CREATE TABLE IF NOT EXISTS {p}rl_positions (
-    projection TEXT PRIMARY KEY,
-    seq BIGINT NOT NULL,
-    version TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {p}rl_rows (
-    projection TEXT NOT NULL,
-    part TEXT NOT NULL,
-    category TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    referral TEXT,
-    person TEXT,
-    owed_to TEXT,
-    start_us BIGINT NOT NULL,
-    end_us BIGINT,
-    data {blob} NOT NULL
-);
-CREATE INDEX IF NOT EXISTS {p_}rl_rows_part ON {p}rl_rows (projection, part);
-CREATE INDEX IF NOT EXISTS {p_}rl_rows_open ON {p}rl_rows (category, end_us, start_us);
-CREATE INDEX IF NOT EXISTS {p_}rl_rows_person ON {p}rl_rows (person, category);
-CREATE INDEX IF NOT EXISTS {p_}rl_rows_owed_to ON {p}rl_rows (owed_to, category);
-CREATE INDEX IF NOT EXISTS {p_}rl_rows_referral ON {p}rl_rows (referral, category)
-"""
-
-
 def mode_damage(mode: str | None, check: str | None, kept: str | None) -> str | None:
     """What is wrong with how a non-empty ledger says it keeps personal data, if anything."""
     if mode is None:
@@ -473,40 +149,42 @@ def _in_chunks(keys: Sequence[str], size: int = 500) -> Iterator[list[str]]:
         yield names[start : start + size]
 
 
+def _in_chunks(keys: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """The distinct keys, in order, `size` at a time: one query per page (see `one_of`)
+    instead of one per key."""
+    names = list(dict.fromkeys(keys))
+    for start in range(0, len(names), size):
+        yield names[start : start + size]
+
+
+@dataclass
+class Kept:
+    """What `verify` checks beside the log, read in one go (see `Store.kept`)."""
+
+    private_rows: int
+    retractions: list[Any]  # rows: retracted_id, seq, recorded_us
+    types: list[Any]  # rows: type
+    meta: dict[str, str]
+
+
 class Store:
     """Stored events, their order and chain, personal data, and plugins' derived rows."""
 
-    def __init__(
-        self,
-        env: dict[str, str],
-        *,
-        dialect: str,
-        url: str,
-        master_key: bytes | None = None,
-        read_only: bool = False,
-    ):
-        self.dialect = dialect
-        self.url = url
-        self.is_sqlite = dialect == "sqlite"
+    def __init__(self, backend: Backend, *, master_key: bytes | None = None):
+        self.backend = backend
+        self.dialect = backend.name
+        self.url = backend.url
         # On a read-only file or file system: reads work; nothing, not even derived rows, is
         # written (see projections.current).
-        self.read_only = read_only
+        self.read_only = backend.read_only
         try:
-            self.app = LedgerApplication(env=env)
-        except (PersistenceError, OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the ledger at {redact(url)}: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 — psycopg raises its own errors from the pool
-            raise StoreError(f"cannot open the ledger at {redact(url)}: {exc}") from None
+            self.app = LedgerApplication(env=backend.env)
+        except Exception as exc:  # noqa: BLE001 — each driver raises its own errors
+            raise StoreError(f"cannot open the ledger at {redact(self.url)}: {exc}") from None
         recorder: Any = self.app.recorder
         self.recorder = recorder
-        self.datastore: Any = recorder.datastore
-        if self.is_sqlite:
-            self.events_table = self.recorder.events_table_name
-            self.prefix = ""
-        else:
-            schema = self.datastore.schema
-            self.events_table = f'"{schema}"."{self.recorder.events_table_name}"'
-            self.prefix = f'"{schema}".'
+        backend.attach(recorder)
+        self._values = backend.values
         try:
             self._create_tables()
         except DamagedLedger:
@@ -516,46 +194,49 @@ class Store:
         self.journal_pending = False  # a forget's WAL could not be truncated yet
         self._adopt_privacy_mode()
 
+    @property
+    def datastore(self) -> Any:
+        """eventsourcing's datastore of this ledger."""
+        return self.backend.datastore
+
+    @property
+    def events_table(self) -> str:
+        """eventsourcing's table of stored events, as a statement names it."""
+        return self.backend.events_table
+
+    @property
+    def prefix(self) -> str:
+        """What goes before the name of each of our tables in a statement."""
+        return self.backend.prefix
+
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _sql(self, statement: str) -> str:
-        statement = statement.replace("{p}", self.prefix).replace("{events}", self.events_table)
-        return statement if self.is_sqlite else statement.replace("?", "%s")
-
     def _create_tables(self) -> None:
-        """Create what is missing, in one transaction that one process at a time may run:
-        `CREATE … IF NOT EXISTS` races between processes on PostgreSQL.
+        """Create what is missing, in one transaction that one process at a time may run
+        (`Backend.lock_schema`).
 
         All of it on a new ledger; on an existing one only indexes and derived tables (see
         `DERIVED_TABLES`): a table of its history recreated empty would pass for one that
         never held anything, so its absence raises `DamagedLedger` instead.
         """
-        ddl = _TABLES.format(
-            p=self.prefix,
-            p_="",
-            uuid="TEXT" if self.is_sqlite else "uuid",
-            blob="BLOB" if self.is_sqlite else "bytea",
-        )
-        bare = _TABLES.replace("{p}", "").replace("{p_}", "")
+        ddl = TABLES.format(p=self.prefix, p_="", **self.backend.column_types)
+        bare = TABLES.replace("{p}", "").replace("{p_}", "")
         tables = {*re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", bare)}
         tables.add(self.recorder.events_table_name)
         names = {*re.findall(r"IF NOT EXISTS (\w+)", bare), *tables}
         try:
-            existing = self._existing_names(names)
+            with self.read() as reader:
+                existing = self.backend.list_tables(reader, names)
             if existing >= names or self.read_only:
                 return  # what a read-only ledger lacks, its reads report when they need it
-            reset = self._repairable(tables, existing)
+            self._repairable(tables, existing)  # raises DamagedLedger before any write
             with self.write(lock=False) as cur:
-                if not self.is_sqlite:
-                    cur.run(
-                        "SELECT pg_advisory_xact_lock(hashtext(?))",
-                        (f"referral-ledger:{self.prefix}",),
-                    )
-                    existing = self._existing_names(names, cur)
-                    if existing >= names:
-                        return
-                    reset = self._repairable(tables, existing)
-                self._create_event_tables(cur)
+                self.backend.lock_schema(cur)
+                existing = self.backend.list_tables(cur, names)  # another process's, meanwhile
+                if existing >= names:
+                    return
+                reset = self._repairable(tables, existing)
+                self.backend.create_event_tables(cur, self.recorder)
                 for statement in ddl.split(";"):
                     if statement.strip():
                         cur.execute(statement)
@@ -579,133 +260,37 @@ class Store:
             raise DamagedLedger.of(lost)
         return not existing >= set(DERIVED_TABLES)
 
-    def _existing_names(self, names: set[str], cur: Any = None) -> set[str]:
-        marks = ",".join("?" * len(names))
-        if self.is_sqlite:
-            sql = f"SELECT name FROM sqlite_master WHERE name IN ({marks})"
-            params: tuple[Any, ...] = tuple(names)
-        else:
-            sql = (
-                "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n "
-                f"ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname IN ({marks})"
-            )
-            params = (self.datastore.schema, *names)
-        if cur is not None:
-            return {row["name"] for row in cur.all(sql, params)}
-        with self.read() as reader:
-            return {row["name"] for row in reader.all(sql, params)}
-
-    def _create_event_tables(self, cur: _Cursor) -> None:
-        """eventsourcing's own tables, types and functions, inside our transaction."""
-        if self.is_sqlite:
-            for statement in self.recorder.create_table_statements:
-                cur.raw.execute(statement)
-            return
-        for statement in self.recorder.sql_create_statements:
-            if "CREATE TYPE" in statement.as_string():
-                cur.raw.execute("SAVEPOINT rl_type")
-                try:
-                    cur.raw.execute(statement, prepare=False)
-                except Exception as exc:
-                    if type(exc).__name__ != "DuplicateObject":
-                        raise
-                    cur.raw.execute("ROLLBACK TO SAVEPOINT rl_type")
-                cur.raw.execute("RELEASE SAVEPOINT rl_type")
-            else:
-                cur.raw.execute(statement, prepare=False)
-
     @contextmanager
-    def read(self) -> Iterator[Any]:
+    def read(self) -> Iterator[Cursor]:
         try:
-            if self.is_sqlite:
-                with self.datastore.transaction(commit=False) as cur:
-                    yield _Cursor(cur, self)
-            else:
-                # The pool's connections are in autocommit: under READ COMMITTED each statement
-                # sees its own snapshot even inside a transaction, so BEGIN and ROLLBACK would
-                # only add two round trips to every read.
-                with self.datastore.get_connection() as conn, conn.cursor() as cur:
-                    yield _Cursor(cur, self)
-        except (PersistenceError, sqlite3.Error) as exc:
+            with self.backend.read() as raw:
+                yield Cursor(raw, self.backend)
+        except PersistenceError as exc:
             raise StoreError(f"reading the ledger failed: {exc}") from None
 
     def stream(self, statement: str, params: Sequence[Any] = (), page: int = PAGE) -> Iterator[Any]:
         """The rows of one SELECT, read `page` at a time as they are asked for, from one
-        snapshot: a long listing is never held whole. On PostgreSQL through a server-side
-        cursor, which needs a transaction of its own (our connections are in autocommit)."""
+        snapshot: a long listing is never held whole."""
         try:
-            if self.is_sqlite:
-                with self.datastore.transaction(commit=False) as cur:
-                    raw = cur.sqlite_cursor
-                    raw.execute(self._sql(statement), tuple(params))
-                    while found := raw.fetchmany(page):
-                        yield from found
-            else:
-                with (
-                    self.datastore.get_connection() as conn,
-                    conn.transaction(),
-                    conn.cursor(name="rl_stream") as cur,
-                ):
-                    cur.itersize = page
-                    cur.execute(self._sql(statement), tuple(params))
-                    yield from cur
-        except (PersistenceError, sqlite3.Error) as exc:
+            yield from self.backend.stream(render(self.backend, statement), tuple(params), page)
+        except PersistenceError as exc:
             raise StoreError(f"reading the ledger failed: {exc}") from None
 
     @contextmanager
-    def write(self, *, lock: bool = True) -> Iterator[Any]:
+    def write(self, *, lock: bool = True) -> Iterator[Cursor]:
         """One write transaction that holds the ledger's write lock from its first statement."""
         if self.read_only:
             raise StoreError(f"the ledger at {self.url} is read-only: nothing can be written to it")
         try:
-            if self.is_sqlite:
-                with self.datastore.get_connection(commit=True) as conn:
-                    raw = conn._sqlite_conn
-                    raw.execute("PRAGMA synchronous=FULL")
-                    raw.execute("PRAGMA secure_delete=ON")
-                    cur = raw.cursor()
-                    cur.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield _Cursor(cur, self)
-                        raw.commit()
-                    except BaseException:
-                        raw.rollback()
-                        raise
-            else:
-                with (
-                    self.datastore.get_connection() as conn,
-                    conn.transaction(),
-                    conn.cursor() as cur,
-                ):
-                    if lock:
-                        cur.execute(f"SET LOCAL lock_timeout = '{lock_timeout()}s'")
-                        cur.execute(f"LOCK TABLE {self.prefix}rl_log IN EXCLUSIVE MODE")
-                    yield _Cursor(cur, self)
-        except sqlite3.IntegrityError as exc:
-            raise ConflictError(f"another writer got there first ({exc}); try again") from None
+            with self.backend.write(lock=lock) as raw:
+                yield Cursor(raw, self.backend)
         except ESIntegrityError as exc:
             raise ConflictError(f"another writer got there first ({exc}); try again") from None
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise _busy(exc) from None
-            raise StoreError(f"writing the ledger failed: {exc}") from None
         except (ESOperationalError, PersistenceError) as exc:
-            # eventsourcing's pool wraps psycopg's errors: LockNotAvailable arrives as this
+            # eventsourcing's pool wraps the driver's errors: a lock timeout arrives as this
             if "lock timeout" in str(exc) or "database is locked" in str(exc):
-                raise _busy(exc) from None
+                raise busy(exc) from None
             raise StoreError(f"writing the ledger failed: {exc}") from None
-        except Exception as exc:
-            if type(exc).__module__.startswith("psycopg"):
-                import psycopg
-
-                if isinstance(exc, psycopg.errors.IntegrityError):
-                    raise ConflictError(
-                        f"another writer got there first ({exc}); try again"
-                    ) from None
-                if isinstance(exc, psycopg.errors.LockNotAvailable):
-                    raise _busy(exc) from None
-                raise StoreError(f"writing the ledger failed: {exc}") from None
-            raise
 
     def close(self) -> None:
         self.app.close()
@@ -766,9 +351,7 @@ class Store:
     def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         """A condition that `column` is one of `values`, and its parameters: an IN list on
         SQLite; on PostgreSQL one array, as its driver takes long to parse 500 placeholders."""
-        if self.is_sqlite:
-            return f"{column} IN ({','.join('?' * len(values))})", tuple(values)
-        return f"{column} = ANY(?)", (list(values),)
+        return self.backend.one_of(column, values)
 
     def aggregates(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
         """The stored ones among these aggregates, rebuilt from their events: a query per 500
@@ -778,11 +361,10 @@ class Store:
         found: dict[uuid.UUID, Any] = {}
         unique = list(dict.fromkeys(ids))
         mapper = self.app.mapper
+        originator_of = self.backend.originator
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            where, params = self.one_of(
-                "originator_id", [u.hex if self.is_sqlite else u for u in chunk]
-            )
+            where, params = self.one_of("originator_id", [originator_of(u) for u in chunk])
             with self.read() as cur:
                 rows = cur.all(
                     "SELECT originator_id, originator_version, topic, state FROM {events} "
@@ -824,6 +406,14 @@ class Store:
                 found[row["handle"]] = self.vault.open_secret(row["handle"], bytes(row["secret"]))
         return found
 
+    def all_secrets(self) -> dict[str, bytes]:
+        """Every person's secret, opened: by handle."""
+        rows = self.key_rows()
+        vault = self.vault
+        return {
+            row["handle"]: vault.open_secret(row["handle"], bytes(row["secret"])) for row in rows
+        }
+
     def retraction_times(self, event_ids: Sequence[str]) -> dict[str, int]:
         """When each of these events was retracted (recorded_at of its retraction), if it was."""
         found: dict[str, int] = {}
@@ -864,8 +454,7 @@ class Store:
     def _stored(self, row: Any) -> Stored:
         # The row ends with `_columns()` (a query may put one before them), read by position:
         # a sqlite3.Row looks each name up column by column, and a replay reads every event.
-        values = row[-8:] if self.is_sqlite else tuple(row.values())[-8:]
-        seq, event_id, recorded_us, digest, state, data, owner, secret = values
+        seq, event_id, recorded_us, digest, state, data, owner, secret = self._values(row)[-8:]
         state = bytes(state)
         if data is not None and not len(data):
             data = None  # values that came erased (see `append`)
@@ -882,7 +471,6 @@ class Store:
             orjson.loads(bytes(data)) if data is not None else None,
             state,
         )
-
     def events(
         self, *, after: int = 0, until: int | None = None, page: int = PAGE
     ) -> Iterator[Stored]:
@@ -1014,9 +602,36 @@ class Store:
                     yield from cur.all(select + "WHERE l.seq > ? ORDER BY l.seq", (upper,))
             return
 
+
     def stored_event_count(self) -> int:
         with self.read() as cur:
             return int(cur.one("SELECT COUNT(*) AS n FROM {events}")["n"])
+
+    # -- what `verify` reads beside the log ----------------------------------------------------
+
+    def key_rows(self) -> list[Any]:
+        """Every row of rl_keys as stored (`handle`, `secret`: sealed)."""
+        with self.read() as cur:
+            return cur.all("SELECT handle, secret FROM {p}rl_keys")
+
+    def private_rows(self, event_ids: Sequence[str]) -> list[Any]:
+        """The rows of rl_private of these events as stored (`event_id`, `owner`, `data`)."""
+        where, params = self.one_of("event_id", event_ids)
+        with self.read() as cur:
+            return cur.all(f"SELECT event_id, owner, data FROM {{p}}rl_private WHERE {where}", params)
+
+    def kept(self) -> Kept:
+        """How many rows rl_private has, and the rows of rl_retractions, rl_types, rl_meta."""
+        with self.read() as cur:
+            private_rows = int(cur.one("SELECT COUNT(*) AS n FROM {p}rl_private")["n"])
+            retractions = cur.all("SELECT retracted_id, seq, recorded_us FROM {p}rl_retractions")
+            types = cur.all("SELECT type FROM {p}rl_types")
+            meta = {r["name"]: r["value"] for r in cur.all("SELECT name, value FROM {p}rl_meta")}
+        return Kept(private_rows, retractions, types, meta)
+
+    def mention_rows(self) -> Iterator[Any]:
+        """Every row of rl_mentions (`handle`, `referral`), read as they are asked for."""
+        return self.stream("SELECT handle, referral FROM {p}rl_mentions")
 
     # -- appending ----------------------------------------------------------------------------
 
@@ -1065,7 +680,7 @@ class Store:
                 prev = digest
                 event = item.domain_event
                 rows.events.append(self.app.mapper.to_stored_event(event))
-                originator = event.originator_id.hex if self.is_sqlite else event.originator_id
+                originator = self.backend.originator(event.originator_id)
                 actor = record.get("by") or record.get("handle")
                 if record["type"] in ("person-added", "person-forgotten"):
                     actor = record["handle"]
@@ -1129,37 +744,23 @@ class Store:
                 for item, out in zip(batch, stored, strict=True):
                     if item.owner in forgets:
                         out.private = None  # erased in this very batch: hooks never see it
-        if forgets and self.is_sqlite:
-            self._scrub_journal()
-        elif forgets:
-            self._vacuum_erased()
+        if forgets:
+            # no copy of what was erased may stay in the database's files
+            self.journal_pending = self.backend.after_forget()
         if len(batch) >= ANALYZE_AFTER:
             self.analyze(EVENT_TABLES)
         return stored
 
     def analyze(self, tables: Sequence[str]) -> None:
-        """Refresh PostgreSQL's statistics of these tables (`rl_…` names, or "events" for the
+        """Refresh the planner's statistics of these tables (`rl_…` names, or "events" for the
         stored events) after a large write has committed: an import, or plugins' rows.
 
-        Autovacuum may be off (it is on some servers) or not have come round yet: after a large
-        import the planner then takes the tables for empty and plans every read as a scan, a
-        join of the log with rl_private and rl_keys a nested loop over all their rows. ANALYZE
-        runs here, outside the write transaction, so it never lengthens the write lock; it takes
-        a lock that blocks neither readers nor writers. SQLite is left as it is: its planner
-        does without statistics, and our queries are written for that (see `person_events`).
-        """
-        if self.is_sqlite:
-            return
-        names = ", ".join(
-            self.events_table if name == "events" else self.prefix + name for name in tables
-        )
-        try:
-            with self.datastore.get_connection() as conn:  # autocommit, like every read
-                conn.execute(f"ANALYZE {names}")
-        except Exception:  # noqa: BLE001 — the events are committed; statistics are only a help
-            return
+        Where the database keeps statistics (PostgreSQL), a planner that takes the tables for
+        empty after a large import plans every read as a scan; SQLite's planner does without,
+        and our queries are written for that (see `person_events`)."""
+        self.backend.analyze(tables)
 
-    def _insert_rows(self, cur: _Cursor, rows: _Rows) -> None:
+    def _insert_rows(self, cur: Cursor, rows: _Rows) -> None:
         self._insert_stored_events(cur, rows.events)
         cur.insert("{p}rl_log", rows.log)
         cur.insert(
@@ -1178,14 +779,15 @@ class Store:
             types=("text", "text"),
         )
 
-    def _insert_stored_events(self, cur: _Cursor, stored_events: list[Any]) -> None:
+    def _insert_stored_events(self, cur: Cursor, stored_events: list[Any]) -> None:
         # Straight into eventsourcing's table (its SQLite recorder executes row by row, its
         # PostgreSQL one needs composite types); the rl_log lock already orders writers.
+        originator = self.backend.originator
         cur.insert(
             "{events} (originator_id, originator_version, topic, state)",
             [
                 (
-                    s.originator_id.hex if self.is_sqlite else s.originator_id,
+                    originator(s.originator_id),
                     s.originator_version,
                     s.topic,
                     s.state,
@@ -1196,12 +798,12 @@ class Store:
 
     # -- how personal data is kept: plaintext or encrypted (see crypto.py) ---------------------
 
-    def _privacy_mode(self, cur: _Cursor) -> tuple[str | None, str | None]:
+    def _privacy_mode(self, cur: Cursor) -> tuple[str | None, str | None]:
         rows = cur.all("SELECT name, value FROM {p}rl_meta WHERE name IN ('privacy', 'key_check')")
         found = {row["name"]: row["value"] for row in rows}
         return found.get("privacy"), found.get("key_check")
 
-    def _kept_mode(self, cur: _Cursor) -> str | None:
+    def _kept_mode(self, cur: Cursor) -> str | None:
         """The mode the stored bytes show (a secret and a row of values, one each suffices:
         a ledger writes all of them one way); None when nothing personal is stored."""
         found = None
@@ -1224,7 +826,7 @@ class Store:
         # without the key is then refused personal data rather than handed ciphertext.
         self.vault.adopt(ENCRYPTED if kept == ENCRYPTED else (mode or PLAINTEXT), check)
 
-    def _claim_privacy_mode(self, cur: _Cursor, *, empty: bool) -> None:
+    def _claim_privacy_mode(self, cur: Cursor, *, empty: bool) -> None:
         """Inside a write: fix the mode on a ledger's first write, refuse a mixed one after."""
         if empty and cur.one("SELECT originator_version FROM {events} LIMIT 1") is not None:
             raise StoreError(
@@ -1245,25 +847,6 @@ class Store:
             claim,
         )
 
-    def _scrub_journal(self) -> None:
-        """Move the WAL into the database and truncate it, so no old page keeps erased data."""
-        with self.datastore.get_connection(commit=True) as conn:
-            raw = conn._sqlite_conn
-            (timeout,) = raw.execute("PRAGMA busy_timeout").fetchone()
-            raw.execute("PRAGMA busy_timeout=3000")
-            try:
-                busy = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            finally:
-                raw.execute(f"PRAGMA busy_timeout={int(timeout)}")
-        # A reader in another process can hold old pages in the WAL; SQLite drops them when the
-        # last connection closes. `forget` says so rather than wait for it.
-        self.journal_pending = bool(busy)
-
-    def _vacuum_erased(self) -> None:
-        """Let PostgreSQL prune the deleted rows now rather than at the next autovacuum."""
-        with self.datastore.get_connection() as conn:  # autocommit: VACUUM refuses a transaction
-            conn.execute(self._sql("VACUUM {p}rl_private, {p}rl_keys, {p}rl_rows"))
-
     # -- derived state of plugins --------------------------------------------------------------
 
     def position(self, projection: str) -> tuple[int, str | None]:
@@ -1273,28 +856,109 @@ class Store:
             )
         return (int(row["seq"]), row["version"]) if row else (0, None)
 
+    def positions(self, cur: Cursor) -> dict[str, tuple[int, str]]:
+        """Inside a write: every projection's position and version, by name."""
+        found = cur.all("SELECT projection, seq, version FROM {p}rl_positions")
+        return {r["projection"]: (int(r["seq"]), r["version"]) for r in found}
+
+    def set_position(self, cur: Cursor, projection: str, seq: int, version: str) -> None:
+        """Inside a write: how far a projection (of this version) has read."""
+        cur.run(
+            "INSERT INTO {p}rl_positions VALUES (?,?,?) ON CONFLICT (projection) "
+            "DO UPDATE SET seq = excluded.seq, version = excluded.version",
+            (projection, seq, version),
+        )
+
+    def delete_rows(self, cur: Cursor, projection: str) -> None:
+        """Inside a write: every row of a projection."""
+        cur.run("DELETE FROM {p}rl_rows WHERE projection = ?", (projection,))
+
     def replace_rows(
-        self, cur: _Cursor, projection: str, parts: Sequence[str], rows: Sequence[Sequence[Any]]
+        self, cur: Cursor, projection: str, parts: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         """Inside a write: delete the rows of these parts of a projection, and insert `rows`."""
-        if self.is_sqlite:
-            cur.many(
-                "DELETE FROM {p}rl_rows WHERE projection = ? AND part = ?",
-                [(projection, part) for part in parts],
-            )
-            cur.many("INSERT INTO {p}rl_rows VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-            return
-        # psycopg's executemany sends one statement per row: an array and a COPY instead. In
-        # this form the planner looks each part up in the (projection, part) index even when
-        # it has no statistics yet; with `part = ANY(?)` it would read every row of the
-        # projection, for each chunk of a replay.
-        cur.run(
-            "DELETE FROM {p}rl_rows WHERE (projection, part) IN (SELECT ?::text, unnest(?::text[]))",
-            (projection, list(parts)),
+        self.backend.replace_rows(cur, projection, parts, rows)
+
+    def rows(
+        self,
+        category: str,
+        as_of: int,
+        *,
+        person: str | None = None,
+        referral: str | None = None,
+        involving: str | None = None,
+        ended: bool = False,
+        people: Sequence[str] | None = None,
+    ) -> list[Any]:
+        """The stored rows of a category active at `as_of` (see `rows.select`), as stored."""
+        sql, params = row_queries.select(
+            category, as_of, person, referral, involving, ended, "*", people
         )
-        with cur.raw.copy(self._sql("COPY {p}rl_rows FROM STDIN")) as copy:
-            for row in rows:
-                copy.write_row(row)
+        with self.read() as cur:
+            return cur.all(sql, params)
+
+    def listed_rows(
+        self,
+        category: str,
+        as_of: int,
+        *,
+        person: str | None = None,
+        referral: str | None = None,
+        involving: str | None = None,
+        page: int = PAGE,
+    ) -> Iterator[Any]:
+        """The rows `rows` gives, in the order the read commands list them (`rows.listing`),
+        read `page` at a time as they are asked for."""
+        sql, params = row_queries.select(category, as_of, person, referral, involving, False, "*")
+        select = row_queries.listing(sql, self.backend.text_order)
+        return self.stream(select, params, page=page)
+
+    def count_rows(self, category: str, as_of: int, *, involving: str | None = None) -> int:
+        """How many rows `rows` would return, counted in the database."""
+        sql, params = row_queries.select(category, as_of, None, None, involving, False, "1 AS one")
+        with self.read() as cur:
+            found_count = cur.one(f"SELECT COUNT(*) AS n FROM ({sql}) AS found", params)
+        return int(found_count["n"])
+
+    def row_people(self, category: str, kind: str, as_of: int) -> list[str]:
+        """The persons with a row of `kind` in `category` started by `as_of` (ended or not)."""
+        with self.read() as cur:
+            found = cur.all(
+                "SELECT DISTINCT person FROM {p}rl_rows WHERE category = ? AND kind = ? "
+                "AND start_us <= ? AND person IS NOT NULL",
+                (category, kind, as_of),
+            )
+        return [row["person"] for row in found]
+
+    def projection_row_count(self, projection: str) -> int:
+        with self.read() as cur:
+            row = cur.one("SELECT COUNT(*) AS n FROM {p}rl_rows WHERE projection = ?", (projection,))
+        return int(row["n"])
+
+    def projection_rows(self, projection: str, page: int = PAGE) -> Iterator[Any]:
+        """Every row of a projection (its columns after `projection`), in the order of the
+        index on (projection, part): read `page` parts at a time, so that a large projection is
+        never held in memory whole."""
+        after: str | None = None
+        while True:
+            with self.read() as cur:
+                since = "" if after is None else " AND part > ?"
+                parts = cur.all(
+                    "SELECT DISTINCT part FROM {p}rl_rows WHERE projection = ?"
+                    + since
+                    + " ORDER BY part LIMIT ?",
+                    (projection, page) if after is None else (projection, after, page),
+                )
+                if not parts:
+                    return
+                after = parts[-1]["part"]
+                found = cur.all(
+                    "SELECT part, category, kind, referral, person, owed_to, start_us, end_us, "
+                    "data FROM {p}rl_rows WHERE projection = ? AND part >= ? AND part <= ? "
+                    "ORDER BY part",
+                    (projection, parts[0]["part"], after),
+                )
+            yield from found
 
 
 def _erased_owner(record: dict[str, Any]) -> str | None:
@@ -1316,62 +980,3 @@ class _Rows:
     keys: list[tuple[Any, ...]] = field(default_factory=list)
     retractions: list[tuple[Any, ...]] = field(default_factory=list)
     mentions: list[tuple[Any, ...]] = field(default_factory=list)
-
-
-class _Cursor:
-    """A cursor that speaks one placeholder style on both databases."""
-
-    def __init__(self, raw: Any, store: Store):
-        self.raw = raw
-        self.store = store
-
-    def run(self, statement: str, params: Sequence[Any] = ()) -> None:
-        self.raw.execute(self.store._sql(statement), tuple(params))
-
-    def many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self.raw.executemany(self.store._sql(statement), rows)
-
-    def insert(
-        self,
-        table: str,
-        rows: Sequence[Sequence[Any]],
-        *,
-        unless: str = "",
-        types: Sequence[str] = (),
-    ) -> None:
-        """Insert rows, every column given in order (`table` may name the columns after it);
-        `unless` is an ON CONFLICT clause, `types` the columns' PostgreSQL types that it needs.
-
-        PostgreSQL gets the rows through COPY, or (with `unless`, which COPY lacks) as one array
-        per column: one statement rather than one per row, several times faster for an import.
-        SQLite's `executemany` is fast already.
-        """
-        if not rows:
-            return
-        if self.store.is_sqlite:
-            marks = ",".join("?" * len(rows[0]))
-            self.raw.executemany(
-                self.store._sql(f"INSERT INTO {table} VALUES ({marks}) {unless}"), rows
-            )
-        elif unless:
-            arrays = ", ".join(f"%s::{kind}[]" for kind in types)
-            self.raw.execute(
-                self.store._sql(f"INSERT INTO {table} SELECT * FROM unnest({arrays}) {unless}"),
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-        else:
-            with self.raw.copy(self.store._sql(f"COPY {table} FROM STDIN")) as copy:
-                for row in rows:
-                    copy.write_row(row)
-
-    def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        self.raw.execute(self.store._sql(statement), tuple(params))
-        return self.raw.fetchone()
-
-    def all(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        self.raw.execute(self.store._sql(statement), tuple(params))
-        return list(self.raw.fetchall())
-
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        self.run(statement, params)
