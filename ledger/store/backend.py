@@ -30,7 +30,7 @@ class Backend(Protocol):
     and the `Store` calls `attach` once eventsourcing's recorder is built from `env`.
     """
 
-    name: ClassVar[str]  # "sqlite", "postgresql": the `Store.dialect`
+    name: ClassVar[str]  # "sqlite", "postgresql"
     # the types `schema.TABLES` names: {"uuid": ..., "blob": ...}
     column_types: ClassVar[dict[str, str]]
     # what follows a text column in ORDER BY for code point order (as Python compares strings)
@@ -92,7 +92,12 @@ class Backend(Protocol):
         ...
 
     def insert(
-        self, cur: Cursor, table: str, rows: Sequence[Sequence[Any]], unless: str, types: Sequence[str]
+        self,
+        cur: Cursor,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        unless: str,
+        types: Sequence[str],
     ) -> None:
         """Insert many rows at once (see `Cursor.insert`)."""
         ...
@@ -128,7 +133,8 @@ class Backend(Protocol):
 
 def render(backend: Backend, statement: str) -> str:
     """A statement written for the facade, for `backend`'s database."""
-    return backend.sql(statement.replace("{p}", backend.prefix).replace("{events}", backend.events_table))
+    statement = statement.replace("{p}", backend.prefix)
+    return backend.sql(statement.replace("{events}", backend.events_table))
 
 
 class Cursor:

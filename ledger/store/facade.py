@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -149,14 +149,6 @@ def _in_chunks(keys: Sequence[str], size: int = 500) -> Iterator[list[str]]:
         yield names[start : start + size]
 
 
-def _in_chunks(keys: Sequence[str], size: int = 500) -> Iterator[list[str]]:
-    """The distinct keys, in order, `size` at a time: one query per page (see `one_of`)
-    instead of one per key."""
-    names = list(dict.fromkeys(keys))
-    for start in range(0, len(names), size):
-        yield names[start : start + size]
-
-
 @dataclass
 class Kept:
     """What `verify` checks beside the log, read in one go (see `Store.kept`)."""
@@ -172,7 +164,6 @@ class Store:
 
     def __init__(self, backend: Backend, *, master_key: bytes | None = None):
         self.backend = backend
-        self.dialect = backend.name
         self.url = backend.url
         # On a read-only file or file system: reads work; nothing, not even derived rows, is
         # written (see projections.current).
@@ -618,7 +609,9 @@ class Store:
         """The rows of rl_private of these events as stored (`event_id`, `owner`, `data`)."""
         where, params = self.one_of("event_id", event_ids)
         with self.read() as cur:
-            return cur.all(f"SELECT event_id, owner, data FROM {{p}}rl_private WHERE {where}", params)
+            return cur.all(
+                f"SELECT event_id, owner, data FROM {{p}}rl_private WHERE {where}", params
+            )
 
     def kept(self) -> Kept:
         """How many rows rl_private has, and the rows of rl_retractions, rl_types, rl_meta."""
@@ -932,7 +925,9 @@ class Store:
 
     def projection_row_count(self, projection: str) -> int:
         with self.read() as cur:
-            row = cur.one("SELECT COUNT(*) AS n FROM {p}rl_rows WHERE projection = ?", (projection,))
+            row = cur.one(
+                "SELECT COUNT(*) AS n FROM {p}rl_rows WHERE projection = ?", (projection,)
+            )
         return int(row["n"])
 
     def projection_rows(self, projection: str, page: int = PAGE) -> Iterator[Any]:

@@ -1,4 +1,4 @@
-"""The PostgreSQL backend: a team's ledger, `postgresql://[user@]host[:port]/DATABASE[?schema=NAME]`.
+"""The PostgreSQL backend: a team's ledger, at `postgresql://[user@]host[:port]/DB[?schema=NAME]`.
 
 eventsourcing's PostgreSQL recorder holds a small pool of connections in autocommit. A write
 takes `LOCK TABLE rl_log IN EXCLUSIVE MODE`, which orders writers and leaves readers alone;
@@ -40,7 +40,7 @@ class PostgresBackend:
 
     @classmethod
     def accepts(cls, db: str | None) -> bool:
-        return bool(db) and db.startswith(("postgresql://", "postgres://"))  # type: ignore[union-attr]
+        return db is not None and db.startswith(("postgresql://", "postgres://"))
 
     @classmethod
     def open(cls, db: str | None, *, create: bool) -> PostgresBackend:
@@ -131,7 +131,12 @@ class PostgresBackend:
         return f"{column} = ANY(?)", (list(values),)
 
     def insert(
-        self, cur: Cursor, table: str, rows: Sequence[Sequence[Any]], unless: str, types: Sequence[str]
+        self,
+        cur: Cursor,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        unless: str,
+        types: Sequence[str],
     ) -> None:
         # COPY, or (with `unless`, which COPY lacks) one array per column: one statement rather
         # than one per row, several times faster for an import.
@@ -170,7 +175,8 @@ class PostgresBackend:
     def after_forget(self) -> bool:
         """Let PostgreSQL prune the deleted rows now rather than at the next autovacuum."""
         with self.datastore.get_connection() as conn:  # autocommit: VACUUM refuses a transaction
-            conn.execute(f"VACUUM {self.prefix}rl_private, {self.prefix}rl_keys, {self.prefix}rl_rows")
+            p = self.prefix
+            conn.execute(f"VACUUM {p}rl_private, {p}rl_keys, {p}rl_rows")
         return False
 
     def analyze(self, tables: Sequence[str]) -> None:

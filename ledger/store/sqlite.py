@@ -150,7 +150,12 @@ class SQLiteBackend:
         return f"{column} IN ({','.join('?' * len(values))})", tuple(values)
 
     def insert(
-        self, cur: Cursor, table: str, rows: Sequence[Sequence[Any]], unless: str, types: Sequence[str]
+        self,
+        cur: Cursor,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        unless: str,
+        types: Sequence[str],
     ) -> None:
         # executemany is fast on SQLite already
         marks = ",".join("?" * len(rows[0]))

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ledger.api import LedgerError, State, emit_json, get_state, ledger_event_ids, safe
+from ledger.api import LedgerError, State, emit_json, get_state, safe
 
 from .command import LedgerCommand
 from .reading import echo_table, summaries
@@ -45,6 +45,8 @@ def _check_replaceable(path: Path) -> None:
 
     Read read-only, so a file that is not a ledger is left untouched.
     """
+    from ledger.api import ledger_event_ids  # here: the store is not needed for `--help`
+
     if path.is_dir():
         raise LedgerError(f"--db-file: {str(path)!r} is a directory")
     if path.stat().st_size == 0:
