@@ -31,7 +31,7 @@ from ..events import format_micros, format_timestamp, from_micros, to_micros
 from ..interchange import dumps
 from ..privacy import sealed_paths
 from ..rules import Located
-from . import rows as row_queries
+from .rows import in_listing_order, select_rows
 from .backend import PAGE, Backend, Cursor, busy, redact, render
 from .schema import DERIVED_TABLES, EVENT_TABLES, TABLES
 
@@ -883,8 +883,8 @@ class Store:
         ended: bool = False,
         people: Sequence[str] | None = None,
     ) -> list[Any]:
-        """The stored rows of a category active at `as_of` (see `rows.select`), as stored."""
-        sql, params = row_queries.select(
+        """The stored rows of a category active at `as_of` (see `rows.select_rows`), as stored."""
+        sql, params = select_rows(
             category, as_of, person, referral, involving, ended, "*", people
         )
         with self.read() as cur:
@@ -900,15 +900,15 @@ class Store:
         involving: str | None = None,
         page: int = PAGE,
     ) -> Iterator[Any]:
-        """The rows `rows` gives, in the order the read commands list them (`rows.listing`),
-        read `page` at a time as they are asked for."""
-        sql, params = row_queries.select(category, as_of, person, referral, involving, False, "*")
-        select = row_queries.listing(sql, self.backend.text_order)
+        """The rows `rows` gives, in the order the read commands list them (see
+        `rows.in_listing_order`), read `page` at a time as they are asked for."""
+        sql, params = select_rows(category, as_of, person, referral, involving, False, "*")
+        select = in_listing_order(sql, self.backend.text_order)
         return self.stream(select, params, page=page)
 
     def count_rows(self, category: str, as_of: int, *, involving: str | None = None) -> int:
         """How many rows `rows` would return, counted in the database."""
-        sql, params = row_queries.select(category, as_of, None, None, involving, False, "1 AS one")
+        sql, params = select_rows(category, as_of, None, None, involving, False, "1 AS one")
         with self.read() as cur:
             found_count = cur.one(f"SELECT COUNT(*) AS n FROM ({sql}) AS found", params)
         return int(found_count["n"])

@@ -11,7 +11,7 @@ from typing import Any
 _NEVER = 2**63 - 1  # an end_us later than any time
 
 
-def select(
+def select_rows(
     category: str,
     as_of: int,
     person: str | None,
@@ -57,8 +57,8 @@ def select(
     return f"{owed} UNION ALL {owed_to}", [*params, involving, *params, involving, involving]
 
 
-def listing(statement: str, text_order: str) -> str:
-    """`statement` (a `select`) in the order the read commands list rows: by `start`, then
+def in_listing_order(statement: str, text_order: str) -> str:
+    """`statement` (a `select_rows`) in the order the read commands list rows: by `start`, then
     referral, kind and person (then projection and content, so that ties come out alike on
     every database). `text_order` is the backend's, for text in code point order."""
     order = ", ".join(
