@@ -12,8 +12,6 @@ from .conduct import BASE, FLAG, OVERDUE, ROLES, clamp
 
 def _roles(role: Any) -> tuple[str, ...]:
     """The roles a judgement counts in: its own, or every role when it names none."""
-    if role == "forwarder":
-        return ("referrer",)  # forwarding a resume is vouching for someone
     return (role,) if role in ROLES else ROLES
 
 
