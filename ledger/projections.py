@@ -61,8 +61,12 @@ class Projection:
     def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
         """Every row of one part, from scratch. A row is a mapping with at least `kind` and
         `start` (an interchange timestamp), and optionally `end`, `referral`, `person`,
-        `owed_to` and anything else the plugin wants to show (kept as JSON)."""
+        `owed_to`, `role` (one of ROLES) and anything else the plugin wants to show (kept as
+        JSON)."""
         raise NotImplementedError
+
+
+ROLES = ("requester", "referrer", "target")  # the roles a row's `role` may name
 
 
 @dataclass
@@ -76,6 +80,11 @@ class Row:
     start_us: int
     end_us: int | None
     data: dict[str, Any]
+
+    @property
+    def role(self) -> str | None:
+        """Which role of `person` the row concerns: one of ROLES, or None when it names none."""
+        return self.data.get("role")
 
     def active(self, as_of: int) -> bool:
         return self.start_us <= as_of and (self.end_us is None or as_of < self.end_us)
@@ -126,6 +135,7 @@ def _to_row(projection: Projection, part: str, raw: Mapping[str, Any]) -> tuple[
     end = data.get("end")
     if not isinstance(start, str):
         raise TypeError(f"row of part {part!r} has no 'start' timestamp")
+    check_role(part, data)
     return (
         projection.name,
         part,
@@ -138,6 +148,18 @@ def _to_row(projection: Projection, part: str, raw: Mapping[str, Any]) -> tuple[
         micros(end) if isinstance(end, str) else None,
         orjson.dumps(data, default=_thaw),
     )
+
+
+def check_role(part: str, row: Mapping[str, Any]) -> None:
+    """Refuse a row whose `role` is neither one of ROLES nor absent (or None). Raised while
+    deriving, the error is reported like any other failure of the plugin's projection (see
+    `ProjectionFailed`), and nothing of that derivation is stored."""
+    role = row.get("role")
+    if role is not None and role not in ROLES:
+        raise ValueError(
+            f"row of part {part!r} has role {role!r}; a row's role is one of "
+            f"{', '.join(repr(r) for r in ROLES)}, or absent"
+        )
 
 
 def _thaw(value: Any) -> Any:
