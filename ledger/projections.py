@@ -128,6 +128,33 @@ def registered(ledger: Ledger) -> list[tuple[str, Projection]]:
     return list(found)
 
 
+def orphaned(ledger: Ledger) -> list[str]:
+    """The projections that have stored state but that no enabled plugin registers: their
+    plugin is disabled or uninstalled. Their rows stay stored, and count nowhere, until the
+    plugin is back; it then catches up from where it was."""
+    names = {projection.name for _plugin, projection in registered(ledger)}
+    with ledger.store.read() as cur:
+        found = cur.all("SELECT projection FROM {p}rl_positions")
+    return sorted(r["projection"] for r in found if r["projection"] not in names)
+
+
+def visible_projections(ledger: Ledger) -> list[str] | None:
+    """The projections whose stored rows count, for the row queries: the registered ones. None
+    when no other projection has stored state: then the queries need no condition on the
+    projection (and `alerts --check --quiet` counts from an index alone)."""
+    if not orphaned(ledger):
+        return None
+    return [projection.name for _plugin, projection in registered(ledger)]
+
+
+def _only(names: Sequence[str] | None) -> tuple[str, list[Any]]:
+    """The condition (and its parameters) that keeps the rows of these projections alone, or
+    nothing for None (see `visible_projections`)."""
+    if names is None:
+        return "", []
+    return f" AND projection IN ({','.join('?' * len(names)) or 'NULL'})", list(names)
+
+
 def _to_row(projection: Projection, part: str, raw: Mapping[str, Any]) -> tuple[Any, ...]:
     # Plugins mostly build a dict for each row, which is only read here: no copy of it then.
     data = raw if type(raw) is dict else dict(raw)
@@ -541,7 +568,10 @@ def stored_rows(
 
     With `ended`, also the rows that started by `as_of` and have ended since. `people` keeps
     the rows of those persons only (a page of a long list: see `stored_people`)."""
-    sql, params = _select(category, as_of, person, referral, involving, ended, "*", people)
+    shown = visible_projections(ledger)
+    sql, params = _select(
+        category, as_of, person, referral, involving, ended, "*", people, projections=shown
+    )
     with ledger.store.read() as cur:
         found = cur.all(sql, params)
     return [Row(r["projection"], *_stored_values(r)) for r in found]
@@ -573,8 +603,11 @@ def _select(
     ended: bool,
     columns: str,
     people: Sequence[str] | None = None,
+    *,
+    projections: Sequence[str] | None,
 ) -> tuple[str, list[Any]]:
-    """The SELECT (and its parameters) of a category's rows in a view.
+    """The SELECT (and its parameters) of a category's rows in a view, of these
+    `projections` alone (see `visible_projections`).
 
     Rows involving a person are those they owe (`person`) and those owed to them (`owed_to`),
     read as two disjoint halves: with `person = ? OR owed_to = ?` the planner picks the
@@ -582,6 +615,9 @@ def _select(
     what it returns."""
     sql = "category = ? AND start_us <= ?"
     params: list[Any] = [category, as_of]
+    only, names = _only(projections)
+    sql += only
+    params += names
     if not ended:
         narrow = person is not None or referral is not None or involving or people is not None
         # With a person or a referral to look up by, an indexable `end_us IS NULL OR end_us > ?`
@@ -688,7 +724,10 @@ def listed(
         )
         yield from found
         return
-    sql, params = _select(category, as_of, person, referral, involving, False, "*")
+    shown = visible_projections(ledger)
+    sql, params = _select(
+        category, as_of, person, referral, involving, False, "*", projections=shown
+    )
     # Text in code point order on both databases, as Python compares strings.
     text = "" if ledger.store.is_sqlite else ' COLLATE "C"'
     order = ", ".join(
@@ -709,11 +748,12 @@ def listed(
 def stored_people(ledger: Ledger, category: str, kind: str, *, as_of: int) -> list[str]:
     """The persons with a row of `kind` in `category` started by `as_of` (ended or not), sorted:
     for commands that go through everyone a page of people at a time."""
+    only, names = _only(visible_projections(ledger))
     with ledger.store.read() as cur:
         found = cur.all(
             "SELECT DISTINCT person FROM {p}rl_rows WHERE category = ? AND kind = ? "
-            "AND start_us <= ? AND person IS NOT NULL",
-            (category, kind, as_of),
+            "AND start_us <= ? AND person IS NOT NULL" + only,
+            (category, kind, as_of, *names),
         )
     return sorted(row["person"] for row in found)
 
@@ -734,7 +774,10 @@ def count_rows(
             ledger, category, as_of=as_of, known_at=known_at, involving=involving, on_error=on_error
         )
         return len(found)
-    sql, params = _select(category, as_of, None, None, involving, False, "1 AS one")
+    shown = visible_projections(ledger)
+    sql, params = _select(
+        category, as_of, None, None, involving, False, "1 AS one", projections=shown
+    )
     with ledger.store.read() as cur:
         found_count = cur.one(f"SELECT COUNT(*) AS n FROM ({sql}) AS found", params)
     return int(found_count["n"])
@@ -866,6 +909,26 @@ def replay(ledger: Ledger) -> list[Replayed]:
         result.error = failures.get(name)
         results.append(result)
     return results
+
+
+@dataclass
+class Orphaned:
+    """A projection's stored rows that no enabled plugin registers (see `orphaned`)."""
+
+    name: str
+    rows: int
+
+
+def orphans(ledger: Ledger) -> list[Orphaned]:
+    """Every orphaned projection that has stored rows, and how many: what `replay` reports.
+    They are left as they are, for the plugin to find when it is back."""
+    found = []
+    for name in orphaned(ledger):
+        with ledger.store.read() as cur:
+            count = cur.one("SELECT COUNT(*) AS n FROM {p}rl_rows WHERE projection = ?", (name,))
+        if int(count["n"]):
+            found.append(Orphaned(name, int(count["n"])))
+    return found
 
 
 def _shown_row(key: bytes) -> dict[str, Any]:

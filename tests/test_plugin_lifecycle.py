@@ -1,4 +1,6 @@
-"""The plugin lifecycle (contract 0.2, "Plugins, revised"): a row's `role` is checked."""
+"""The plugin lifecycle (contract 0.2, "Plugins, revised"): while a plugin is disabled or
+uninstalled its stored rows count nowhere, `replay` reports them as orphaned, and once it is
+back they count again, caught up with what was recorded meanwhile. A row's `role` is checked."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from ledger.views import View
 
 BASE = Path(__file__).parent / "fixtures" / "base.jsonl"
 AS_OF = "2031-06-01T00:00:00Z"  # after everything in the story
-ALERT_KIND = "test-nudge"
+EARLY = "2026-09-10T12:00:00Z"  # three hours after r1's request: no built-in alert is due yet
+ALERT_KIND, FLAG_KIND = "test-nudge", "test-mark"
 
 
 class Nudges(Projection):
@@ -43,6 +46,32 @@ class Nudges(Projection):
                     "message": f"{event['by']} owes {event['referrer']} a nudge",
                     "start": event["at"],
                 }
+
+
+class Marks(Nudges):
+    """A flag on every requester."""
+
+    name = "test-marks"
+    category = "flag"
+
+    def derive(self, part: str, view: View) -> Iterator[Mapping[str, Any]]:
+        for event in view.referral(part):
+            if event["type"] == "referral-requested":
+                yield {
+                    "kind": FLAG_KIND,
+                    "referral": part,
+                    "person": event["by"],
+                    "role": "requester",
+                    "message": f"{event['by']} was marked",
+                    "evidence": [event["id"]],
+                    "start": event["at"],
+                }
+
+
+class MarksPlugin:
+    @hookimpl
+    def register_projections(self) -> list[Projection]:
+        return [Nudges(), Marks()]
 
 
 class EntryPoint:
@@ -75,9 +104,169 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     yield install
 
 
+def views(cli: Cli, known_at: str) -> dict[str, Any]:
+    """Everything a user sees of the derived rows, now and as known at `known_at`, for the
+    whole ledger and for one person; `show` and `list`, which read no rows, besides."""
+    seen: dict[str, Any] = {}
+    for when in ([], ["--known-at", known_at]):
+        times = ["--as-of", AS_OF, *when]
+        key = " ".join(when)
+        seen[f"alerts {key}"] = cli.json("alerts", "--json", *times)
+        seen[f"alerts ana {key}"] = cli.json("alerts", "--json", "--person", "ana", *times)
+        seen[f"flags {key}"] = cli.json("flags", "--json", *times)
+        seen[f"flags ana {key}"] = cli.json("flags", "--json", "--person", "ana", *times)
+        seen[f"reputation {key}"] = cli.json("reputation", "--json", *times)
+        seen[f"reputation ana {key}"] = cli.json("reputation", "ana", "--json", *times)
+        seen[f"reputation table {key}"] = cli.ok("reputation", *times).stdout
+        seen[f"audit {key}"] = cli.json("audit", "r1", "--json", *times)
+        seen[f"alerts text {key}"] = cli.ok("alerts", *times).stdout
+    seen["show"] = cli.json("show", "r1", "--json")
+    seen["list"] = cli.json("list", "--json")
+    return seen
+
+
+def kinds(seen: dict[str, Any]) -> set[str]:
+    """Every alert and flag kind in the views, and every reason reputation gives."""
+    found: set[str] = set()
+    for name, value in seen.items():
+        if name.startswith(("alerts ", "flags ")) and isinstance(value, list):
+            found |= {item["kind"] for item in value}
+        elif name.startswith("audit"):
+            found |= {item["kind"] for item in value["alerts"] + value["flags"]}
+        elif name.startswith("reputation") and isinstance(value, list):
+            found |= {
+                entry["reason"]
+                for person in value
+                for role in ("as_requester", "as_referrer", "as_target")
+                for entry in person[role]["explain"]
+            }
+    return found
+
+
+def check_quiet(cli: Cli) -> int:
+    return cli("alerts", "--check", "--quiet", "--as-of", EARLY).exit_code
+
+
 def known_at(cli: Cli) -> str:
     """A moment after every event was recorded."""
     return max(event["recorded_at"] for event in cli.export())
+
+
+def test_a_disabled_or_uninstalled_plugins_rows_count_nowhere_until_it_is_back(
+    cli: Cli, install: Any
+) -> None:
+    install(None)
+    cli.ok("import", str(BASE))
+    before = views(cli, known_at(cli))  # never installed
+    assert check_quiet(cli) == 0  # nothing built-in is due three hours after the request
+
+    install(MarksPlugin())
+    enabled = views(cli, known_at(cli))
+    assert {ALERT_KIND, FLAG_KIND} <= kinds(enabled)
+    assert any("nudge" in reason for reason in kinds(enabled))  # reputation counted the alerts
+    assert any("test-mark" in reason for reason in kinds(enabled))  # and the flags
+    assert enabled["show"] == before["show"] and enabled["list"] == before["list"]
+    assert check_quiet(cli) == 1
+    assert cli.json("replay", "--json")["orphaned"] == []
+
+    for state in ("disabled", "uninstalled"):
+        if state == "disabled":
+            install(MarksPlugin(), disabled="marks")
+        else:
+            install(None)
+        # now and at every --known-at, for everyone and for one person: as if never installed
+        assert views(cli, known_at(cli)) == before, state
+        assert check_quiet(cli) == 0, state
+        replayed = cli.json("replay", "--json")
+        assert replayed["ok"] is True
+        assert {p["name"] for p in replayed["projections"]} >= {"alerts", "flags", "reputation"}
+        assert not {"test-nudges", "test-marks"} & {p["name"] for p in replayed["projections"]}
+        # base.jsonl has three referrals: a row each, kept for when the plugin is back
+        assert replayed["orphaned"] == [
+            {"name": "test-marks", "rows": 3},
+            {"name": "test-nudges", "rows": 3},
+        ], state
+        text = cli.ok("replay").stdout
+        assert "test-nudges: 3 rows orphaned, counted nowhere" in text, text
+        assert "no difference" in text
+
+    # Back: nothing was lost, and what was recorded meanwhile is caught up.
+    install(MarksPlugin())
+    assert views(cli, known_at(cli)) == enabled
+    install(MarksPlugin(), disabled="marks")
+    cli.record(
+        {
+            "type": "referral-requested",
+            "referral": "r4",
+            "by": "dan",
+            "referrer": "bob",
+            "company": "Globex",
+            "at": "2026-09-20T09:00:00Z",
+        }
+    )
+    assert ALERT_KIND not in {a["kind"] for a in cli.json("alerts", "--json", "--as-of", AS_OF)}
+    install(MarksPlugin())
+    found = cli.json("alerts", "--json", "--as-of", AS_OF)
+    assert sorted(a["referral"] for a in found if a["kind"] == ALERT_KIND) == [
+        "r1",
+        "r2",
+        "r3",
+        "r4",
+    ]
+    replayed = cli.json("replay", "--json")
+    assert replayed["ok"] is True and replayed["orphaned"] == []
+
+
+@pytest.mark.parametrize("plugin", ["alerts", "flags"])
+def test_reputation_counts_nothing_of_a_disabled_built_in(
+    cli: Cli, install: Any, plugin: str
+) -> None:
+    """Reputation takes its penalties from the alerts' and flags' rows when it is read: rows
+    its own projection derived while they were enabled bake none of them in."""
+    install(None)
+    cli.ok("import", str(BASE))
+    times = ["--as-of", AS_OF]
+    later = ["--known-at", known_at(cli)]
+    reason = "overdue " if plugin == "alerts" else "flag "
+    enabled = {
+        "now": cli.json("reputation", "--json", *times),
+        "known": cli.json("reputation", "--json", *times, *later),
+        "ana": cli.json("reputation", "ana", "--json", *times),
+    }
+    for scored in enabled.values():
+        assert _reasons(scored, reason), (plugin, scored)
+
+    install(None, disabled=plugin)
+    disabled = {
+        "now": cli.json("reputation", "--json", *times),
+        "known": cli.json("reputation", "--json", *times, *later),
+        "ana": cli.json("reputation", "ana", "--json", *times),
+    }
+    for name, scored in disabled.items():
+        assert not _reasons(scored, reason), (plugin, name)
+        # the same people, the same scores less what the disabled plugin's rows cost
+        assert [p["person"] for p in scored] == [p["person"] for p in enabled[name]]
+        for was, now in zip(enabled[name], scored, strict=True):
+            for role in ("as_requester", "as_referrer", "as_target"):
+                kept = [e for e in was[role]["explain"] if not e["reason"].startswith(reason)]
+                assert now[role]["explain"] == kept
+                assert now[role]["score"] == max(0, min(100, 50 + sum(e["points"] for e in kept)))
+    assert cli.json("replay", "--json")["orphaned"] == [
+        {"name": plugin, "rows": _stored_rows(cli, plugin)}
+    ]
+
+    install(None)
+    assert cli.json("reputation", "--json", *times) == enabled["now"]
+
+
+def _reasons(scored: list[dict[str, Any]], prefix: str) -> list[str]:
+    return [
+        entry["reason"]
+        for person in scored
+        for role in ("as_requester", "as_referrer", "as_target")
+        for entry in person[role]["explain"]
+        if entry["reason"].startswith(prefix)
+    ]
 
 
 def _stored_rows(cli: Cli, projection: str) -> int:
