@@ -178,7 +178,7 @@ def _derive(
     work, not a replay of the ledger.
     """
     from .app import freeze
-    from .projections import ProjectionFailed, Row, registered
+    from .projections import ProjectionFailed, Row, check_role, registered
 
     wanted = (*OBLIGATION_CATEGORIES, FLAG_CATEGORY)
     found: list[Row] = []
@@ -190,7 +190,11 @@ def _derive(
             for record in records:
                 for part in projection.parts(freeze(record), view):
                     parts[part] = None
-            rows = [dict(row) for part in parts for row in projection.derive(part, view)]
+            rows = []
+            for part in parts:
+                for row in projection.derive(part, view):
+                    check_role(part, row)
+                    rows.append(dict(row))
         except Exception as exc:  # noqa: BLE001 - a plugin's bug must not hide the audit
             if on_error is not None:
                 on_error(ProjectionFailed(projection.name, plugin, exc))

@@ -742,10 +742,12 @@ def audit(
 def replay(as_json: bool) -> None:
     """Rebuild every plugin's derived state from the first event, and check it.
 
-    Any difference from the incrementally kept state is a bug in a plugin: exits 1.
+    Any difference from the incrementally kept state is a bug in a plugin: exits 1. Rows kept
+    for a plugin that is disabled or uninstalled are reported as orphaned, and left alone.
     """
     import time
 
+    from .projections import orphans
     from .projections import replay as rebuild
 
     ledger = get_ledger()
@@ -756,6 +758,7 @@ def replay(as_json: bool) -> None:
         )
     started = time.monotonic()
     results = rebuild(ledger)
+    orphaned = orphans(ledger)
     seconds = round(time.monotonic() - started, 3)
     ok = all(r.same for r in results)
     if as_json:
@@ -776,6 +779,7 @@ def replay(as_json: bool) -> None:
                     }
                     for r in results
                 ],
+                "orphaned": [{"name": o.name, "rows": o.rows} for o in orphaned],
             }
         )
     else:
@@ -790,6 +794,11 @@ def replay(as_json: bool) -> None:
             ):
                 for row in found[:5]:
                     click.echo(f"  {label}: {safe(str(row))}")
+        for o in orphaned:
+            click.echo(
+                f"{safe(o.name)}: {o.rows} row{'s' if o.rows != 1 else ''} orphaned, counted "
+                "nowhere (no enabled plugin registers this projection: disabled or uninstalled)"
+            )
         click.echo(
             f"Replayed {ledger.store.count()} events in {seconds}s: "
             + ("no difference." if ok else "differences found (a bug in a plugin).")

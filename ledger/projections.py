@@ -61,8 +61,12 @@ class Projection:
     def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
         """Every row of one part, from scratch. A row is a mapping with at least `kind` and
         `start` (an interchange timestamp), and optionally `end`, `referral`, `person`,
-        `owed_to` and anything else the plugin wants to show (kept as JSON)."""
+        `owed_to`, `role` (one of ROLES) and anything else the plugin wants to show (kept as
+        JSON)."""
         raise NotImplementedError
+
+
+ROLES = ("requester", "referrer", "target")  # the roles a row's `role` may name
 
 
 @dataclass
@@ -76,6 +80,11 @@ class Row:
     start_us: int
     end_us: int | None
     data: dict[str, Any]
+
+    @property
+    def role(self) -> str | None:
+        """Which role of `person` the row concerns: one of ROLES, or None when it names none."""
+        return self.data.get("role")
 
     def active(self, as_of: int) -> bool:
         return self.start_us <= as_of and (self.end_us is None or as_of < self.end_us)
@@ -119,6 +128,23 @@ def registered(ledger: Ledger) -> list[tuple[str, Projection]]:
     return list(found)
 
 
+def orphaned(ledger: Ledger) -> list[str]:
+    """The projections that have stored state but that no enabled plugin registers: their
+    plugin is disabled or uninstalled. Their rows stay stored, and count nowhere, until the
+    plugin is back; it then catches up from where it was."""
+    names = {projection.name for _plugin, projection in registered(ledger)}
+    return sorted(name for name in ledger.store.positioned() if name not in names)
+
+
+def visible_projections(ledger: Ledger) -> list[str] | None:
+    """The projections whose stored rows count, for the row queries: the registered ones. None
+    when no other projection has stored state: then the queries need no condition on the
+    projection (and `alerts --check --quiet` counts from an index alone)."""
+    if not orphaned(ledger):
+        return None
+    return [projection.name for _plugin, projection in registered(ledger)]
+
+
 def _to_row(projection: Projection, part: str, raw: Mapping[str, Any]) -> tuple[Any, ...]:
     # Plugins mostly build a dict for each row, which is only read here: no copy of it then.
     data = raw if type(raw) is dict else dict(raw)
@@ -126,6 +152,7 @@ def _to_row(projection: Projection, part: str, raw: Mapping[str, Any]) -> tuple[
     end = data.get("end")
     if not isinstance(start, str):
         raise TypeError(f"row of part {part!r} has no 'start' timestamp")
+    check_role(part, data)
     return (
         projection.name,
         part,
@@ -138,6 +165,18 @@ def _to_row(projection: Projection, part: str, raw: Mapping[str, Any]) -> tuple[
         micros(end) if isinstance(end, str) else None,
         orjson.dumps(data, default=_thaw),
     )
+
+
+def check_role(part: str, row: Mapping[str, Any]) -> None:
+    """Refuse a row whose `role` is neither one of ROLES nor absent (or None). Raised while
+    deriving, the error is reported like any other failure of the plugin's projection (see
+    `ProjectionFailed`), and nothing of that derivation is stored."""
+    role = row.get("role")
+    if role is not None and role not in ROLES:
+        raise ValueError(
+            f"row of part {part!r} has role {role!r}; a row's role is one of "
+            f"{', '.join(repr(r) for r in ROLES)}, or absent"
+        )
 
 
 def _thaw(value: Any) -> Any:
@@ -522,6 +561,7 @@ def stored_rows(
         involving=involving,
         ended=ended,
         people=people,
+        projections=visible_projections(ledger),
     )
     return [Row(r["projection"], *_stored_values(r)) for r in found]
 
@@ -619,7 +659,13 @@ def listed(
         yield from found
         return
     found = ledger.store.listed_rows(
-        category, as_of, person=person, referral=referral, involving=involving, page=LIST_PAGE
+        category,
+        as_of,
+        person=person,
+        referral=referral,
+        involving=involving,
+        page=LIST_PAGE,
+        projections=visible_projections(ledger),
     )
     for r in found:
         yield Row(r["projection"], *_stored_values(r))
@@ -628,7 +674,9 @@ def listed(
 def stored_people(ledger: Ledger, category: str, kind: str, *, as_of: int) -> list[str]:
     """The persons with a row of `kind` in `category` started by `as_of` (ended or not), sorted:
     for commands that go through everyone a page of people at a time."""
-    return sorted(ledger.store.row_people(category, kind, as_of))
+    return sorted(
+        ledger.store.row_people(category, kind, as_of, projections=visible_projections(ledger))
+    )
 
 
 def count_rows(
@@ -647,7 +695,9 @@ def count_rows(
             ledger, category, as_of=as_of, known_at=known_at, involving=involving, on_error=on_error
         )
         return len(found)
-    return ledger.store.count_rows(category, as_of, involving=involving)
+    return ledger.store.count_rows(
+        category, as_of, involving=involving, projections=visible_projections(ledger)
+    )
 
 
 def timestamp(micros_value: int) -> str:
@@ -754,6 +804,25 @@ def replay(ledger: Ledger) -> list[Replayed]:
         result.error = failures.get(name)
         results.append(result)
     return results
+
+
+@dataclass
+class Orphaned:
+    """A projection's stored rows that no enabled plugin registers (see `orphaned`)."""
+
+    name: str
+    rows: int
+
+
+def orphans(ledger: Ledger) -> list[Orphaned]:
+    """Every orphaned projection that has stored rows, and how many: what `replay` reports.
+    They are left as they are, for the plugin to find when it is back."""
+    found = []
+    for name in orphaned(ledger):
+        count = ledger.store.projection_row_count(name)
+        if count:
+            found.append(Orphaned(name, count))
+    return found
 
 
 def _shown_row(key: bytes) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from ..events import format_micros, format_timestamp, from_micros, to_micros
 from ..interchange import dumps
 from ..privacy import sealed_paths
 from ..rules import Located
-from .rows import in_listing_order, select_rows
+from .rows import in_listing_order, only_projections, select_rows
 from .backend import PAGE, Backend, Cursor, busy, redact, render
 from .schema import DERIVED_TABLES, EVENT_TABLES, TABLES
 
@@ -854,6 +854,12 @@ class Store:
         found = cur.all("SELECT projection, seq, version FROM {p}rl_positions")
         return {r["projection"]: (int(r["seq"]), r["version"]) for r in found}
 
+    def positioned(self) -> list[str]:
+        """The names of every projection with stored state (a position), enabled or not."""
+        with self.read() as cur:
+            found = cur.all("SELECT projection FROM {p}rl_positions")
+        return [r["projection"] for r in found]
+
     def set_position(self, cur: Cursor, projection: str, seq: int, version: str) -> None:
         """Inside a write: how far a projection (of this version) has read."""
         cur.run(
@@ -882,10 +888,13 @@ class Store:
         involving: str | None = None,
         ended: bool = False,
         people: Sequence[str] | None = None,
+        projections: Sequence[str] | None = None,
     ) -> list[Any]:
-        """The stored rows of a category active at `as_of` (see `rows.select_rows`), as stored."""
+        """The stored rows of a category active at `as_of` (see `rows.select_rows`), as stored;
+        of these `projections` alone, unless None."""
         sql, params = select_rows(
-            category, as_of, person, referral, involving, ended, "*", people
+            category, as_of, person, referral, involving, ended, "*", people,
+            projections=projections,
         )
         with self.read() as cur:
             return cur.all(sql, params)
@@ -899,27 +908,43 @@ class Store:
         referral: str | None = None,
         involving: str | None = None,
         page: int = PAGE,
+        projections: Sequence[str] | None = None,
     ) -> Iterator[Any]:
         """The rows `rows` gives, in the order the read commands list them (see
         `rows.in_listing_order`), read `page` at a time as they are asked for."""
-        sql, params = select_rows(category, as_of, person, referral, involving, False, "*")
+        sql, params = select_rows(
+            category, as_of, person, referral, involving, False, "*", projections=projections
+        )
         select = in_listing_order(sql, self.backend.text_order)
         return self.stream(select, params, page=page)
 
-    def count_rows(self, category: str, as_of: int, *, involving: str | None = None) -> int:
+    def count_rows(
+        self,
+        category: str,
+        as_of: int,
+        *,
+        involving: str | None = None,
+        projections: Sequence[str] | None = None,
+    ) -> int:
         """How many rows `rows` would return, counted in the database."""
-        sql, params = select_rows(category, as_of, None, None, involving, False, "1 AS one")
+        sql, params = select_rows(
+            category, as_of, None, None, involving, False, "1 AS one", projections=projections
+        )
         with self.read() as cur:
             found_count = cur.one(f"SELECT COUNT(*) AS n FROM ({sql}) AS found", params)
         return int(found_count["n"])
 
-    def row_people(self, category: str, kind: str, as_of: int) -> list[str]:
-        """The persons with a row of `kind` in `category` started by `as_of` (ended or not)."""
+    def row_people(
+        self, category: str, kind: str, as_of: int, *, projections: Sequence[str] | None = None
+    ) -> list[str]:
+        """The persons with a row of `kind` in `category` started by `as_of` (ended or not); of
+        these `projections` alone, unless None."""
+        only, names = only_projections(projections)
         with self.read() as cur:
             found = cur.all(
                 "SELECT DISTINCT person FROM {p}rl_rows WHERE category = ? AND kind = ? "
-                "AND start_us <= ? AND person IS NOT NULL",
-                (category, kind, as_of),
+                "AND start_us <= ? AND person IS NOT NULL" + only,
+                (category, kind, as_of, *names),
             )
         return [row["person"] for row in found]
 

@@ -20,8 +20,11 @@ def select_rows(
     ended: bool,
     columns: str,
     people: Sequence[str] | None = None,
+    *,
+    projections: Sequence[str] | None = None,
 ) -> tuple[str, list[Any]]:
-    """The SELECT (and its parameters) of a category's rows in a view.
+    """The SELECT (and its parameters) of a category's rows in a view; of these `projections`
+    alone, unless None (see `projections.visible_projections`).
 
     Rows involving a person are those they owe (`person`) and those owed to them (`owed_to`),
     read as two disjoint halves: with `person = ? OR owed_to = ?` the planner picks the
@@ -29,6 +32,9 @@ def select_rows(
     what it returns."""
     sql = "category = ? AND start_us <= ?"
     params: list[Any] = [category, as_of]
+    only, names = only_projections(projections)
+    sql += only
+    params += names
     if not ended:
         narrow = person is not None or referral is not None or involving or people is not None
         # With a person or a referral to look up by, an indexable `end_us IS NULL OR end_us > ?`
@@ -55,6 +61,14 @@ def select_rows(
     owed = f"{statement} AND person = ?"
     owed_to = f"{statement} AND owed_to = ? AND (person IS NULL OR person <> ?)"
     return f"{owed} UNION ALL {owed_to}", [*params, involving, *params, involving, involving]
+
+
+def only_projections(names: Sequence[str] | None) -> tuple[str, list[Any]]:
+    """The condition (and its parameters) that keeps the rows of these projections alone, or
+    nothing for None."""
+    if names is None:
+        return "", []
+    return f" AND projection IN ({','.join('?' * len(names)) or 'NULL'})", list(names)
 
 
 def in_listing_order(statement: str, text_order: str) -> str:

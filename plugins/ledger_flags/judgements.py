@@ -274,11 +274,8 @@ def stranger_forward(
             why = "made no introduction in this referral first"
         else:
             continue
-        role = (
-            "referrer"
-            if forwarder == p.referrer
-            else ("target" if forwarder == p.target else "forwarder")
-        )
+        # A forwarder who is none of the parties vouched for the requester, as a referrer does.
+        role = "target" if forwarder == p.target else "referrer"
         message = f"{forwarder} forwarded {p.requester}'s resume to {event['to']} but {why}"
         found[forwarder] = [
             (

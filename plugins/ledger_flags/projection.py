@@ -13,7 +13,7 @@ from .judgements import PER_PERSON_FLAGS, REFERRAL_FLAGS, person_misrepresented,
 
 class FlagsProjection(Projection):
     name = "flags"
-    version = "2"  # change it whenever the rows it derives change
+    version = "3"  # change it whenever the rows it derives change
     category = "flag"
 
     def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:

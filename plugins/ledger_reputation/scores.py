@@ -10,10 +10,9 @@ from ledger.api import Row
 from .conduct import BASE, FLAG, OVERDUE, ROLES, clamp
 
 
-def _roles(role: Any) -> tuple[str, ...]:
-    """The roles a judgement counts in: its own, or every role when it names none."""
-    if role == "forwarder":
-        return ("referrer",)  # forwarding a resume is vouching for someone
+def _roles(role: str | None) -> tuple[str, ...]:
+    """The roles a judgement counts in: its own, or every role when it names none (the host
+    stores no row whose role is not one of them)."""
     return (role,) if role in ROLES else ROLES
 
 
@@ -42,7 +41,7 @@ def scores(
         if row.data.get("points"):
             add(
                 row,
-                _roles(row.data.get("role")),
+                _roles(row.role),
                 {
                     "event": row.data.get("event"),
                     "points": row.data["points"],
@@ -53,7 +52,7 @@ def scores(
         where = f" in {row.referral}" if row.referral else ""
         add(
             row,
-            _roles(row.data.get("role")),
+            _roles(row.role),
             {
                 "event": row.data.get("opened_by")
                 or next(iter(row.data.get("evidence") or []), None),
@@ -67,7 +66,7 @@ def scores(
         evidence = row.data.get("evidence") or []
         add(
             row,
-            _roles(row.data.get("role")),
+            _roles(row.role),
             {
                 "event": evidence[-1] if evidence else None,
                 "points": FLAG,
