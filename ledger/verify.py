@@ -21,7 +21,7 @@ import orjson
 from .aggregates import Person, Referral, person_id, referral_id
 from .crypto import ENCRYPTED, data_mode, secret_mode
 from .errors import LedgerError
-from .events import CORE_TYPES, EPOCH, format_micros, parse_timestamp, to_micros
+from .events import CORE_TYPES, EPOCH, Event, format_micros, parse_timestamp, to_micros
 from .interchange import dumps
 from .privacy import commitment, sealed_paths
 from .store import GENESIS, DamagedLedger, chain_hash, mode_damage
@@ -103,7 +103,6 @@ class Verdict:
         return out
 
 
-_CREATED = {"person-added": Person, "referral-requested": Referral}
 _MENTIONED = ("by", "referrer", "target", "to", "with")  # the people `rl_mentions` indexes
 _KEPT = {ENCRYPTED: "encrypted"}
 _FIELDS = frozenset({"timestamp", "record", "originator_topic"})
@@ -142,6 +141,12 @@ def _hex(value: Any) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
+def _model(kind: Any) -> type[Event]:
+    """The class of a stored type. A plugin's type is read without its plugin, by the rules of
+    `Event`, which a plugin cannot change (`app.plugin_type_name`)."""
+    return CORE_TYPES.get(kind, Event) if isinstance(kind, str) else Event
+
+
 def _origin(kind: str, key: str) -> str:
     return (person_id if kind == "person" else referral_id)(key).hex
 
@@ -168,7 +173,8 @@ class Checker:
         self.prev = GENESIS
         self.last_recorded = 0
         self.versions: dict[str, int] = {}
-        self.origin_of: dict[str, str] = {}  # event id -> its aggregate, for retractions
+        # event id -> its aggregate, as `Event.aggregate` gives it: for retractions
+        self.origin_of: dict[str, tuple[str, str]] = {}
         self.retractions: dict[str, tuple[int, int]] = {}  # retracted id -> (seq, recorded_us)
         self.private_seen = 0
         self.head_found = False
@@ -289,10 +295,7 @@ class Checker:
             or (to_micros(timestamp) != at_us)
         ):
             self.problem(seq, "stored timestamp differs from the event's `at`")
-        if kind in ("person-added", "person-forgotten"):
-            actor = get("handle")
-        else:
-            actor = get("by") or get("handle")
+        actor = _model(kind).person_of(record)
         expected = (get("id"), kind, get("referral"), at_us, actor, get("with") or get("to"))
         # One comparison of the row as stored: a stored at_us equal to the int here is one
         # that int() reads as that int too. Only a mismatch needs the column by column look.
@@ -323,26 +326,18 @@ class Checker:
     ) -> None:
         kind = record.get("type")
         event_id = str(record.get("id"))
-        created = _CREATED.get(str(kind))
-        if created is not None:
-            key = record.get("handle") if created is Person else record.get("referral")
-            origin = _origin("person" if created is Person else "referral", str(key))
-            aggregate: type = created
-        elif record.get("referral"):
-            origin, aggregate = _origin("referral", str(record["referral"])), Referral
-        else:
-            aggregate = Person
+        model = _model(kind)
+        created = model.creates is not None
+        owner = model.aggregate(record, lambda retracted: self.origin_of.get(str(retracted)))
+        if owner is None:
             if kind == "event-retracted":
-                found = self.origin_of.get(str(record.get("retracts")))
-                if found is None:
-                    self.problem(seq, "retracts an event that is not earlier in the ledger")
-                    return
-                origin = found
-            elif kind == "person-forgotten":
-                origin = _origin("person", str(record.get("handle")))
+                self.problem(seq, "retracts an event that is not earlier in the ledger")
             else:
-                origin = _origin("person", str(record.get("by") or record.get("handle")))
-        self.origin_of[event_id] = origin
+                self.problem(seq, "stored under another referral or person than its content names")
+            return
+        self.origin_of[event_id] = owner
+        origin = _origin(owner[0], str(owner[1]))
+        aggregate: type = Referral if owner[0] == "referral" else Person
         stored_origin = _hex(row["originator_id"])
         version = int(row["originator_version"])
         if stored_origin != origin:
@@ -352,11 +347,11 @@ class Checker:
         if version != known + 1:
             self.problem(seq, f"version {version} of its referral or person, expected {known + 1}")
         self.versions[origin] = max(version, known)
-        topic = _TOPICS[aggregate, created is not None]
+        topic = _TOPICS[aggregate, created]
         if row["topic"] != topic:
             self.problem(seq, f"stored topic {row['topic']!r}, expected {topic!r}")
-        if (created is not None) != ("originator_topic" in decoded) or (
-            created is not None and decoded["originator_topic"] != aggregate.TOPIC  # type: ignore[attr-defined]
+        if created != ("originator_topic" in decoded) or (
+            created and decoded["originator_topic"] != aggregate.TOPIC  # type: ignore[attr-defined]
         ):
             self.problem(seq, "stored originator topic does not fit the event")
         if kind == "event-retracted":
