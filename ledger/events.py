@@ -562,6 +562,13 @@ CORE_TYPES: dict[str, type[Event]] = {
 }
 
 
+def read_without_plugins(kind: Any) -> type[Event]:
+    """The class that says what a stored event of type `kind` is, for a reader that may not have
+    the plugins (the store's index, `verify`): the contract's class, else `Event`, whose
+    aggregate rule a plugin's type keeps (`app.plugin_type_name` checks)."""
+    return CORE_TYPES.get(kind, Event) if isinstance(kind, str) else Event
+
+
 def type_name(model: type[Event]) -> str:
     return model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
 

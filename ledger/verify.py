@@ -21,10 +21,17 @@ import orjson
 from .aggregates import Person, Referral, person_id, referral_id
 from .crypto import ENCRYPTED, data_mode, secret_mode
 from .errors import LedgerError
-from .events import CORE_TYPES, EPOCH, Event, format_micros, parse_timestamp, to_micros
+from .events import (
+    CORE_TYPES,
+    EPOCH,
+    format_micros,
+    parse_timestamp,
+    read_without_plugins,
+    to_micros,
+)
 from .interchange import dumps
 from .privacy import commitment, sealed_paths
-from .store import GENESIS, DamagedLedger, chain_hash, mode_damage
+from .store import GENESIS, MENTIONED, DamagedLedger, chain_hash, log_people, mode_damage
 
 if TYPE_CHECKING:
     from .store import Store
@@ -103,7 +110,6 @@ class Verdict:
         return out
 
 
-_MENTIONED = ("by", "referrer", "target", "to", "with")  # the people `rl_mentions` indexes
 _KEPT = {ENCRYPTED: "encrypted"}
 _FIELDS = frozenset({"timestamp", "record", "originator_topic"})
 _INDEX_COLUMNS = ("event_id", "type", "referral", "at_us", "actor", "other")
@@ -141,12 +147,6 @@ def _hex(value: Any) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def _model(kind: Any) -> type[Event]:
-    """The class of a stored type. A plugin's type is read without its plugin, by the rules of
-    `Event`, which a plugin cannot change (`app.plugin_type_name`)."""
-    return CORE_TYPES.get(kind, Event) if isinstance(kind, str) else Event
-
-
 def _origin(kind: str, key: str) -> str:
     return (person_id if kind == "person" else referral_id)(key).hex
 
@@ -274,7 +274,7 @@ class Checker:
             self.plugin_types.add(kind)
         referral = record.get("referral")
         if referral:
-            for name in _MENTIONED:
+            for name in MENTIONED:
                 handle = record.get(name)
                 if handle and isinstance(handle, str):
                     self.mentions.add(hash((handle, referral)))
@@ -295,8 +295,8 @@ class Checker:
             or (to_micros(timestamp) != at_us)
         ):
             self.problem(seq, "stored timestamp differs from the event's `at`")
-        actor = _model(kind).person_of(record)
-        expected = (get("id"), kind, get("referral"), at_us, actor, get("with") or get("to"))
+        actor, other = log_people(record)
+        expected = (get("id"), kind, get("referral"), at_us, actor, other)
         # One comparison of the row as stored: a stored at_us equal to the int here is one
         # that int() reads as that int too. Only a mismatch needs the column by column look.
         stored_columns = (
@@ -326,7 +326,7 @@ class Checker:
     ) -> None:
         kind = record.get("type")
         event_id = str(record.get("id"))
-        model = _model(kind)
+        model = read_without_plugins(kind)
         created = model.creates is not None
         owner = model.aggregate(record, lambda retracted: self.origin_of.get(str(retracted)))
         if owner is None:
