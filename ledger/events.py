@@ -373,8 +373,8 @@ class RequestVetted(Event):
 
     @classmethod
     def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
-        work = ", knows the requester's work" if record.get("knows_work") else ", has not seen their work"
-        return f"{record['by']} vetted the request: {record['decision']}{work}"
+        work = "knows the requester's work" if record.get("knows_work") else "has not seen their work"
+        return f"{record['by']} vetted the request: {record['decision']}, {work}"
 
 
 class IntroductionMade(Event):
@@ -390,7 +390,8 @@ class IntroductionMade(Event):
     @classmethod
     def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
         channel = f" by {record['channel']}" if record.get("channel") else ""
-        return f"{record['by']} introduced {requester or 'the requester'} to {record['to']}{channel}"
+        whom = requester or "the requester"
+        return f"{record['by']} introduced {whom} to {record['to']}{channel}"
 
 
 class ResumeForwarded(Event):
@@ -538,6 +539,11 @@ class PersonForgotten(Event):
 
     def owner(self) -> str | None:
         return self.by or self.handle
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        by = f" at the request of {record['by']}" if record.get("by") else ""
+        return f"{record['handle']}'s personal data was erased{by}"
 
 
 CORE_TYPES: dict[str, type[Event]] = {

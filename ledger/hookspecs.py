@@ -64,9 +64,9 @@ def register_event_types() -> list[type[Event]]:
 
     Called once when a ledger is opened. Each type needs a `referral` field (it then belongs to
     that referral) or a `by` field listed in `handles` (it then belongs to that person);
-    `personal` names its fields of personal data. Names may not collide with the contract's
-    types or another plugin's: a collision is an error naming both plugins. A plugin that
-    raises is reported by name and its types are left out.
+    `personal` names its fields of personal data, and `describe` says one in words. Names may
+    not collide with the contract's types or another plugin's: a collision is an error naming
+    both plugins. A plugin that raises is reported by name and its types are left out.
     """
     raise NotImplementedError  # a specification: pluggy never calls the body
 

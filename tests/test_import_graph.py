@@ -179,7 +179,9 @@ def test_the_finder_passes_layered_modules(tmp_path: Path) -> None:
         {
             "__init__.py": "from .a import f\n",
             "a.py": "from . import b\nfrom .store import sqlite\nimport json\n",
-            "b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .store import X\n",
+            "b.py": (
+                "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .store import X\n"
+            ),
             "store/__init__.py": "from .sqlite import X\n",
             "store/sqlite.py": "def f():\n    from .. import c\n",
             "c.py": "import json\n",
