@@ -1,9 +1,8 @@
 """The two aggregates, a referral and a person: the state the write rules need. No I/O.
 
-Each stored event belongs to exactly one aggregate. Referral events (and retractions of them)
-belong to the referral; `person-added`, `person-forgotten`, `connection-declared` (and
-retractions of declarations) belong to a person. Their explicit topics are the stored schema:
-never rename them.
+Each stored event belongs to exactly one aggregate, which its class says (`Event.aggregate`):
+its referral when it has one, else a person. Their explicit topics are the stored schema: never
+rename them.
 """
 
 from __future__ import annotations
@@ -41,9 +40,8 @@ class _Entries:
 
     def remember(self, record: dict[str, Any], at_us: int) -> None:
         entry = {"type": record["type"], "at": at_us}
-        for key in ("to", "by", "target", "with"):
-            if key in record:
-                entry[key] = record[key]
+        if "to" in record:  # all the rules read of an entry besides these: whom it reached
+            entry["to"] = record["to"]
         event_id = record["id"]  # unique in the ledger: never remembered twice
         self.entries[event_id] = entry
         if record["type"] == "event-retracted":

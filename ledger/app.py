@@ -266,6 +266,11 @@ class Ledger:
     def all_secrets(self) -> dict[str, bytes]:
         return self.store.all_secrets()
 
+    def describe(self, event: Mapping[str, Any], requester: str | None = None) -> str:
+        """One line saying what an event (in the export format) records: what its class's
+        `describe` says. `requester` names the referral's requester where it is mentioned."""
+        return self.types.get(event["type"], Event).describe(event, requester)
+
     def event(self, event_id: str) -> dict[str, Any] | None:
         stored = self.store.get(event_id)
         return self.export_record(stored) if stored else None
@@ -303,6 +308,17 @@ def plugin_type_name(plugin: str, model: Any) -> str:
         )
     if "by" in fields and "by" not in model.handles:
         raise LedgerError(f"plugin {plugin!r}: event type {name!r} must list 'by' in its `handles`")
+    # `verify` files every event under its aggregate without the plugin that defined it, by
+    # the rule of `Event`: a plugin's type cannot change it.
+    if (
+        model.person_fields != Event.person_fields
+        or model.creates is not None
+        or model.aggregate.__func__ is not Event.aggregate.__func__  # type: ignore[attr-defined]
+    ):
+        raise LedgerError(
+            f"plugin {plugin!r}: event type {name!r} may not change the aggregate it belongs to "
+            "(`person_fields`, `creates`, `aggregate`): its `referral`, else the person in `by`"
+        )
     return name
 
 
@@ -378,8 +394,11 @@ class _Batch:
         self.stored_ids = self.store.stored_ids(ids) if ids else set()
         handles: set[str] = set()
         keys: set[str] = set()
+        types = self.ledger.types
         for raw in raws:
-            for name in ("by", "with", "referrer", "target", "to", "handle"):
+            kind = raw.get("type")
+            model = types.get(kind) if isinstance(kind, str) else None
+            for name in model.people() if model is not None else ():
                 value = raw.get(name)
                 if isinstance(value, str) and HANDLE_RE.match(value):
                     handles.add(value)
@@ -421,6 +440,15 @@ class _Batch:
                 return Located(event_id, kind, aggregate.key, None)
             return Located(event_id, kind, None, aggregate.handle)
         return None if self.empty else self.store.locate(event_id)
+
+    def _aggregate_of(self, event_id: str) -> tuple[str, str] | None:
+        """The aggregate of an event already recorded, as `Event.aggregate` gives it."""
+        located = self.locate(event_id)
+        if located is None:
+            return None
+        if located.referral is not None:
+            return "referral", located.referral
+        return ("person", located.person) if located.person else None
 
     def secret(self, handle: str) -> bytes | None:
         if handle not in self.secrets:
@@ -525,7 +553,7 @@ class _Batch:
             if reason:
                 raise LedgerError(f"refused by plugin {plugin_name!r}: {reason}")
 
-        domain_event, self.located[event_id] = self._apply(sealed, at)
+        domain_event, self.located[event_id] = self._apply(type(event), sealed, at)
         recorded_at = None
         if restore and "recorded_at" in envelope:
             recorded_at = parse_timestamp(str(envelope["recorded_at"]))
@@ -728,36 +756,31 @@ class _Batch:
             raise LedgerError("hash: does not match the event's content (altered or missing keys)")
         self.file_prev, self.file_seq = digest, seq
 
-    def _apply(self, sealed: dict[str, Any], at: datetime) -> tuple[Any, Referral | Person]:
+    def _apply(
+        self, model: type[Event], sealed: dict[str, Any], at: datetime
+    ) -> tuple[Any, Referral | Person]:
         """Apply the event to its aggregate; return the new domain event and the aggregate."""
         record = sealed
-        kind = record["type"]
+        owner = model.aggregate(record, self._aggregate_of)
+        if owner is None:
+            raise LedgerError(f"{record['type']}: no referral or person to record it on")
+        kind, key = owner
         aggregate: Referral | Person | None
-        if kind == "referral-requested":
-            aggregate = Referral._create(
-                Referral.Created, id=referral_id(record["referral"]), record=record, timestamp=at
-            )
-            self.referrals[record["referral"]] = aggregate
-        elif kind == "person-added":
-            aggregate = Person._create(
-                Person.Created, id=person_id(record["handle"]), record=record, timestamp=at
-            )
-            self.people[record["handle"]] = aggregate
-        else:
-            if record.get("referral"):
-                key = record["referral"]
-                aggregate = self.referral(key)
+        if model.creates is not None:  # the event starts its aggregate
+            if kind == "referral":
+                aggregate = Referral._create(
+                    Referral.Created, id=referral_id(key), record=record, timestamp=at
+                )
+                self.referrals[key] = aggregate
             else:
-                if kind == "event-retracted":
-                    located = self.locate(record["retracts"])
-                    key = located.person if located else None
-                elif kind == "person-forgotten":
-                    key = record["handle"]
-                else:
-                    key = record.get("by") or record.get("handle")
-                aggregate = self.person(key) if key else None
+                aggregate = Person._create(
+                    Person.Created, id=person_id(key), record=record, timestamp=at
+                )
+                self.people[key] = aggregate
+        else:
+            aggregate = self.referral(key) if kind == "referral" else self.person(key)
             if aggregate is None:
-                raise LedgerError(f"{kind}: no referral or person to record it on")
+                raise LedgerError(f"{record['type']}: no referral or person to record it on")
             # What `trigger_event` does, without its checks of the class (its topic is
             # registered) and its list of events to collect (`Store.append` stores the event).
             recorded: Any = aggregate.Recorded

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import LedgerError
-from .events import format_timestamp, from_micros
+from .events import CORE_TYPES, Event, format_timestamp, from_micros, shown
 from .views import View, micros, parties
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ class Audit:
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
     obligations: list[Mark] = field(default_factory=list)
     raised: list[Mark] = field(default_factory=list)
+    # The ledger's event types, which say what each event is in words.
+    types: Mapping[str, type[Event]] = field(default_factory=lambda: CORE_TYPES)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,14 @@ class Audit:
             "known_at": stamp(self.known_at) if self.known_at is not None else None,
             "parties": self.parties,
         }
+
+    def describe(self, event: Mapping[str, Any]) -> str:
+        """One line about what happened, in words (its class's `describe`), and its note."""
+        model = self.types.get(event["type"], Event)
+        text = model.describe(event, self.parties.get("requester"))
+        if event.get("note") is not None:
+            text += f' — note: "{shown(event["note"])}"'
+        return text
 
     def retraction_of(self, event_id: str) -> dict[str, Any] | None:
         return next(
@@ -146,8 +156,9 @@ def build_audit(
         as_of=as_of,
         known_at=known_at,
         parties={"requester": roles.requester, "referrer": roles.referrer, "target": roles.target},
+        types=ledger.types,
     )
-    for handle in {h for h in audit.parties.values() if h} | _actors(events):
+    for handle in {h for h in audit.parties.values() if h} | _actors(events, ledger.types):
         person = view.person(handle)
         if person is not None:
             audit.people[handle] = dict(person)
@@ -161,8 +172,16 @@ def _public(found: Iterable[Any]) -> list[dict[str, Any]]:
     return [r.public() for r in found]
 
 
-def _actors(events: Iterable[Mapping[str, Any]]) -> set[str]:
-    return {str(e[k]) for e in events for k in ("by", "to") if isinstance(e.get(k), str)}
+def _actors(
+    events: Iterable[Mapping[str, Any]], types: Mapping[str, type[Event]]
+) -> set[str]:
+    """The people the events name, as their classes say."""
+    return {
+        e[k]
+        for e in events
+        for k in types.get(e["type"], Event).people()
+        if isinstance(e.get(k), str)
+    }
 
 
 def _derive(
@@ -257,53 +276,10 @@ def _marks(audit: Audit, derived: Sequence[Row]) -> None:
 # -- the readable timeline -----------------------------------------------------------------
 
 
-def shown(value: Any) -> str:
-    """A value as a person reads it; erased values say so."""
-    if isinstance(value, Mapping) and "forgotten" in value:
-        return "forgotten"
-    if isinstance(value, list | tuple):
-        return "; ".join(shown(v) for v in value)
-    return str(value)
-
-
 def short(value: int) -> str:
     """A moment for people: to the second, or the minute when that is all there is."""
     moment = from_micros(value)
     return moment.strftime("%Y-%m-%d %H:%MZ" if moment.second == 0 else "%Y-%m-%d %H:%M:%SZ")
-
-
-def describe(event: Mapping[str, Any], requester: str | None = None) -> str:
-    """One line about what happened, in words."""
-    kind = event["type"]
-    whom = requester or "the requester"
-    by, to = event.get("by"), event.get("to")
-    text = {
-        "referral-requested": f"{by} asked {event.get('referrer')} for a referral at "
-        f"{shown(event.get('company'))}"
-        + (f", to reach {event['target']}" if event.get("target") else ""),
-        "request-vetted": f"{by} vetted the request: {event.get('decision')}"
-        + (
-            ", knows the requester's work"
-            if event.get("knows_work")
-            else ", has not seen their work"
-        ),
-        "introduction-made": f"{by} introduced {whom} to {to}"
-        + (f" by {event['channel']}" if event.get("channel") else ""),
-        "resume-forwarded": f"{by} forwarded the resume to {to}",
-        "follow-up-sent": f"{by} followed up with {to}",
-        "interview-scheduled": f"interview scheduled for {event.get('on')}",
-        "interview-held": "interview held",
-        "feedback-given": f"{by} gave feedback to {to}: match {event.get('match')}/5",
-        "outcome-reported": f"{by} told {to} the outcome: {event.get('outcome')}",
-        "thank-you-sent": f"{by} thanked {to}",
-        "referral-closed": f"{by} closed the referral: {shown(event.get('reason'))}",
-    }.get(kind)
-    if text is None:
-        who = f"{by}" + (f" → {to}" if to else "") if by else ""
-        text = f"{kind}" + (f" ({who})" if who else "")
-    if event.get("note") is not None:
-        text += f' — note: "{shown(event["note"])}"'
-    return text
 
 
 @dataclass
@@ -403,7 +379,7 @@ def _step_lines(audit: Audit, step: Step) -> list[str]:
         marker = "✗" if event["retracted"] else "•"
         who = f"  by {event['by']}" if event.get("by") else ""
         lines.append(f"{marker} {when}  seq {event['seq']}{who}")
-        lines.append(f"    {event['type']}: {describe(event, audit.parties.get('requester'))}")
+        lines.append(f"    {event['type']}: {audit.describe(event)}")
         retraction = audit.retraction_of(event["id"])
         if retraction is not None:
             lines.append(

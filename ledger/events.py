@@ -11,6 +11,7 @@ import re
 import unicodedata
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -178,16 +179,7 @@ Email = Annotated[
     Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"),
     AfterValidator(_check_line),
 ]
-Kind = Literal[
-    "linkedin-only",
-    "met-once",
-    "acquaintance",
-    "worked-together",
-    "friend",
-    "managed",
-    "reported-to",
-    "family",
-]
+Kind = Literal[KINDS]  # type: ignore[valid-type]  # the one list is `kinds.KINDS`
 Channel = Literal["email", "phone", "message", "in-person", "other"]
 
 
@@ -208,16 +200,30 @@ class Preparation(Strict):
 
 
 class Event(Strict):
-    """Fields common to every event. Subclasses set `type` and their own fields."""
+    """Fields common to every event. Subclasses set `type` and their own fields.
+
+    The class is where every other module learns what an event type means beyond its fields:
+    who it names (`handles`, `people()`), which aggregate it belongs to (`aggregate()`), what
+    is personal data (`personal`) and how to say it in words (`describe()`). Nothing else
+    keeps a table of these by type.
+    """
 
     type: str
     at: Timestamp | None = None
     id: EventId | None = None
 
-    # Which fields name people, and which hold personal data (by dotted path).
+    # The fields that name people who must already be known when the event is recorded.
     handles: ClassVar[tuple[str, ...]] = ()
+    # The fields (dotted paths) that hold personal data.
     personal: ClassVar[tuple[str, ...]] = ("note",)
     referral_event: ClassVar[bool] = True
+    # Without a `referral`, the event belongs to the person named by the first of these fields
+    # that it gives; that person is also the `actor` the ledger's log keeps. `verify` reads
+    # events without their plugins, so a plugin's type keeps this default.
+    person_fields: ClassVar[tuple[str, ...]] = ("by", "handle")
+    # The aggregate the event starts, if it starts one: only `referral-requested` and
+    # `person-added` do; every other event (a plugin's too) belongs to one that exists.
+    creates: ClassVar[Literal["referral", "person"] | None] = None
     # The plugin that registered the type; None for the contract's own types.
     plugin: ClassVar[str | None] = None
 
@@ -228,6 +234,63 @@ class Event(Strict):
     def owner(self) -> str | None:
         """Whose personal data the event's free text is: the person who recorded it."""
         return getattr(self, "by", None)
+
+    @classmethod
+    def people(cls) -> tuple[str, ...]:
+        """Every field of the type that names a person (by its name in the interchange format):
+        `handles`, then the `person_fields` the type has (`person-added`'s `handle` names a
+        person who is new)."""
+        return _people(cls)
+
+    @classmethod
+    def person_of(cls, record: Mapping[str, Any]) -> str | None:
+        """The person the event is filed under: the first of `person_fields` it gives."""
+        for name in cls.person_fields:
+            value = record.get(name)
+            if value:
+                return value
+        return None
+
+    @classmethod
+    def aggregate(
+        cls,
+        record: Mapping[str, Any],
+        locate: Callable[[str], tuple[str, str] | None] | None = None,
+    ) -> tuple[str, str] | None:
+        """The aggregate the event belongs to: ("referral", key) when it gives a `referral`,
+        else ("person", handle) for the person it is filed under; None when it names neither.
+        `locate(event_id)` gives the aggregate of an event already recorded, for a type whose
+        aggregate is another event's (a retraction)."""
+        key = record.get("referral")
+        if key:
+            return "referral", key
+        person = cls.person_of(record)
+        return ("person", person) if person else None
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        """One line saying what the event records, for a person to read. `requester` is the
+        referral's requester, named where the sentence would say "the requester".
+
+        This default names the type and who acted towards whom; a type may say more."""
+        by, to = record.get("by"), record.get("to")
+        who = f"{by}" + (f" → {to}" if to else "") if by else ""
+        return f"{record['type']}" + (f" ({who})" if who else "")
+
+
+@functools.cache
+def _people(model: type[Event]) -> tuple[str, ...]:
+    names = {info.alias or name for name, info in model.model_fields.items()}
+    return tuple(f for f in dict.fromkeys((*model.handles, *model.person_fields)) if f in names)
+
+
+def shown(value: Any) -> str:
+    """A value as a person reads it; erased values say so."""
+    if isinstance(value, Mapping) and "forgotten" in value:
+        return "forgotten"
+    if isinstance(value, list | tuple):
+        return "; ".join(shown(v) for v in value)
+    return str(value)
 
 
 class PersonAdded(Event):
@@ -240,9 +303,15 @@ class PersonAdded(Event):
     handles: ClassVar[tuple[str, ...]] = ()
     personal: ClassVar[tuple[str, ...]] = ("name", "email", "title")
     referral_event: ClassVar[bool] = False
+    person_fields: ClassVar[tuple[str, ...]] = ("handle",)
+    creates: ClassVar[Literal["referral", "person"] | None] = "person"
 
     def owner(self) -> str | None:
         return self.handle
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"added {record['handle']} ({shown(record['name'])})"
 
 
 class ConnectionDeclared(Event):
@@ -254,6 +323,10 @@ class ConnectionDeclared(Event):
     note: Text | None = None
     handles: ClassVar[tuple[str, ...]] = ("by", "with")
     referral_event: ClassVar[bool] = False
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"{record['by']} knows {record['with']} ({record['kind']})"
 
 
 class ReferralRequested(Event):
@@ -277,6 +350,15 @@ class ReferralRequested(Event):
         "preparation.follow_up_plan",
         "preparation.qualifications",
     )
+    creates: ClassVar[Literal["referral", "person"] | None] = "referral"
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        target = f", to reach {record['target']}" if record.get("target") else ""
+        return (
+            f"{record['by']} asked {record['referrer']} for a referral at "
+            f"{shown(record['company'])}{target}"
+        )
 
 
 class RequestVetted(Event):
@@ -289,6 +371,11 @@ class RequestVetted(Event):
     note: Text | None = None
     handles: ClassVar[tuple[str, ...]] = ("by",)
 
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        work = "knows the requester's work" if record.get("knows_work") else "has not seen their work"
+        return f"{record['by']} vetted the request: {record['decision']}, {work}"
+
 
 class IntroductionMade(Event):
     type: Literal["introduction-made"]
@@ -300,6 +387,12 @@ class IntroductionMade(Event):
     note: Text | None = None
     handles: ClassVar[tuple[str, ...]] = ("by", "to")
 
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        channel = f" by {record['channel']}" if record.get("channel") else ""
+        whom = requester or "the requester"
+        return f"{record['by']} introduced {whom} to {record['to']}{channel}"
+
 
 class ResumeForwarded(Event):
     type: Literal["resume-forwarded"]
@@ -308,6 +401,10 @@ class ResumeForwarded(Event):
     to: Handle
     note: Text | None = None
     handles: ClassVar[tuple[str, ...]] = ("by", "to")
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"{record['by']} forwarded the resume to {record['to']}"
 
 
 class FollowUpSent(Event):
@@ -319,6 +416,10 @@ class FollowUpSent(Event):
     note: Text | None = None
     handles: ClassVar[tuple[str, ...]] = ("by", "to")
 
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"{record['by']} followed up with {record['to']}"
+
 
 class InterviewScheduled(Event):
     type: Literal["interview-scheduled"]
@@ -328,6 +429,10 @@ class InterviewScheduled(Event):
     handles: ClassVar[tuple[str, ...]] = ("by",)
     personal: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"interview scheduled for {record['on']}"
+
 
 class InterviewHeld(Event):
     type: Literal["interview-held"]
@@ -335,6 +440,10 @@ class InterviewHeld(Event):
     by: Handle | None = None
     note: Text | None = None
     handles: ClassVar[tuple[str, ...]] = ("by",)
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return "interview held"
 
 
 class FeedbackGiven(Event):
@@ -346,6 +455,10 @@ class FeedbackGiven(Event):
     note: Text | None = None
     handles: ClassVar[tuple[str, ...]] = ("by", "to")
 
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"{record['by']} gave feedback to {record['to']}: match {record['match']}/5"
+
 
 class OutcomeReported(Event):
     type: Literal["outcome-reported"]
@@ -356,6 +469,10 @@ class OutcomeReported(Event):
     note: Text | None = None
     handles: ClassVar[tuple[str, ...]] = ("by", "to")
 
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"{record['by']} told {record['to']} the outcome: {record['outcome']}"
+
 
 class ThankYouSent(Event):
     type: Literal["thank-you-sent"]
@@ -365,6 +482,10 @@ class ThankYouSent(Event):
     note: Text | None = None
     handles: ClassVar[tuple[str, ...]] = ("by", "to")
 
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"{record['by']} thanked {record['to']}"
+
 
 class ReferralClosed(Event):
     type: Literal["referral-closed"]
@@ -373,6 +494,10 @@ class ReferralClosed(Event):
     reason: RequiredText
     handles: ClassVar[tuple[str, ...]] = ("by",)
     personal: ClassVar[tuple[str, ...]] = ("reason",)
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"{record['by']} closed the referral: {shown(record['reason'])}"
 
 
 class EventRetracted(Event):
@@ -385,6 +510,22 @@ class EventRetracted(Event):
     personal: ClassVar[tuple[str, ...]] = ("reason",)
     referral_event: ClassVar[bool] = False  # it has a referral exactly when its target does
 
+    @classmethod
+    def aggregate(
+        cls,
+        record: Mapping[str, Any],
+        locate: Callable[[str], tuple[str, str] | None] | None = None,
+    ) -> tuple[str, str] | None:
+        """A retraction belongs where the event it retracts does."""
+        key = record.get("referral")
+        if key:
+            return "referral", key
+        return locate(record.get("retracts")) if locate is not None else None
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"{record['by']} retracted {record['retracts']}"
+
 
 class PersonForgotten(Event):
     type: Literal["person-forgotten"]
@@ -394,9 +535,15 @@ class PersonForgotten(Event):
     handles: ClassVar[tuple[str, ...]] = ("handle", "by")
     personal: ClassVar[tuple[str, ...]] = ("reason",)
     referral_event: ClassVar[bool] = False
+    person_fields: ClassVar[tuple[str, ...]] = ("handle",)
 
     def owner(self) -> str | None:
         return self.by or self.handle
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        by = f" at the request of {record['by']}" if record.get("by") else ""
+        return f"{record['handle']}'s personal data was erased{by}"
 
 
 CORE_TYPES: dict[str, type[Event]] = {
@@ -419,6 +566,13 @@ CORE_TYPES: dict[str, type[Event]] = {
         PersonForgotten,
     )
 }
+
+
+def read_without_plugins(kind: Any) -> type[Event]:
+    """The class that says what a stored event of type `kind` is, for a reader that may not have
+    the plugins (the store's index, `verify`): the contract's class, else `Event`, whose
+    aggregate rule a plugin's type keeps (`app.plugin_type_name` checks)."""
+    return CORE_TYPES.get(kind, Event) if isinstance(kind, str) else Event
 
 
 def type_name(model: type[Event]) -> str:

@@ -3,21 +3,29 @@ in docs/plugins.md, and a test fails if one is missing there or has no test of i
 
 Hooks are called with keyword arguments, so an implementation may accept fewer arguments than
 the hook offers, and new arguments can be added later without breaking anyone.
+
+The plugin host (`plugins.py`) reads these specifications and the ledger (`app.py`) uses the
+host, so this module imports nothing above the event models: `Ledger` and `Projection` below
+are names for `Any` that say what is passed (`ledger.Ledger` and `ledger.Projection`, both in
+`ledger.api` for a plugin's own annotations).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pluggy
 
 if TYPE_CHECKING:
     import click
 
-    from .app import Ledger
     from .events import Event
-    from .projections import Projection
+
+# What the hooks are given and return, named as docs/reference.md shows them. Importing the real
+# classes would make this module, the host and the ledger import one another.
+Ledger: TypeAlias = Any  # the `ledger.Ledger` calling the hook
+Projection: TypeAlias = Any  # a `ledger.Projection`
 
 hookspec = pluggy.HookspecMarker("referral_ledger")
 hookimpl = pluggy.HookimplMarker("referral_ledger")
@@ -56,9 +64,9 @@ def register_event_types() -> list[type[Event]]:
 
     Called once when a ledger is opened. Each type needs a `referral` field (it then belongs to
     that referral) or a `by` field listed in `handles` (it then belongs to that person);
-    `personal` names its fields of personal data. Names may not collide with the contract's
-    types or another plugin's: a collision is an error naming both plugins. A plugin that
-    raises is reported by name and its types are left out.
+    `personal` names its fields of personal data, and `describe` says one in words. Names may
+    not collide with the contract's types or another plugin's: a collision is an error naming
+    both plugins. A plugin that raises is reported by name and its types are left out.
     """
     raise NotImplementedError  # a specification: pluggy never calls the body
 

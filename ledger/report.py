@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from .audit import ROLES, Audit, Mark, describe, short, shown, steps
+from .audit import ROLES, Audit, Mark, short, shown, steps
 from .text import visible
 from .views import micros
 
@@ -291,7 +291,7 @@ def _events(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
         classes += " retraction" if retraction else ""
         late = micros(event["recorded_at"]) - micros(event["at"])
         tip = (
-            f"seq {event['seq']} · {event['type']}\n{describe(event, audit.parties.get('requester'))}\n"
+            f"seq {event['seq']} · {event['type']}\n{audit.describe(event)}\n"
             f"happened {short(micros(event['at']))}\nrecorded {short(micros(event['recorded_at']))}"
             + (f" ({late // DAY} days later)" if late >= DAY else "")
             + (f"\nby {event['by']}" if event.get("by") else "")
@@ -451,7 +451,7 @@ def _steps(audit: Audit) -> str:
                 f'<li class="{cls}" data-seq="{event["seq"]}"><div class="when">seq {event["seq"]}'
                 f" · {when}</div>"
                 f'<div class="what">{_e(event["type"])}: '
-                f"{_e(describe(event, audit.parties.get('requester')))}</div>"
+                f"{_e(audit.describe(event))}</div>"
             )
             retraction = audit.retraction_of(event["id"])
             if retraction is not None:

@@ -21,10 +21,17 @@ import orjson
 from .aggregates import Person, Referral, person_id, referral_id
 from .crypto import ENCRYPTED, data_mode, secret_mode
 from .errors import LedgerError
-from .events import CORE_TYPES, EPOCH, format_micros, parse_timestamp, to_micros
+from .events import (
+    CORE_TYPES,
+    EPOCH,
+    format_micros,
+    parse_timestamp,
+    read_without_plugins,
+    to_micros,
+)
 from .interchange import dumps
 from .privacy import commitment, sealed_paths
-from .store import GENESIS, DamagedLedger, chain_hash, mode_damage
+from .store import GENESIS, MENTIONED, DamagedLedger, chain_hash, log_people, mode_damage
 
 if TYPE_CHECKING:
     from .store import Store
@@ -103,8 +110,6 @@ class Verdict:
         return out
 
 
-_CREATED = {"person-added": Person, "referral-requested": Referral}
-_MENTIONED = ("by", "referrer", "target", "to", "with")  # the people `rl_mentions` indexes
 _KEPT = {ENCRYPTED: "encrypted"}
 _FIELDS = frozenset({"timestamp", "record", "originator_topic"})
 _INDEX_COLUMNS = ("event_id", "type", "referral", "at_us", "actor", "other")
@@ -168,7 +173,8 @@ class Checker:
         self.prev = GENESIS
         self.last_recorded = 0
         self.versions: dict[str, int] = {}
-        self.origin_of: dict[str, str] = {}  # event id -> its aggregate, for retractions
+        # event id -> its aggregate, as `Event.aggregate` gives it: for retractions
+        self.origin_of: dict[str, tuple[str, str]] = {}
         self.retractions: dict[str, tuple[int, int]] = {}  # retracted id -> (seq, recorded_us)
         self.private_seen = 0
         self.head_found = False
@@ -268,7 +274,7 @@ class Checker:
             self.plugin_types.add(kind)
         referral = record.get("referral")
         if referral:
-            for name in _MENTIONED:
+            for name in MENTIONED:
                 handle = record.get(name)
                 if handle and isinstance(handle, str):
                     self.mentions.add(hash((handle, referral)))
@@ -289,11 +295,8 @@ class Checker:
             or (to_micros(timestamp) != at_us)
         ):
             self.problem(seq, "stored timestamp differs from the event's `at`")
-        if kind in ("person-added", "person-forgotten"):
-            actor = get("handle")
-        else:
-            actor = get("by") or get("handle")
-        expected = (get("id"), kind, get("referral"), at_us, actor, get("with") or get("to"))
+        actor, other = log_people(record)
+        expected = (get("id"), kind, get("referral"), at_us, actor, other)
         # One comparison of the row as stored: a stored at_us equal to the int here is one
         # that int() reads as that int too. Only a mismatch needs the column by column look.
         stored_columns = (
@@ -323,26 +326,18 @@ class Checker:
     ) -> None:
         kind = record.get("type")
         event_id = str(record.get("id"))
-        created = _CREATED.get(str(kind))
-        if created is not None:
-            key = record.get("handle") if created is Person else record.get("referral")
-            origin = _origin("person" if created is Person else "referral", str(key))
-            aggregate: type = created
-        elif record.get("referral"):
-            origin, aggregate = _origin("referral", str(record["referral"])), Referral
-        else:
-            aggregate = Person
+        model = read_without_plugins(kind)
+        created = model.creates is not None
+        owner = model.aggregate(record, lambda retracted: self.origin_of.get(str(retracted)))
+        if owner is None:
             if kind == "event-retracted":
-                found = self.origin_of.get(str(record.get("retracts")))
-                if found is None:
-                    self.problem(seq, "retracts an event that is not earlier in the ledger")
-                    return
-                origin = found
-            elif kind == "person-forgotten":
-                origin = _origin("person", str(record.get("handle")))
+                self.problem(seq, "retracts an event that is not earlier in the ledger")
             else:
-                origin = _origin("person", str(record.get("by") or record.get("handle")))
-        self.origin_of[event_id] = origin
+                self.problem(seq, "stored under another referral or person than its content names")
+            return
+        self.origin_of[event_id] = owner
+        origin = _origin(owner[0], str(owner[1]))
+        aggregate: type = Referral if owner[0] == "referral" else Person
         stored_origin = _hex(row["originator_id"])
         version = int(row["originator_version"])
         if stored_origin != origin:
@@ -352,11 +347,11 @@ class Checker:
         if version != known + 1:
             self.problem(seq, f"version {version} of its referral or person, expected {known + 1}")
         self.versions[origin] = max(version, known)
-        topic = _TOPICS[aggregate, created is not None]
+        topic = _TOPICS[aggregate, created]
         if row["topic"] != topic:
             self.problem(seq, f"stored topic {row['topic']!r}, expected {topic!r}")
-        if (created is not None) != ("originator_topic" in decoded) or (
-            created is not None and decoded["originator_topic"] != aggregate.TOPIC  # type: ignore[attr-defined]
+        if created != ("originator_topic" in decoded) or (
+            created and decoded["originator_topic"] != aggregate.TOPIC  # type: ignore[attr-defined]
         ):
             self.problem(seq, "stored originator topic does not fit the event")
         if kind == "event-retracted":

@@ -103,8 +103,6 @@ def read_only(ledger: Ledger, stored: Stored) -> Mapping[str, Any]:
     return MappingProxyType(out)
 
 
-# The fields that name people, in the built-in types and in plugins' (`by` is required there).
-_HANDLE_FIELDS = ("by", "with", "referrer", "target", "to", "handle")
 BATCH = 500  # people read per query
 TOLD = 10_000  # records kept to note their people later, at most
 
@@ -197,10 +195,15 @@ class View:
         self._expect(dict.fromkeys(chain.from_iterable(map(self._people_of, self._told))))
         self._told.clear()
 
-    @staticmethod
-    def _people_of(record: Mapping[str, Any]) -> Iterator[str]:
+    @functools.cached_property
+    def _people_fields(self) -> dict[str, tuple[str, ...]]:
+        """The fields that name people, by event type, as the event classes say."""
+        return {name: model.people() for name, model in self.ledger.types.items()}
+
+    def _people_of(self, record: Mapping[str, Any]) -> Iterator[str]:
         """The handles a stored record names."""
-        return (h for h in map(record.get, _HANDLE_FIELDS) if isinstance(h, str))
+        fields = self._people_fields.get(record["type"], ())
+        return (h for h in map(record.get, fields) if isinstance(h, str))
 
     def _batch(self, handle: str, unread: dict[str, None]) -> list[str]:
         """`handle`, and up to BATCH - 1 of the people named so far not read yet."""

@@ -43,6 +43,7 @@ from .backend import LOCK_TIMEOUT_ENV, PAGE, Backend, Cursor, lock_timeout, reda
 from .facade import (
     ANALYZE_AFTER,
     GENESIS,
+    MENTIONED,
     DamagedLedger,
     Kept,
     LedgerApplication,
@@ -51,6 +52,7 @@ from .facade import (
     Store,
     Stored,
     chain_hash,
+    log_people,
     mode_damage,
 )
 from .postgres import PostgresBackend
@@ -76,6 +78,7 @@ __all__ = [
     "EVENT_TABLES",
     "GENESIS",
     "LOCK_TIMEOUT_ENV",
+    "MENTIONED",
     "PAGE",
     "SQLITE_COMPANIONS",
     "SQLITE_MAGIC",
@@ -94,6 +97,7 @@ __all__ = [
     "default_db_path",
     "ledger_event_ids",
     "ledger_files",
+    "log_people",
     "lock_timeout",
     "mode_damage",
     "open_store",

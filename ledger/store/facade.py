@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +27,13 @@ from eventsourcing.persistence import PersistenceError, Transcoder
 from ..aggregates import Person, Referral, person_id, referral_id
 from ..crypto import ENCRYPTED, PLAINTEXT, Vault, data_mode, secret_mode
 from ..errors import ConflictError, LedgerError, StoreError
-from ..events import format_micros, format_timestamp, from_micros, to_micros
+from ..events import (
+    format_micros,
+    format_timestamp,
+    from_micros,
+    read_without_plugins,
+    to_micros,
+)
 from ..interchange import dumps
 from ..privacy import sealed_paths
 from ..rules import Located
@@ -41,6 +47,16 @@ GENESIS = "0" * 64
 # while the planner still believes them empty. Below it, statistics need no refresh so soon, and
 # the ANALYZE (a sample of each table, some tens of milliseconds) would be most of a small write.
 ANALYZE_AFTER = 1000
+# The fields of an event with a referral whose people `rl_mentions` indexes: stored schema,
+# which `verify` recomputes, so it does not follow a plugin's `handles`.
+MENTIONED = ("by", "referrer", "target", "to", "with")
+
+
+def log_people(record: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The `actor` and `other` columns of an event's row in the log: the person it is filed
+    under (as its class says) and whom it is with or to."""
+    actor = read_without_plugins(record.get("type")).person_of(record)
+    return actor, record.get("with") or record.get("to")
 
 
 class DamagedLedger(StoreError):
@@ -674,10 +690,7 @@ class Store:
                 event = item.domain_event
                 rows.events.append(self.app.mapper.to_stored_event(event))
                 originator = self.backend.originator(event.originator_id)
-                actor = record.get("by") or record.get("handle")
-                if record["type"] in ("person-added", "person-forgotten"):
-                    actor = record["handle"]
-                other = record.get("with") or record.get("to")
+                actor, other = log_people(record)
                 rows.log.append(
                     (
                         seq,
@@ -705,7 +718,7 @@ class Store:
                 if record["type"] == "event-retracted":
                     rows.retractions.append((record["retracts"], seq, recorded_us))
                 if record.get("referral"):
-                    for name in ("by", "referrer", "target", "to", "with"):
+                    for name in MENTIONED:
                         if record.get(name):
                             rows.mentions.append((record[name], record["referral"]))
                 if item.forget:

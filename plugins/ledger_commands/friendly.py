@@ -7,7 +7,7 @@ bad handle, timestamp or rule breach is refused with the same message as in JSON
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -15,6 +15,9 @@ from ledger.api import KINDS, LedgerError, emit_json, get_ledger, safe
 
 from .command import LedgerCommand, LedgerSubgroup
 from .stages import Summary, summarize
+
+if TYPE_CHECKING:
+    from ledger.api import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,38 +59,14 @@ def record(event: dict[str, Any], at: str | None, event_id: str | None, as_json:
         emit_json(stored)
         return
     verb = "Already recorded" if already else "Recorded"
-    click.echo(f"{verb}: {safe(describe(stored))} (seq {stored['seq']}, id {safe(stored['id'])})")
+    what = safe(describe(ledger, stored))
+    click.echo(f"{verb}: {what} (seq {stored['seq']}, id {safe(stored['id'])})")
 
 
-def describe(event: Mapping[str, Any]) -> str:
-    """One line saying what an event records, for a person to read."""
-    kind = event["type"]
-    ref = event.get("referral")
-    by, to = event.get("by"), event.get("to")
-    sentences: dict[str, Callable[[], str]] = {
-        "person-added": lambda: f"added {event['handle']} ({_text(event['name'])})",
-        "connection-declared": lambda: f"{by} knows {event['with']} ({event['kind']})",
-        "referral-requested": lambda: (
-            f"{ref}: {by} asks {event['referrer']} for a referral at {event['company']}"
-        ),
-        "request-vetted": lambda: f"{ref}: {by} vetted the request ({event['decision']})",
-        "introduction-made": lambda: f"{ref}: {by} introduced the requester to {to}",
-        "resume-forwarded": lambda: f"{ref}: {by} forwarded the resume to {to}",
-        "follow-up-sent": lambda: f"{ref}: {by} followed up with {to}",
-        "interview-scheduled": lambda: f"{ref}: interview scheduled on {event['on']}",
-        "interview-held": lambda: f"{ref}: interview held",
-        "feedback-given": lambda: f"{ref}: {by} gave {to} feedback (match {event['match']}/5)",
-        "outcome-reported": lambda: f"{ref}: {by} told {to} the outcome ({event['outcome']})",
-        "thank-you-sent": lambda: f"{ref}: {by} thanked {to}",
-        "referral-closed": lambda: f"{ref}: closed by {by}",
-        "event-retracted": lambda: f"{by} retracted {event['retracts']}",
-    }
-    sentence = sentences.get(kind)
-    return sentence() if sentence else kind
-
-
-def _text(value: Any) -> str:
-    return "forgotten" if isinstance(value, Mapping) else str(value)
+def describe(ledger: Ledger, event: Mapping[str, Any]) -> str:
+    """One line saying what an event records (the ledger asks its class), with its referral."""
+    sentence = ledger.describe(event)
+    return f"{event['referral']}: {sentence}" if event.get("referral") else sentence
 
 
 def current(key: str) -> Summary:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,6 +24,11 @@ class CoffeeChat(Event):
     # Free text is personal data: sealed in the chain, erased by `forget`.
     personal: ClassVar[tuple[str, ...]] = ("note",)
 
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        """One line for `audit` and `Ledger.describe`; the audit adds the note itself."""
+        return f"{record['by']} had a coffee chat with {record['with']}"
+
 
 class CoffeeChatThanks(Event):
     """`by` thanked `to` for a coffee chat."""
@@ -34,3 +40,7 @@ class CoffeeChatThanks(Event):
     note: Text | None = None
     handles: ClassVar[tuple[str, ...]] = ("by", "to")
     personal: ClassVar[tuple[str, ...]] = ("note",)
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        return f"{record['by']} thanked {record['to']} for the coffee chat"
