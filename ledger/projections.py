@@ -618,10 +618,10 @@ def listed(
         )
         yield from found
         return
-    found = ledger.store.listed_rows(
+    stored = ledger.store.listed_rows(
         category, as_of, person=person, referral=referral, involving=involving, page=LIST_PAGE
     )
-    for r in found:
+    for r in stored:
         yield Row(r["projection"], *_stored_values(r))
 
 

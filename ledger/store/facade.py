@@ -31,8 +31,8 @@ from ..events import format_micros, format_timestamp, from_micros, to_micros
 from ..interchange import dumps
 from ..privacy import sealed_paths
 from ..rules import Located
-from .rows import in_listing_order, select_rows
 from .backend import PAGE, Backend, Cursor, busy, redact, render
+from .rows import in_listing_order, select_rows
 from .schema import DERIVED_TABLES, EVENT_TABLES, TABLES
 
 GENESIS = "0" * 64
@@ -462,6 +462,7 @@ class Store:
             orjson.loads(bytes(data)) if data is not None else None,
             state,
         )
+
     def events(
         self, *, after: int = 0, until: int | None = None, page: int = PAGE
     ) -> Iterator[Stored]:
@@ -592,7 +593,6 @@ class Store:
                 with self.read() as cur:
                     yield from cur.all(select + "WHERE l.seq > ? ORDER BY l.seq", (upper,))
             return
-
 
     def stored_event_count(self) -> int:
         with self.read() as cur:
@@ -884,9 +884,7 @@ class Store:
         people: Sequence[str] | None = None,
     ) -> list[Any]:
         """The stored rows of a category active at `as_of` (see `rows.select_rows`), as stored."""
-        sql, params = select_rows(
-            category, as_of, person, referral, involving, ended, "*", people
-        )
+        sql, params = select_rows(category, as_of, person, referral, involving, ended, "*", people)
         with self.read() as cur:
             return cur.all(sql, params)
 
