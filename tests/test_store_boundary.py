@@ -91,7 +91,7 @@ def outside_the_store(root: Path) -> list[Path]:
 
 
 def sql_outside_the_store(root: Path) -> list[str]:
-    """"file:line: statement" for each SQL statement outside `root`'s ledger/store/."""
+    """`file:line: statement` for each SQL statement outside `root`'s ledger/store/."""
     return [
         f"{path.relative_to(root)}:{line}: {statement}"
         for path in outside_the_store(root)

@@ -37,8 +37,8 @@ from ..events import (
 from ..interchange import dumps
 from ..privacy import sealed_paths
 from ..rules import Located
-from .rows import in_listing_order, only_projections, select_rows
 from .backend import PAGE, Backend, Cursor, busy, redact, render
+from .rows import in_listing_order, only_projections, select_rows
 from .schema import DERIVED_TABLES, EVENT_TABLES, TABLES
 
 GENESIS = "0" * 64
@@ -478,6 +478,7 @@ class Store:
             orjson.loads(bytes(data)) if data is not None else None,
             state,
         )
+
     def events(
         self, *, after: int = 0, until: int | None = None, page: int = PAGE
     ) -> Iterator[Stored]:
@@ -608,7 +609,6 @@ class Store:
                 with self.read() as cur:
                     yield from cur.all(select + "WHERE l.seq > ? ORDER BY l.seq", (upper,))
             return
-
 
     def stored_event_count(self) -> int:
         with self.read() as cur:
@@ -906,7 +906,14 @@ class Store:
         """The stored rows of a category active at `as_of` (see `rows.select_rows`), as stored;
         of these `projections` alone, unless None."""
         sql, params = select_rows(
-            category, as_of, person, referral, involving, ended, "*", people,
+            category,
+            as_of,
+            person,
+            referral,
+            involving,
+            ended,
+            "*",
+            people,
             projections=projections,
         )
         with self.read() as cur:
