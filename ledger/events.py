@@ -10,8 +10,8 @@ import functools
 import re
 import unicodedata
 import uuid
-from datetime import UTC, date, datetime, timedelta
 from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
