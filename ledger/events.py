@@ -373,7 +373,9 @@ class RequestVetted(Event):
 
     @classmethod
     def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
-        work = "knows the requester's work" if record.get("knows_work") else "has not seen their work"
+        work = "knows the requester's work"
+        if not record.get("knows_work"):
+            work = "has not seen their work"
         return f"{record['by']} vetted the request: {record['decision']}, {work}"
 
 
@@ -542,8 +544,8 @@ class PersonForgotten(Event):
 
     @classmethod
     def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
-        by = f" at the request of {record['by']}" if record.get("by") else ""
-        return f"{record['handle']}'s personal data was erased{by}"
+        by = f" by {record['by']}" if record.get("by") else ""
+        return f"{record['handle']} was forgotten{by}"
 
 
 CORE_TYPES: dict[str, type[Event]] = {
