@@ -10,8 +10,9 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import config, hookspecs
 from .entrypoints import entry_points
+from .errors import LedgerError
 
 GROUP = "referral_ledger"
 DISABLE_ENV = "REFERRAL_LEDGER_DISABLE_PLUGINS"
@@ -148,6 +149,31 @@ class Plugins:
                     items.append((name, item))
             self._cache[hook] = items
         return self._cache[hook]
+
+    def due_defaults(self) -> dict[str, float]:
+        """Every `[due]` key the enabled plugins' projections declare (`Projection.due`), with
+        its default days. A key declared twice, or badly, is an error naming the plugin(s)."""
+        if "due" not in self._cache:
+            declared: dict[str, float] = {}
+            owner: dict[str, str] = {}
+            for plugin, projection in self.collected("register_projections"):
+                for key, days in dict(getattr(projection, "due", None) or {}).items():
+                    problem = config.check_due_default(key, days)
+                    if problem:
+                        raise LedgerError(f"plugin {plugin!r} declares a bad {problem}")
+                    if key in owner and owner[key] != plugin:
+                        both = " and ".join(repr(p) for p in sorted((owner[key], plugin)))
+                        raise LedgerError(f"[due] key {key!r} is declared by both {both}")
+                    declared[key] = days
+                    owner[key] = plugin
+            self._cache["due"] = declared
+        return self._cache["due"]  # type: ignore[no-any-return]
+
+
+def settings() -> config.Settings:
+    """The settings in force (the `--config` file, else the default one), checked against the
+    `[due]` keys that the enabled plugins declare: one that none declares is refused."""
+    return config.resolve(get_plugins().due_defaults())
 
 
 def _warn(error: PluginError) -> None:

@@ -21,12 +21,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from .app import UnknownEventType
-from .config import read_once
+from .config import read_once, resolve
 from .crypto import VaultError
 from .errors import LedgerError
 from .events import format_micros
@@ -53,6 +54,10 @@ class Projection:
     name: str = ""
     version: str = "1"  # change it and the projection is rebuilt from the first event
     category: str = ""
+    # The `[due]` keys of the config file this projection reads, with their default days. The
+    # config accepts them (and refuses keys no enabled plugin declares), and a changed due time
+    # of one of them rebuilds the projection: see `kept_version`.
+    due: Mapping[str, float] = MappingProxyType({})
 
     def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:
         """The parts this event can change. Must not depend on anything but the event and view."""
@@ -182,7 +187,7 @@ def current(ledger: Ledger, *, on_error: Callable[[ProjectionFailed], None] = _w
     head, _ = store.tail()
     for _plugin, projection in registered(ledger):
         position, version = store.position(projection.name)
-        if version != projection.version or position < head:
+        if version != kept_version(ledger, projection) or position < head:
             return False
     return True
 
@@ -205,11 +210,11 @@ def _catch_up(
         groups: dict[int, list[tuple[str, Projection]]] = {}
         for plugin, projection in pending:
             position, version = store.position(projection.name)
-            if version != projection.version:
+            if version != kept_version(ledger, projection):
                 position = 0
                 with store.write() as cur:
                     cur.run("DELETE FROM {p}rl_rows WHERE projection = ?", (projection.name,))
-                    _set_position(cur, projection, 0)
+                    _set_position(cur, ledger, projection, 0)
             if position >= head:
                 done[projection.name] = 0
                 continue
@@ -225,11 +230,20 @@ def _catch_up(
     return done
 
 
-def _set_position(cur: Any, projection: Projection, seq: int) -> None:
+def kept_version(ledger: Ledger, projection: Projection) -> str:
+    """The version a projection's rows are kept under: its `version`, and the due times in
+    force of the `[due]` keys it declares (`due`). When it changes, the rows are rebuilt."""
+    if not projection.due:
+        return projection.version
+    found = resolve(ledger.plugins.due_defaults())
+    return f"{projection.version};{found.due_signature(projection.due)}"
+
+
+def _set_position(cur: Any, ledger: Ledger, projection: Projection, seq: int) -> None:
     cur.run(
         "INSERT INTO {p}rl_positions VALUES (?,?,?) ON CONFLICT (projection) "
         "DO UPDATE SET seq = excluded.seq, version = excluded.version",
-        (projection.name, seq, projection.version),
+        (projection.name, seq, kept_version(ledger, projection)),
     )
 
 
@@ -447,12 +461,12 @@ def _write_chunk(
         for todo in todos:
             # Rows derived before a concurrent forget may quote what it erased: never write
             # them once it has reset the projection.
-            if now.get(todo.name) != (position, todo.projection.version):
+            if now.get(todo.name) != (position, kept_version(ledger, todo.projection)):
                 moving.append(todo)  # a forget reset it, or another process moved it
                 continue
             ledger.store.replace_rows(cur, todo.name, chunk[todo.name], rows[todo.name])
             if todo.name in last:
-                _set_position(cur, todo.projection, head)
+                _set_position(cur, ledger, todo.projection, head)
     return moving
 
 
@@ -834,7 +848,7 @@ def replay(ledger: Ledger) -> list[Replayed]:
             )
             with ledger.store.write() as cur:
                 cur.run("DELETE FROM {p}rl_rows WHERE projection = ?", (name,))
-                _set_position(cur, projection, 0)
+                _set_position(cur, ledger, projection, 0)
             catch_up(ledger, on_error=failed, only=[name])
             result.rebuilt = _count_rows(
                 ledger, name, balance, -1, after, f"Comparing the rows of {name}"
