@@ -162,7 +162,7 @@ def _apply(path: str, table: Mapping[str, Any], declared: Mapping[str, float]) -
     if unknown:
         known = ", ".join(declared) or "none: no enabled plugin declares one"
         raise LedgerError(
-            [f"config file {path!r}: [due] has no key {name!r} (known: {known})" for name in unknown]
+            [f"config file {path!r}: [due] has no key {n!r} (known: {known})" for n in unknown]
         )
     return Settings(due=MappingProxyType({**declared, **table}), path=path)
 

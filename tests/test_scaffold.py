@@ -83,7 +83,8 @@ def every_kind(tmp_path_factory):
     targets = {}
     for kind, name in KIND_NAMES.items():
         targets[kind] = base / f"referral-ledger-{name}"
-        out = cli.json("plugins", "new", name, "--kind", kind, "--dir", str(targets[kind]), "--json")
+        where = str(targets[kind])
+        out = cli.json("plugins", "new", name, "--kind", kind, "--dir", where, "--json")
         assert (out["name"], out["kind"]) == (name, kind)
     venv = venvs.fresh(tmp_path_factory)
     venv.pip_install(*(arg for target in targets.values() for arg in ("-e", str(target))))
@@ -131,11 +132,13 @@ def test_each_kind_imports_nothing_of_referral_ledger_but_ledger_and_its_api(kin
     init = skel.files[f"{skel.package}/__init__.py"]
     assert f"def {scaffold.hook_of(kind)}(" in init
     if kind == "alert":  # it declares its own `[due]` key
-        assert f'due = {{DUE_KEY: 10}}' in init and f'DUE_KEY = "{KIND_NAMES[kind]}"' in init
+        assert "due = {DUE_KEY: 10}" in init and f'DUE_KEY = "{KIND_NAMES[kind]}"' in init
 
 
 def test_a_bad_kind_or_an_event_type_of_the_contract_is_refused(sqlite_cli, tmp_path):
-    bad = sqlite_cli.refused("plugins", "new", "digest", "--kind", "widget", "--dir", str(tmp_path / "a"))
+    bad = sqlite_cli.refused(
+        "plugins", "new", "digest", "--kind", "widget", "--dir", str(tmp_path / "a")
+    )
     assert "'widget' is not one of 'command', 'flag', 'alert', 'event-type'" in bad.stderr
     taken = sqlite_cli.refused(
         "plugins", "new", "thank-you-sent", "--kind", "event-type", "--dir", str(tmp_path / "b")
