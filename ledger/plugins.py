@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,7 @@ class Plugins:
                 PluginInfo(name, getattr(plugin, "__name__", name), None, None, False, True),
             )
         self._cache: dict[str, Any] = {}
+        self._due: dict[str, float] | None = None
 
     def _load_entry_points(self, disabled: set[str]) -> None:
         seen: set[str] = set()
@@ -153,11 +154,17 @@ class Plugins:
     def due_defaults(self) -> dict[str, float]:
         """Every `[due]` key the enabled plugins' projections declare (`Projection.due`), with
         its default days. A key declared twice, or badly, is an error naming the plugin(s)."""
-        if "due" not in self._cache:
+        if self._due is None:
             declared: dict[str, float] = {}
             owner: dict[str, str] = {}
             for plugin, projection in self.collected("register_projections"):
-                for key, days in dict(getattr(projection, "due", None) or {}).items():
+                due = getattr(projection, "due", None) or {}
+                if not isinstance(due, Mapping):
+                    raise LedgerError(
+                        f"plugin {plugin!r}: projection {projection.name!r} declares `due` as a "
+                        f"{type(due).__name__}, not a mapping of [due] keys to days"
+                    )
+                for key, days in due.items():
                     problem = config.check_due_default(key, days)
                     if problem:
                         raise LedgerError(f"plugin {plugin!r} declares a bad {problem}")
@@ -166,8 +173,8 @@ class Plugins:
                         raise LedgerError(f"[due] key {key!r} is declared by both {both}")
                     declared[key] = days
                     owner[key] = plugin
-            self._cache["due"] = declared
-        return self._cache["due"]  # type: ignore[no-any-return]
+            self._due = declared
+        return self._due
 
 
 def settings() -> config.Settings:

@@ -160,9 +160,14 @@ def test_two_plugins_declaring_one_key_or_a_bad_default_are_refused(monkeypatch)
         name = "bad"
         due = {"nudge-later": -1}
 
+    class Listed(Nudges):
+        name = "listed"
+        due = ["nudge-later"]  # type: ignore[assignment]
+
     for kind, message in (
         (Twin, "[due] key 'nudge-missing' is declared by both 'nudge' and 'other'"),
         (Bad, "plugin 'other' declares a bad [due] nudge-later must be between 0"),
+        (Listed, "projection 'listed' declares `due` as a list, not a mapping"),
     ):
         other = types.ModuleType("other_plugin")
 
