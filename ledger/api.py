@@ -26,11 +26,12 @@ if TYPE_CHECKING:
         safe,
         time_options,
     )
-    from .config import Settings, settings
+    from .config import Settings
     from .errors import ExitCode, LedgerError
     from .events import Event, Handle, Text
     from .hookspecs import hookimpl
     from .kinds import KIND_RANK, KINDS, WEAK_KINDS
+    from .plugins import settings
     from .projections import (
         Projection,
         ProjectionFailed,
@@ -77,7 +78,7 @@ _SOURCES = {
     "KIND_RANK": "kinds",
     "WEAK_KINDS": "kinds",
     # settings
-    "settings": "config",
+    "settings": "plugins",
     "Settings": "config",
     # projections
     "Projection": "projections",
