@@ -44,6 +44,14 @@ if TYPE_CHECKING:
         stored_rows,
         timestamp,
     )
+    from .relationships import (
+        STRENGTH,
+        Account,
+        Relationship,
+        relationship,
+        relationships,
+        request_as_of,
+    )
     from .testing import Cli
     from .views import Parties, View, micros, parties
 
@@ -74,6 +82,13 @@ _SOURCES = {
     "KINDS": "kinds",
     "KIND_RANK": "kinds",
     "WEAK_KINDS": "kinds",
+    # relationship accounts
+    "STRENGTH": "relationships",
+    "Account": "relationships",
+    "Relationship": "relationships",
+    "relationship": "relationships",
+    "relationships": "relationships",
+    "request_as_of": "relationships",
     # settings
     "settings": "config",
     "Settings": "config",
@@ -102,6 +117,8 @@ __all__ = [
     "KINDS",
     "KIND_RANK",
     "WEAK_KINDS",
+    "STRENGTH",
+    "Account",
     "Cli",
     "Event",
     "ExitCode",
@@ -112,6 +129,7 @@ __all__ = [
     "Parties",
     "Projection",
     "ProjectionFailed",
+    "Relationship",
     "Row",
     "Settings",
     "State",
@@ -130,6 +148,9 @@ __all__ = [
     "listed",
     "micros",
     "parties",
+    "relationship",
+    "relationships",
+    "request_as_of",
     "rows",
     "safe",
     "settings",
