@@ -116,8 +116,8 @@ _SOURCES = {
 __all__ = [
     "KINDS",
     "KIND_RANK",
-    "WEAK_KINDS",
     "STRENGTH",
+    "WEAK_KINDS",
     "Account",
     "Cli",
     "Event",

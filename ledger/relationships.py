@@ -118,7 +118,8 @@ class Relationship:
         return sorted({x.at for x in self.accounts})
 
     def __repr__(self) -> str:
-        return f"Relationship({self.people[0]!r}, {self.people[1]!r}, {len(self.accounts)} accounts)"
+        a, b = self.people
+        return f"Relationship({a!r}, {b!r}, {len(self.accounts)} accounts)"
 
 
 def declared(event: Mapping[str, Any]) -> Account:
@@ -155,9 +156,8 @@ def referral_accounts(events: Sequence[Mapping[str, Any]]) -> list[Account]:
             by, of = p.referrer, p.requester
         else:
             continue
-        found.append(
-            Account(by, of, kind, micros(event["at"]), event["seq"], event["id"], event["type"], key)
-        )
+        at = micros(event["at"])
+        found.append(Account(by, of, kind, at, event["seq"], event["id"], event["type"], key))
     return found
 
 

@@ -211,9 +211,10 @@ def test_stranger_forward_by_someone_who_does_not_know_the_requester(cli):
 def test_a_referrer_sending_the_resume_instead_of_an_introduction_is_no_stranger(cli):
     # 0.1 called this a stranger-forward ("made no introduction first"); 0.2 judges only
     # forwarders who are none of the three parties.
+    # Carol gave no account of how she knows Ana, but vouched for her work.
     story = Story(cli)
-    story.request(0)
-    story.vet(1)
+    story.request(0, relationship=None)
+    story.event("request-vetted", 1, by="carol", decision="accept", knows_work=True)
     story.event("resume-forwarded", 2, by="carol", to="bob")
     assert story.flags(3) == []
 

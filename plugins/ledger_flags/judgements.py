@@ -87,9 +87,7 @@ def rows_of(timeline: Sequence[Change]) -> Iterator[dict[str, Any]]:
 def _first_handover(p: Parties, events: Sequence[Event]) -> Event | None:
     """The referral's first introduction or forward by someone other than the requester (a
     requester passing on their own resume hands nothing over for anyone)."""
-    return next(
-        (e for e in events if e["type"] in HANDOVERS and e.get("by") != p.requester), None
-    )
+    return next((e for e in events if e["type"] in HANDOVERS and e.get("by") != p.requester), None)
 
 
 def _handed_over(event: Event, requester: str) -> str:
@@ -348,9 +346,7 @@ def stranger_forward(
         if forwarder == p.target and p.target_since is not None and p.target_since <= at:
             continue  # the hiring manager passing the resume on, to HR say
         known = relationship(view, forwarder, p.requester)
-        accounts = [
-            a for a in (known.current(forwarder, at), known.current(p.requester, at)) if a
-        ]
+        accounts = [a for a in (known.current(forwarder, at), known.current(p.requester, at)) if a]
         if any(not a.weak for a in accounts):
             continue
         if accounts:
@@ -396,9 +392,7 @@ def referrer_does_not_know_work(
                 f"relationship '{account.kind}'"
             )
             evidence.insert(1, account.event)
-        flag = _flag(
-            "referrer-does-not-know-work", key, p.referrer, "referrer", message, evidence
-        )
+        flag = _flag("referrer-does-not-know-work", key, p.referrer, "referrer", message, evidence)
         return [(micros(event["at"]), flag)]
     return []
 
