@@ -290,6 +290,8 @@ def last_minute_networking(
 ) -> list[Change]:
     request = p.request
     assert request is not None and p.requester is not None
+    if not (request_as_of(events) or request).get("posting_at"):
+        return []  # no posting date, as given or as amended at any time
     company = str(request["company"]).casefold()
     insiders = [
         found

@@ -11,9 +11,8 @@ from ledger.api import Projection, View, relationship
 
 from .judgements import PER_PERSON_FLAGS, REFERRAL_FLAGS, person_misrepresented, rows_of
 
-# A referral's events that another referral's flags read: the accounts of a relationship (a
-# request's or a vetting's, and an amendment's), and what `multiple-referrers-same-target`
-# reads of the requester's other referrals (target, close, decline).
+# What `multiple-referrers-same-target` reads of the requester's other referrals: when they
+# were requested, their target, whether they were closed or declined.
 ACROSS = (
     "referral-requested",
     "request-vetted",
@@ -40,12 +39,13 @@ class FlagsProjection(Projection):
                 return [f"r:{key}"]
             requester, referrer = _pair(event, view)
             parts = [f"r:{key}"]
-            # Accounts count everywhere: in both people's comparisons, and in every referral
-            # of either; and the requester's other referrals may be through another referrer.
-            for handle in (requester, referrer):
-                if handle is not None:
-                    parts.append(f"p:{handle}")
-                    parts += [f"r:{other}" for other in view.referrals_of(handle)]
+            if requester is not None:
+                parts += [f"r:{other}" for other in view.referrals_of(requester)]
+            if event.get("relationship") and referrer is not None:
+                # An account (a request's, a vetting's) counts everywhere, like a declaration:
+                # in both people's comparisons and in every referral of either.
+                parts += [f"p:{requester}", f"p:{referrer}"]
+                parts += [f"r:{other}" for other in view.referrals_of(referrer)]
             return parts
         if event["type"] == "connection-declared":
             # Declarations bear on every referral of either person (ties, connections at the
