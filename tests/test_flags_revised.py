@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from judging_story import FULL_PREPARATION, Story, kinds
+from judging_story import FULL_PREPARATION, Story, day, kinds
 from ledger_reputation.conduct import BASE, clamp
 
 
@@ -280,6 +280,19 @@ def test_stranger_forward_not_a_friend_of_ten_years(cli):
     assert of_kind(story.flags(3), "stranger-forward") == []
 
 
+def test_stranger_forward_the_hiring_managers_colleague_passing_it_on_is_flagged(cli):
+    # As the contract has it: Eve (HR, say) is none of the three parties and has no account
+    # of Ana, so her passing the resume on inside the company is a stranger-forward.
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    story.introduce(2)
+    story.event("resume-forwarded", 3, by="bob", to="eve")
+    story.event("resume-forwarded", 4, by="eve", to="dan")
+    found = of_kind(story.flags(5), "stranger-forward")
+    assert [f["person"] for f in found] == ["eve"]
+
+
 def test_stranger_forward_the_requesters_account_of_the_forwarder_counts(cli):
     story = Story(cli)
     story.declare("ana", "dan", "worked-together", -5)
@@ -396,6 +409,10 @@ def test_misrepresented_relationship_a_declaration_against_a_vetting_belongs_to_
     )
     assert flag["evidence"] == [mine["id"], theirs["id"]]
     assert story.flags(0.5) == []  # before Carol's vetting there was nothing to compare
+    # The referral's audit shows it, kept or derived afresh for a past --known-at.
+    for known in ([], ["--known-at", theirs["recorded_at"]]):
+        audit = cli.json("audit", "r1", "--json", "--as-of", day(2), *known)
+        assert [f["kind"] for f in audit["flags"]] == ["misrepresented-relationship"], known
 
 
 def test_misrepresented_relationship_belongs_to_the_later_referral(cli):
