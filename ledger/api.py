@@ -44,6 +44,14 @@ if TYPE_CHECKING:
         stored_rows,
         timestamp,
     )
+    from .relationships import (
+        STRENGTH,
+        Account,
+        Relationship,
+        relationship,
+        relationships,
+        request_as_of,
+    )
     from .store import ledger_event_ids
     from .testing import Cli
     from .views import Parties, View, micros, parties
@@ -76,6 +84,13 @@ _SOURCES = {
     "KINDS": "kinds",
     "KIND_RANK": "kinds",
     "WEAK_KINDS": "kinds",
+    # relationship accounts
+    "STRENGTH": "relationships",
+    "Account": "relationships",
+    "Relationship": "relationships",
+    "relationship": "relationships",
+    "relationships": "relationships",
+    "request_as_of": "relationships",
     # settings
     "settings": "config",
     "Settings": "config",
@@ -103,7 +118,9 @@ _SOURCES = {
 __all__ = [
     "KINDS",
     "KIND_RANK",
+    "STRENGTH",
     "WEAK_KINDS",
+    "Account",
     "Cli",
     "Event",
     "ExitCode",
@@ -114,6 +131,7 @@ __all__ = [
     "Parties",
     "Projection",
     "ProjectionFailed",
+    "Relationship",
     "Row",
     "Settings",
     "State",
@@ -133,6 +151,9 @@ __all__ = [
     "listed",
     "micros",
     "parties",
+    "relationship",
+    "relationships",
+    "request_as_of",
     "rows",
     "safe",
     "settings",

@@ -172,9 +172,7 @@ def _public(found: Iterable[Any]) -> list[dict[str, Any]]:
     return [r.public() for r in found]
 
 
-def _actors(
-    events: Iterable[Mapping[str, Any]], types: Mapping[str, type[Event]]
-) -> set[str]:
+def _actors(events: Iterable[Mapping[str, Any]], types: Mapping[str, type[Event]]) -> set[str]:
     """The people the events name, as their classes say."""
     return {
         e[k]

@@ -148,11 +148,14 @@ def test_the_demo_tells_its_tale(sqlite_cli, tmp_path):
         assert {
             ("stranger-forward", "ivan-umbrella", "jules"),
             ("misrepresented-relationship", "maya-hooli", "maya"),
-            ("misrepresented-relationship", None, "maya"),
             ("referrer-does-not-know-work", "dan-globex", "erin"),
             ("slow-follow-up", "dan-globex", "dan"),
         } <= flags
         assert not any(f["referral"] in ("ana-acme", "gina-initech") for f in shown["flags"])
+        # Maya's request says `worked-together`: her declared `friend` is no longer her current
+        # account, so it is not compared (0.2); nor is a request never introduced unprepared.
+        assert ("misrepresented-relationship", None, "maya") not in flags
+        assert ("unprepared-request", "maya-hooli", "maya") not in flags
     if shown["reputation"] is not None:
         assert {r["person"] for r in shown["reputation"]} >= {"ana", "carol", "bob", "dan"}
 
