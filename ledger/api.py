@@ -26,11 +26,12 @@ if TYPE_CHECKING:
         safe,
         time_options,
     )
-    from .config import Settings, settings
+    from .config import Settings
     from .errors import ExitCode, LedgerError
     from .events import Event, Handle, Text
     from .hookspecs import hookimpl
     from .kinds import KIND_RANK, KINDS, WEAK_KINDS
+    from .plugins import settings
     from .projections import (
         Projection,
         ProjectionFailed,
@@ -92,7 +93,7 @@ _SOURCES = {
     "relationships": "relationships",
     "request_as_of": "relationships",
     # settings
-    "settings": "config",
+    "settings": "plugins",
     "Settings": "config",
     # projections
     "Projection": "projections",

@@ -562,8 +562,16 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
     type=click.Path(file_okay=False),
     help="Where to write it. [default: ./referral-ledger-NAME]",
 )
+@click.option(
+    "--kind",
+    type=click.Choice(["command", "flag", "alert", "event-type"]),
+    default="command",
+    show_default=True,
+    help="What the plugin adds: a command, a flag kind, an alert kind with its own [due] key, "
+    "or an event type.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
-def plugins_new(name: str, directory: str | None, as_json: bool) -> None:
+def plugins_new(name: str, directory: str | None, kind: str, as_json: bool) -> None:
     """Write the skeleton of a new plugin NAME: a package, its entry point, one hook, a test."""
     from pathlib import Path
 
@@ -572,13 +580,14 @@ def plugins_new(name: str, directory: str | None, as_json: bool) -> None:
 
     load_plugin_commands()
     taken = set(cli.commands) | {info.name for info in get_plugins().infos}
-    skel = skeleton(name, taken)
+    skel = skeleton(name, taken, kind)
     target = Path(directory) if directory else Path(skel.distribution)
     written = write(skel, target)
     if as_json:
         emit_json(
             {
                 "name": skel.name,
+                "kind": skel.kind,
                 "distribution": skel.distribution,
                 "package": skel.package,
                 "path": str(target),

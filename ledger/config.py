@@ -1,14 +1,17 @@
 """Settings a user can change: a TOML file in the user's config directory, or `--config FILE`.
 
-The `[due]` table holds days per obligation before an alert is raised. Any other table or
-top-level key is refused, naming it: a misspelt table would otherwise be silently ignored.
+The `[due]` table holds days per obligation before an alert is raised. Its keys are not fixed
+here: the projections of the enabled plugins declare them, with their defaults (the alerts
+plugin's rules carry the contract's), and a key that none declares is refused. Any other table
+or top-level key is refused too, naming it: a misspelt table would otherwise be silently ignored.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -21,40 +24,37 @@ from .errors import LedgerError
 DAY_US = 86_400 * 1_000_000
 MAX_DAYS = 3650
 MAX_CONFIG_BYTES = 1024 * 1024
+DUE_KEY_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
 
 # Every top-level key the file may hold, and what each is. A release (or a plugin) that reads a
 # new table adds it here; everything else in the file is refused as a typo.
 KNOWN_KEYS: Mapping[str, str] = MappingProxyType({"due": "days before each alert is raised"})
 
-# The contract's `[due]` keys and their defaults, in days.
-DEFAULT_DUE: Mapping[str, float] = MappingProxyType(
-    {
-        "request-unanswered": 7,
-        "follow-up-overdue": 3,
-        "thank-you-requester": 2,
-        "thank-you-referrer": 7,
-        "thank-you-target": 7,
-        "feedback-missing": 7,
-        "referrer-check-in-missing": 14,
-        "outcome-not-shared": 7,
-    }
-)
-
 
 @dataclass(frozen=True)
 class Settings:
-    """What the config file says, with the defaults filled in."""
+    """What the config file says, with the declared defaults filled in: `due` holds every
+    declared `[due]` key, in days."""
 
-    due: Mapping[str, float] = field(default_factory=lambda: DEFAULT_DUE)
+    due: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     path: str | None = None
 
     def due_micros(self, key: str) -> int:
         """The due time of one `[due]` key, in microseconds."""
         return round(self.due[key] * DAY_US)
 
-    def due_signature(self) -> str:
-        """A short text that changes whenever any due time does (for projection versions)."""
-        return ",".join(f"{key}={self.due[key]:g}" for key in sorted(self.due))
+    def due_signature(self, keys: Iterable[str] | None = None) -> str:
+        """A short text that changes whenever the due time of one of `keys` (default: every
+        key) does, for a projection's version."""
+        chosen = self.due if keys is None else keys
+        return ",".join(f"{key}={self.due[key]:g}" for key in sorted(chosen))
+
+
+def check_due_default(key: str, days: Any) -> str | None:
+    """Why a declared `[due]` key or default is not acceptable, or None."""
+    if not isinstance(key, str) or not DUE_KEY_RE.match(key):
+        return f"[due] key {key!r} must be lowercase words joined by dashes"
+    return _check_days(key, days)
 
 
 def default_config_path() -> Path:
@@ -64,7 +64,7 @@ def default_config_path() -> Path:
 
 
 _chosen: str | None = None
-_cache: dict[tuple[str, int, int], Settings] = {}
+_cache: dict[tuple[str, int, int], Mapping[str, Any]] = {}
 
 
 def choose(path: str | None) -> None:
@@ -79,7 +79,7 @@ _once: ContextVar[list[Settings] | None] = ContextVar("referral_ledger_settings"
 
 @contextmanager
 def read_once() -> Iterator[None]:
-    """Within the block, `settings()` reads the file the first time only: a catch-up asks for
+    """Within the block, `resolve()` reads the file the first time only: a catch-up asks for
     every part it derives, and its rows must agree with the version it records."""
     token = _once.set([])
     try:
@@ -88,38 +88,42 @@ def read_once() -> Iterator[None]:
         _once.reset(token)
 
 
-def settings() -> Settings:
-    """The settings in force: the chosen file, else the default file if it exists."""
+def resolve(declared: Mapping[str, float]) -> Settings:
+    """The settings in force, for the `[due]` keys and defaults that `declared` holds (what the
+    enabled plugins declare; `ledger.plugins.settings()` asks them): the chosen file, else the
+    default file if it exists."""
     once = _once.get()
     if once:
         return once[0]
     if _chosen is not None:
-        found = load_settings(_chosen, required=True)
+        found = load_settings(_chosen, declared, required=True)
     else:
-        found = load_settings(str(default_config_path()), required=False)
+        found = load_settings(str(default_config_path()), declared, required=False)
     if once is not None:
         once.append(found)
     return found
 
 
-def load_settings(path: str, *, required: bool = True) -> Settings:
-    """Read and check one settings file. A missing file is an error only when `required`."""
+def load_settings(path: str, declared: Mapping[str, float], *, required: bool = True) -> Settings:
+    """Read and check one settings file against the declared `[due]` keys. A missing file is an
+    error only when `required`."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
         if required:
             raise LedgerError(f"config file {path!r} does not exist") from None
-        return Settings()
+        return Settings(due=MappingProxyType(dict(declared)))
     except OSError as exc:
         raise LedgerError(f"cannot read config file {path!r}: {exc.strerror}") from None
     key = (path, info.st_mtime_ns, info.st_size)
     if key not in _cache:
         _cache.clear()
         _cache[key] = _parse(path)
-    return _cache[key]
+    return _apply(path, _cache[key], declared)
 
 
-def _parse(path: str) -> Settings:
+def _parse(path: str) -> Mapping[str, Any]:
+    """The file's `[due]` table, checked for everything but which keys exist."""
     import tomllib
 
     from .files import read_small_file
@@ -140,22 +144,27 @@ def _parse(path: str) -> Settings:
                 for key in unknown
             ]
         )
-    due = dict(DEFAULT_DUE)
     table = document.get("due", {})
     if not isinstance(table, dict):
         raise LedgerError(f"config file {path!r}: `due` must be a table of days")
-    problems = [_check_due(name, value) for name, value in table.items()]
+    problems = [_check_days(name, value) for name, value in table.items()]
     problems = [p for p in problems if p]
     if problems:
         raise LedgerError([f"config file {path!r}: {p}" for p in problems])
-    due.update(table)
-    return Settings(due=MappingProxyType(due), path=path)
+    return MappingProxyType(table)
 
 
-def _check_due(name: str, value: Any) -> str | None:
-    if name not in DEFAULT_DUE:
-        known = ", ".join(DEFAULT_DUE)
-        return f"[due] has no key {name!r} (known: {known})"
+def _apply(path: str, table: Mapping[str, Any], declared: Mapping[str, float]) -> Settings:
+    unknown = [name for name in table if name not in declared]
+    if unknown:
+        known = ", ".join(declared) or "none: no enabled plugin declares one"
+        raise LedgerError(
+            [f"config file {path!r}: [due] has no key {n!r} (known: {known})" for n in unknown]
+        )
+    return Settings(due=MappingProxyType({**declared, **table}), path=path)
+
+
+def _check_days(name: str, value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"[due] {name} must be a number of days, not {value!r}"
     if not math.isfinite(value) or value < 0 or value > MAX_DAYS:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import config, hookspecs
 from .entrypoints import entry_points
+from .errors import LedgerError
 
 GROUP = "referral_ledger"
 DISABLE_ENV = "REFERRAL_LEDGER_DISABLE_PLUGINS"
@@ -69,6 +70,7 @@ class Plugins:
                 PluginInfo(name, getattr(plugin, "__name__", name), None, None, False, True),
             )
         self._cache: dict[str, Any] = {}
+        self._due: dict[str, float] | None = None
 
     def _load_entry_points(self, disabled: set[str]) -> None:
         seen: set[str] = set()
@@ -148,6 +150,37 @@ class Plugins:
                     items.append((name, item))
             self._cache[hook] = items
         return self._cache[hook]
+
+    def due_defaults(self) -> dict[str, float]:
+        """Every `[due]` key the enabled plugins' projections declare (`Projection.due`), with
+        its default days. A key declared twice, or badly, is an error naming the plugin(s)."""
+        if self._due is None:
+            declared: dict[str, float] = {}
+            owner: dict[str, str] = {}
+            for plugin, projection in self.collected("register_projections"):
+                due = getattr(projection, "due", None) or {}
+                if not isinstance(due, Mapping):
+                    raise LedgerError(
+                        f"plugin {plugin!r}: projection {projection.name!r} declares `due` as a "
+                        f"{type(due).__name__}, not a mapping of [due] keys to days"
+                    )
+                for key, days in due.items():
+                    problem = config.check_due_default(key, days)
+                    if problem:
+                        raise LedgerError(f"plugin {plugin!r} declares a bad {problem}")
+                    if key in owner and owner[key] != plugin:
+                        both = " and ".join(repr(p) for p in sorted((owner[key], plugin)))
+                        raise LedgerError(f"[due] key {key!r} is declared by both {both}")
+                    declared[key] = days
+                    owner[key] = plugin
+            self._due = declared
+        return self._due
+
+
+def settings() -> config.Settings:
+    """The settings in force (the `--config` file, else the default one), checked against the
+    `[due]` keys that the enabled plugins declare: one that none declares is refused."""
+    return config.resolve(get_plugins().due_defaults())
 
 
 def _warn(error: PluginError) -> None:

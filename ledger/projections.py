@@ -21,12 +21,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from .app import UnknownEventType
-from .config import read_once
+from .config import read_once, resolve
 from .crypto import VaultError
 from .errors import LedgerError
 from .events import format_micros
@@ -53,6 +54,10 @@ class Projection:
     name: str = ""
     version: str = "1"  # change it and the projection is rebuilt from the first event
     category: str = ""
+    # The `[due]` keys of the config file this projection reads, with their default days. The
+    # config accepts them (and refuses keys no enabled plugin declares), and a changed due time
+    # of one of them rebuilds the projection: see `kept_version`.
+    due: Mapping[str, float] = MappingProxyType({})
 
     def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:
         """The parts this event can change. Must not depend on anything but the event and view."""
@@ -221,7 +226,7 @@ def current(ledger: Ledger, *, on_error: Callable[[ProjectionFailed], None] = _w
     head, _ = store.tail()
     for _plugin, projection in registered(ledger):
         position, version = store.position(projection.name)
-        if version != projection.version or position < head:
+        if version != kept_version(ledger, projection) or position < head:
             return False
     return True
 
@@ -244,7 +249,7 @@ def _catch_up(
         groups: dict[int, list[tuple[str, Projection]]] = {}
         for plugin, projection in pending:
             position, version = store.position(projection.name)
-            if version != projection.version:
+            if version != kept_version(ledger, projection):
                 position = 0
                 with store.write() as cur:
                     store.delete_rows(cur, projection.name)
@@ -264,8 +269,17 @@ def _catch_up(
     return done
 
 
+def kept_version(ledger: Ledger, projection: Projection) -> str:
+    """The version a projection's rows are kept under: its `version`, and the due times in
+    force of the `[due]` keys it declares (`due`). When it changes, the rows are rebuilt."""
+    if not projection.due:
+        return projection.version
+    found = resolve(ledger.plugins.due_defaults())
+    return f"{projection.version};{found.due_signature(projection.due)}"
+
+
 def _set_position(ledger: Ledger, cur: Any, projection: Projection, seq: int) -> None:
-    ledger.store.set_position(cur, projection.name, seq, projection.version)
+    ledger.store.set_position(cur, projection.name, seq, kept_version(ledger, projection))
 
 
 @dataclass
@@ -481,7 +495,7 @@ def _write_chunk(
         for todo in todos:
             # Rows derived before a concurrent forget may quote what it erased: never write
             # them once it has reset the projection.
-            if now.get(todo.name) != (position, todo.projection.version):
+            if now.get(todo.name) != (position, kept_version(ledger, todo.projection)):
                 moving.append(todo)  # a forget reset it, or another process moved it
                 continue
             ledger.store.replace_rows(cur, todo.name, chunk[todo.name], rows[todo.name])

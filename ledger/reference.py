@@ -352,11 +352,10 @@ def render_hooks() -> str:
 
 
 def render_due() -> str:
-    from .config import DEFAULT_DUE
-
     rules = _alert_rules()
+    defaults = {rule.due_key: rule.due_days for rule in rules}
     rows = []
-    for key in sorted(DEFAULT_DUE):
+    for key in sorted(defaults):
         kinds = sorted({rule.kind for rule in rules if rule.due_key == key})
         ends = sorted(
             {"yes" if rule.ends_on_close else "no" for rule in rules if rule.due_key == key}
@@ -370,7 +369,7 @@ def render_due() -> str:
             (
                 _code(key),
                 ", ".join(_code(k) for k in kinds) or "-",
-                f"{DEFAULT_DUE[key]:g}",
+                f"{defaults[key]:g}",
                 "/".join(ends) or "-",
                 "; ".join(what),
             )

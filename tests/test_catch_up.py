@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ledger import config, projections, views
+from ledger import config, plugins, projections, views
 from ledger.app import Ledger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -106,9 +106,9 @@ def test_settings_are_read_once_within_read_once(tmp_path: Path) -> None:
     config.choose(str(path))
     try:
         with config.read_once():
-            assert config.settings().due["request-unanswered"] == 3
+            assert plugins.settings().due["request-unanswered"] == 3
             path.write_text("[due]\nrequest-unanswered = 4.5\n")
-            assert config.settings().due["request-unanswered"] == 3
-        assert config.settings().due["request-unanswered"] == 4.5
+            assert plugins.settings().due["request-unanswered"] == 3
+        assert plugins.settings().due["request-unanswered"] == 4.5
     finally:
         config.choose(None)

@@ -14,7 +14,6 @@ import pytest
 from ledger import reference
 from ledger.cli import cli as root
 from ledger.cli import load_plugin_commands
-from ledger.config import DEFAULT_DUE
 from ledger.events import CORE_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,8 +84,10 @@ def test_every_event_type_and_its_fields_are_documented() -> None:
 
 
 def test_every_due_key_is_documented_with_its_default() -> None:
+    from ledger_alerts.obligations import RULES
+
     page = _page()
-    for key, days in DEFAULT_DUE.items():
+    for key, days in {rule.due_key: rule.due_days for rule in RULES}.items():
         assert f"| `{key}` | " in page and f" | {days:g} | " in page, key
 
 

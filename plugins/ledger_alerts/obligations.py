@@ -17,18 +17,36 @@ Opening = tuple[str, str, str, int]
 
 @dataclass(frozen=True)
 class Rule:
+    """One row of the contract's alert table: an obligation, what opens and meets it, and when
+    it falls due."""
+
     kind: str
     due_key: str  # key of the config file's [due] table
+    due_days: float  # its default, in days
     ends_on_close: bool
     opens: Callable[[Event, Parties], list[Opening]]
     meets: Callable[[Event, str, str], bool]
     what: str  # "{person} has not … {owed_to}" for the message
+
+    def signature(self) -> list[Any]:
+        """What the rule is, as data: a projection's version digests it, so that a changed
+        rule rebuilds the alerts."""
+        return [
+            self.kind,
+            self.due_key,
+            self.due_days,
+            self.ends_on_close,
+            self.opens.__qualname__,
+            self.meets.__qualname__,
+            self.what,
+        ]
 
 
 def _sent(kind: str) -> Callable[[Event, str, str], bool]:
     def meets(event: Event, person: str, owed_to: str) -> bool:
         return event["type"] == kind and event.get("by") == person and event.get("to") == owed_to
 
+    meets.__qualname__ = f"_sent({kind!r})"  # what a rule's signature shows
     return meets
 
 
@@ -43,6 +61,10 @@ def _request_opens(e: Event, p: Parties) -> list[Opening]:
     if e["type"] != "referral-requested":
         return []
     return [(e["referrer"], e["by"], "referrer", micros(e["at"]))]
+
+
+def _request_meets(e: Event, person: str, owed_to: str) -> bool:
+    return e["type"] == "request-vetted" and e.get("by") == person
 
 
 def _follow_up_opens(e: Event, p: Parties) -> list[Opening]:
@@ -114,14 +136,16 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "request-unanswered",
         "request-unanswered",
+        7,
         True,
         _request_opens,
-        lambda e, person, owed_to: e["type"] == "request-vetted" and e.get("by") == person,
+        _request_meets,
         "{person} has not answered {owed_to}'s request for an introduction",
     ),
     Rule(
         "follow-up-overdue",
         "follow-up-overdue",
+        3,
         True,
         _follow_up_opens,
         _sent("follow-up-sent"),
@@ -130,6 +154,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "thank-you-missing",
         "thank-you-requester",
+        2,
         False,
         _thanks_requester_opens,
         _sent("thank-you-sent"),
@@ -138,6 +163,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "thank-you-missing",
         "thank-you-referrer",
+        7,
         False,
         _thanks_referrer_opens,
         _sent("thank-you-sent"),
@@ -146,6 +172,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "thank-you-missing",
         "thank-you-target",
+        7,
         False,
         _thanks_target_opens,
         _sent("thank-you-sent"),
@@ -154,6 +181,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "feedback-missing",
         "feedback-missing",
+        7,
         True,
         _feedback_opens,
         _sent("feedback-given"),
@@ -162,6 +190,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "referrer-check-in-missing",
         "referrer-check-in-missing",
+        14,
         True,
         _check_in_opens,
         _sent("follow-up-sent"),
@@ -170,6 +199,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "outcome-not-shared",
         "outcome-not-shared",
+        7,
         False,
         _outcome_opens,
         _outcome_meets,

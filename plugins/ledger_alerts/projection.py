@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ledger.api import Projection, View, settings
 
-from .obligations import obligations
+from . import obligations
+
+# The version of the code below, apart from the rules; the rules' own version is their data.
+CODE_VERSION = "3"
 
 
 class AlertsProjection(Projection):
@@ -15,13 +20,21 @@ class AlertsProjection(Projection):
     category = "alert"
 
     @property
-    def version(self) -> str:  # type: ignore[override]  # the base class has a plain attribute
-        # The stored rows depend on the due times: a changed config rebuilds them.
-        return "2;" + settings().due_signature()
+    def due(self) -> Mapping[str, float]:  # type: ignore[override]
+        """The `[due]` keys of the rules, with their defaults (the contract's)."""
+        return {rule.due_key: rule.due_days for rule in obligations.RULES}
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        """A digest of this code's version and of every rule: a changed rule rebuilds the
+        alerts. (A changed due time does too: the ledger adds the `due` settings in force.)"""
+        rules = [rule.signature() for rule in obligations.RULES]
+        text = json.dumps([CODE_VERSION, rules], separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:
         referral = event.get("referral")
         return [referral] if referral else []
 
     def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
-        return obligations(part, view.referral(part), settings().due_micros)
+        return obligations.obligations(part, view.referral(part), settings().due_micros)

@@ -46,8 +46,11 @@ def validate_event(event: Mapping[str, Any]) -> str | None:
 @hookimpl
 def event_recorded(event: Mapping[str, Any]) -> None:
     if event["type"] == "coffee-chat":
+        from ledger.api import settings
+
+        days = settings().due["coffee-chat-thanks"]
         click.echo(
             f"Reminder: {event['by']} owes {event['with']} a thank-you for the coffee chat "
-            "within 2 days.",
+            f"within {days:g} days.",
             err=True,
         )

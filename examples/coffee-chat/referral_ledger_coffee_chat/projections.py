@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ledger.api import Projection, View, micros, timestamp
+from ledger.api import Projection, View, micros, settings, timestamp
 
-THANKS_DUE_US = 2 * 86_400 * 1_000_000
 TOO_SOON_US = 86_400 * 1_000_000
 
 Event = Mapping[str, Any]
@@ -35,10 +34,12 @@ def _retracted_parts(projection: Projection, event: Event, view: View) -> Iterab
 
 class ThanksMissing(Projection):
     """`coffee-chat-thanks-missing`: whoever asked for a coffee chat thanks the other within
-    2 days (a `coffee-chat-thanks`, or a `thank-you-sent` in any referral)."""
+    2 days (a `coffee-chat-thanks`, or a `thank-you-sent` in any referral). The days are a
+    setting: the `[due]` key `coffee-chat-thanks`."""
 
     name = "coffee-chat-thanks"
     category = "alert"
+    due = {"coffee-chat-thanks": 2}  # the `[due]` key it reads, and its default in days
 
     def parts(self, event: Event, view: View) -> Iterable[str]:
         if event["type"] == "coffee-chat":
@@ -57,13 +58,14 @@ class ThanksMissing(Projection):
             for t in own_events(view, by, {"coffee-chat-thanks", "thank-you-sent"})
             if t["to"] == other
         ]
+        due_in = settings().due_micros("coffee-chat-thanks")
         open_until: int | None = -1  # end of the last alert: a chat while one is open adds none
         for chat in chats:
             at = micros(chat["at"])
             if open_until is None or at < open_until:
                 continue
             met = min((t for t in thanks if t >= at), default=None)
-            due = at + THANKS_DUE_US
+            due = at + due_in
             if met is not None and met <= due:
                 continue
             open_until = met

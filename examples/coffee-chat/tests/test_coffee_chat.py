@@ -69,6 +69,17 @@ def test_thanks_are_owed_within_two_days(people):
     assert people.json("alerts", "--as-of", "2026-10-07T00:00:00Z", "--json") == []
 
 
+def test_the_days_to_thank_are_a_setting(people, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[due]\n"coffee-chat-thanks" = 0.5\n')
+    result = people("--config", str(config), "record", json.dumps(CHAT))
+    assert "within 0.5 days" in result.stderr
+    as_of = ("--as-of", "2026-10-05T00:00:00Z", "--json")
+    quick = people.json("--config", str(config), "alerts", *as_of)
+    assert [a["due"] for a in quick] == ["2026-10-03T03:00:00Z"]
+    assert [a["due"] for a in people.json("alerts", *as_of)] == ["2026-10-04T15:00:00Z"]
+
+
 def test_asking_for_a_referral_right_after_a_first_chat_is_flagged(people):
     chat = people.record(CHAT)
     request = people.record(
