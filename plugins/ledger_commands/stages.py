@@ -22,8 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ledger.api import request_as_of
-
 STAGES: dict[str, str] = {
     "requested": "asked; the referrer has not answered yet",
     "needs-preparation": "the referrer asked the requester to prepare more",
@@ -99,6 +97,9 @@ def stage(events: Sequence[Mapping[str, Any]]) -> str:
 
 def summarize(events: Sequence[Mapping[str, Any]], *, retracted: int = 0) -> Summary | None:
     """The state of one referral from its live events (sorted by `at`); None without a request."""
+    # Imported here: `--help` loads this module, and the request's model is pydantic's.
+    from ledger.api import request_as_of
+
     # The request as its amendments have it (their fields replace the request's).
     request = request_as_of(events)
     if request is None:
