@@ -58,14 +58,24 @@ def check(
 
     for field in event.handles:
         handle = record.get(field)
-        if handle is not None and not _known(ctx.person(handle)):
+        if handle is None:
+            continue
+        person = ctx.person(handle)
+        # A person whose `person-added` was retracted can still be forgotten: the retracted
+        # event keeps their name until they are.
+        if kind == "person-forgotten" and field == "handle" and person is not None:
+            continue
+        if not _known(person):
             problems.append(
                 f"{field}: unknown person {handle!r} (add them with person-added first)"
             )
 
     if kind == "person-added":
-        if _known(ctx.person(record["handle"])):
+        person = ctx.person(record["handle"])
+        if _known(person):
             problems.append(f"handle: person {record['handle']!r} already exists")
+        elif person is not None and person.forgotten:
+            problems.append(f"handle: {record['handle']!r} was forgotten and cannot be added again")
         return problems
     if kind == "connection-declared":
         if record["by"] == record["with"]:

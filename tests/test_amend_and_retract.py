@@ -412,3 +412,14 @@ def test_a_forgotten_person_cannot_be_retracted(cli):
         ev("event-retracted", 0, by="ana", retracts=zed["id"], reason="x"),
         "a person cannot be retracted while 1 live event(s) name 'zed'",
     )
+
+
+def test_a_retracted_person_can_still_be_forgotten_and_is_then_not_added_again(cli):
+    story = Story(cli)
+    zed = story.event("person-added", -1, handle="zed", name="Zed Typo", email="z@example.com")
+    retract(story, zed, 0)
+    cli.ok("forget", "zed", "--yes")
+    [added] = [e for e in cli.export() if e["id"] == zed["id"]]
+    assert set(added["name"]) == {"forgotten"} and set(added["email"]) == {"forgotten"}
+    refused(cli, ev("person-added", 1, handle="zed", name="Zed"), "cannot be added again")
+    assert cli.json("verify", "--json")["ok"] is True
