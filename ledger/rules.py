@@ -75,7 +75,9 @@ def check(
         if _known(person):
             problems.append(f"handle: person {record['handle']!r} already exists")
         elif person is not None and person.forgotten:
-            problems.append(f"handle: {record['handle']!r} was forgotten and cannot be added again")
+            problems.append(
+                f"handle: {record['handle']!r} was forgotten and cannot be added again"
+            )
         return problems
     if kind == "connection-declared":
         if record["by"] == record["with"]:
@@ -192,8 +194,8 @@ def _check_retraction(record: dict, at: int, ctx: Context) -> list[str]:
     problems = []
     if owner is not None:
         if record["retracts"] in owner.retracted:
-            return [f"retracts: event {record['retracts']!r} is already retracted"]
-        if target.type == "referral-requested" and isinstance(owner, Referral):
+            problems.append(f"retracts: event {record['retracts']!r} is already retracted")
+        elif target.type == "referral-requested" and isinstance(owner, Referral):
             others = [i for i, _ in owner.live() if i != record["retracts"]]
             if others:
                 problems.append(
@@ -201,7 +203,7 @@ def _check_retraction(record: dict, at: int, ctx: Context) -> list[str]:
                     f"{len(others)} other live event(s); retract them first, or close the "
                     "referral instead"
                 )
-        if target.type == "person-added" and isinstance(owner, Person):
+        elif target.type == "person-added" and isinstance(owner, Person):
             others = [i for i in ctx.naming(owner.handle) if i != record["retracts"]]
             if others:
                 problems.append(
