@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .events import RequestAmended
 from .kinds import KINDS, WEAK_KINDS
 from .views import micros, parties
 
@@ -42,11 +43,9 @@ STRENGTH: Mapping[str, int] = MappingProxyType(
 )
 assert set(STRENGTH) == set(KINDS)
 
-# `request-amended` (a later release's core event type) changes the request: its fields replace
-# the request's (the keys of its `preparation` replace those keys), from its `at` on. Until that
-# type exists no such event is stored, and the code that reads it below does nothing.
+# `request-amended` changes the request: its fields replace the request's (the keys of its
+# `preparation` replace those keys), from its `at` on (`RequestAmended.amend`).
 AMENDED = "request-amended"
-_AMENDABLE = ("preparation", "role", "target", "posting_at", "goal", "relationship")
 
 
 @dataclass(frozen=True)
@@ -169,18 +168,10 @@ def request_as_of(
     request = next((e for e in events if e["type"] == "referral-requested"), None)
     if request is None:
         return None
-    merged = dict(request)
-    for event in events:
-        if event["type"] != AMENDED or (at is not None and micros(event["at"]) > at):
-            continue
-        for field in _AMENDABLE:
-            if field not in event:
-                continue
-            if field == "preparation":
-                merged[field] = {**(merged.get(field) or {}), **event[field]}
-            else:
-                merged[field] = event[field]
-    return MappingProxyType(merged)
+    amendments = [
+        e for e in events if e["type"] == AMENDED and (at is None or micros(e["at"]) <= at)
+    ]
+    return MappingProxyType(RequestAmended.amend(request, amendments))
 
 
 # Relationships already read, per view (a view's events do not change while it lives).

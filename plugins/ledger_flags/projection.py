@@ -88,8 +88,9 @@ def _pair(event: Mapping[str, Any], view: View) -> tuple[str | None, str | None]
     p = view.parties(event["referral"])
     if p.request is not None:
         return p.requester, p.referrer
-    request = next(
-        (e for e in view.referral_history(event["referral"]) if e["type"] == "referral-requested"),
-        None,
-    )
+    # the last request: a key requested again after a retraction has more than one
+    requests = [
+        e for e in view.referral_history(event["referral"]) if e["type"] == "referral-requested"
+    ]
+    request = requests[-1] if requests else None
     return (request["by"], request["referrer"]) if request is not None else (None, None)
