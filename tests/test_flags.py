@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from judging_story import FULL_PREPARATION, Story, day, kinds
 
 from ledger import hookimpl
@@ -361,3 +363,23 @@ def test_flags_of_other_plugins_are_listed_and_cost_reputation(cli, monkeypatch)
     [bob] = story.reputation(10, "bob")
     assert bob["as_target"]["score"] == 40
     assert bob["as_requester"]["score"] == bob["as_referrer"]["score"] == 50
+
+
+def test_the_flags_version_derives_from_the_rules_source(tmp_path: Path) -> None:
+    """No literal to forget: the stored flags are rebuilt whenever the rules' code changes."""
+    import types
+
+    from ledger_flags import judgements
+    from ledger_flags import projection as flags_projection
+
+    assert flags_projection.FlagsProjection.version == flags_projection.rules_version(
+        judgements, flags_projection
+    )
+    rules = tmp_path / "rules.py"
+    rules.write_text("LIMIT = 14\n")
+    module = types.SimpleNamespace(__file__=str(rules))
+    before = flags_projection.rules_version(module)
+    rules.write_text("LIMIT = 15\n")
+    assert flags_projection.rules_version(module) != before
+    rules.write_text("LIMIT = 14\n")
+    assert flags_projection.rules_version(module) == before
