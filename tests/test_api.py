@@ -124,6 +124,9 @@ def test_api_cli(use, cli):
     assert received == [root]  # the group `register_commands` receives
     result = CliRunner().invoke(root, ["--help"])
     assert result.exit_code == 0 and "alerts" in result.stdout
+    people(cli, "ana")
+    result = CliRunner().invoke(root, ["--db", cli.db, "export"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["handle"] == "ana"
 
 
 def test_api_get_ledger(use, cli):
