@@ -699,7 +699,9 @@ def test_api_settings(use, cli, tmp_path):
 def test_api_Settings():
     from ledger.api import Settings
 
-    default = Settings()
+    # The core declares no key of its own: the enabled plugins' declarations fill `due` in.
+    assert dict(Settings().due) == {}
+    default = Settings(due={"follow-up-overdue": 3, "thank-you-missing": 7})
     assert default.due["follow-up-overdue"] == 3
     assert default.due_micros("follow-up-overdue") == 3 * 86_400 * 1_000_000
     faster = Settings(due={**default.due, "follow-up-overdue": 0.5})
