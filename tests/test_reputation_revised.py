@@ -39,7 +39,9 @@ def assert_explained(people: list[dict[str, Any]]) -> None:
 def entries(people: list[dict[str, Any]], handle: str, role: str, word: str) -> list[Any]:
     """(points, event) of the explanation entries of HANDLE as ROLE whose reason has WORD."""
     person = next(p for p in people if p["person"] == handle)
-    return [(e["points"], e["event"]) for e in person[f"as_{role}"]["explain"] if word in e["reason"]]
+    return [
+        (e["points"], e["event"]) for e in person[f"as_{role}"]["explain"] if word in e["reason"]
+    ]
 
 
 def score(people: list[dict[str, Any]], handle: str, role: str) -> float:
@@ -189,7 +191,9 @@ def test_a_prepared_request_costs_the_referrer_nothing(cli):
     people = story.reputation(3)
     assert_explained(people)
     assert entries(people, "carol", "referrer", "lacked") == []
-    assert [p for p, _ in entries(people, "ana", "requester", "prepared the request")] == [PREPARED_REQUEST]
+    assert [p for p, _ in entries(people, "ana", "requester", "prepared the request")] == [
+        PREPARED_REQUEST
+    ]
 
 
 def test_a_request_never_passed_on_and_someone_elses_forward_cost_the_referrer_nothing(cli):
@@ -338,7 +342,9 @@ def test_honest_accounts_read_the_current_account(cli):
     before = story.reputation(2, "--known-at", declared["recorded_at"][:-1] + "0Z")
     assert entries(before, "ana", "requester", "agree") == []
     # Retracting the declaration re-derives the referral: the bonus goes.
-    story.event("event-retracted", 3, by="ana", retracts=declared["id"], reason="Mixed up", referral=None)
+    story.event(
+        "event-retracted", 3, by="ana", retracts=declared["id"], reason="Mixed up", referral=None
+    )
     assert entries(story.reputation(4), "ana", "requester", "agree") == []
 
 
@@ -460,7 +466,33 @@ def test_the_revised_entries_read_the_same_everywhere(cli):
     text = cli.ok("reputation", "carol", "--as-of", day(10)).stdout
     assert f"{PASSED_ON_UNPREPARED:+g}  introduced ana to bob in r1, though" in text
     assert f"{POOR_MATCH:+g}  bob rated ana a poor match (1/5) in r1" in text
-    assert f"{HONEST_ACCOUNT:+g}  both accounts of the tie agree (reported-to / worked-together)" in text
+    assert (
+        f"{HONEST_ACCOUNT:+g}  both accounts of the tie agree (reported-to / worked-together)"
+        in text
+    )
     table = cli.ok("reputation", "--as-of", day(10)).stdout.splitlines()
     row = next(line.split() for line in table if line.startswith("carol"))
     assert float(row[2]) == carol["as_referrer"]["score"]
+
+
+def test_the_documentation_gives_every_point_value():
+    """docs/reputation.md's tables list exactly the point values of the formula, one row each."""
+    import re
+    from pathlib import Path
+
+    import ledger_reputation.conduct as formula
+
+    doc = (Path(__file__).parent.parent / "docs" / "reputation.md").read_text(encoding="utf-8")
+    shown = [
+        int(m.group(1).replace("−", "-").replace("+", ""))
+        for m in re.finditer(r"^\| ([+−-]\d+) \|", doc, flags=re.MULTILINE)
+    ]
+    values = [
+        value
+        for name, value in vars(formula).items()
+        if name.isupper()
+        and isinstance(value, int)
+        and name not in ("BASE", "LOW", "HIGH")
+        and not name.endswith("_US")
+    ]
+    assert sorted(shown) == sorted(values)

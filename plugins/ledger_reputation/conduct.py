@@ -256,5 +256,7 @@ def _preparation(key: str, events: Sequence[Event], p: Parties, entry: Any) -> I
             reason = f"prepared the request in {key}"
             if e["type"] == AMENDED:
                 reason += " (as amended)"
-            yield entry(e, at, p.requester, "requester", "prepared-request", PREPARED_REQUEST, reason)
+            yield entry(
+                e, at, p.requester, "requester", "prepared-request", PREPARED_REQUEST, reason
+            )
             return
