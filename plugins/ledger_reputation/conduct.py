@@ -18,7 +18,7 @@ ROLES = ("requester", "referrer", "target")
 DAY_US = 86_400 * 1_000_000
 TIMELY_US = 14 * DAY_US
 
-# Good conduct (stored per referral, so it is kept incrementally).
+# Conduct in a referral (stored per referral, so it is kept incrementally); most of it raises.
 PREPARED_REQUEST = 5  # requester: the request lacks none of the preparation the contract asks
 TIMELY_FOLLOW_UP = 3  # requester: followed up with an introduced person within 14 days
 INFORMED_REFERRER = 3  # requester: told the referrer how it went (outcome or follow-up)
