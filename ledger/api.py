@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         current,
         listed,
         rows,
+        source_version,
         stored_people,
         stored_rows,
         timestamp,
@@ -107,6 +108,7 @@ _SOURCES = {
     "stored_rows": "projections",
     "stored_people": "projections",
     "timestamp": "projections",
+    "source_version": "projections",
     # views
     "View": "views",
     "Parties": "views",
@@ -158,6 +160,7 @@ __all__ = [
     "rows",
     "safe",
     "settings",
+    "source_version",
     "stored_people",
     "stored_rows",
     "time_options",

@@ -75,9 +75,7 @@ def check(
         if _known(person):
             problems.append(f"handle: person {record['handle']!r} already exists")
         elif person is not None and person.forgotten:
-            problems.append(
-                f"handle: {record['handle']!r} was forgotten and cannot be added again"
-            )
+            problems.append(f"handle: {record['handle']!r} was forgotten and cannot be added again")
         return problems
     if kind == "connection-declared":
         if record["by"] == record["with"]:
@@ -155,8 +153,7 @@ def _check_amendment(record: dict, at: int, referral: Referral) -> list[str]:
     problems = []
     if record["by"] != referral.requester:
         problems.append(
-            f"by: request-amended is by the requester ({referral.requester}), "
-            f"not {record['by']!r}"
+            f"by: request-amended is by the requester ({referral.requester}), not {record['by']!r}"
         )
     if not any(field in record for field in RequestAmended.amendable):
         problems.append(

@@ -973,6 +973,71 @@ def test_api_timestamp():
     assert timestamp(1_790_953_200_000_001) == "2026-10-02T15:00:00.000001Z"
 
 
+def test_api_source_version(use, cli, tmp_path):
+    """A version from the rules' source: edit the rules and the stored rows are rebuilt, with no
+    literal to remember to bump and no new event needed."""
+    import importlib.util
+
+    from ledger.api import Projection, hookimpl, micros, source_version, timestamp
+
+    rules = tmp_path / "debrief_rules.py"
+
+    def load(message: str) -> Any:
+        rules.write_text(f"MESSAGE = {message!r}\n")
+        spec = importlib.util.spec_from_file_location("debrief_rules", rules)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    def plugin(module: Any) -> object:
+        class Debrief(Projection):
+            name = "debriefs"
+            category = "alert"
+            version = source_version(module)
+
+            def parts(self, event: Mapping[str, Any], view: Any) -> Iterable[str]:
+                return [event["id"]] if event["type"] == "mock-interview" else []
+
+            def derive(self, part: str, view: Any) -> Iterable[Mapping[str, Any]]:
+                event = view.event(part)
+                start = timestamp(micros(event["at"]) + 86_400 * 1_000_000)
+                return [
+                    {
+                        "kind": "debrief-missing",
+                        "person": event["by"],
+                        "owed_to": event["with"],
+                        "message": module.MESSAGE,
+                        "start": start,
+                    }
+                ]
+
+        mocks = mock_plugin()
+
+        class Plugin(type(mocks)):  # type: ignore[misc]
+            @hookimpl
+            def register_projections(self) -> list[Projection]:
+                return [Debrief()]
+
+        return Plugin()
+
+    first = load("debrief owed")
+    v1 = source_version(first)
+    assert len(v1) == 16 and v1 == source_version(first)  # the same source, the same version
+    use(debriefs=plugin(first))
+    people(cli, "ana", "carol")
+    cli.record({"type": "mock-interview", "by": "ana", "with": "carol", "at": AT.format(2, "10")})
+    assert [a["message"] for a in cli.json("alerts", "--json", "--as-of", LATER)] == [
+        "debrief owed"
+    ]
+    second = load("send carol your notes")
+    assert source_version(second) != v1
+    use(debriefs=plugin(second))
+    assert [a["message"] for a in cli.json("alerts", "--json", "--as-of", LATER)] == [
+        "send carol your notes"
+    ]
+
+
 # -- views --------------------------------------------------------------------------------------
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from judging_story import FULL_PREPARATION, Story, day, kinds
 
 from ledger import hookimpl
@@ -365,21 +363,16 @@ def test_flags_of_other_plugins_are_listed_and_cost_reputation(cli, monkeypatch)
     assert bob["as_requester"]["score"] == bob["as_referrer"]["score"] == 50
 
 
-def test_the_flags_version_derives_from_the_rules_source(tmp_path: Path) -> None:
+def test_the_flags_version_derives_from_the_rules_source() -> None:
     """No literal to forget: the stored flags are rebuilt whenever the rules' code changes."""
-    import types
-
     from ledger_flags import judgements
     from ledger_flags import projection as flags_projection
+    from ledger_reputation import conduct
+    from ledger_reputation import projection as reputation_projection
 
-    assert flags_projection.FlagsProjection.version == flags_projection.rules_version(
-        judgements, flags_projection
+    from ledger.api import source_version
+
+    assert flags_projection.FlagsProjection.version == source_version(judgements, flags_projection)
+    assert reputation_projection.ConductProjection.version == source_version(
+        conduct, reputation_projection
     )
-    rules = tmp_path / "rules.py"
-    rules.write_text("LIMIT = 14\n")
-    module = types.SimpleNamespace(__file__=str(rules))
-    before = flags_projection.rules_version(module)
-    rules.write_text("LIMIT = 15\n")
-    assert flags_projection.rules_version(module) != before
-    rules.write_text("LIMIT = 14\n")
-    assert flags_projection.rules_version(module) == before

@@ -4,13 +4,11 @@ declaration gave them)."""
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
-from ledger.api import Projection, View, relationship
+from ledger.api import Projection, View, relationship, source_version
 
 from . import judgements
 from .judgements import PER_PERSON_FLAGS, REFERRAL_FLAGS, person_misrepresented, rows_of
@@ -26,19 +24,9 @@ ACROSS = (
 )
 
 
-def rules_version(*modules: object) -> str:
-    """A digest of the source of the modules that hold the rules: the flags' rules are code, so
-    any change to that code rebuilds the stored flags (a rebuild too many costs a replay's time;
-    one too few would keep rows the rules no longer give)."""
-    digest = hashlib.sha256()
-    for module in modules:
-        digest.update(Path(str(getattr(module, "__file__", ""))).read_bytes())
-    return digest.hexdigest()[:16]
-
-
 class FlagsProjection(Projection):
     name = "flags"
-    version = rules_version(judgements, sys.modules[__name__])
+    version = source_version(judgements, sys.modules[__name__])  # derives from the rules
     category = "flag"
 
     def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:

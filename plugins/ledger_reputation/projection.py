@@ -3,17 +3,19 @@ the alert and flag rows when scores are read."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ledger.api import Projection, View, relationship
+from ledger.api import Projection, View, relationship, source_version
 
+from . import conduct as conduct_rules
 from .conduct import conduct
 
 
 class ConductProjection(Projection):
     name = "reputation"
-    version = "3"  # change it whenever the rows it derives change
+    version = source_version(conduct_rules, sys.modules[__name__])  # derives from the rules
     category = "reputation"
 
     def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:
