@@ -82,15 +82,30 @@ class Referral(Aggregate, _Entries):
     def __init__(self, record: dict[str, Any]):
         self.init_entries()
         self.key: str = record["referral"]
+        self.requested(record, _micros(self.created_on))
+
+    def requested(self, record: dict[str, Any], at_us: int) -> None:
+        """A `referral-requested`: the first of the key, or one that asks again once the
+        request before it was retracted (its events stay, all of them retracted)."""
+        self.request_id: str = record["id"]
         self.requester: str = record["by"]
         self.referrer: str = record["referrer"]
         self.company: str = record["company"]
         self.requested_target: str | None = record.get("target")
-        self.requested_at: int = _micros(self.created_on)
-        self.remember(record, self.requested_at)
+        self.requested_at: int = at_us
+        self.remember(record, at_us)
 
     def apply_record(self, record: dict[str, Any], timestamp: datetime | str) -> None:
+        if record["type"] == "referral-requested":
+            self.requested(record, _micros(timestamp))
+            return
         self.remember(record, _micros(timestamp))
+
+    @property
+    def live_request(self) -> bool:
+        """Whether the referral has a live request: False once its request is retracted, when
+        the key is free to be requested again."""
+        return self.request_id not in self.retracted
 
     @property
     def target(self) -> str | None:
@@ -125,14 +140,29 @@ class Person(Aggregate, _Entries):
     def __init__(self, record: dict[str, Any]):
         self.init_entries()
         self.handle: str = record["handle"]
-        self.company: str | None = record.get("company")
         self.forgotten = False
-        self.remember(record, _micros(self.created_on))
+        self.added(record, _micros(self.created_on))
+
+    def added(self, record: dict[str, Any], at_us: int) -> None:
+        """A `person-added`: the first of the handle, or one that adds it again once the
+        `person-added` before it was retracted."""
+        self.added_id: str = record["id"]
+        self.company: str | None = record.get("company")
+        self.remember(record, at_us)
 
     def apply_record(self, record: dict[str, Any], timestamp: datetime | str) -> None:
+        if record["type"] == "person-added":
+            self.added(record, _micros(timestamp))
+            return
         self.remember(record, _micros(timestamp))
         if record["type"] == "person-forgotten":
             self.forgotten = True
+
+    @property
+    def present(self) -> bool:
+        """Whether the person is known: False once their `person-added` is retracted, when
+        the handle is free to be added again."""
+        return self.added_id not in self.retracted
 
 
 def _micros(moment: datetime | str) -> int:

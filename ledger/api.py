@@ -41,9 +41,18 @@ if TYPE_CHECKING:
         current,
         listed,
         rows,
+        source_version,
         stored_people,
         stored_rows,
         timestamp,
+    )
+    from .relationships import (
+        STRENGTH,
+        Account,
+        Relationship,
+        relationship,
+        relationships,
+        request_as_of,
     )
     from .store import ledger_event_ids
     from .testing import Cli
@@ -77,6 +86,13 @@ _SOURCES = {
     "KINDS": "kinds",
     "KIND_RANK": "kinds",
     "WEAK_KINDS": "kinds",
+    # relationship accounts
+    "STRENGTH": "relationships",
+    "Account": "relationships",
+    "Relationship": "relationships",
+    "relationship": "relationships",
+    "relationships": "relationships",
+    "request_as_of": "relationships",
     # settings
     "settings": "plugins",
     "Settings": "config",
@@ -92,6 +108,7 @@ _SOURCES = {
     "stored_rows": "projections",
     "stored_people": "projections",
     "timestamp": "projections",
+    "source_version": "projections",
     # views
     "View": "views",
     "Parties": "views",
@@ -104,7 +121,9 @@ _SOURCES = {
 __all__ = [
     "KINDS",
     "KIND_RANK",
+    "STRENGTH",
     "WEAK_KINDS",
+    "Account",
     "Cli",
     "Event",
     "ExitCode",
@@ -115,6 +134,7 @@ __all__ = [
     "Parties",
     "Projection",
     "ProjectionFailed",
+    "Relationship",
     "Row",
     "Settings",
     "State",
@@ -134,9 +154,13 @@ __all__ = [
     "listed",
     "micros",
     "parties",
+    "relationship",
+    "relationships",
+    "request_as_of",
     "rows",
     "safe",
     "settings",
+    "source_version",
     "stored_people",
     "stored_rows",
     "time_options",

@@ -380,6 +380,10 @@ class _Batch:
         # writer may commit meanwhile; the retry that follows sees it, as after a prefetch.)
         self.empty = False
         self.head = 0  # the last seq stored when this write began
+        # This batch's own events by the people they name, and the ids it retracts: what
+        # `naming` adds to the store's answer.
+        self.named: dict[str, list[str]] = {}
+        self.retracting: set[str] = set()
 
     def prefetch(self, raws: list[dict[str, Any]], *, empty: bool = False) -> None:
         """Look up in a few queries what the whole batch names (stored ids, people, referrals,
@@ -440,6 +444,22 @@ class _Batch:
                 return Located(event_id, kind, aggregate.key, None)
             return Located(event_id, kind, None, aggregate.handle)
         return None if self.empty else self.store.locate(event_id)
+
+    def naming(self, handle: str) -> list[str]:
+        found: list[str] = []
+        if not self.empty:
+            types = self.ledger.types
+            for event_id, record in self.store.records_naming(handle):
+                kind = record.get("type")
+                if kind == "event-retracted":
+                    continue
+                model = types.get(kind, Event) if isinstance(kind, str) else Event
+                if handle in (record.get(name) for name in model.people()):
+                    found.append(event_id)
+            retracted = set(self.store.retraction_times(found)) if found else set()
+            found = [i for i in found if i not in retracted]
+        found += self.named.get(handle, [])
+        return [i for i in found if i not in self.retracting]
 
     def _aggregate_of(self, event_id: str) -> tuple[str, str] | None:
         """The aggregate of an event already recorded, as `Event.aggregate` gives it."""
@@ -554,6 +574,13 @@ class _Batch:
                 raise LedgerError(f"refused by plugin {plugin_name!r}: {reason}")
 
         domain_event, self.located[event_id] = self._apply(type(event), sealed, at)
+        if record["type"] == "event-retracted":
+            self.retracting.add(record["retracts"])
+        else:
+            for name in event.people():
+                handle = record.get(name)
+                if isinstance(handle, str):
+                    self.named.setdefault(handle, []).append(event_id)
         recorded_at = None
         if restore and "recorded_at" in envelope:
             recorded_at = parse_timestamp(str(envelope["recorded_at"]))
@@ -587,7 +614,11 @@ class _Batch:
         problems = []
         for name in model.handles:
             handle = raw.get(name)
-            if isinstance(handle, str) and HANDLE_RE.match(handle) and self.person(handle) is None:
+            if (
+                isinstance(handle, str)
+                and HANDLE_RE.match(handle)
+                and not _present(self.person(handle))
+            ):
                 problems.append(f"{name}: unknown person {handle!r}")
         key = raw.get("referral")
         if (
@@ -595,7 +626,7 @@ class _Batch:
             and raw.get("type") != "referral-requested"
             and isinstance(key, str)
             and HANDLE_RE.match(key)
-            and self.referral(key) is None
+            and not _has_request(self.referral(key))
         ):
             problems.append(f"referral: unknown referral {key!r}")
         return problems
@@ -766,7 +797,11 @@ class _Batch:
             raise LedgerError(f"{record['type']}: no referral or person to record it on")
         kind, key = owner
         aggregate: Referral | Person | None
-        if model.creates is not None:  # the event starts its aggregate
+        existing = self.referral(key) if kind == "referral" else self.person(key)
+        # The event starts its aggregate; or it asks again for a key (adds again a handle)
+        # whose first request (person-added) was retracted, and is recorded on the aggregate
+        # that exists, which it starts anew (`Referral.requested`, `Person.added`).
+        if model.creates is not None and existing is None:
             if kind == "referral":
                 aggregate = Referral._create(
                     Referral.Created, id=referral_id(key), record=record, timestamp=at
@@ -778,7 +813,7 @@ class _Batch:
                 )
                 self.people[key] = aggregate
         else:
-            aggregate = self.referral(key) if kind == "referral" else self.person(key)
+            aggregate = existing
             if aggregate is None:
                 raise LedgerError(f"{record['type']}: no referral or person to record it on")
             # What `trigger_event` does, without its checks of the class (its topic is
@@ -794,6 +829,14 @@ class _Batch:
             return domain_event, aggregate
         (domain_event,) = aggregate.collect_events()
         return domain_event, aggregate
+
+
+def _has_request(referral: Referral | None) -> bool:
+    return referral is not None and referral.live_request
+
+
+def _present(person: Person | None) -> bool:
+    return person is not None and person.present
 
 
 def _same_value(stored: Any, given: Any) -> bool:

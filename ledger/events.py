@@ -10,7 +10,7 @@ import functools
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -361,6 +361,66 @@ class ReferralRequested(Event):
         )
 
 
+class RequestAmended(Event):
+    """The requester changes their request: each field given replaces the request's (the keys
+    of `preparation` replace those keys of the request's preparation), from the amendment's
+    `at` on. The rules that need the referral (only the requester, not once closed, `target`
+    only before an introduction) are in `rules.py`."""
+
+    type: Literal["request-amended"]
+    referral: Handle
+    by: Handle
+    preparation: Preparation | None = None
+    role: Text | None = None
+    target: Handle | None = None
+    posting_at: Day | None = None
+    goal: Text | None = None
+    relationship: Kind | None = None
+    handles: ClassVar[tuple[str, ...]] = ("by", "target")
+    personal: ClassVar[tuple[str, ...]] = ReferralRequested.personal
+    # The fields an amendment may give, each replacing the request's.
+    amendable: ClassVar[tuple[str, ...]] = (
+        "preparation",
+        "role",
+        "target",
+        "posting_at",
+        "goal",
+        "relationship",
+    )
+
+    @classmethod
+    def amend(
+        cls, request: Mapping[str, Any], amendments: Iterable[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """The request (a record) with these amendments applied in the order given; the
+        request's own fields (`id`, `at`, `seq`, ...) are kept."""
+        merged = dict(request)
+        for amendment in amendments:
+            for field in cls.amendable:
+                if field not in amendment:
+                    continue
+                if field == "preparation":
+                    merged[field] = {**(merged.get(field) or {}), **amendment[field]}
+                else:
+                    merged[field] = amendment[field]
+        return merged
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        changed = []
+        for field in cls.amendable:
+            value = record.get(field)
+            if value is None:
+                continue
+            if field == "preparation":
+                changed.append("preparation (" + ", ".join(value) + ")")
+            elif field in ("target", "posting_at", "relationship"):
+                changed.append(f"{field} {value}")
+            else:
+                changed.append(field)
+        return f"{record['by']} amended the request: " + ", ".join(changed)
+
+
 class RequestVetted(Event):
     type: Literal["request-vetted"]
     referral: Handle
@@ -554,6 +614,7 @@ CORE_TYPES: dict[str, type[Event]] = {
         PersonAdded,
         ConnectionDeclared,
         ReferralRequested,
+        RequestAmended,
         RequestVetted,
         IntroductionMade,
         ResumeForwarded,

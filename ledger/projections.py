@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any
 
@@ -267,6 +268,16 @@ def _catch_up(
     if caught >= ANALYZE_AFTER:
         store.analyze(("rl_rows",))  # as after a large import: the planner's statistics
     return done
+
+
+def source_version(*modules: object) -> str:
+    """A projection version that derives from its rules: a digest of the source files of the
+    modules holding them. Any change to that code rebuilds the stored rows (a rebuild too many
+    costs a replay's time; one too few would keep rows the rules no longer give)."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(str(getattr(module, "__file__", ""))).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def kept_version(ledger: Ledger, projection: Projection) -> str:

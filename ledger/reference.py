@@ -197,9 +197,13 @@ def render_events() -> str:
 
 def render_kinds() -> str:
     from .kinds import KINDS, WEAK_KINDS
+    from .relationships import STRENGTH
 
-    rows = [(_code(kind), "yes" if kind in WEAK_KINDS else "no") for kind in KINDS]
-    return "The `kind` of a relationship, weakest first:\n\n" + _table(("kind", "weak tie"), rows)
+    rows = [
+        (_code(kind), "yes" if kind in WEAK_KINDS else "no", str(STRENGTH[kind])) for kind in KINDS
+    ]
+    header = "The `kind` of a relationship, and its strength rank (to compare accounts):\n\n"
+    return header + _table(("kind", "weak tie", "strength rank"), rows)
 
 
 # --- the command line ------------------------------------------------------------------------

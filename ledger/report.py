@@ -140,7 +140,10 @@ def _name(audit: Audit, handle: str | None) -> str:
 
 
 def _header(audit: Audit) -> str:
-    request = next((e for e in audit.events if e["type"] == "referral-requested"), None)
+    # the live request (one retracted earlier and asked again leaves two)
+    requests = [e for e in audit.events if e["type"] == "referral-requested"]
+    request = next((e for e in reversed(requests) if not e.get("retracted")), None)
+    request = request or (requests[-1] if requests else None)
     company = f" at {_e(request.get('company'))}" if request else ""
     view = f"As of {_e(short(audit.as_of))}"
     if audit.known_at is not None:

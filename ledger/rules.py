@@ -6,18 +6,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .aggregates import Person, Referral
-from .events import Event, parse_timestamp, to_micros
+from .events import Event, RequestAmended, parse_timestamp, to_micros
 
 # After a referral is closed, only these may happen (at or after the close).
 AFTER_CLOSE = frozenset(
     {"thank-you-sent", "follow-up-sent", "feedback-given", "outcome-reported", "event-retracted"}
 )
-# Retracting these would leave other events without their subject; correct them otherwise.
+# These are never retracted. A `referral-requested` or a `person-added` is, while nothing
+# live depends on it (`_check_retraction`).
 NOT_RETRACTABLE = {
     "event-retracted": "a retraction cannot itself be retracted",
     "person-forgotten": "forgetting a person cannot be undone",
-    "person-added": "a person cannot be retracted (use `forget` to erase their data)",
-    "referral-requested": "a request cannot be retracted (close the referral instead)",
 }
 
 
@@ -38,6 +37,11 @@ class Context(Protocol):
 
     def locate(self, event_id: str) -> Located | None: ...
 
+    def naming(self, handle: str) -> list[str]:
+        """The ids of the live events (retractions aside) that name this person in any of
+        their people fields, their `person-added` included."""
+        ...
+
 
 def check(
     event: Event, ctx: Context, record: dict[str, Any] | None = None, at_us: int | None = None
@@ -54,14 +58,24 @@ def check(
 
     for field in event.handles:
         handle = record.get(field)
-        if handle is not None and ctx.person(handle) is None:
+        if handle is None:
+            continue
+        person = ctx.person(handle)
+        # A person whose `person-added` was retracted can still be forgotten: the retracted
+        # event keeps their name until they are.
+        if kind == "person-forgotten" and field == "handle" and person is not None:
+            continue
+        if not _known(person):
             problems.append(
                 f"{field}: unknown person {handle!r} (add them with person-added first)"
             )
 
     if kind == "person-added":
-        if ctx.person(record["handle"]) is not None:
+        person = ctx.person(record["handle"])
+        if _known(person):
             problems.append(f"handle: person {record['handle']!r} already exists")
+        elif person is not None and person.forgotten:
+            problems.append(f"handle: {record['handle']!r} was forgotten and cannot be added again")
         return problems
     if kind == "connection-declared":
         if record["by"] == record["with"]:
@@ -80,6 +94,8 @@ def check(
     if key is None:  # a plugin's event type that is not about a referral
         return problems
     referral = ctx.referral(key)
+    if referral is not None and not referral.live_request:
+        referral = None  # its request was retracted: the key is free again
     if kind == "referral-requested":
         if referral is not None:
             problems.append(f"referral: {key!r} already exists")
@@ -93,7 +109,15 @@ def check(
     if referral is None:
         problems.append(f"referral: unknown referral {key!r}")
         return problems
-    return problems + _check_referral_event(record, kind, at, referral)
+    problems += _check_referral_event(record, kind, at, referral)
+    if kind == "request-amended":
+        problems += _check_amendment(record, at, referral)
+    return problems
+
+
+def _known(person: Person | None) -> bool:
+    """Whether the person exists: added, and their `person-added` not retracted."""
+    return person is not None and person.present
 
 
 def to_micros_str(at: str) -> int:
@@ -125,6 +149,32 @@ def _check_referral_event(record: dict, kind: str, at: int, referral: Referral) 
     return problems
 
 
+def _check_amendment(record: dict, at: int, referral: Referral) -> list[str]:
+    problems = []
+    if record["by"] != referral.requester:
+        problems.append(
+            f"by: request-amended is by the requester ({referral.requester}), not {record['by']!r}"
+        )
+    if not any(field in record for field in RequestAmended.amendable):
+        problems.append(
+            "request-amended needs at least one of: " + ", ".join(RequestAmended.amendable)
+        )
+    if record.get("preparation") == {}:
+        problems.append("preparation: give at least one of its keys to amend")
+    target = record.get("target")
+    if target is not None:
+        if any(e["at"] <= at for e in referral.live_of("introduction-made")):
+            problems.append(
+                "target: the target can be amended only before an introduction "
+                "(this referral was introduced at or before this amendment)"
+            )
+        if target in (referral.requester, referral.referrer):
+            problems.append(
+                "target: the target must be someone other than the requester and the referrer"
+            )
+    return problems
+
+
 def _check_retraction(record: dict, at: int, ctx: Context) -> list[str]:
     target = ctx.locate(record["retracts"])
     if target is None:
@@ -142,6 +192,22 @@ def _check_retraction(record: dict, at: int, ctx: Context) -> list[str]:
     if owner is not None:
         if record["retracts"] in owner.retracted:
             problems.append(f"retracts: event {record['retracts']!r} is already retracted")
+        elif target.type == "referral-requested" and isinstance(owner, Referral):
+            others = [i for i, _ in owner.live() if i != record["retracts"]]
+            if others:
+                problems.append(
+                    f"retracts: a request cannot be retracted while its referral has "
+                    f"{len(others)} other live event(s); retract them first, or close the "
+                    "referral instead"
+                )
+        elif target.type == "person-added" and isinstance(owner, Person):
+            others = [i for i in ctx.naming(owner.handle) if i != record["retracts"]]
+            if others:
+                problems.append(
+                    f"retracts: a person cannot be retracted while {len(others)} live "
+                    f"event(s) name {owner.handle!r}; retract them first, or use `forget` "
+                    "to erase their data"
+                )
         referral = owner if isinstance(owner, Referral) else None
         if referral is not None and referral.requested_at > at:
             problems.append(f"at: {record['at']} is earlier than the referral was requested")

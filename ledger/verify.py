@@ -327,7 +327,6 @@ class Checker:
         kind = record.get("type")
         event_id = str(record.get("id"))
         model = read_without_plugins(kind)
-        created = model.creates is not None
         owner = model.aggregate(record, lambda retracted: self.origin_of.get(str(retracted)))
         if owner is None:
             if kind == "event-retracted":
@@ -344,6 +343,9 @@ class Checker:
             self.problem(seq, "stored under another referral or person than its content names")
             return
         known = self.versions.get(origin, 0)
+        # A request (person-added) starts its aggregate, unless it asks again for a key
+        # (adds a handle again) after the first was retracted: then it is recorded on it.
+        created = model.creates is not None and known == 0
         if version != known + 1:
             self.problem(seq, f"version {version} of its referral or person, expected {known + 1}")
         self.versions[origin] = max(version, known)

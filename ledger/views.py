@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .app import freeze
-from .events import parse_timestamp, to_micros
+from .events import RequestAmended, parse_timestamp, to_micros
 from .privacy import unseal_value
 
 if TYPE_CHECKING:
@@ -62,13 +62,20 @@ class Parties:
 
 
 def parties(events: Sequence[Mapping[str, Any]]) -> Parties:
-    """The roles in a referral's live events (sorted by `at`): the target is the request's,
-    else the first introduction's `to`."""
+    """The roles in a referral's live events (sorted by `at`): the target is the request's (as
+    its last amendment that names one has it, from that amendment's `at`), else the first
+    introduction's `to`. `request` is the request as amended by every amendment."""
     request = next((e for e in events if e["type"] == "referral-requested"), None)
     if request is None:
         return Parties(None, None, None, None, None)
+    amendments = [e for e in events if e["type"] == "request-amended"]
     target = request.get("target")
     since: int | None = micros(request["at"])
+    for amendment in amendments:
+        if amendment.get("target") is not None:
+            target, since = amendment["target"], micros(amendment["at"])
+    if amendments:
+        request = freeze(RequestAmended.amend(request, amendments))
     if target is None:
         intro = next((e for e in events if e["type"] == "introduction-made"), None)
         target = intro["to"] if intro is not None else None
@@ -266,12 +273,14 @@ class View:
         return self._read(self.store.referral_events(key), live=False)
 
     def person(self, handle: str) -> Mapping[str, Any] | None:
-        """The person's `person-added` event (with `forgotten: true` once forgotten), or None."""
+        """The person's live `person-added` event (with `forgotten: true` once forgotten), or
+        None. (A handle whose `person-added` was retracted and that was added again has one
+        live `person-added`: the last.)"""
         if handle not in self._people:
             rows = self._events(
-                self.store.person_events(handle, ("person-added", "person-forgotten")), live=False
+                self.store.person_events(handle, ("person-added", "person-forgotten"))
             )
-            added = next((e for e in rows if e["type"] == "person-added"), None)
+            added = next((e for e in reversed(rows) if e["type"] == "person-added"), None)
             if added is not None and any(e["type"] == "person-forgotten" for e in rows):
                 added = freeze({**added, "forgotten": True})
             self._people[handle] = added

@@ -148,18 +148,21 @@ def test_the_demo_tells_its_tale(sqlite_cli, tmp_path):
         assert {
             ("stranger-forward", "ivan-umbrella", "jules"),
             ("misrepresented-relationship", "maya-hooli", "maya"),
-            ("misrepresented-relationship", None, "maya"),
             ("referrer-does-not-know-work", "dan-globex", "erin"),
             ("slow-follow-up", "dan-globex", "dan"),
         } <= flags
         assert not any(f["referral"] in ("ana-acme", "gina-initech") for f in shown["flags"])
+        # Maya's request says `worked-together`: her declared `friend` is no longer her current
+        # account, so it is not compared (0.2); nor is a request never introduced unprepared.
+        assert ("misrepresented-relationship", None, "maya") not in flags
+        assert ("unprepared-request", "maya-hooli", "maya") not in flags
     if shown["reputation"] is not None:
         assert {r["person"] for r in shown["reputation"]} >= {"ana", "carol", "bob", "dan"}
 
 
 def test_the_demo_text(sqlite_cli, tmp_path):
     out = sqlite_cli.ok("demo", "--db-file", str(tmp_path / "demo.db")).stdout
-    assert "61 event(s) recorded" in out
+    assert "62 event(s) recorded" in out
     assert "Referrals:" in out
     assert re.search(r"^maya-hooli +needs-preparation +Hooli +maya +omar", out, re.MULTILINE)
     for name in ("alerts", "flags", "reputation"):
@@ -173,7 +176,7 @@ def test_the_demo_defaults_to_a_file_in_the_current_directory(sqlite_cli, tmp_pa
     sqlite_cli.ok("demo")
     sqlite_cli.ok("demo")
     assert (tmp_path / "referral-ledger-demo.db").exists()
-    assert len(Cli(str(tmp_path / "referral-ledger-demo.db")).export()) == 61
+    assert len(Cli(str(tmp_path / "referral-ledger-demo.db")).export()) == 62
 
 
 def test_the_demo_never_replaces_a_file_that_is_not_a_demo(sqlite_cli, tmp_path):
@@ -190,10 +193,10 @@ def test_the_demo_never_replaces_a_file_that_is_not_a_demo(sqlite_cli, tmp_path)
 
 def test_the_demo_into_a_ledger_named_by_db(cli):
     shown = cli.json("demo", "--into-ledger", "--json")
-    assert shown["stored"] == 61
+    assert shown["stored"] == 62
     again = cli.json("demo", "--into-ledger", "--json")
-    assert (again["stored"], again["unchanged"]) == (0, 61)
-    assert len(cli.export()) == 61
+    assert (again["stored"], again["unchanged"]) == (0, 62)
+    assert len(cli.export()) == 62
 
 
 def test_the_demo_never_writes_the_default_ledger(sqlite_cli):

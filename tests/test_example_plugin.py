@@ -105,6 +105,16 @@ def test_its_event_type_round_trips_through_export_import_and_verify(coffee, cli
 
 def test_its_alert_and_flag_appear_with_the_built_in_ones(coffee, cli):
     chat, request = story(cli)
+    # Introduced unprepared: the built-in flags judge a request at its first introduction.
+    cli.record(
+        {
+            "type": "introduction-made",
+            "referral": "ana-acme",
+            "by": "carol",
+            "to": "bob",
+            "at": AT.format(3, "09"),
+        }
+    )
     alerts = cli.json("alerts", "--json", "--as-of", "2026-10-20T00:00:00Z")
     kinds = {a["kind"] for a in alerts}
     assert {"coffee-chat-thanks-missing", "request-unanswered"} <= kinds

@@ -24,19 +24,35 @@ def test_weak_tie_an_introduction_through_a_linkedin_contact(cli):
     story.vet(1, relationship="linkedin-only")
     assert story.flags(1.5) == []
     intro = story.introduce(2)
-    [flag] = story.flags(3)
-    assert (flag["kind"], flag["referral"], flag["person"]) == ("weak-tie", "r1", "ana")
+    flags = story.flags(3)
+    # Carol also vouched for Ana's work on a LinkedIn link alone (0.2's
+    # referrer-does-not-know-work).
+    assert kinds(flags) == {
+        ("weak-tie", "r1", "ana"),
+        ("referrer-does-not-know-work", "r1", "carol"),
+    }
+    [flag] = [f for f in flags if f["kind"] == "weak-tie"]
     assert intro["id"] in flag["evidence"]
-    assert "weak tie" in flag["message"]
+    assert "weak tie" in flag["message"] and "'linkedin-only'" in flag["message"]
 
 
 def test_weak_tie_when_the_referrer_never_said_how_they_know_the_requester(cli):
+    # 0.1 flagged this even when Carol had vetted with knows_work: true; now only a referrer
+    # who said nothing at all, neither the relationship nor that they know the work.
+    story = Story(cli)
+    story.request(0)
+    forward = story.event("resume-forwarded", 2, by="carol", to="bob")
+    flagged = [f for f in story.flags(3) if f["kind"] == "weak-tie"]
+    assert len(flagged) == 1 and "never said" in flagged[0]["message"]
+    assert flagged[0]["evidence"] == [forward["id"]]
+
+
+def test_no_weak_tie_when_the_silent_referrer_vouched_for_the_work(cli):
     story = Story(cli)
     story.request(0)
     story.event("request-vetted", 1, by="carol", decision="accept", knows_work=True)
     story.event("resume-forwarded", 2, by="carol", to="bob")
-    flagged = [f for f in story.flags(3) if f["kind"] == "weak-tie"]
-    assert len(flagged) == 1 and "never said" in flagged[0]["message"]
+    assert story.flags(3) == []
 
 
 def test_no_weak_tie_when_both_know_each_other_well(cli):
@@ -51,11 +67,13 @@ def test_no_weak_tie_when_both_know_each_other_well(cli):
 def test_unprepared_request_names_what_it_lacks(cli):
     story = Story(cli)
     request = story.request(0, preparation={"researched_company": True, "questions": [""]})
-    [flag] = story.flags(0)
+    story.vet(1)
+    intro = story.introduce(2)
+    [flag] = story.flags(2)
     assert (flag["kind"], flag["person"], flag["evidence"]) == (
         "unprepared-request",
         "ana",
-        [request["id"]],
+        [request["id"], intro["id"]],
     )
     for lack in (
         "research on the person",
@@ -65,8 +83,8 @@ def test_unprepared_request_names_what_it_lacks(cli):
     ):
         assert lack in flag["message"]
     assert "research on the company" not in flag["message"]
-    # Before the request happened there was nothing to flag.
-    assert story.flags(-1) == []
+    # 0.2 judges the request at its first introduction: before it there is nothing to flag.
+    assert story.flags(1.9) == []
 
 
 def test_a_prepared_request_without_a_role_needs_no_qualifications(cli):
@@ -172,7 +190,8 @@ def test_a_connection_at_the_company_before_the_posting_is_networking_in_time(cl
 
 def test_a_connection_declared_after_the_request_ends_the_flag_from_then_on(cli):
     story = Story(cli)
-    story.request(0, posting_at="2026-09-10")  # day 9
+    # Eve (at no company) is the referrer: Ana's account of Carol, who is at Acme, would count.
+    story.request(0, posting_at="2026-09-10", referrer="eve")  # day 9
     story.declare("ana", "bob", "acquaintance", 4)
     assert kinds(story.flags(2)) == {("last-minute-networking", "r1", "ana")}
     assert story.flags(5) == []
@@ -186,17 +205,18 @@ def test_stranger_forward_by_someone_who_does_not_know_the_requester(cli):
     flagged = [f for f in story.flags(3) if f["kind"] == "stranger-forward"]
     assert len(flagged) == 1
     assert flagged[0]["person"] == "dan" and flagged[0]["evidence"][0] == forward["id"]
-    assert "no declared relationship" in flagged[0]["message"]
+    assert "neither has said how they know the other" in flagged[0]["message"]
 
 
-def test_stranger_forward_by_the_referrer_before_any_introduction(cli):
+def test_a_referrer_sending_the_resume_instead_of_an_introduction_is_no_stranger(cli):
+    # 0.1 called this a stranger-forward ("made no introduction first"); 0.2 judges only
+    # forwarders who are none of the three parties.
+    # Carol gave no account of how she knows Ana, but vouched for her work.
     story = Story(cli)
-    story.request(0)
-    story.vet(1)
+    story.request(0, relationship=None)
+    story.event("request-vetted", 1, by="carol", decision="accept", knows_work=True)
     story.event("resume-forwarded", 2, by="carol", to="bob")
-    flagged = [f for f in story.flags(3) if f["kind"] == "stranger-forward"]
-    assert [(f["person"], f["role"]) for f in flagged] == [("carol", "referrer")]
-    assert "made no introduction" in flagged[0]["message"]
+    assert story.flags(3) == []
 
 
 def test_forwarding_after_introducing_someone_you_know_is_fine(cli):
@@ -284,8 +304,10 @@ def test_a_retracted_declaration_stops_counting(cli):
 def test_filters_and_refusals(cli):
     story = Story(cli)
     story.request(0, relationship="linkedin-only", preparation={})
+    story.introduce(1)
     story.referral = "r2"
     story.request(0, by="eve", preparation={})
+    story.introduce(1)
     assert {f["referral"] for f in story.flags(1)} == {"r1", "r2"}
     assert {f["referral"] for f in story.flags(1, "--referral", "r2")} == {"r2"}
     assert {f["person"] for f in story.flags(1, "--person", "eve")} == {"eve"}
@@ -339,3 +361,18 @@ def test_flags_of_other_plugins_are_listed_and_cost_reputation(cli, monkeypatch)
     [bob] = story.reputation(10, "bob")
     assert bob["as_target"]["score"] == 40
     assert bob["as_requester"]["score"] == bob["as_referrer"]["score"] == 50
+
+
+def test_the_flags_version_derives_from_the_rules_source() -> None:
+    """No literal to forget: the stored flags are rebuilt whenever the rules' code changes."""
+    from ledger_flags import judgements
+    from ledger_flags import projection as flags_projection
+    from ledger_reputation import conduct
+    from ledger_reputation import projection as reputation_projection
+
+    from ledger.api import source_version
+
+    assert flags_projection.FlagsProjection.version == source_version(judgements, flags_projection)
+    assert reputation_projection.ConductProjection.version == source_version(
+        conduct, reputation_projection
+    )

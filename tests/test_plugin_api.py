@@ -1,11 +1,14 @@
 """The plugin API: every hook, read-only events, isolation of a broken plugin, `plugins --json`.
 
 Each hook has a test named `test_hook_<hook>...` (a meta-test below checks it), and every hook
-is documented in docs/plugins.md (another checks that).
+is documented in docs/plugins.md (another checks that). Likewise every name of `ledger.api` is
+described in the guide's table, used in one of the guide's Python examples of that section, and
+has a `test_api_<name>` test (tests/test_api.py).
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import os
@@ -633,9 +636,7 @@ def test_every_hook_is_documented_in_the_guide():
 def test_every_name_in_ledger_api_is_documented_in_the_guide():
     import ledger.api
 
-    guide = (ROOT / "docs" / "plugins.md").read_text()
-    section = guide[guide.index("## The API: `ledger.api`") :]
-    section = section[: section.index("\n## ", 1)]
+    section = api_section()
     assert len(ledger.api.__all__) >= 30
     missing = [name for name in ledger.api.__all__ if f"\n| `{name}` | " not in section]
     assert not missing, f"names of ledger.api not described in docs/plugins.md: {missing}"
@@ -651,3 +652,59 @@ def test_every_hook_has_a_test_of_its_own():
         if not re.search(rf"^def test_hook_{name}\w*\(", tests, re.MULTILINE)
     ]
     assert not missing, f"hooks without a test_hook_<name> test: {missing}"
+
+
+def api_section() -> str:
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    section = guide[guide.index("## The API: `ledger.api`") :]
+    return section[: section.index("\n## ", 1)]
+
+
+PYTHON_BLOCK = re.compile(r"^```python[^\n]*\n(.*?)^```\s*$", re.DOTALL | re.MULTILINE)
+
+
+def used_names(code: str) -> set[str]:
+    """The names a piece of Python uses (reads, calls, subclasses, annotates with), as
+    `name` or `module.name`: importing a name does not count as an example of it."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+    return found
+
+
+def test_every_name_in_ledger_api_has_an_example_in_the_guide():
+    """An example is Python code in the API section that uses the name (not only imports it);
+    every Python block of that section must be valid Python."""
+    import ledger.api
+
+    blocks = PYTHON_BLOCK.findall(api_section())
+    assert len(blocks) >= 5
+    used: set[str] = set()
+    for block in blocks:
+        try:
+            used |= used_names(block)
+        except SyntaxError as exc:
+            pytest.fail(f"a Python example of docs/plugins.md does not parse: {exc}\n{block}")
+    missing = [name for name in ledger.api.__all__ if name not in used]
+    assert not missing, f"names of ledger.api without an example in docs/plugins.md: {missing}"
+
+
+def test_used_names_counts_uses_not_imports():
+    code = "from ledger.api import rows, View\nimport ledger.api\nledger.api.listed(x)\nView(l)\n"
+    assert used_names(code) >= {"listed", "View", "ledger"}
+    assert "rows" not in used_names(code)
+
+
+def test_every_name_in_ledger_api_has_a_test_of_its_own():
+    import ledger.api
+
+    tests = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
+    missing = [
+        name
+        for name in ledger.api.__all__
+        if not re.search(rf"^def test_api_{name}\(", tests, re.MULTILINE)
+    ]
+    assert not missing, f"names of ledger.api without a test_api_<name> test: {missing}"

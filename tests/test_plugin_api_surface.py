@@ -160,7 +160,7 @@ def test_the_api_uses_what_the_plugins_use():
                 used.update(a.name for a in node.names)
     assert used - set(ledger.api.__all__) == set()
     assert {"get_ledger", "emit_json_array", "safe", "time_options", "Projection", "View"} <= used
-    assert {"rows", "listed", "Row", "KIND_RANK", "parties", "LedgerError", "Cli"} <= used
+    assert {"rows", "listed", "Row", "parties", "LedgerError", "Cli", "request_as_of"} <= used
 
 
 def _imported(code: str) -> set[str]:

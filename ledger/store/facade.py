@@ -550,6 +550,23 @@ class Store:
                 found.setdefault(row["actor"], []).append(self._stored(row))
         return found
 
+    def records_naming(self, handle: str) -> list[tuple[str, dict[str, Any]]]:
+        """(id, stored record) of every event that may name this person, in `seq` order: those
+        filed under them, those with or to them, and every event of a referral that mentions
+        them (a superset: the caller reads the record's people fields). The records are as
+        stored, personal values sealed: handles never are. Read when a `person-added` is
+        retracted, rarely enough that the scan of the log for `other` is fine."""
+        with self.read() as cur:
+            rows = cur.all(
+                "SELECT l.event_id, s.state FROM {p}rl_log l JOIN {events} s "
+                "ON s.originator_id = l.originator_id "
+                "AND s.originator_version = l.originator_version "
+                "WHERE l.actor = ? OR l.other = ? OR l.referral IN "
+                "(SELECT referral FROM {p}rl_mentions WHERE handle = ?) ORDER BY l.seq",
+                (handle, handle, handle),
+            )
+        return [(row["event_id"], orjson.loads(bytes(row["state"]))["record"]) for row in rows]
+
     def referrals_of(self, handle: str) -> list[str]:
         with self.read() as cur:
             rows = cur.all("SELECT referral FROM {p}rl_mentions WHERE handle = ?", (handle,))
@@ -571,11 +588,13 @@ class Store:
         return found
 
     def referral_keys(self) -> list[str]:
+        """Every referral's key once, in the order it was first requested (a key requested
+        again after its request was retracted is not repeated)."""
         with self.read() as cur:
             rows = cur.all(
                 "SELECT referral FROM {p}rl_log WHERE type = 'referral-requested' ORDER BY seq"
             )
-        return [row["referral"] for row in rows]
+        return list(dict.fromkeys(row["referral"] for row in rows))
 
     def raw_rows(self, *, after: int = 0, page: int = PAGE) -> Iterator[Any]:
         """Stored rows exactly as they are, for `verify`: every row, whatever it holds."""

@@ -97,7 +97,11 @@ def stage(events: Sequence[Mapping[str, Any]]) -> str:
 
 def summarize(events: Sequence[Mapping[str, Any]], *, retracted: int = 0) -> Summary | None:
     """The state of one referral from its live events (sorted by `at`); None without a request."""
-    request = next((e for e in events if e["type"] == "referral-requested"), None)
+    # Imported here: `--help` loads this module, and the request's model is pydantic's.
+    from ledger.api import request_as_of
+
+    # The request as its amendments have it (their fields replace the request's).
+    request = request_as_of(events)
     if request is None:
         return None
     target = request.get("target")

@@ -1,7 +1,8 @@
-"""The contract's eight ways networking goes bad, as pure functions over a `View`.
+"""The contract's ways networking goes bad (0.2 rules), as pure functions over a `View`.
 
 Each flag is a timeline in world time: a list of (start, row or None) changes, so the stored
-rows answer any `--as-of` and never show evidence that had not happened yet.
+rows answer any `--as-of` and never show evidence that had not happened yet. Every rule that
+reads a relationship reads it through `ledger.api.relationship`: the current accounts.
 """
 
 from __future__ import annotations
@@ -9,12 +10,38 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ledger.api import KIND_RANK, WEAK_KINDS, Parties, View, micros, timestamp
+from ledger.api import (
+    Account,
+    Parties,
+    Relationship,
+    View,
+    micros,
+    parties,
+    relationship,
+    relationships,
+    request_as_of,
+    timestamp,
+)
 
 Event = Mapping[str, Any]
 DAY_US = 86_400 * 1_000_000
 FOURTEEN_DAYS = 14 * DAY_US  # fixed by the contract
+THIRTY_DAYS = 30 * DAY_US  # fixed by the contract
 Change = tuple[int, dict[str, Any] | None]
+HANDOVERS = ("introduction-made", "resume-forwarded")
+
+# Every kind this plugin raises, with whose conduct it is about (docs/reference.md lists them).
+FLAG_KINDS = {
+    "weak-tie": "requester",
+    "unprepared-request": "requester",
+    "slow-follow-up": "requester",
+    "referrer-left-uninformed": "requester",
+    "last-minute-networking": "requester",
+    "stranger-forward": "the forwarder",
+    "referrer-does-not-know-work": "referrer",
+    "misrepresented-relationship": "the one with the stronger account",
+    "multiple-referrers-same-target": "requester",
+}
 
 
 def _flag(
@@ -57,52 +84,48 @@ def rows_of(timeline: Sequence[Change]) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def _upto(events: Sequence[Event], at: int) -> list[Event]:
-    return [e for e in events if micros(e["at"]) <= at]
+def _first_handover(p: Parties, events: Sequence[Event]) -> Event | None:
+    """The referral's first introduction or forward by someone other than the requester (a
+    requester passing on their own resume hands nothing over for anyone)."""
+    return next((e for e in events if e["type"] in HANDOVERS and e.get("by") != p.requester), None)
 
 
-def _accounts(
-    view: View, p: Parties, other: str, events: Sequence[Event], at: int
-) -> list[tuple[str, str, str]]:
-    """Accounts, known at world time `at`, of how `other` knows the requester:
-    (who gave it, kind, event id)."""
-    assert p.requester is not None and p.request is not None
-    found = [
-        (d["by"], d["kind"], d["id"])
-        for d in _upto(view.declarations_between(p.requester, other), at)
-    ]
-    if other == p.referrer:
-        if p.request.get("relationship"):
-            found.append((p.requester, p.request["relationship"], p.request["id"]))
-        for vetting in _upto(events, at):
-            if vetting["type"] == "request-vetted" and vetting.get("relationship"):
-                found.append((other, vetting["relationship"], vetting["id"]))
-    return found
+def _handed_over(event: Event, requester: str) -> str:
+    if event["type"] == "introduction-made":
+        return f"{event['by']} introduced {requester} to {event['to']}"
+    return f"{event['by']} forwarded {requester}'s resume to {event['to']}"
 
 
-def weak_tie(key: str, view: View, p: Parties, events: Sequence[Event]) -> list[Change]:
+def _quoted(account: Account) -> str:
+    return f"{account.by} calls it '{account.kind}'"
+
+
+def weak_tie(
+    key: str, view: View, p: Parties, events: Sequence[Event], rel: Relationship
+) -> list[Change]:
     assert p.requester is not None and p.referrer is not None
-    for event in events:
-        if event["type"] not in ("introduction-made", "resume-forwarded"):
-            continue
-        at = micros(event["at"])
-        accounts = _accounts(view, p, p.referrer, events, at)
-        weak = [a for a in accounts if a[1] in WEAK_KINDS]
-        silent = not any(who == p.referrer for who, _, _ in accounts)
-        if not weak and not silent:
-            continue
-        if weak:
-            why = f"{p.referrer} and {p.requester} are only a weak tie ({weak[0][1]})"
-        else:
-            why = f"{p.referrer} never said how they know {p.requester}"
-        if event["type"] == "introduction-made":
-            what = f"{p.requester} was introduced through {p.referrer}"
-        else:
-            what = f"{p.requester}'s resume was forwarded in a referral through {p.referrer}"
-        message = f"{what}, but {why}"
-        evidence = [event["id"], *(a[2] for a in weak)]
-        return [(at, _flag("weak-tie", key, p.requester, "requester", message, evidence))]
-    return []
+    handover = _first_handover(p, events)
+    if handover is None:
+        return []
+    at = micros(handover["at"])
+    mine, theirs = rel.current(p.requester, at), rel.current(p.referrer, at)
+    weak = [a for a in (mine, theirs) if a is not None and a.weak]
+    vouched = any(
+        e["type"] == "request-vetted" and e["knows_work"] is True and micros(e["at"]) <= at
+        for e in events
+    )
+    if weak:
+        why = f"they are only a weak tie ({'; '.join(map(_quoted, weak))})"
+    elif theirs is None and not vouched:
+        why = (
+            f"{p.referrer} never said how they know {p.requester}, "
+            "nor that they had seen their work"
+        )
+    else:
+        return []
+    message = f"{_handed_over(handover, p.requester)}, but {why}"
+    evidence = [handover["id"], *(a.event for a in weak)]
+    return [(at, _flag("weak-tie", key, p.requester, "requester", message, evidence))]
 
 
 def _has_questions(questions: Any) -> bool:
@@ -131,25 +154,55 @@ def _lacking(request: Event) -> list[str]:
     return lacks
 
 
-def unprepared_request(key: str, view: View, p: Parties, events: Sequence[Event]) -> list[Change]:
-    assert p.request is not None and p.requester is not None
-    lacks = _lacking(p.request)
+def unprepared_request(
+    key: str, view: View, p: Parties, events: Sequence[Event], rel: Relationship
+) -> list[Change]:
+    assert p.requester is not None
+    handover = _first_handover(p, events)
+    if handover is None:
+        return []
+    at = micros(handover["at"])
+    request = request_as_of(events, at)
+    assert request is not None
+    lacks = _lacking(request)
     if not lacks:
         return []
-    message = f"{p.requester} asked for an introduction without " + ", ".join(lacks)
+    message = f"{_handed_over(handover, p.requester)}, but the request lacked " + ", ".join(lacks)
     flag = _flag(
         "unprepared-request",
         key,
         p.requester,
         "requester",
         message,
-        [p.request["id"]],
+        [request["id"], handover["id"]],
         lacking=lacks,
     )
-    return [(micros(p.request["at"]), flag)]
+    return [(at, flag)]
 
 
-def slow_follow_up(key: str, view: View, p: Parties, events: Sequence[Event]) -> list[Change]:
+def _ended_by(p: Parties, events: Sequence[Event], deadline: int) -> Event | None:
+    """The close, or the requester's `withdrawn`, at or before `deadline`, if any."""
+    return next(
+        (
+            e
+            for e in events
+            if micros(e["at"]) <= deadline
+            and (
+                e["type"] == "referral-closed"
+                or (
+                    e["type"] == "outcome-reported"
+                    and e.get("by") == p.requester
+                    and e.get("outcome") == "withdrawn"
+                )
+            )
+        ),
+        None,
+    )
+
+
+def slow_follow_up(
+    key: str, view: View, p: Parties, events: Sequence[Event], rel: Relationship
+) -> list[Change]:
     intro = next((e for e in events if e["type"] == "introduction-made"), None)
     if intro is None or p.requester is None:
         return []
@@ -167,6 +220,9 @@ def slow_follow_up(key: str, view: View, p: Parties, events: Sequence[Event]) ->
         None,
     )
     if follow is not None and micros(follow["at"]) <= late:
+        return []
+    # Once the referral is over (closed, or the requester withdrew) nobody owes a follow-up.
+    if _ended_by(p, events, late) is not None:
         return []
     message = (
         f"{p.requester} did not follow up with {intro['to']} within 14 days of the introduction"
@@ -196,7 +252,7 @@ def slow_follow_up(key: str, view: View, p: Parties, events: Sequence[Event]) ->
 
 
 def referrer_left_uninformed(
-    key: str, view: View, p: Parties, events: Sequence[Event]
+    key: str, view: View, p: Parties, events: Sequence[Event], rel: Relationship
 ) -> list[Change]:
     opener = next((e for e in events if e["type"] in ("interview-held", "outcome-reported")), None)
     if opener is None or p.requester is None or p.referrer is None:
@@ -217,185 +273,239 @@ def referrer_left_uninformed(
     return [(at + FOURTEEN_DAYS + 1, flag)]
 
 
+def _inside(rel: Relationship, at: int, cutoff: int) -> bool:
+    """Whether either side's current account at `at` is stronger than weak, in a relationship
+    that started before `cutoff`."""
+    started = rel.start(at)
+    if started is None or started >= cutoff:
+        return False
+    return any(
+        account is not None and not account.weak
+        for account in (rel.current(person, at) for person in rel.people)
+    )
+
+
 def last_minute_networking(
-    key: str, view: View, p: Parties, events: Sequence[Event]
+    key: str, view: View, p: Parties, events: Sequence[Event], rel: Relationship
 ) -> list[Change]:
     request = p.request
     assert request is not None and p.requester is not None
-    posting = request.get("posting_at")
-    if not posting:
-        return []
-    cutoff = micros(f"{posting}T00:00:00Z")
+    if not (request_as_of(events) or request).get("posting_at"):
+        return []  # no posting date, as given or as amended at any time
     company = str(request["company"]).casefold()
+    insiders = [
+        found
+        for other, found in relationships(view, p.requester).items()
+        if str((view.person(other) or {}).get("company") or "").casefold() == company
+    ]
     asked = micros(request["at"])
-    first: int | None = None
-    for declared in view.declarations(p.requester):
-        at = micros(declared["at"])
-        if at >= cutoff:
+    moments = {asked}
+    # The referral's own events too: an amendment may change `posting_at`.
+    moments.update(e_at for e in events if (e_at := micros(e["at"])) > asked)
+    moments.update(m for found in insiders for m in found.moments() if m > asked)
+    changes: list[Change] = []
+    for moment in sorted(moments):
+        posting = (request_as_of(events, moment) or request).get("posting_at")
+        if not posting:
+            changes.append((moment, None))
             continue
-        person = view.person(declared["with"])
-        if person is None or str(person.get("company") or "").casefold() != company:
+        cutoff = micros(f"{posting}T00:00:00Z")
+        if any(_inside(found, moment, cutoff) for found in insiders):
+            changes.append((moment, None))
             continue
-        first = at if first is None else min(first, at)
-    if first is not None and first <= asked:
-        return []
-    message = (
-        f"{p.requester} declared no connection at {request['company']} before the position "
-        f"was posted ({posting})"
-    )
-    flag = _flag("last-minute-networking", key, p.requester, "requester", message, [request["id"]])
-    changes: list[Change] = [(asked, flag)]
-    if first is not None:
-        changes.append((first, None))
+        message = (
+            f"{p.requester} had no relationship at {request['company']} stronger than a weak "
+            f"tie and begun before the position was posted ({posting})"
+        )
+        changes.append(
+            (
+                moment,
+                _flag(
+                    "last-minute-networking",
+                    key,
+                    p.requester,
+                    "requester",
+                    message,
+                    [request["id"]],
+                ),
+            )
+        )
     return changes
 
 
 def stranger_forward(
-    key: str, view: View, p: Parties, events: Sequence[Event]
+    key: str, view: View, p: Parties, events: Sequence[Event], rel: Relationship
 ) -> dict[str, list[Change]]:
     assert p.requester is not None
     found: dict[str, list[Change]] = {}
     for event in events:
-        if event["type"] != "resume-forwarded" or event["by"] == p.requester:
+        if event["type"] != "resume-forwarded":
             continue
         forwarder = event["by"]
-        if forwarder in found:
+        if forwarder in (p.requester, p.referrer) or forwarder in found:
             continue
         at = micros(event["at"])
-        accounts = _accounts(view, p, forwarder, events, at)
-        introduced = any(
-            e["type"] == "introduction-made" and e["by"] == forwarder for e in _upto(events, at)
-        )
-        if not accounts:
-            why = f"has no declared relationship with {p.requester}"
-        elif all(kind in WEAK_KINDS for _, kind, _ in accounts):
-            why = f"knows {p.requester} only as a weak tie"
-        elif not introduced:
-            why = "made no introduction in this referral first"
-        else:
+        if forwarder == p.target and p.target_since is not None and p.target_since <= at:
+            continue  # the hiring manager passing the resume on, to HR say
+        known = relationship(view, forwarder, p.requester)
+        accounts = [a for a in (known.current(forwarder, at), known.current(p.requester, at)) if a]
+        if any(not a.weak for a in accounts):
             continue
-        # A forwarder who is none of the parties vouched for the requester, as a referrer does.
-        role = "target" if forwarder == p.target else "referrer"
-        message = f"{forwarder} forwarded {p.requester}'s resume to {event['to']} but {why}"
-        found[forwarder] = [
-            (
-                at,
-                _flag(
-                    "stranger-forward",
-                    key,
-                    forwarder,
-                    role,
-                    message,
-                    [event["id"], *(a[2] for a in accounts)],
-                ),
-            )
-        ]
+        if accounts:
+            why = f"they are only a weak tie ({'; '.join(map(_quoted, accounts))})"
+        else:
+            why = "neither has said how they know the other"
+        message = f"{forwarder} forwarded {p.requester}'s resume to {event['to']}, but {why}"
+        # Forwarding a resume vouches for someone, as a referrer does: that is the role the
+        # flag concerns.
+        flag = _flag(
+            "stranger-forward",
+            key,
+            forwarder,
+            "referrer",
+            message,
+            [event["id"], *(a.event for a in accounts)],
+        )
+        found[forwarder] = [(at, flag)]
     return found
 
 
 def referrer_does_not_know_work(
-    key: str, view: View, p: Parties, events: Sequence[Event]
+    key: str, view: View, p: Parties, events: Sequence[Event], rel: Relationship
 ) -> list[Change]:
+    assert p.requester is not None and p.referrer is not None
     vetting: Event | None = None
     for event in events:
         if event["type"] == "request-vetted":
             vetting = event
-        elif event["type"] == "introduction-made" and vetting and vetting["knows_work"] is False:
+            continue
+        if event["type"] not in HANDOVERS or event.get("by") != p.referrer or vetting is None:
+            continue
+        did = _handed_over(event, p.requester)
+        evidence = [vetting["id"], event["id"]]
+        if vetting["knows_work"] is False:
+            message = f"{did} after saying they had not seen their work"
+        else:
+            account = rel.current(p.referrer, micros(vetting["at"]))
+            if account is None or not account.weak:
+                continue
             message = (
-                f"{event['by']} introduced {p.requester} to {event['to']} after saying "
-                "they had not seen their work"
+                f"{did} after vouching for their work, though {p.referrer} calls their "
+                f"relationship '{account.kind}'"
             )
-            flag = _flag(
-                "referrer-does-not-know-work",
-                key,
-                event["by"],
-                "referrer",
-                message,
-                [vetting["id"], event["id"]],
-            )
-            return [(micros(event["at"]), flag)]
+            evidence.insert(1, account.event)
+        flag = _flag("referrer-does-not-know-work", key, p.referrer, "referrer", message, evidence)
+        return [(micros(event["at"]), flag)]
     return []
 
 
-def _apart(a: str, b: str) -> bool:
-    return abs(KIND_RANK[a] - KIND_RANK[b]) >= 2
-
-
-def request_misrepresented(
-    key: str, view: View, p: Parties, events: Sequence[Event]
-) -> dict[str, list[Change]]:
-    """The request's `relationship` against its latest vetting's, over time."""
+def multiple_referrers_same_target(
+    key: str, view: View, p: Parties, events: Sequence[Event], rel: Relationship
+) -> list[Change]:
+    """Another referrer asked for the same target within 30 days, while the earlier request
+    was still open (neither closed nor declined)."""
     request = p.request
-    assert request is not None and p.requester is not None and p.referrer is not None
-    claimed = request.get("relationship")
-    out: dict[str, list[Change]] = {p.requester: [], p.referrer: []}
-    if not claimed:
-        return {}
-    for vetting in events:
-        if vetting["type"] != "request-vetted" or not vetting.get("relationship"):
+    assert request is not None and p.requester is not None
+    if p.target is None or p.target_since is None:
+        return []
+    asked = micros(request["at"])
+    earlier: list[tuple[int, Event, str]] = []
+    for other in view.referrals_of(p.requester):
+        if other == key:
             continue
-        at = micros(vetting["at"])
-        answer = vetting["relationship"]
-        for changes in out.values():
-            changes.append((at, None))
-        if not _apart(claimed, answer):
+        others = view.referral(other)
+        q = parties(others)
+        if (
+            q.request is None
+            or q.requester != p.requester
+            or q.referrer == p.referrer
+            or q.target != p.target
+            or q.target_since is None
+        ):
             continue
-        stronger = p.requester if KIND_RANK[claimed] > KIND_RANK[answer] else p.referrer
-        role = "requester" if stronger == p.requester else "referrer"
-        message = (
-            f"{p.requester} called the relationship with {p.referrer} '{claimed}', and "
-            f"{p.referrer} called it '{answer}'"
-        )
-        out[stronger][-1] = (
-            at,
-            _flag(
-                "misrepresented-relationship",
-                key,
-                stronger,
-                role,
-                message,
-                [request["id"], vetting["id"]],
-            ),
-        )
-    return out
-
-
-def person_misrepresented(handle: str, view: View) -> list[Change]:
-    """Where `handle`'s latest account of a relationship is two or more kinds stronger than the
-    other person's latest account of it, over time, across everyone they declared."""
-    others = sorted({d["with"] for d in view.declarations(handle)})
-    moments: set[int] = set()
-    histories = {}
-    for other in others:
-        history = view.declarations_between(handle, other)
-        histories[other] = history
-        moments.update(micros(d["at"]) for d in history)
+        q_asked = micros(q.request["at"])
+        if (q_asked, q.request["seq"]) >= (asked, request["seq"]) or asked - q_asked > THIRTY_DAYS:
+            continue
+        if _still_open(others, asked):
+            start = max(asked, p.target_since, q.target_since)
+            earlier.append((start, q.request, str(q.referrer)))
     changes: list[Change] = []
-    for moment in sorted(moments):
-        evidence: list[str] = []
-        pairs: list[str] = []
-        for other, history in histories.items():
-            mine = [d for d in history if d["by"] == handle and micros(d["at"]) <= moment]
-            theirs = [d for d in history if d["by"] == other and micros(d["at"]) <= moment]
-            if not mine or not theirs:
-                continue
-            a, b = mine[-1], theirs[-1]
-            if KIND_RANK[a["kind"]] - KIND_RANK[b["kind"]] >= 2:
-                evidence += [a["id"], b["id"]]
-                pairs.append(f"'{a['kind']}' with {other}, who says '{b['kind']}'")
-        if not pairs:
-            changes.append((moment, None))
-            continue
-        message = f"{handle} describes relationships as stronger than the other side does: " + (
-            "; ".join(pairs)
+    for start in sorted({s for s, _, _ in earlier}):
+        now = [(r, who) for s, r, who in sorted(earlier, key=lambda x: x[1]["seq"]) if s <= start]
+        through = ", ".join(dict.fromkeys(who for _, who in now))
+        message = (
+            f"{p.requester} asked {p.referrer} for an introduction to {p.target} while a request "
+            f"for the same through {through} was still open"
         )
-        changes.append(
-            (moment, _flag("misrepresented-relationship", None, handle, None, message, evidence))
+        evidence = [r["id"] for r, _ in now] + [request["id"]]
+        flag = _flag(
+            "multiple-referrers-same-target", key, p.requester, "requester", message, evidence
         )
+        changes.append((start, flag))
     return changes
 
 
-# Each gives the changes of one person's flag; the per-forwarder and per-account ones, a dict.
+def _still_open(events: Sequence[Event], at: int) -> bool:
+    """Neither closed nor declined (by its latest vetting) at world time `at`."""
+    decision = None
+    for event in events:
+        if micros(event["at"]) > at:
+            break
+        if event["type"] == "referral-closed":
+            return False
+        if event["type"] == "request-vetted":
+            decision = event["decision"]
+    return decision != "decline"
+
+
+def _the_referral(mine: Account, theirs: Account) -> str | None:
+    """The referral a comparison of two accounts belongs to: none for two declarations, else
+    the one whose request or vetting gave the later of the accounts given in referrals."""
+    given = [a for a in (mine, theirs) if not a.declared]
+    return max(given, key=lambda a: (a.at, a.seq)).referral if given else None
+
+
+def person_misrepresented(handle: str, view: View) -> dict[str | None, list[Change]]:
+    """Where `handle`'s current account of a relationship is two or more ranks stronger than
+    the other person's, over time: one timeline per referral the comparison belongs to (None
+    for two declarations, across everyone `handle` declared)."""
+    known = relationships(view, handle)
+    moments = sorted({m for found in known.values() for m in found.moments()})
+    out: dict[str | None, list[Change]] = {}
+    for moment in moments:
+        apart: dict[str | None, list[tuple[str, Account, Account]]] = {}
+        for other, found in known.items():
+            mine, theirs = found.current(handle, moment), found.current(other, moment)
+            if mine is None or theirs is None or mine.strength - theirs.strength < 2:
+                continue
+            apart.setdefault(_the_referral(mine, theirs), []).append((other, mine, theirs))
+        for referral in out.keys() | apart.keys():
+            pairs = apart.get(referral)
+            flag = _misrepresented(handle, view, referral, pairs) if pairs else None
+            out.setdefault(referral, []).append((moment, flag))
+    return out
+
+
+def _misrepresented(
+    handle: str, view: View, referral: str | None, pairs: list[tuple[str, Account, Account]]
+) -> dict[str, Any]:
+    evidence = [e for _, mine, theirs in pairs for e in (mine.event, theirs.event)]
+    if referral is None:
+        message = (
+            f"{handle} describes relationships as stronger than the other side does: "
+            + "; ".join(f"'{m.kind}' with {other}, who says '{t.kind}'" for other, m, t in pairs)
+        )
+        return _flag("misrepresented-relationship", None, handle, None, message, evidence)
+    [(other, mine, theirs)] = pairs  # a referral is between two people
+    role = "requester" if view.parties(referral).requester == handle else "referrer"
+    message = (
+        f"{handle} called the relationship with {other} '{mine.kind}', and {other} called it "
+        f"'{theirs.kind}'"
+    )
+    return _flag("misrepresented-relationship", referral, handle, role, message, evidence)
+
+
+# Each gives the changes of one person's flag in a referral; the per-forwarder ones, a dict.
 REFERRAL_FLAGS = (
     weak_tie,
     unprepared_request,
@@ -403,13 +513,14 @@ REFERRAL_FLAGS = (
     referrer_left_uninformed,
     last_minute_networking,
     referrer_does_not_know_work,
+    multiple_referrers_same_target,
 )
-PER_PERSON_FLAGS = (stranger_forward, request_misrepresented)
+PER_PERSON_FLAGS = (stranger_forward,)
 
 __all__ = [
+    "FLAG_KINDS",
     "PER_PERSON_FLAGS",
     "REFERRAL_FLAGS",
     "person_misrepresented",
-    "request_misrepresented",
     "rows_of",
 ]

@@ -1,0 +1,227 @@
+"""How two people know each other: their current accounts of it, and its strength.
+
+One person's **account** of another is given by their `connection-declared` with them, or,
+inside a referral, by the request's `relationship` (the requester's account of the referrer)
+and a vetting's `relationship` (the referrer's account of the requester). An account counts
+from its event's `at` on, everywhere; retracted events give none (the `View` leaves them out).
+A's **current account** of B at a world time is the latest (by `at`, then `seq`) of A's
+accounts given by then. An account is weak when it names `linkedin-only` or `met-once`; a
+relationship **starts** at the earliest start of any non-weak account of it by either side, an
+account's start being its `since` (00:00 UTC) when given, else its event's `at`.
+
+Everything here reads a `View`, so it respects the view's `known_at`; the world time is the
+`at` argument of each question (None: everything the view holds).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .events import RequestAmended
+from .kinds import KINDS, WEAK_KINDS
+from .views import micros, parties
+
+if TYPE_CHECKING:
+    from .views import View
+
+# How strong an account is, to compare two of them (the contract's strength ranks).
+STRENGTH: Mapping[str, int] = MappingProxyType(
+    {
+        "linkedin-only": 0,
+        "met-once": 1,
+        "acquaintance": 2,
+        "worked-together": 3,
+        "managed": 3,
+        "reported-to": 3,
+        "friend": 4,
+        "family": 4,
+    }
+)
+assert set(STRENGTH) == set(KINDS)
+
+# `request-amended` changes the request: its fields replace the request's (the keys of its
+# `preparation` replace those keys), from its `at` on (`RequestAmended.amend`).
+AMENDED = "request-amended"
+
+
+@dataclass(frozen=True)
+class Account:
+    """One person's account (`by`) of how they know another (`of`), as one event gave it."""
+
+    by: str
+    of: str
+    kind: str
+    at: int  # the event's `at`, microseconds
+    seq: int
+    event: str  # the id of the event that gave it
+    type: str  # that event's type
+    referral: str | None  # the referral whose request or vetting gave it; None if declared
+    since: int | None = None  # a declaration's `since`, microseconds at 00:00 UTC
+
+    @property
+    def start(self) -> int:
+        """When the account says the relationship began: its `since`, else its `at`."""
+        return self.since if self.since is not None else self.at
+
+    @property
+    def weak(self) -> bool:
+        return self.kind in WEAK_KINDS
+
+    @property
+    def strength(self) -> int:
+        return STRENGTH[self.kind]
+
+    @property
+    def declared(self) -> bool:
+        """Given by a `connection-declared` rather than inside a referral."""
+        return self.referral is None
+
+
+def _order(account: Account) -> tuple[int, int]:
+    return account.at, account.seq
+
+
+class Relationship:
+    """Both people's accounts of how they know each other, over world time."""
+
+    def __init__(self, a: str, b: str, accounts: Iterable[Account]):
+        self.people = (a, b)
+        self.accounts: list[Account] = sorted(accounts, key=_order)
+
+    def given(self, at: int | None = None) -> list[Account]:
+        """The accounts given by world time `at` (all of them when None), by `at` then `seq`."""
+        return [x for x in self.accounts if at is None or x.at <= at]
+
+    def current(self, by: str, at: int | None = None) -> Account | None:
+        """`by`'s current account at world time `at`: the latest they had given by then."""
+        found = None
+        for account in self.accounts:
+            if at is not None and account.at > at:
+                break
+            if account.by == by:
+                found = account
+        return found
+
+    def start(self, at: int | None = None) -> int | None:
+        """When the relationship started, as the accounts given by `at` tell: the earliest start
+        of any non-weak account by either side; None while every account is weak."""
+        starts = [x.start for x in self.given(at) if not x.weak]
+        return min(starts) if starts else None
+
+    def moments(self) -> list[int]:
+        """The world times at which an account was given, in order."""
+        return sorted({x.at for x in self.accounts})
+
+    def __repr__(self) -> str:
+        a, b = self.people
+        return f"Relationship({a!r}, {b!r}, {len(self.accounts)} accounts)"
+
+
+def declared(event: Mapping[str, Any]) -> Account:
+    """The account a `connection-declared` gives."""
+    since = event.get("since")
+    return Account(
+        by=event["by"],
+        of=event["with"],
+        kind=event["kind"],
+        at=micros(event["at"]),
+        seq=event["seq"],
+        event=event["id"],
+        type=event["type"],
+        referral=None,
+        since=micros(f"{since}T00:00:00Z") if isinstance(since, str) else None,
+    )
+
+
+def referral_accounts(events: Sequence[Mapping[str, Any]]) -> list[Account]:
+    """The accounts a referral's live events give: the request's `relationship` (and each
+    amendment's, from the amendment's `at`), and each vetting's."""
+    p = parties(events)
+    if p.request is None or p.requester is None or p.referrer is None:
+        return []
+    key = p.request["referral"]
+    found = []
+    for event in events:
+        kind = event.get("relationship")
+        if not isinstance(kind, str):
+            continue
+        if event["type"] in ("referral-requested", AMENDED):
+            by, of = p.requester, p.referrer
+        elif event["type"] == "request-vetted":
+            by, of = p.referrer, p.requester
+        else:
+            continue
+        at = micros(event["at"])
+        found.append(Account(by, of, kind, at, event["seq"], event["id"], event["type"], key))
+    return found
+
+
+def request_as_of(
+    events: Sequence[Mapping[str, Any]], at: int | None = None
+) -> Mapping[str, Any] | None:
+    """The referral's request as amended by world time `at` (every amendment when None), or
+    None if it has no live request. Keeps the request's `id`, `at` and `seq`."""
+    request = next((e for e in events if e["type"] == "referral-requested"), None)
+    if request is None:
+        return None
+    amendments = [
+        e for e in events if e["type"] == AMENDED and (at is None or micros(e["at"]) <= at)
+    ]
+    return MappingProxyType(RequestAmended.amend(request, amendments))
+
+
+# Relationships already read, per view (a view's events do not change while it lives).
+_CACHE: weakref.WeakKeyDictionary[View, dict[tuple[str, str], Relationship]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def relationship(view: View, a: str, b: str) -> Relationship:
+    """Everything the view holds of how `a` and `b` know each other: both sides'
+    declarations, and the requests and vettings of the referrals between them."""
+    cache = _CACHE.setdefault(view, {})
+    pair = (a, b) if a <= b else (b, a)
+    if pair not in cache:
+        accounts = [declared(d) for d in view.declarations_between(a, b)]
+        for key in sorted(set(view.referrals_of(a)) & set(view.referrals_of(b))):
+            events = view.referral(key)
+            p = parties(events)
+            if {p.requester, p.referrer} == {a, b}:
+                accounts += referral_accounts(events)
+        cache[pair] = Relationship(*pair, accounts)
+    found = cache[pair]
+    return found if found.people == (a, b) else Relationship(a, b, found.accounts)
+
+
+def relationships(view: View, handle: str) -> dict[str, Relationship]:
+    """`relationship` of `handle` with everyone they have an account with that the view can
+    find: the people they declared, and the other parties of their referrals (whose own
+    declarations about `handle` count). A declaration about `handle` by someone else is
+    found only through one of these: the ledger keeps no index of whom declarations name."""
+    others: dict[str, None] = {}
+    for declaration in view.declarations(handle):
+        others[declaration["with"]] = None
+    for key in view.referrals_of(handle):
+        p = view.parties(key)
+        if handle in (p.requester, p.referrer, p.target):
+            for person in (p.requester, p.referrer, p.target):
+                if person is not None and person != handle:
+                    others[person] = None
+    return {other: relationship(view, handle, other) for other in sorted(others)}
+
+
+__all__ = [
+    "AMENDED",
+    "STRENGTH",
+    "Account",
+    "Relationship",
+    "declared",
+    "referral_accounts",
+    "relationship",
+    "relationships",
+    "request_as_of",
+]
