@@ -294,3 +294,13 @@ def test_reputation_does_not_count_a_waived_obligation(cli):
     text = cli.ok("reputation", "ana", "--as-of", day(400)).stdout
     assert "overdue follow-up-overdue" not in text
     assert "overdue follow-up-overdue" in cli.ok("reputation", "ana", "--as-of", day(19)).stdout
+
+
+def test_an_obligation_that_outlasts_the_close_can_still_be_waived(cli):
+    story = _introduced(cli)
+    story.event("referral-closed", 5, by="ana", reason="Hired elsewhere")
+    thanks = ("thank-you-missing", "ana", "carol")
+    assert thanks in owed(story.alerts(30))  # the close does not end it
+    cli.record(_waive(story, 20, by="carol", kind="thank-you-missing", note="No thanks needed"))
+    assert thanks in owed(story.alerts(19.9))
+    assert thanks not in owed(story.alerts(30))
