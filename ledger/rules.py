@@ -10,7 +10,14 @@ from .events import Event, RequestAmended, parse_timestamp, to_micros
 
 # After a referral is closed, only these may happen (at or after the close).
 AFTER_CLOSE = frozenset(
-    {"thank-you-sent", "follow-up-sent", "feedback-given", "outcome-reported", "event-retracted"}
+    {
+        "thank-you-sent",
+        "follow-up-sent",
+        "feedback-given",
+        "outcome-reported",
+        "obligation-waived",  # the obligations that outlast a close can still be waived
+        "event-retracted",
+    }
 )
 # These are never retracted. A `referral-requested` or a `person-added` is, while nothing
 # live depends on it (`_check_retraction`).

@@ -26,6 +26,8 @@ CONTRACT_DUE = {
     "feedback-missing": 7,
     "referrer-check-in-missing": 14,
     "outcome-not-shared": 7,
+    "introduction-pending": 7,
+    "preparation-missing": 7,
 }
 PEOPLE = [{"type": "person-added", "handle": h, "name": h.title()} for h in ("ana", "carol", "dan")]
 REQUEST = {

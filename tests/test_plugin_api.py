@@ -575,10 +575,18 @@ def test_plugins_json_lists_name_version_hooks_and_origin(use, cli):
         assert listed[name]["builtin"] is True and listed[name]["enabled"] is True
         assert listed[name]["distribution"] == "referral-ledger"
         assert listed[name]["version"]
-    assert listed["alerts"]["hooks"] == ["register_commands", "register_projections"]
+    assert listed["alerts"]["hooks"] == [
+        "register_commands",
+        "register_event_types",
+        "register_projections",
+        "validate_event",
+    ]
     assert listed["local"]["builtin"] is False and listed["local"]["hooks"] == ["validate_event"]
     text = cli.ok("plugins").stdout
-    assert "alerts (built-in, enabled): register_commands, register_projections" in text
+    assert (
+        "alerts (built-in, enabled): register_commands, register_event_types, "
+        "register_projections, validate_event" in text
+    )
 
 
 def test_disabled_plugins_are_not_imported_and_listed_as_disabled(tmp_path):

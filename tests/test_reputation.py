@@ -97,7 +97,7 @@ def test_a_careful_referrer_outscores_one_who_does_not_know_the_work(cli):
 def test_an_obligation_met_late_still_costs(cli):
     story = Story(cli)
     request = story.request(0)
-    story.vet(9)
+    story.vet(9, decision="decline")  # (an accept would leave her an introduction to make)
     [carol] = story.reputation(30, "carol")
     late = [e for e in carol["as_referrer"]["explain"] if e["points"] < 0]
     assert late == [

@@ -1,12 +1,21 @@
-"""Alerts: what each party of a referral owes the others, once it is overdue."""
+"""Alerts: what each party of a referral owes the others, once it is overdue; and
+`obligation-waived`, by which the one an obligation is owed to lets the other off it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
 from ledger import hookimpl
+
+
+@hookimpl
+def register_event_types() -> list[type]:
+    from .events import ObligationWaived
+
+    return [ObligationWaived]
 
 
 @hookimpl
@@ -21,3 +30,26 @@ def register_commands(cli: click.Group) -> None:
     from .command import alerts
 
     cli.add_command(alerts)
+
+
+@hookimpl
+def validate_event(event: Mapping[str, Any], ledger: Any) -> str | None:
+    """Refuse a waiver of an obligation that is not open at the waiver's `at`."""
+    from . import obligations
+
+    if event["type"] != obligations.WAIVED:
+        return None
+    kind, person, by = event["kind"], event["person"], event["by"]
+    if kind not in obligations.KINDS:
+        known = ", ".join(sorted(obligations.KINDS))
+        return f"unknown alert kind {kind!r} (one of: {known})"
+    from ledger.api import View, micros, settings
+
+    events = View(ledger).referral(event["referral"])
+    at = micros(event["at"])
+    if not obligations.is_open(events, kind, person, by, at, settings().due_micros):
+        return (
+            f"{person} owes {by} no open {kind} in referral {event['referral']!r} "
+            f"at {event['at']}: only the person an open obligation is owed to can waive it"
+        )
+    return None

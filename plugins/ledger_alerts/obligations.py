@@ -24,7 +24,8 @@ class Rule:
     due_key: str  # key of the config file's [due] table
     due_days: float  # its default, in days
     ends_on_close: bool
-    opens: Callable[[Event, Parties], list[Opening]]
+    # (event, parties, the referral's events by `at`) -> the obligations the event opens
+    opens: Callable[[Event, Parties, Sequence[Event]], list[Opening]]
     meets: Callable[[Event, str, str], bool]
     what: str  # "{person} has not … {owed_to}" for the message
 
@@ -57,7 +58,7 @@ def _toward_target(at: int, p: Parties) -> int | None:
     return max(at, p.target_since)
 
 
-def _request_opens(e: Event, p: Parties) -> list[Opening]:
+def _request_opens(e: Event, p: Parties, events: Sequence[Event]) -> list[Opening]:
     if e["type"] != "referral-requested":
         return []
     return [(e["referrer"], e["by"], "referrer", micros(e["at"]))]
@@ -67,13 +68,13 @@ def _request_meets(e: Event, person: str, owed_to: str) -> bool:
     return e["type"] == "request-vetted" and e.get("by") == person
 
 
-def _follow_up_opens(e: Event, p: Parties) -> list[Opening]:
+def _follow_up_opens(e: Event, p: Parties, events: Sequence[Event]) -> list[Opening]:
     if e["type"] != "introduction-made" or p.requester is None:
         return []
     return [(p.requester, e["to"], "requester", micros(e["at"]))]
 
 
-def _thanks_requester_opens(e: Event, p: Parties) -> list[Opening]:
+def _thanks_requester_opens(e: Event, p: Parties, events: Sequence[Event]) -> list[Opening]:
     if e["type"] not in ("introduction-made", "resume-forwarded") or p.referrer is None:
         return []
     if e.get("by") != p.referrer or p.requester is None:
@@ -81,7 +82,7 @@ def _thanks_requester_opens(e: Event, p: Parties) -> list[Opening]:
     return [(p.requester, p.referrer, "requester", micros(e["at"]))]
 
 
-def _thanks_referrer_opens(e: Event, p: Parties) -> list[Opening]:
+def _thanks_referrer_opens(e: Event, p: Parties, events: Sequence[Event]) -> list[Opening]:
     if e["type"] != "interview-held" or p.referrer is None:
         return []
     at = _toward_target(micros(e["at"]), p)
@@ -90,16 +91,7 @@ def _thanks_referrer_opens(e: Event, p: Parties) -> list[Opening]:
     return [(p.referrer, p.target, "referrer", at)]
 
 
-def _thanks_target_opens(e: Event, p: Parties) -> list[Opening]:
-    if e["type"] != "interview-held" or p.referrer is None or p.requester is None:
-        return []
-    at = _toward_target(micros(e["at"]), p)
-    if at is None or p.target is None:
-        return []
-    return [(p.target, p.referrer, "target", at), (p.target, p.requester, "target", at)]
-
-
-def _feedback_opens(e: Event, p: Parties) -> list[Opening]:
+def _thanks_target_opens(e: Event, p: Parties, events: Sequence[Event]) -> list[Opening]:
     if e["type"] != "interview-held" or p.referrer is None:
         return []
     at = _toward_target(micros(e["at"]), p)
@@ -108,20 +100,59 @@ def _feedback_opens(e: Event, p: Parties) -> list[Opening]:
     return [(p.target, p.referrer, "target", at)]
 
 
-def _check_in_opens(e: Event, p: Parties) -> list[Opening]:
+def _thanks_target_requester_opens(
+    e: Event, p: Parties, events: Sequence[Event]
+) -> list[Opening]:
+    if e["type"] != "interview-held" or p.referrer is None or p.requester is None:
+        return []
+    at = _toward_target(micros(e["at"]), p)
+    if at is None or p.target is None:
+        return []
+    return [(p.target, p.requester, "target", at)]
+
+
+def _thanks_target_requester_meets(event: Event, person: str, owed_to: str) -> bool:
+    """Thanked, or no longer owed: the requester reported that they withdrew."""
+    if event["type"] == "outcome-reported":
+        return event.get("by") == owed_to and event.get("outcome") == "withdrawn"
+    return _sent("thank-you-sent")(event, person, owed_to)
+
+
+def _feedback_opens(e: Event, p: Parties, events: Sequence[Event]) -> list[Opening]:
+    if e["type"] != "interview-held" or p.referrer is None:
+        return []
+    at = _toward_target(micros(e["at"]), p)
+    if at is None or p.target is None:
+        return []
+    return [(p.target, p.referrer, "target", at)]
+
+
+def _check_in_opens(e: Event, p: Parties, events: Sequence[Event]) -> list[Opening]:
     if e["type"] != "introduction-made" or p.referrer is None or p.requester is None:
         return []
     at = micros(e["at"])
     return [(p.referrer, p.requester, "referrer", at), (p.referrer, e["to"], "referrer", at)]
 
 
-def _outcome_opens(e: Event, p: Parties) -> list[Opening]:
+def _outcome_opens(e: Event, p: Parties, events: Sequence[Event]) -> list[Opening]:
     if p.requester is None or p.referrer is None:
         return []
-    opens = e["type"] == "interview-held" or (
-        e["type"] == "outcome-reported" and p.referrer not in (e.get("by"), e.get("to"))
+    at = micros(e["at"])
+    if e["type"] == "interview-held":
+        return [(p.requester, p.referrer, "requester", at)]
+    if e["type"] != "outcome-reported" or p.referrer in (e.get("by"), e.get("to")):
+        return []
+    # Told someone else; owed to the referrer only if not told them already, at or before it.
+    # Only an `outcome-reported` counts as having told them.
+    told = any(
+        x is not e
+        and x["type"] == "outcome-reported"
+        and x.get("by") == p.requester
+        and x.get("to") == p.referrer
+        and micros(x["at"]) <= at
+        for x in events
     )
-    return [(p.requester, p.referrer, "requester", micros(e["at"]))] if opens else []
+    return [] if told else [(p.requester, p.referrer, "requester", at)]
 
 
 def _outcome_meets(event: Event, person: str, owed_to: str) -> bool:
@@ -130,6 +161,32 @@ def _outcome_meets(event: Event, person: str, owed_to: str) -> bool:
         and event.get("by") == person
         and event.get("to") == owed_to
     )
+
+
+def _introduction_opens(e: Event, p: Parties, events: Sequence[Event]) -> list[Opening]:
+    if e["type"] != "request-vetted" or e.get("decision") != "accept":
+        return []
+    if p.requester is None or e.get("by") != p.referrer:
+        return []
+    return [(e["by"], p.requester, "referrer", micros(e["at"]))]
+
+
+def _introduction_meets(event: Event, person: str, owed_to: str) -> bool:
+    if event["type"] in ("introduction-made", "resume-forwarded"):
+        return event.get("by") == person
+    return _sent("follow-up-sent")(event, person, owed_to)
+
+
+def _preparation_opens(e: Event, p: Parties, events: Sequence[Event]) -> list[Opening]:
+    if e["type"] != "request-vetted" or e.get("decision") != "needs-preparation":
+        return []
+    if p.requester is None or e.get("by") != p.referrer:
+        return []
+    return [(p.requester, e["by"], "requester", micros(e["at"]))]
+
+
+def _preparation_meets(event: Event, person: str, owed_to: str) -> bool:
+    return event["type"] == "request-amended" and event.get("by") == person
 
 
 RULES: tuple[Rule, ...] = (
@@ -179,6 +236,15 @@ RULES: tuple[Rule, ...] = (
         "{person} has not thanked {owed_to} after the interview",
     ),
     Rule(
+        "thank-you-missing",
+        "thank-you-target",
+        7,
+        False,
+        _thanks_target_requester_opens,
+        _thanks_target_requester_meets,
+        "{person} has not thanked {owed_to} after the interview",
+    ),
+    Rule(
         "feedback-missing",
         "feedback-missing",
         7,
@@ -205,7 +271,58 @@ RULES: tuple[Rule, ...] = (
         _outcome_meets,
         "{person} has not told {owed_to} how it went",
     ),
+    Rule(
+        "introduction-pending",
+        "introduction-pending",
+        7,
+        True,
+        _introduction_opens,
+        _introduction_meets,
+        "{person} accepted {owed_to}'s request but has not introduced them yet",
+    ),
+    Rule(
+        "preparation-missing",
+        "preparation-missing",
+        7,
+        True,
+        _preparation_opens,
+        _preparation_meets,
+        "{person} has not added the preparation {owed_to} asked for",
+    ),
 )
+
+KINDS: frozenset[str] = frozenset(rule.kind for rule in RULES)
+WAIVED = "obligation-waived"  # the event type this plugin registers (events.py)
+
+
+def _waived_at(
+    waivers: Sequence[Event], kind: str, person: str, owed_to: str, opened_at: int, end: int | None
+) -> int | None:
+    """The `at` of the first waiver of this obligation while it was open: by the one it is
+    owed to, of its kind and person, at or after its opening and before its end."""
+    for waiver in waivers:  # by `at`
+        at = micros(waiver["at"])
+        if (waiver.get("kind"), waiver.get("person"), waiver.get("by")) != (kind, person, owed_to):
+            continue
+        if opened_at <= at and (end is None or at < end):
+            return at
+    return None
+
+
+def is_open(
+    events: Sequence[Event], kind: str, person: str, owed_to: str, at: int, due: Callable[[str], int]
+) -> bool:
+    """Whether an obligation of `kind` that `person` owes `owed_to` is open at world time `at`,
+    judged on the referral's live events up to `at` (by `at`, as `View.referral` gives them)."""
+    known = [e for e in events if micros(e["at"]) <= at]
+    for row in obligations("", known, due):
+        if row.get("category") != "obligation":
+            continue
+        if (row["kind"], row["person"], row["owed_to"]) != (kind, person, owed_to):
+            continue
+        if micros(row["start"]) <= at and ("end" not in row or micros(row["end"]) > at):
+            return True
+    return False
 
 
 def obligations(
@@ -227,12 +344,13 @@ def obligations(
     ats = [micros(e["at"]) for e in events]
     close = next((e for e in events if e["type"] == "referral-closed"), None)
     close_at = micros(close["at"]) if close is not None else None
+    waivers = [e for e in events if e["type"] == WAIVED]
     for rule in RULES:
         due_in = due(rule.due_key)
         # Per (person, owed_to): the end of its latest obligation (None: still open).
         latest: dict[tuple[str, str], int | None] = {}
         for opener in events:
-            for person, owed_to, role, opened_at in rule.opens(opener, p):
+            for person, owed_to, role, opened_at in rule.opens(opener, p, events):
                 pair = (person, owed_to)
                 if pair in latest:
                     ended = latest[pair]
@@ -251,6 +369,9 @@ def obligations(
                 )
                 if rule.ends_on_close and close_at is not None:
                     end = close_at if end is None else min(end, close_at)
+                waived_at = _waived_at(waivers, rule.kind, person, owed_to, opened_at, end)
+                if waived_at is not None:
+                    end = waived_at  # met, from the waiver's `at` on
                 latest[pair] = end
                 due_at = opened_at + due_in
                 due_text = timestamp(due_at)
