@@ -141,6 +141,8 @@ def test_the_demo_tells_its_tale(sqlite_cli, tmp_path):
     if shown["alerts"] is not None:
         alerts = {(a["kind"], a["referral"], a["person"]) for a in shown["alerts"]}
         assert ("follow-up-overdue", "dan-globex", "dan") in alerts
+        # A kind new in 0.2: omar asked maya for preparation, and she has not added it.
+        assert ("preparation-missing", "maya-hooli", "maya") in alerts
         # The referral done right, and the request declined politely, owe nobody anything.
         assert not any(a["referral"] in ("ana-acme", "gina-initech") for a in shown["alerts"])
     if shown["flags"] is not None:
