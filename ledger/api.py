@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         STRENGTH,
         Account,
         Relationship,
+        lacking_preparation,
         relationship,
         relationships,
         request_as_of,
@@ -93,6 +94,7 @@ _SOURCES = {
     "relationship": "relationships",
     "relationships": "relationships",
     "request_as_of": "relationships",
+    "lacking_preparation": "relationships",
     # settings
     "settings": "plugins",
     "Settings": "config",
@@ -150,6 +152,7 @@ __all__ = [
     "get_ledger",
     "get_state",
     "hookimpl",
+    "lacking_preparation",
     "ledger_event_ids",
     "listed",
     "micros",

@@ -160,6 +160,33 @@ def referral_accounts(events: Sequence[Mapping[str, Any]]) -> list[Account]:
     return found
 
 
+def _has_questions(questions: Any) -> bool:
+    """At least one non-empty question; a forgotten list (erased text) still was a question."""
+    if isinstance(questions, Mapping):
+        return "forgotten" in questions
+    if isinstance(questions, Sequence) and not isinstance(questions, str):
+        return any(q for q in questions)
+    return False
+
+
+def lacking_preparation(request: Mapping[str, Any]) -> list[str]:
+    """What a request (as amended: see `request_as_of`) lacks of the preparation the
+    contract's `unprepared-request` asks for, in words; empty when it lacks nothing."""
+    prep = request.get("preparation") or {}
+    lacks = []
+    if not prep.get("researched_company"):
+        lacks.append("research on the company")
+    if not prep.get("researched_person"):
+        lacks.append("research on the person")
+    if not _has_questions(prep.get("questions")):
+        lacks.append("a question to ask")
+    if not prep.get("follow_up_plan"):
+        lacks.append("a follow-up plan")
+    if request.get("role") and not prep.get("qualifications"):
+        lacks.append("qualifications for the role")
+    return lacks
+
+
 def request_as_of(
     events: Sequence[Mapping[str, Any]], at: int | None = None
 ) -> Mapping[str, Any] | None:

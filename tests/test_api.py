@@ -637,6 +637,36 @@ def test_api_Account(cli):
     assert (mine.strength, theirs.strength) == (STRENGTH["met-once"], 3)
 
 
+def test_api_lacking_preparation():
+    from ledger.api import lacking_preparation
+
+    full = {
+        "researched_company": True,
+        "researched_person": True,
+        "questions": ["What does the team ship?"],
+        "follow_up_plan": "Write on Friday",
+    }
+    assert lacking_preparation({"preparation": full}) == []
+    assert lacking_preparation({}) == [
+        "research on the company",
+        "research on the person",
+        "a question to ask",
+        "a follow-up plan",
+    ]
+    # Empty questions are none; an erased list still was a question.
+    assert lacking_preparation({"preparation": {**full, "questions": ["", ""]}}) == [
+        "a question to ask"
+    ]
+    assert lacking_preparation({"preparation": {**full, "questions": {"forgotten": True}}}) == []
+    # Naming a role asks for qualifications too.
+    assert lacking_preparation({"role": "SRE", "preparation": full}) == [
+        "qualifications for the role"
+    ]
+    assert (
+        lacking_preparation({"role": "SRE", "preparation": {**full, "qualifications": "x"}}) == []
+    )
+
+
 def test_api_request_as_of():
     from ledger.api import micros, request_as_of
 

@@ -15,6 +15,7 @@ from ledger.api import (
     Parties,
     Relationship,
     View,
+    lacking_preparation,
     micros,
     parties,
     relationship,
@@ -128,32 +129,6 @@ def weak_tie(
     return [(at, _flag("weak-tie", key, p.requester, "requester", message, evidence))]
 
 
-def _has_questions(questions: Any) -> bool:
-    """At least one non-empty question; a forgotten list (erased text) still counts."""
-    if isinstance(questions, Mapping):
-        return "forgotten" in questions
-    if isinstance(questions, Sequence) and not isinstance(questions, str):
-        return any(q for q in questions)
-    return False
-
-
-def _lacking(request: Event) -> list[str]:
-    prep = request.get("preparation") or {}
-    lacks = []
-    if not prep.get("researched_company"):
-        lacks.append("research on the company")
-    if not prep.get("researched_person"):
-        lacks.append("research on the person")
-    questions = prep.get("questions")
-    if not _has_questions(questions):
-        lacks.append("a question to ask")
-    if not prep.get("follow_up_plan"):
-        lacks.append("a follow-up plan")
-    if request.get("role") and not prep.get("qualifications"):
-        lacks.append("qualifications for the role")
-    return lacks
-
-
 def unprepared_request(
     key: str, view: View, p: Parties, events: Sequence[Event], rel: Relationship
 ) -> list[Change]:
@@ -164,7 +139,7 @@ def unprepared_request(
     at = micros(handover["at"])
     request = request_as_of(events, at)
     assert request is not None
-    lacks = _lacking(request)
+    lacks = lacking_preparation(request)
     if not lacks:
         return []
     message = f"{_handed_over(handover, p.requester)}, but the request lacked " + ", ".join(lacks)

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ledger.api import Parties, Relationship, micros, parties, request_as_of
+from ledger.api import (
+    Parties,
+    Relationship,
+    lacking_preparation,
+    micros,
+    parties,
+    request_as_of,
+)
 
 Event = Mapping[str, Any]
 BASE = 50
@@ -42,32 +49,6 @@ WAIVED = "obligation-waived"  # registered by the alerts plugin; ends an obligat
 
 def clamp(score: float) -> float:
     return max(LOW, min(HIGH, score))
-
-
-def _has_questions(questions: Any) -> bool:
-    """At least one non-empty question; a forgotten list (erased text) still was a question."""
-    if isinstance(questions, Mapping):
-        return "forgotten" in questions
-    if isinstance(questions, Sequence) and not isinstance(questions, str):
-        return any(q for q in questions)
-    return False
-
-
-def lacking(request: Event) -> list[str]:
-    """What the request lacks of the preparation the contract's `unprepared-request` asks."""
-    prep = request.get("preparation") or {}
-    lacks = []
-    if not prep.get("researched_company"):
-        lacks.append("research on the company")
-    if not prep.get("researched_person"):
-        lacks.append("research on the person")
-    if not _has_questions(prep.get("questions")):
-        lacks.append("a question to ask")
-    if not prep.get("follow_up_plan"):
-        lacks.append("a follow-up plan")
-    if request.get("role") and not prep.get("qualifications"):
-        lacks.append("qualifications for the role")
-    return lacks
 
 
 def _role(p: Parties, handle: str | None) -> str | None:
@@ -166,7 +147,7 @@ def conduct(key: str, events: Sequence[Event], rel: Relationship) -> Iterator[di
                         reason,
                     )
             as_then = request_as_of(events, at)
-            lacks = lacking(as_then) if as_then is not None else []
+            lacks = lacking_preparation(as_then) if as_then is not None else []
             if lacks and once("passed-on-unprepared"):
                 reason = (
                     f"{_handed_over(e, requester)} in {key}, though the request lacked "
@@ -252,7 +233,7 @@ def _preparation(key: str, events: Sequence[Event], p: Parties, entry: Any) -> I
         if handed_at is not None and at > handed_at:
             return
         as_then = request_as_of(events, at)
-        if as_then is not None and not lacking(as_then):
+        if as_then is not None and not lacking_preparation(as_then):
             reason = f"prepared the request in {key}"
             if e["type"] == AMENDED:
                 reason += " (as amended)"
