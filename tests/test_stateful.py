@@ -27,6 +27,7 @@ from ledger.app import Ledger
 from ledger.errors import LedgerError
 from ledger.events import KINDS, format_timestamp
 from ledger.projections import ProjectionFailed, catch_up, derive_all
+from ledger.text import first_spoofing
 from ledger.verify import verify_store
 
 START = datetime(2026, 6, 1, 9, tzinfo=UTC)
@@ -44,8 +45,10 @@ RETRACTABLE = {
     "referral-closed",
 }
 
+# Names are one line: no controls, and none of the characters that reorder or hide text (those are
+# refused in names, tested in test_hardening; free text keeps them).
 names = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30).filter(
-    lambda s: s.strip()
+    lambda s: s.strip() and first_spoofing(s) is None
 )
 # Free text may hold newlines and tabs, and no other control character (C0, DEL or C1).
 notes = st.none() | st.text(
