@@ -159,7 +159,7 @@ def build_audit(
         types=ledger.types,
     )
     for handle in {h for h in audit.parties.values() if h} | _actors(events, ledger.types):
-        person = view.person(handle)
+        person = view.person(handle, as_of)  # their name as of the view, updates included
         if person is not None:
             audit.people[handle] = dict(person)
     _marks(audit, derived)

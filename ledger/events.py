@@ -314,6 +314,53 @@ class PersonAdded(Event):
         return f"added {record['handle']} ({shown(record['name'])})"
 
 
+class PersonUpdated(Event):
+    """Fields of a person corrected or changed: each field given replaces the person's, in every
+    view from the update's `at` on. The values are the person's own personal data, sealed and
+    erased with them like `person-added`'s. The rules that need the person (known, not
+    forgotten, at least one field) are in `rules.py`."""
+
+    type: Literal["person-updated"]
+    handle: Handle
+    name: Name | None = None
+    email: Email | None = None
+    company: Name | None = None
+    title: Name | None = None
+    by: Handle | None = None
+    handles: ClassVar[tuple[str, ...]] = ("handle", "by")
+    personal: ClassVar[tuple[str, ...]] = PersonAdded.personal
+    referral_event: ClassVar[bool] = False
+    person_fields: ClassVar[tuple[str, ...]] = ("handle",)
+    # The fields an update may give, each replacing the person's.
+    updatable: ClassVar[tuple[str, ...]] = ("name", "email", "company", "title")
+
+    def owner(self) -> str | None:
+        return self.handle  # the values are about the person, whoever records them
+
+    @classmethod
+    def update(
+        cls, person: Mapping[str, Any], updates: Iterable[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """The person (a `person-added` record) with these updates applied in the order
+        given; its own fields (`id`, `at`, `seq`, ...) are kept."""
+        merged = dict(person)
+        for update in updates:
+            for field in cls.updatable:
+                if field in update:
+                    merged[field] = update[field]
+        return merged
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any], requester: str | None = None) -> str:
+        changed = [
+            field if field == "email" else f"{field} {shown(record[field])}"
+            for field in cls.updatable
+            if record.get(field) is not None
+        ]
+        by = f" by {record['by']}" if record.get("by") else ""
+        return f"updated {record['handle']}{by}: " + ", ".join(changed)
+
+
 class ConnectionDeclared(Event):
     type: Literal["connection-declared"]
     by: Handle
@@ -612,6 +659,7 @@ CORE_TYPES: dict[str, type[Event]] = {
     model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
     for model in (
         PersonAdded,
+        PersonUpdated,
         ConnectionDeclared,
         ReferralRequested,
         RequestAmended,

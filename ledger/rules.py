@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .aggregates import Person, Referral
-from .events import Event, RequestAmended, parse_timestamp, to_micros
+from .events import Event, PersonUpdated, RequestAmended, parse_timestamp, to_micros
 
 # After a referral is closed, only these may happen (at or after the close).
 AFTER_CLOSE = frozenset(
@@ -84,6 +84,8 @@ def check(
         elif person is not None and person.forgotten:
             problems.append(f"handle: {record['handle']!r} was forgotten and cannot be added again")
         return problems
+    if kind == "person-updated":
+        return problems + _check_update(record, ctx.person(record["handle"]), at_us)
     if kind == "connection-declared":
         if record["by"] == record["with"]:
             problems.append("with: a person cannot declare a connection with themselves")
@@ -119,6 +121,23 @@ def check(
     problems += _check_referral_event(record, kind, at, referral)
     if kind == "request-amended":
         problems += _check_amendment(record, at, referral)
+    return problems
+
+
+def _check_update(record: dict, person: Person | None, at_us: int | None) -> list[str]:
+    problems = []
+    if not any(field in record for field in PersonUpdated.updatable):
+        problems.append(
+            "person-updated needs at least one of: " + ", ".join(PersonUpdated.updatable)
+        )
+    if person is None or not person.present:
+        return problems  # reported as an unknown person above
+    if person.forgotten:
+        problems.append(f"handle: {record['handle']!r} is forgotten and cannot be updated")
+    at = at_us if at_us is not None else to_micros_str(record["at"])
+    added = person.entries.get(person.added_id)
+    if added is not None and at < added["at"]:
+        problems.append(f"at: {record['at']} is earlier than {record['handle']!r} was added")
     return problems
 
 

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .app import freeze
-from .events import RequestAmended, parse_timestamp, to_micros
+from .events import PersonUpdated, RequestAmended, parse_timestamp, to_micros
 from .privacy import unseal_value
 
 if TYPE_CHECKING:
@@ -131,6 +131,7 @@ class View:
         self.store = ledger.store
         self.known_at = known_at
         self._people: dict[str, Mapping[str, Any] | None] = {}
+        self._updates: dict[str, list[Mapping[str, Any]]] = {}
         self._declarations: dict[str, list[Mapping[str, Any]]] = {}
         self._referrals: dict[str, list[Mapping[str, Any]]] = {}
         self._mentions: dict[str, list[str]] = {}
@@ -272,19 +273,35 @@ class View:
         """Every known event of the referral, retractions and retracted ones included, by seq."""
         return self._read(self.store.referral_events(key), live=False)
 
-    def person(self, handle: str) -> Mapping[str, Any] | None:
-        """The person's live `person-added` event (with `forgotten: true` once forgotten), or
-        None. (A handle whose `person-added` was retracted and that was added again has one
-        live `person-added`: the last.)"""
+    def person(self, handle: str, at: int | None = None) -> Mapping[str, Any] | None:
+        """The person's live `person-added` event as their live `person-updated` events by
+        world time `at` (every one when None) have changed it, with `forgotten: true` once
+        forgotten; or None. (A handle whose `person-added` was retracted and that was added
+        again has one live `person-added`: the last.)"""
         if handle not in self._people:
             rows = self._events(
-                self.store.person_events(handle, ("person-added", "person-forgotten"))
+                self.store.person_events(
+                    handle, ("person-added", "person-updated", "person-forgotten")
+                )
             )
             added = next((e for e in reversed(rows) if e["type"] == "person-added"), None)
             if added is not None and any(e["type"] == "person-forgotten" for e in rows):
                 added = freeze({**added, "forgotten": True})
+            updates = [e for e in rows if e["type"] == "person-updated"]
             self._people[handle] = added
-        return self._people[handle]
+            self._updates[handle] = updates
+        added = self._people[handle]
+        updates = [
+            e for e in self._updates.get(handle, []) if at is None or micros(e["at"]) <= at
+        ]
+        if added is None or not updates:
+            return added
+        return freeze(PersonUpdated.update(added, updates))
+
+    def person_updates(self, handle: str) -> list[Mapping[str, Any]]:
+        """The person's live `person-updated` events, by `at`."""
+        self.person(handle)
+        return list(self._updates.get(handle, []))
 
     def declarations(self, handle: str) -> list[Mapping[str, Any]]:
         """Live `connection-declared` events by this person, by `at`."""

@@ -39,7 +39,7 @@ def lines(data: bytes) -> list[dict[str, Any]]:
 
 
 # The contract's event types that 0.1 did not have: no 0.1 ledger can hold them.
-NEW_IN_0_2 = {"request-amended"}
+NEW_IN_0_2 = {"request-amended", "person-updated"}
 
 
 def test_there_is_an_old_ledger_with_every_event_type() -> None:

@@ -268,16 +268,28 @@ def last_minute_networking(
     if not (request_as_of(events) or request).get("posting_at"):
         return []  # no posting date, as given or as amended at any time
     company = str(request["company"]).casefold()
-    insiders = [
-        found
-        for other, found in relationships(view, p.requester).items()
-        if str((view.person(other) or {}).get("company") or "").casefold() == company
-    ]
+    known = relationships(view, p.requester)
     asked = micros(request["at"])
     moments = {asked}
     # The referral's own events too: an amendment may change `posting_at`.
     moments.update(e_at for e in events if (e_at := micros(e["at"])) > asked)
-    moments.update(m for found in insiders for m in found.moments() if m > asked)
+    moments.update(m for found in known.values() for m in found.moments() if m > asked)
+    # A `person-updated` may move someone into or out of the company.
+    moments.update(
+        m
+        for other in known
+        for update in view.person_updates(other)
+        if (m := micros(update["at"])) > asked
+    )
+
+    def insiders(moment: int) -> list[Relationship]:
+        """The requester's relationships with people at the company as of `moment`."""
+        return [
+            found
+            for other, found in known.items()
+            if str((view.person(other, moment) or {}).get("company") or "").casefold() == company
+        ]
+
     changes: list[Change] = []
     for moment in sorted(moments):
         posting = (request_as_of(events, moment) or request).get("posting_at")
@@ -285,7 +297,7 @@ def last_minute_networking(
             changes.append((moment, None))
             continue
         cutoff = micros(f"{posting}T00:00:00Z")
-        if any(_inside(found, moment, cutoff) for found in insiders):
+        if any(_inside(found, moment, cutoff) for found in insiders(moment)):
             changes.append((moment, None))
             continue
         message = (

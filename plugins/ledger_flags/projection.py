@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from ledger.api import Projection, View, relationship, source_version
+from ledger.api import Projection, View, relationship, relationships, source_version
 
 from . import judgements
 from .judgements import PER_PERSON_FLAGS, REFERRAL_FLAGS, person_misrepresented, rows_of
@@ -49,6 +49,13 @@ class FlagsProjection(Projection):
                 parts += [f"p:{requester}", f"p:{referrer}"]
                 parts += [f"r:{other}" for other in view.referrals_of(referrer)]
             return parts
+        if event["type"] == "person-updated":
+            if "company" not in event:
+                return []
+            # Whose insiders at a company the person may join or leave: the referrals of
+            # everyone they have an account with, and their own.
+            people = [event["handle"], *relationships(view, event["handle"])]
+            return [f"r:{key}" for handle in people for key in view.referrals_of(handle)]
         if event["type"] == "connection-declared":
             # Declarations bear on every referral of either person (ties, connections at the
             # company, who may forward), and on both people's accounts.
