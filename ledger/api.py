@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import ImportResult, Ledger, UnknownEventType
+    from .app import ImportResult, Ledger, UnknownEventType, find_event
     from .cli import (
         State,
         cli,
@@ -78,6 +78,7 @@ _SOURCES = {
     "Ledger": "app",
     "ImportResult": "app",
     "UnknownEventType": "app",
+    "find_event": "app",
     "ledger_event_ids": "store",
     # event types
     "Event": "events",
@@ -149,6 +150,7 @@ __all__ = [
     "current",
     "emit_json",
     "emit_json_array",
+    "find_event",
     "get_ledger",
     "get_state",
     "hookimpl",

@@ -282,6 +282,48 @@ class Ledger:
         return self.store.person(handle)
 
 
+SHORT_ID = 8  # the fewest characters of an id that `find_event` takes as a prefix
+
+
+def find_event(ledger: Ledger, reference: str) -> dict[str, Any]:
+    """The stored event (in the export format) that `reference` names: its id, a prefix of its
+    id of at least SHORT_ID characters that no other id starts with, `seq:N`, or `last` (the
+    live event with the highest `seq`). Raises LedgerError naming what is wrong otherwise."""
+    store = ledger.store
+    event_id: str | None
+    if reference == "last":
+        event_id = store.last_live_id()
+        if event_id is None:
+            raise LedgerError("last: the ledger has no live event")
+    elif reference.startswith("seq:"):
+        number = reference.removeprefix("seq:")
+        if not (number.isascii() and number.isdigit()):
+            raise LedgerError(f"{reference!r}: write seq:N with N a whole number, like seq:12")
+        event_id = store.id_at(int(number))
+        if event_id is None:
+            raise LedgerError(f"{reference!r}: no stored event has seq {int(number)}")
+    elif store.get(reference) is not None:
+        event_id = reference
+    elif len(reference) < SHORT_ID:
+        raise LedgerError(
+            f"{reference!r}: no stored event has this id, and a shorter id must be at least "
+            f"{SHORT_ID} characters of one"
+        )
+    else:
+        found = store.ids_starting(reference)
+        if not found:
+            raise LedgerError(f"{reference!r}: no stored event has an id starting so")
+        if len(found) > 1:
+            raise LedgerError(
+                f"{reference!r} is ambiguous: more than one event id starts so "
+                f"({', '.join(found)}, ...); give more of the id"
+            )
+        event_id = found[0]
+    found_event = ledger.event(event_id)
+    assert found_event is not None  # read from the log a moment ago; nothing is ever deleted
+    return found_event
+
+
 class UnknownEventType(LedgerError):
     """A stored event's type is registered by no enabled plugin: reading it would lose it."""
 

@@ -335,6 +335,11 @@ class View:
                 self._unread_mentions.pop(name, None)
         return list(self._mentions[handle])
 
+    def handles(self) -> list[str]:
+        """Handles of every person ever added, in the order added (a superset is fine: ask
+        `person(handle)`)."""
+        return self.store.handles()
+
     def referral_keys(self) -> list[str]:
         """Keys of every referral, in the order they were requested (a superset is fine)."""
         return self.store.referral_keys()

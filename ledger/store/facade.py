@@ -338,6 +338,35 @@ class Store:
         person = row["actor"] if row["referral"] is None else None
         return Located(event_id, row["type"], row["referral"], person)
 
+    def ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
+        """Up to `limit` stored event ids that begin with `prefix`, in `seq` order. (A scan of
+        the log: `substr` compares bytes alike on both databases, where a range would follow
+        PostgreSQL's collation. Read only by `retract`, for a short id.)"""
+        with self.read() as cur:
+            rows = cur.all(
+                "SELECT event_id FROM {p}rl_log WHERE substr(event_id, 1, ?) = ? "
+                "ORDER BY seq LIMIT ?",
+                (len(prefix), prefix, limit),
+            )
+        return [row["event_id"] for row in rows]
+
+    def id_at(self, seq: int) -> str | None:
+        """The id of the event stored with this `seq`, if any."""
+        with self.read() as cur:
+            row = cur.one("SELECT event_id FROM {p}rl_log WHERE seq = ?", (seq,))
+        return row["event_id"] if row else None
+
+    def last_live_id(self) -> str | None:
+        """The id of the live event (neither a retraction nor retracted) with the highest
+        `seq`, if any."""
+        with self.read() as cur:
+            row = cur.one(
+                "SELECT l.event_id FROM {p}rl_log l WHERE l.type <> 'event-retracted' "
+                "AND NOT EXISTS (SELECT 1 FROM {p}rl_retractions r "
+                "WHERE r.retracted_id = l.event_id) ORDER BY l.seq DESC LIMIT 1"
+            )
+        return row["event_id"] if row else None
+
     def type_plugin(self, kind: str) -> tuple[str, str | None] | None:
         """The plugin (and its distribution) that defined a stored event type, if one did."""
         with self.read() as cur:
@@ -586,6 +615,13 @@ class Store:
             for row in rows:
                 found.setdefault(row["handle"], []).append(row["referral"])
         return found
+
+    def handles(self) -> list[str]:
+        """Every handle ever added, once, in the order it was first added (a handle whose
+        `person-added` was retracted is among them)."""
+        with self.read() as cur:
+            rows = cur.all("SELECT actor FROM {p}rl_log WHERE type = 'person-added' ORDER BY seq")
+        return list(dict.fromkeys(row["actor"] for row in rows))
 
     def referral_keys(self) -> list[str]:
         """Every referral's key once, in the order it was first requested (a key requested

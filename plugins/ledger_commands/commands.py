@@ -8,6 +8,7 @@ import click
 def add_commands(cli: click.Group) -> None:
     from .demo import demo
     from .friendly import COMMANDS
+    from .people import person_list  # noqa: F401  (adds list, show and edit to `person`)
     from .reading import list_, show
 
     for name, command in COMMANDS.items():

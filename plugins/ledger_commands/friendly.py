@@ -84,7 +84,7 @@ def current(key: str) -> Summary:
 
 @click.group(cls=LedgerSubgroup)
 def person() -> None:
-    """Add people to the ledger."""
+    """Add, list, show and edit the people of the ledger."""
 
 
 @person.command(name="add")
@@ -156,6 +156,65 @@ def connect(
 # -- a referral, step by step -----------------------------------------------------------------
 
 
+def preparation_options(func: F) -> F:
+    """The options of a request's `preparation`, shared by `request` and `amend`."""
+    options = [
+        click.option(
+            "--researched-company/--no-researched-company",
+            default=None,
+            help="Whether the requester researched the company.",
+        ),
+        click.option(
+            "--researched-person/--no-researched-person",
+            default=None,
+            help="Whether the requester researched the target.",
+        ),
+        click.option(
+            "--question", "questions", multiple=True, help="A question for the target (repeatable)."
+        ),
+        click.option("--expectations", help="What the requester expects of the referrer."),
+        click.option("--follow-up-plan", help="How the requester will follow up."),
+        click.option("--qualifications", help="Why the requester fits the role."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def preparation(
+    researched_company: bool | None,
+    researched_person: bool | None,
+    questions: tuple[str, ...],
+    expectations: str | None,
+    follow_up_plan: str | None,
+    qualifications: str | None,
+) -> dict[str, Any] | None:
+    """The `preparation` object the options of `preparation_options` give, or None."""
+    found = {
+        "researched_company": researched_company,
+        "researched_person": researched_person,
+        "questions": list(questions) or None,
+        "expectations": expectations,
+        "follow_up_plan": follow_up_plan,
+        "qualifications": qualifications,
+    }
+    return {key: value for key, value in found.items() if value is not None} or None
+
+
+def me(by: str | None, option: str = "--by") -> str:
+    """`by`, else the configured identity (`me`): the one place a command's default `--by`
+    comes from. Without either, a refusal that says what to give."""
+    if by is not None:
+        return by
+    from ledger.api import settings
+
+    identity = getattr(settings(), "me", None)
+    if isinstance(identity, str) and identity:
+        return identity
+    raise LedgerError(f"{option}: say who (no identity `me` is configured to default to)")
+
+
+
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
 @click.option("--by", metavar="HANDLE", required=True, help="The requester.")
@@ -174,22 +233,7 @@ def connect(
 @click.option(
     "--relationship", type=click.Choice(KINDS), help="How the requester knows the referrer."
 )
-@click.option(
-    "--researched-company/--no-researched-company",
-    default=None,
-    help="Whether the requester researched the company.",
-)
-@click.option(
-    "--researched-person/--no-researched-person",
-    default=None,
-    help="Whether the requester researched the target.",
-)
-@click.option(
-    "--question", "questions", multiple=True, help="A question for the target (repeatable)."
-)
-@click.option("--expectations", help="What the requester expects of the referrer.")
-@click.option("--follow-up-plan", help="How the requester will follow up.")
-@click.option("--qualifications", help="Why the requester fits the role.")
+@preparation_options
 @event_options
 def request(
     referral: str,
@@ -212,15 +256,14 @@ def request(
     as_json: bool,
 ) -> None:
     """Open REFERRAL (a new key): BY asks REFERRER for a referral at COMPANY."""
-    preparation = {
-        "researched_company": researched_company,
-        "researched_person": researched_person,
-        "questions": list(questions) or None,
-        "expectations": expectations,
-        "follow_up_plan": follow_up_plan,
-        "qualifications": qualifications,
-    }
-    preparation = {key: value for key, value in preparation.items() if value is not None}
+    prepared = preparation(
+        researched_company,
+        researched_person,
+        questions,
+        expectations,
+        follow_up_plan,
+        qualifications,
+    )
     record(
         {
             "type": "referral-requested",
@@ -233,7 +276,73 @@ def request(
             "posting_at": posting_at,
             "goal": goal,
             "relationship": relationship,
-            "preparation": preparation or None,
+            "preparation": prepared,
+        },
+        at,
+        event_id,
+        as_json,
+    )
+
+
+AMEND_HELP = """Change REFERRAL's request: each option given replaces the request's.
+
+Preparation options replace only those keys of the request's preparation. Only the requester
+amends, and only while the referral is open; --target only before an introduction.
+
+\b
+Example:
+  referral-ledger amend ana-acme --by ana --question "What would the first months be like?"
+"""
+
+
+@click.command(cls=LedgerCommand, help=AMEND_HELP)
+@click.argument("referral")
+@click.option("--by", metavar="HANDLE", help="The requester. [default: me]")
+@click.option("--role", help="The role sought.")
+@click.option("--target", metavar="HANDLE", help="Who the requester wants to reach.")
+@click.option("--posting-at", metavar="DATE", help="When the position was posted (YYYY-MM-DD).")
+@click.option("--goal", help="What the requester hopes for.")
+@click.option(
+    "--relationship", type=click.Choice(KINDS), help="How the requester knows the referrer."
+)
+@preparation_options
+@event_options
+def amend(
+    referral: str,
+    by: str | None,
+    role: str | None,
+    target: str | None,
+    posting_at: str | None,
+    goal: str | None,
+    relationship: str | None,
+    researched_company: bool | None,
+    researched_person: bool | None,
+    questions: tuple[str, ...],
+    expectations: str | None,
+    follow_up_plan: str | None,
+    qualifications: str | None,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
+) -> None:
+    record(
+        {
+            "type": "request-amended",
+            "referral": referral,
+            "by": me(by),
+            "role": role,
+            "target": target,
+            "posting_at": posting_at,
+            "goal": goal,
+            "relationship": relationship,
+            "preparation": preparation(
+                researched_company,
+                researched_person,
+                questions,
+                expectations,
+                follow_up_plan,
+                qualifications,
+            ),
         },
         at,
         event_id,
@@ -509,23 +618,84 @@ def close(
     )
 
 
-@click.command(cls=LedgerCommand)
-@click.argument("retracts", metavar="EVENT_ID")
-@click.option("--by", metavar="HANDLE", required=True, help="Who retracts it.")
+WAIVE_HELP = """Let PERSON off an obligation of KIND they owe in REFERRAL (records
+obligation-waived).
+
+Only the one the obligation is owed to (--by) can waive it, and only while it is open. From
+the waiver's time on, the alert is gone and costs nothing; views before it still show it.
+
+\b
+Example:
+  referral-ledger waive ana-acme --kind thank-you-missing --person ana --by carol
+"""
+
+
+@click.command(cls=LedgerCommand, help=WAIVE_HELP)
+@click.argument("referral")
+@click.option("--kind", required=True, metavar="KIND", help="The alert kind to waive.")
+@click.option("--person", metavar="HANDLE", required=True, help="Who owes it.")
+@click.option("--by", metavar="HANDLE", help="To whom it is owed. [default: me]")
+@click.option("--note", help="A note.")
+@event_options
+def waive(
+    referral: str,
+    kind: str,
+    person: str,
+    by: str | None,
+    note: str | None,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
+) -> None:
+    record(
+        {
+            "type": "obligation-waived",
+            "referral": referral,
+            "by": me(by),
+            "kind": kind,
+            "person": person,
+            "note": note,
+        },
+        at,
+        event_id,
+        as_json,
+    )
+
+
+RETRACT_HELP = """Retract the event EVENT: it stays stored but stops counting anywhere.
+
+EVENT is an event id, a prefix of one (at least 8 characters, and no other id may start
+with it), seq:N for the event stored N-th, or last for the newest event not retracted.
+
+\b
+Example:
+  referral-ledger retract last --by ana --reason "recorded by mistake"
+"""
+
+
+@click.command(cls=LedgerCommand, help=RETRACT_HELP)
+@click.argument("reference", metavar="EVENT")
+@click.option("--by", metavar="HANDLE", help="Who retracts it. [default: me]")
 @click.option("--reason", required=True, help="Why.")
 @event_options
 def retract(
-    retracts: str, by: str, reason: str, at: str | None, event_id: str | None, as_json: bool
+    reference: str,
+    by: str | None,
+    reason: str,
+    at: str | None,
+    event_id: str | None,
+    as_json: bool,
 ) -> None:
-    """Retract the event EVENT_ID: it stays stored but stops counting anywhere."""
-    target = get_ledger().event(retracts)
+    from ledger.api import find_event
+
+    target = find_event(get_ledger(), reference)
     record(
         {
             "type": "event-retracted",
-            "by": by,
-            "retracts": retracts,
+            "by": me(by),
+            "retracts": target["id"],
             "reason": reason,
-            "referral": target.get("referral") if target else None,
+            "referral": target.get("referral"),
         },
         at,
         event_id,
@@ -547,5 +717,7 @@ COMMANDS: dict[str, click.Command] = {
     "outcome": outcome,
     "thank": thank,
     "close": close,
+    "amend": amend,
+    "waive": waive,
     "retract": retract,
 }
