@@ -335,6 +335,11 @@ class View:
                 self._unread_mentions.pop(name, None)
         return list(self._mentions[handle])
 
+    def declaring(self, handle: str) -> list[str]:
+        """Handles of the people who declared a connection with this person (a superset is
+        fine: ask `declarations`); what `relationships` cannot find from the person's side."""
+        return self.store.declaring(handle)
+
     def handles(self) -> list[str]:
         """Handles of every person ever added, in the order added (a superset is fine: ask
         `person(handle)`)."""

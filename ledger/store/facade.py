@@ -616,6 +616,18 @@ class Store:
                 found.setdefault(row["handle"], []).append(row["referral"])
         return found
 
+    def declaring(self, handle: str) -> list[str]:
+        """The people who declared a connection with this person (retracted ones too), sorted.
+        (A scan of the log: no index keeps whom declarations name. Read only when a person's
+        company changes, which is rare.)"""
+        with self.read() as cur:
+            rows = cur.all(
+                "SELECT DISTINCT actor FROM {p}rl_log "
+                "WHERE type = 'connection-declared' AND other = ? ORDER BY actor",
+                (handle,),
+            )
+        return [row["actor"] for row in rows]
+
     def handles(self) -> list[str]:
         """Every handle ever added, once, in the order it was first added (a handle whose
         `person-added` was retracted is among them)."""

@@ -53,9 +53,10 @@ class FlagsProjection(Projection):
             if "company" not in event:
                 return []
             # Whose insiders at a company the person may join or leave: the referrals of
-            # everyone they have an account with, and their own.
-            people = [event["handle"], *relationships(view, event["handle"])]
-            return [f"r:{key}" for handle in people for key in view.referrals_of(handle)]
+            # everyone with an account of them (either side's), and their own.
+            handle = event["handle"]
+            people = {handle, *relationships(view, handle), *view.declaring(handle)}
+            return [f"r:{key}" for who in sorted(people) for key in view.referrals_of(who)]
         if event["type"] == "connection-declared":
             # Declarations bear on every referral of either person (ties, connections at the
             # company, who may forward), and on both people's accounts.
