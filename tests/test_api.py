@@ -424,6 +424,38 @@ def test_api_ledger_event_ids(sqlite_db, tmp_path):
     assert ledger_event_ids(other) is None and ledger_event_ids(text) is None
 
 
+def test_api_find_event(cli):
+    from ledger.api import LedgerError, find_event
+
+    people(cli, "ana", "bob")
+    declared = declare(cli, "ana", "bob", "friend", 2, id="decl-0001-ana")
+    declare(cli, "bob", "ana", "friend", 2, id="decl-0002-bob")
+    led = a_ledger(cli)
+    try:
+        assert find_event(led, "decl-0001-ana")["id"] == "decl-0001-ana"  # the whole id
+        assert find_event(led, "decl-0001") == declared  # a unique prefix, as exported
+        assert find_event(led, "seq:1")["id"] == "add-ana"
+        assert find_event(led, "last")["id"] == "decl-0002-bob"
+        for reference, problem in (
+            ("decl-000", "ambiguous"),
+            ("decl", "at least 8 characters"),
+            ("nothing-like-it", "no stored event"),
+            ("seq:9", "no stored event has seq 9"),
+            ("seq:one", "seq:N"),
+        ):
+            with pytest.raises(LedgerError, match=problem):
+                find_event(led, reference)
+    finally:
+        led.close()
+    cli.ok("retract", "last", "--by", "bob", "--reason", "a mistake")
+    led = a_ledger(cli)
+    try:
+        # a retraction is never `last`, nor is what it retracted
+        assert find_event(led, "last")["id"] == "decl-0001-ana"
+    finally:
+        led.close()
+
+
 # -- event types and relationship kinds ---------------------------------------------------------
 
 
@@ -1086,6 +1118,22 @@ def test_api_View(cli):
         before = View(led, micros(first["recorded_at"]) - 1)
         assert before.referral("r1") == []
         assert before.person("ana") is not None
+    finally:
+        led.close()
+    # A person as their updates have them, from each update's `at` on; who declared them.
+    update = {"type": "person-updated", "handle": "ana", "name": "Ana Ruiz", "company": "Initech"}
+    cli.record({**update, "at": AT.format(3, "09"), "id": "upd-ana"})
+    declare(cli, "bob", "ana", "friend", 4)
+    led = a_ledger(cli)
+    try:
+        now = View(led)
+        assert (now.person("ana")["name"], now.person("ana")["company"]) == ("Ana Ruiz", "Initech")
+        assert now.person("ana")["id"] == "add-ana"  # still the person-added's
+        earlier = now.person("ana", micros(AT.format(2, "09")))
+        assert (earlier["name"], earlier["company"]) == ("Ana", "Acme")
+        assert [e["id"] for e in now.person_updates("ana")] == ["upd-ana"]
+        assert now.handles() == ["ana", "bob", "carol"]
+        assert now.declaring("ana") == ["bob"] and now.declaring("bob") == []
     finally:
         led.close()
 
