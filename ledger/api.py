@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .events import Event, Handle, Text
     from .hookspecs import hookimpl
     from .kinds import KIND_RANK, KINDS, WEAK_KINDS
-    from .plugins import settings
+    from .plugins import person_facts, settings
     from .projections import (
         Projection,
         ProjectionFailed,
@@ -98,6 +98,7 @@ _SOURCES = {
     "lacking_preparation": "relationships",
     # settings
     "settings": "plugins",
+    "person_facts": "plugins",
     "Settings": "config",
     # projections
     "Projection": "projections",
@@ -159,6 +160,7 @@ __all__ = [
     "listed",
     "micros",
     "parties",
+    "person_facts",
     "relationship",
     "relationships",
     "request_as_of",

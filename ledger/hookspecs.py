@@ -81,3 +81,17 @@ def register_projections() -> list[Projection]:
     once fixed; the other projections and the ledger are unaffected.
     """
     raise NotImplementedError
+
+
+@hookspec
+def person_facts(
+    ledger: Ledger, handle: str, as_of: int, known_at: int | None
+) -> Mapping[str, Any] | None:
+    """Add what the plugin knows of a person to `person show`: a mapping of JSON values,
+    merged into `person show --json` under its own keys (and printed, one line each).
+
+    `as_of` and `known_at` are the command's times (microseconds; `known_at` None for now).
+    Return None to add nothing. A key the command already has, or that another plugin gave, is
+    left out with a warning naming the plugin; a plugin that raises is reported by name on
+    stderr and the command shows the rest.
+    """

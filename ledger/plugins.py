@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,6 +181,25 @@ def settings() -> config.Settings:
     """The settings in force (the `--config` file, else the default one), checked against the
     `[due]` keys that the enabled plugins declare: one that none declares is refused."""
     return config.resolve(get_plugins().due_defaults())
+
+
+def person_facts(
+    ledger: Any, handle: str, *, as_of: int, known_at: int | None, taken: Iterable[str] = ()
+) -> dict[str, Any]:
+    """What the plugins add to `person show` (the `person_facts` hook), merged: a key in
+    `taken` or given by an earlier plugin is left out with a warning naming the plugin."""
+    found: dict[str, Any] = {}
+    used = set(taken)
+    for name, facts in ledger.plugins.call_each(
+        "person_facts", handle=handle, ledger=ledger, as_of=as_of, known_at=known_at, on_error=_warn
+    ):
+        for key, value in dict(facts).items():
+            if key in used:
+                _warn(PluginError(name, ValueError(f"person_facts: key {key!r} is taken")))
+                continue
+            used.add(key)
+            found[key] = value
+    return found
 
 
 def _warn(error: PluginError) -> None:

@@ -758,6 +758,29 @@ def test_api_settings(use, cli, tmp_path):
     assert cli.ok("probe").stdout == "5\n"  # the default file, when no --config
 
 
+def test_api_person_facts(use, cli):
+    from ledger.api import hookimpl, micros, person_facts
+
+    class Counted:
+        @hookimpl
+        def person_facts(self, handle, as_of, known_at):
+            return {"asked": [handle, as_of, known_at]}
+
+    use(counted=Counted())
+    people(cli, "ana")
+    led = a_ledger(cli)
+    try:
+        found = person_facts(led, "ana", as_of=micros(LATER), known_at=None)
+        assert found["asked"] == ["ana", micros(LATER), None]
+        # the reputation plugin's too
+        assert set(found["scores"]) == {"as_requester", "as_referrer", "as_target"}
+        assert found["scores"]["as_requester"]["score"] == 50  # nothing done yet
+        taken = person_facts(led, "ana", as_of=micros(LATER), known_at=None, taken=["asked"])
+        assert "asked" not in taken and "scores" in taken
+    finally:
+        led.close()
+
+
 def test_api_Settings():
     from ledger.api import Settings
 

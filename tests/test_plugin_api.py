@@ -178,6 +178,34 @@ def test_hook_event_recorded_sees_each_stored_event_once_after_the_commit(use, c
     assert all(e["hash"] and e["recorded_at"] for e in seen)
 
 
+def test_hook_person_facts_adds_to_person_show_and_a_taken_key_or_a_raise_is_named(use, cli):
+    class Declared:
+        @hookimpl
+        def person_facts(self, ledger: Ledger, handle: str, as_of: int, known_at: Any) -> Any:
+            from ledger.api import View
+
+            return {"declared": len(View(ledger, known_at).declarations(handle)), "owes": []}
+
+    class Broken:
+        @hookimpl
+        def person_facts(self, handle: str) -> Any:
+            raise RuntimeError(f"cannot tell about {handle}")
+
+    use(declared=Declared(), broken=Broken())
+    people(cli, "ana", "bob")
+    cli.record({"type": "connection-declared", "by": "ana", "with": "bob", "kind": "friend"})
+    result = cli.ok("person", "show", "ana", "--json")
+    shown = json.loads(result.stdout)
+    assert shown["declared"] == 1
+    assert shown["owes"] == []  # the command's own key, not the plugin's
+    assert "scores" in shown  # the built-in reputation plugin's
+    assert "plugin 'declared' failed: ValueError: person_facts: key 'owes' is taken" in (
+        result.stderr
+    )
+    assert "plugin 'broken' failed: RuntimeError: cannot tell about ana" in result.stderr
+    assert "declared: 1" in cli.ok("person", "show", "ana").stdout
+
+
 def test_hook_event_recorded_that_raises_leaves_the_event_recorded(use, cli):
     class Crashing:
         @hookimpl

@@ -7,12 +7,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
+import orjson
 
 from ledger.api import LedgerError, emit_json, emit_json_array, get_ledger, safe, time_options
 
 from .friendly import event_options, person, record
 
 FIELDS = ("name", "email", "company", "title")
+# The keys `person show` prints in its own way; a plugin's others get a line each.
+SHOWN = ("person", "referrals", "owes", "owed", "flags", "scores")
 ROLES = ("requester", "referrer", "target")
 
 
@@ -109,11 +112,21 @@ def person_show(handle: str, as_json: bool, as_of: int, known_at: int | None) ->
         click.echo(safe(f"  {flag['kind']}  {flag.get('referral') or '-'}  {flag['message']}"))
     if not shown["flags"]:
         click.echo("  none")
+    scores = shown.get("scores")
+    if isinstance(scores, dict):  # the reputation plugin's
+        click.echo("Scores:")
+        for role in ROLES:
+            part = scores.get(f"as_{role}")
+            if isinstance(part, dict) and "score" in part:
+                click.echo(f"  as {role:<9} {part['score']:g}")
+    for key, value in shown.items():  # what other plugins add, one line each
+        if key not in SHOWN:
+            click.echo(safe(f"{key}: {orjson.dumps(value).decode()}"))
 
 
 def describe_person(handle: str, as_of: int, known_at: int | None) -> dict[str, Any]:
     """What `person show --json` prints."""
-    from ledger.api import View, rows, timestamp
+    from ledger.api import View, person_facts, rows, timestamp
 
     ledger = get_ledger()
     view = View(ledger, known_at)
@@ -132,11 +145,15 @@ def describe_person(handle: str, as_of: int, known_at: int | None) -> dict[str, 
         item = {**row.public(), "overdue": str(row.data.get("due")) < timestamp(as_of)}
         obligations["owes" if row.person == handle else "owed"].append(item)
     flags = rows(ledger, "flag", as_of=as_of, known_at=known_at, person=handle)
-    return {
+    shown = {
         "person": person_json(found),
         "referrals": referrals,
         **obligations,
         "flags": [row.public() for row in sorted(flags, key=lambda r: (r.start_us, r.kind))],
+    }
+    return {
+        **shown,
+        **person_facts(ledger, handle, as_of=as_of, known_at=known_at, taken=shown),
     }
 
 

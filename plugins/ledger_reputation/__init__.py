@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -21,3 +22,12 @@ def register_commands(cli: click.Group) -> None:
     from .command import reputation
 
     cli.add_command(reputation)
+
+
+@hookimpl
+def person_facts(ledger: Any, handle: str, as_of: int, known_at: int | None) -> Mapping[str, Any]:
+    """`person show`'s `scores`: the person's as `reputation HANDLE --json` gives them."""
+    from .command import _scores
+
+    (found,) = _scores(ledger, as_of, known_at, handle)
+    return {"scores": {role: found[role] for role in ("as_requester", "as_referrer", "as_target")}}
