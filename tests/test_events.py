@@ -23,6 +23,7 @@ BASE = Path(__file__).parent / "fixtures" / "base.jsonl"
 
 CONTRACT_TYPES = [
     "person-added",
+    "person-updated",
     "connection-declared",
     "referral-requested",
     "request-amended",
@@ -43,6 +44,7 @@ CONTRACT_TYPES = [
 # The smallest event of each type the ledger of base.jsonl accepts.
 MINIMAL: dict[str, dict[str, Any]] = {
     "person-added": {"handle": "zoe", "name": "Zoe"},
+    "person-updated": {"handle": "dan", "title": "Analyst"},
     "connection-declared": {"by": "dan", "with": "erin", "kind": "met-once"},
     "referral-requested": {"referral": "r9", "by": "dan", "referrer": "erin", "company": "Acme"},
     "request-amended": {"referral": "r3", "by": "erin", "goal": "A first conversation"},

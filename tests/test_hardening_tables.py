@@ -479,7 +479,7 @@ def test_a_forget_cut_off_the_end_of_the_log_is_caught_without_a_head(cli: Cli) 
     result = cli("verify", "--json")
     assert result.exit_code == 1
     out = orjson.loads(result.stdout)
-    assert out["events"] == 51 and out["first_bad_seq"] == 1
+    assert out["events"] == 52 and out["first_bad_seq"] == 1
     assert out["problems"] == [
         {
             "seq": 1,

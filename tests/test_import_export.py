@@ -56,20 +56,20 @@ def test_the_story_covers_every_event_type():
 def test_the_story_imports_and_exports_with_its_place_in_the_ledger(cli):
     result = summary(cli, str(STORY))
     assert result == {
-        "stored": 51,
+        "stored": 52,
         "unchanged": 0,
         "restored": False,
         "first_seq": 1,
-        "last_seq": 51,
+        "last_seq": 52,
     }
     exported = cli.export()
     assert [e["id"] for e in exported] == [e["id"] for e in story()]
-    assert [e["seq"] for e in exported] == list(range(1, 52))
+    assert [e["seq"] for e in exported] == list(range(1, 53))
     for event in exported:
         assert HEX64.match(event["hash"]), event
         assert UTC_Z.match(event["recorded_at"]), event
         assert UTC_Z.match(event["at"]), event
-    assert len({e["hash"] for e in exported}) == 51
+    assert len({e["hash"] for e in exported}) == 52
     recorded = [e["recorded_at"] for e in exported]
     assert recorded == sorted(recorded)
 
@@ -124,7 +124,7 @@ def test_export_import_export_is_byte_for_byte_the_same(cli, other, tmp_path):
     dump = tmp_path / "export.jsonl"
     dump.write_text(first)
     result = summary(other, str(dump))
-    assert result["stored"] == 51 and result["restored"] is True
+    assert result["stored"] == 52 and result["restored"] is True
     assert other.ok("export").stdout == first
     assert other.json("verify", "--json")["ok"] is True
 
@@ -142,14 +142,14 @@ def test_importing_the_same_file_again_changes_nothing(cli, tmp_path):
     first = cli.ok("export").stdout
     assert summary(cli, str(STORY)) == {
         "stored": 0,
-        "unchanged": 51,
+        "unchanged": 52,
         "restored": False,
         "first_seq": None,
         "last_seq": None,
     }
     dump = tmp_path / "export.jsonl"
     dump.write_text(first)
-    assert summary(cli, str(dump))["unchanged"] == 51
+    assert summary(cli, str(dump))["unchanged"] == 52
     assert cli.ok("export").stdout == first
 
 
@@ -160,14 +160,14 @@ def test_an_export_into_a_ledger_holding_other_events(cli, other, tmp_path):
     other.record({"type": "person-added", "handle": "zed", "name": "Zed", "id": "zed"})
     result = summary(other, dump)
     assert result == {
-        "stored": 51,
+        "stored": 52,
         "unchanged": 0,
         "restored": False,
         "first_seq": 2,
-        "last_seq": 52,
+        "last_seq": 53,
     }
     moved = other.export()[1:]
-    assert [e["seq"] for e in moved] == list(range(2, 53))
+    assert [e["seq"] for e in moved] == list(range(2, 54))
     for before, after in zip(exported, moved, strict=True):
         assert after["id"] == before["id"]
         assert after["hash"] != before["hash"]
@@ -184,7 +184,7 @@ def test_an_export_into_a_ledger_that_holds_part_of_it(cli, other, tmp_path):
     other.ok("import", write(tmp_path / "first.jsonl", story()[:10]))
     own = other.export()
     result = summary(other, write(tmp_path / "export.jsonl", exported))
-    assert (result["stored"], result["unchanged"], result["first_seq"]) == (41, 10, 11)
+    assert (result["stored"], result["unchanged"], result["first_seq"]) == (42, 10, 11)
     after = other.export()
     place = ("id", "seq", "hash", "recorded_at")
     # stored ids are no-ops: their seq, hash and time stay
@@ -280,7 +280,7 @@ def test_blank_lines_are_skipped_and_line_numbers_count_them(cli, tmp_path):
     padded = "\n\n" + "\n   \n".join(text) + "\n\n"
     path = tmp_path / "padded.jsonl"
     path.write_text(padded)
-    assert summary(cli, str(path))["stored"] == 51
+    assert summary(cli, str(path))["stored"] == 52
     bad = padded.replace('"match":2', '"match":9')
     assert bad != padded
     path.write_text(bad)
@@ -292,8 +292,8 @@ def test_blank_lines_are_skipped_and_line_numbers_count_them(cli, tmp_path):
 
 def test_a_dash_reads_stdin(cli):
     result = summary(cli, "-", input=STORY.read_bytes())
-    assert result["stored"] == 51
-    assert len(cli.export()) == 51
+    assert result["stored"] == 52
+    assert len(cli.export()) == 52
 
 
 def test_an_empty_import_is_refused(cli, tmp_path):
@@ -305,7 +305,7 @@ def test_an_empty_import_is_refused(cli, tmp_path):
 
 def test_the_default_import_output_is_a_sentence(cli):
     out = cli.ok("import", str(STORY)).stdout
-    assert out == "Imported 51 new event(s); 0 already stored.\n"
+    assert out == "Imported 52 new event(s); 0 already stored.\n"
 
 
 def test_export_to_a_file(cli, tmp_path):
