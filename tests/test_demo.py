@@ -164,7 +164,7 @@ def test_the_demo_tells_its_tale(sqlite_cli, tmp_path):
 
 def test_the_demo_text(sqlite_cli, tmp_path):
     out = sqlite_cli.ok("demo", "--db-file", str(tmp_path / "demo.db")).stdout
-    assert "62 event(s) recorded" in out
+    assert "63 event(s) recorded" in out
     assert "Referrals:" in out
     assert re.search(r"^maya-hooli +needs-preparation +Hooli +maya +omar", out, re.MULTILINE)
     for name in ("alerts", "flags", "reputation"):
@@ -178,7 +178,7 @@ def test_the_demo_defaults_to_a_file_in_the_current_directory(sqlite_cli, tmp_pa
     sqlite_cli.ok("demo")
     sqlite_cli.ok("demo")
     assert (tmp_path / "referral-ledger-demo.db").exists()
-    assert len(Cli(str(tmp_path / "referral-ledger-demo.db")).export()) == 62
+    assert len(Cli(str(tmp_path / "referral-ledger-demo.db")).export()) == 63
 
 
 def test_the_demo_never_replaces_a_file_that_is_not_a_demo(sqlite_cli, tmp_path):
@@ -195,10 +195,10 @@ def test_the_demo_never_replaces_a_file_that_is_not_a_demo(sqlite_cli, tmp_path)
 
 def test_the_demo_into_a_ledger_named_by_db(cli):
     shown = cli.json("demo", "--into-ledger", "--json")
-    assert shown["stored"] == 62
+    assert shown["stored"] == 63
     again = cli.json("demo", "--into-ledger", "--json")
-    assert (again["stored"], again["unchanged"]) == (0, 62)
-    assert len(cli.export()) == 62
+    assert (again["stored"], again["unchanged"]) == (0, 63)
+    assert len(cli.export()) == 63
 
 
 def test_the_demo_never_writes_the_default_ledger(sqlite_cli):

@@ -688,7 +688,10 @@ def retract(
 ) -> None:
     from ledger.api import find_event
 
-    target = find_event(get_ledger(), reference)
+    try:
+        target = find_event(get_ledger(), reference)
+    except LedgerError as exc:
+        raise LedgerError(f"retracts: {exc.message}") from None
     record(
         {
             "type": "event-retracted",
