@@ -5,13 +5,18 @@ friendly commands on each backend."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from conftest import Cli, _drop_schema, _pg_url
+
+import ledger.plugins
+from ledger import Projection, hookimpl
+from ledger.api import View, micros, timestamp
+from ledger.plugins import Plugins
 
 
 def at(day: int, hour: int = 9) -> str:
@@ -200,9 +205,50 @@ def test_a_waived_obligation_is_gone_from_the_waivers_at_on_and_shown_before(cli
     assert any(o["kind"] == "thank-you-missing" and o["person"] == "ana" for o in owed)
 
 
-def test_a_waiver_of_a_kind_the_alerts_do_not_own_is_refused_as_unknown(cli: Cli) -> None:
+class BobsDebriefs(Projection):
+    """Another plugin's alert kind: Bob owes Carol a debrief a day after every introduction."""
+
+    name = "bobs-debriefs"
+    version = "1"
+    category = "alert"
+
+    def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:
+        return [event["id"]] if event["type"] == "introduction-made" else []
+
+    def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
+        event = view.event(part)
+        assert event is not None
+        due = timestamp(micros(event["at"]) + 86_400_000_000)
+        return [
+            {
+                "kind": "debrief-missing",
+                "referral": event["referral"],
+                "person": event["to"],
+                "owed_to": event["by"],
+                "due": due,
+                "message": "debrief owed",
+                "start": due,
+            }
+        ]
+
+
+class Debriefing:
+    @hookimpl
+    def register_projections(self) -> list[Projection]:
+        return [BobsDebriefs()]
+
+
+def test_a_waiver_of_a_kind_the_alerts_do_not_own_is_refused_as_unknown(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger.plugins, "_default", Plugins(extra={"debriefing": Debriefing()}))
     _introduced(cli)
-    for kind in ("weak-tie", "coffee-chat-thanks", "thank-you"):
+    alerts = cli.json("alerts", "--json", "--as-of", at(6))
+    assert any(a["kind"] == "debrief-missing" and a["person"] == "bob" for a in alerts)
+    only = "unknown alert kind 'debrief-missing': only the alerts plugin's"
+    refused(cli, "waive", "r1", "--kind", "debrief-missing", "--person", "bob", "--by", "carol",
+            "--at", at(6), says=only)  # fmt: skip
+    for kind in ("weak-tie", "thank-you"):
         stderr = refused(cli, "waive", "r1", "--kind", kind, "--person", "ana", "--by", "carol",
                          "--at", at(7), says=f"unknown alert kind {kind!r}")  # fmt: skip
         assert "thank-you-missing" in stderr  # it lists the kinds it knows

@@ -42,7 +42,12 @@ def validate_event(event: Mapping[str, Any], ledger: Any) -> str | None:
     kind, person, by = event["kind"], event["person"], event["by"]
     if kind not in obligations.KINDS:
         known = ", ".join(sorted(obligations.KINDS))
-        return f"unknown alert kind {kind!r} (one of: {known})"
+        # A flag's kind, another plugin's alert kind or a typo: this plugin judges only the
+        # obligations it derives, so it cannot tell that any other is open.
+        return (
+            f"unknown alert kind {kind!r}: only the alerts plugin's own kinds can be waived "
+            f"(one of: {known})"
+        )
     from ledger.api import View, micros, settings
 
     events = View(ledger).referral(event["referral"])
