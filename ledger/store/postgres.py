@@ -37,6 +37,7 @@ class PostgresBackend:
         self.datastore: Any = None
         self.events_table = ""
         self.prefix = ""
+        self._session_user: str | None = None
 
     @classmethod
     def accepts(cls, db: str | None) -> bool:
@@ -125,6 +126,21 @@ class PostgresBackend:
                 cur.raw.execute("RELEASE SAVEPOINT rl_type")
             else:
                 cur.raw.execute(statement, prepare=False)
+
+    def columns(self, cur: Cursor, table: str) -> set[str]:
+        rows = cur.all(
+            "SELECT column_name AS name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            (self.datastore.schema, table),
+        )
+        return {row["name"] for row in rows}
+
+    def recorded_by(self, cur: Cursor) -> str:
+        # The session's login role, which the server itself stores (see team.py: for a member,
+        # a trigger refuses any other); `SET ROLE` does not change it.
+        if self._session_user is None:
+            self._session_user = str(cur.one("SELECT session_user AS who")["who"])
+        return self._session_user
 
     def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         # one array: psycopg takes long to parse 500 placeholders
