@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Mapping
+from typing import Any
 
 ME_ENV = "REFERRAL_LEDGER_ME"
 # At most this many characters of a `recorded_by` (PostgreSQL's role names are at most 63 bytes).
@@ -39,3 +41,18 @@ def recorded_by_problem(value: object) -> str | None:
     if len(value) > MAX_RECORDED_BY or not value.isprintable():
         return f"recorded_by: must be at most {MAX_RECORDED_BY} printable characters"
     return None
+
+
+def recorder_shown(
+    event: Mapping[str, Any], members: Mapping[str, str] | None = None
+) -> str | None:
+    """Who stored an event (export format), when that is worth showing: when it is not the
+    event's `by` — neither that handle nor (on a team ledger, `members`: role to handle) its
+    member role. An admin recording on behalf of someone; an event with no `by`."""
+    found = event.get("recorded_by")
+    if not isinstance(found, str):
+        return None
+    by = event.get("by")
+    if found == by or (members is not None and by is not None and members.get(found) == by):
+        return None
+    return found

@@ -361,6 +361,14 @@ class Store:
         person = row["actor"] if row["referral"] is None else None
         return Located(event_id, row["type"], row["referral"], person)
 
+    def member_handles(self) -> dict[str, str]:
+        """On a team ledger (see `team.py`): each member role's handle; else nothing."""
+        with self.read() as cur:
+            if not self.backend.list_tables(cur, {"rl_team"}):
+                return {}
+            rows = cur.all("SELECT role, handle FROM {p}rl_team")
+        return {row["role"]: row["handle"] for row in rows}
+
     def type_plugin(self, kind: str) -> tuple[str, str | None] | None:
         """The plugin (and its distribution) that defined a stored event type, if one did."""
         with self.read() as cur:

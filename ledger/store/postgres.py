@@ -144,9 +144,11 @@ class PostgresBackend:
                 cur.raw.execute(statement, prepare=False)
 
     def columns(self, cur: Cursor, table: str) -> set[str]:
+        # pg_attribute, not information_schema: that shows only the columns the role may use
         rows = cur.all(
-            "SELECT column_name AS name FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ?",
+            "SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped",
             (self.datastore.schema, table),
         )
         return {row["name"] for row in rows}
