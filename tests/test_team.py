@@ -392,6 +392,7 @@ def test_a_member_cannot_change_stored_rows_with_its_own_client(team: Team) -> N
         "UPDATE rl_meta SET value = 'x'",
         "TRUNCATE rl_log",
         "INSERT INTO rl_retractions VALUES ('whatever', 1, 1)",
+        "INSERT INTO rl_private VALUES ('whatever', 'ana', '')",
         "INSERT INTO rl_team VALUES ('x', 'x', true, true)",
         "ALTER TABLE rl_log DISABLE TRIGGER ALL",
     ]

@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS {p}rl_team (
 
 # `{p}` is the schema ("name".), `{events}` eventsourcing's table; `$fn$` quotes each body.
 _FUNCTIONS = r"""
-CREATE OR REPLACE FUNCTION {p}rl_guard_event() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION {p}rl_guard_event() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog AS $fn$
 DECLARE
     m {p}rl_team%ROWTYPE;
     rec jsonb;
@@ -119,7 +120,8 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION {p}rl_guard_log() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION {p}rl_guard_log() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog AS $fn$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM {p}rl_team) THEN
         RETURN NEW;
@@ -138,7 +140,8 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION {p}rl_guard_history() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION {p}rl_guard_history() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog AS $fn$
 BEGIN
     IF EXISTS (SELECT 1 FROM {p}rl_team WHERE role = session_user) THEN
         RAISE EXCEPTION 'role % may not % rows of %: stored events are never changed',
@@ -151,7 +154,8 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION {p}rl_guard_erasure() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION {p}rl_guard_erasure() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog AS $fn$
 DECLARE
     whose text;
 BEGIN
@@ -176,7 +180,8 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION {p}rl_guard_meta() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION {p}rl_guard_meta() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog AS $fn$
 BEGIN
     IF EXISTS (SELECT 1 FROM {p}rl_team WHERE role = session_user)
        AND EXISTS (SELECT 1 FROM {p}rl_log) THEN
@@ -190,7 +195,21 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION {p}rl_guard_retraction() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION {p}rl_guard_private() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog AS $fn$
+BEGIN
+    IF EXISTS (SELECT 1 FROM {p}rl_team WHERE role = session_user) AND NOT EXISTS (
+        SELECT 1 FROM {p}rl_log WHERE event_id = NEW.event_id AND recorded_by = session_user
+    ) THEN
+        RAISE EXCEPTION 'role % may not add personal data to event %: only to events it records',
+            session_user, NEW.event_id USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION {p}rl_guard_retraction() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog AS $fn$
 BEGIN
     IF EXISTS (SELECT 1 FROM {p}rl_team WHERE role = session_user) AND NOT EXISTS (
         SELECT 1 FROM {p}rl_log l
@@ -239,6 +258,7 @@ GUARDS: tuple[tuple[str, str, str, str], ...] = (
         for table in ("{p}rl_private", "{p}rl_keys")
     ),
     ("rl_guard_meta", "{p}rl_meta", "BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW", "rl_guard_meta"),
+    ("rl_guard_private", "{p}rl_private", "BEFORE INSERT ON {t} FOR EACH ROW", "rl_guard_private"),
     (
         "rl_guard_retraction",
         "{p}rl_retractions",
