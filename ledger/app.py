@@ -695,9 +695,10 @@ class _Batch:
             )
         if "recorded_by" in envelope and envelope["recorded_by"] != existing.get("recorded_by"):
             who = existing.get("recorded_by")
+            stored_by = f"recorded by {who!r}" if who is not None else "stored by 0.1 (no one)"
             raise LedgerError(
                 f"recorded_by: {envelope['recorded_by']!r} given, but id {existing['id']!r} was "
-                + (f"recorded by {who!r}" if who is not None else "stored before 0.2, by no one named")
+                + stored_by
             )
         if "hash" in envelope and envelope["hash"] != existing["hash"]:
             raise LedgerError(

@@ -217,8 +217,8 @@ def test_audit_shows_who_recorded_an_event_when_not_its_by(
         person(sqlite_cli, handle)
     referral(sqlite_cli, "r1", "ana", "bob", "dev")
     monkeypatch.setenv("REFERRAL_LEDGER_ME", "bob")
-    sqlite_cli.record({"type": "request-vetted", "referral": "r1", "by": "bob",
-                       "decision": "accept", "knows_work": True})  # fmt: skip
+    vetted = {"type": "request-vetted", "referral": "r1", "by": "bob", "decision": "accept"}
+    sqlite_cli.record({**vetted, "knows_work": True})
     monkeypatch.setenv("REFERRAL_LEDGER_ME", "assistant")
     sqlite_cli.record({"type": "introduction-made", "referral": "r1", "by": "bob", "to": "dev"})
     text = sqlite_cli.ok("audit", "r1").stdout
@@ -426,7 +426,8 @@ def test_an_admin_on_behalf_of_a_member_shows_both_in_audit(team: Team, tmp_path
     for handle in ("bob", "ana", "dev"):
         person(as_boss, handle)
     referral(as_bob, "r1", "bob", "ana", "dev")
-    thanked = as_boss.record({"type": "thank-you-sent", "referral": "r1", "by": "bob", "to": "ana"})
+    thanks = {"type": "thank-you-sent", "referral": "r1", "by": "bob", "to": "ana"}
+    thanked = as_boss.record(thanks)
     assert (thanked["by"], thanked["recorded_by"]) == ("bob", boss)
     text = as_bob.ok("audit", "r1").stdout
     request_line, thanks_line = (line for line in text.splitlines() if "  seq " in line)
@@ -567,6 +568,13 @@ def _doc_blocks(names: dict[str, str]) -> list[tuple[str, bool, str]]:
     return blocks
 
 
+PSQL = ("-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1")
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+
+
 @needs_pg
 def test_the_team_guide_runs_as_written(tmp_path: Path) -> None:
     assert PG_URL is not None
@@ -584,23 +592,21 @@ def test_the_team_guide_runs_as_written(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "plugins"),
-                                                    os.environ.get("PYTHONPATH")])),
-    }  # fmt: skip
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH")])
+        ),
+    }
     env.pop("REFERRAL_LEDGER_DB", None)
     database = names["referrals"]
     outputs = []
     try:
         for kind, refuse, body in _doc_blocks(names):
             if kind == "sql":
-                run = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database,
-                       "-v", "ON_ERROR_STOP=1", "-c", body]  # fmt: skip
-                done = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
+                done = _run(["psql", *PSQL, "-d", database, "-c", body], env)
                 assert done.returncode == 0, (body, done.stderr)
                 continue
             if not refuse:
-                done = subprocess.run(["bash", "-e", "-c", body], env=env, capture_output=True,
-                                      text=True, check=False)  # fmt: skip
+                done = _run(["bash", "-e", "-c", body], env)
                 assert done.returncode == 0, (body, done.stdout, done.stderr)
                 outputs.append(done.stdout)
                 continue
@@ -609,8 +615,7 @@ def test_the_team_guide_runs_as_written(tmp_path: Path) -> None:
             for line in lines:
                 if line.startswith("export "):
                     continue
-                done = subprocess.run(["bash", "-c", f"{setup}\n{line}"], env=env,
-                                      capture_output=True, text=True, check=False)  # fmt: skip
+                done = _run(["bash", "-c", f"{setup}\n{line}"], env)
                 assert done.returncode != 0, ("not refused", line, done.stdout)
                 assert "Error: role" in done.stderr or "ERROR:  role" in done.stderr, (
                     line,

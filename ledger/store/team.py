@@ -25,9 +25,8 @@ from ..errors import LedgerError
 from .facade import Store
 from .postgres import PostgresBackend
 
-# A refusal's SQLSTATE (insufficient_privilege, as PostgreSQL's own "permission denied"):
-# psycopg raises it as InsufficientPrivilege, which the backend turns into `Error: …`, exit 2.
-DENIED = "42501"
+# A guard refuses with SQLSTATE 42501 (insufficient_privilege), as PostgreSQL's own "permission
+# denied" does: the backend turns both into `Error: …`, exit 2 (`PostgresBackend.refusal`).
 
 # What a member may do to each table, by privilege. The history (events, log, indexes) takes
 # inserts only; what a trigger guards is marked in `_GUARDED`.
@@ -226,46 +225,30 @@ END
 $fn$
 """
 
+# The history's tables: a member inserts into them, never updates, deletes or truncates.
+_HISTORY = ("{events}", "{p}rl_log", "{p}rl_retractions", "{p}rl_mentions", "{p}rl_types")
+_ROW_INSERT = "BEFORE INSERT ON {t} FOR EACH ROW"
+_ROW_CHANGE = "BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW"
+
 # (trigger, table, when, function): installed by every `team add`, dropped first so a newer
 # release's definition replaces an older one.
 GUARDS: tuple[tuple[str, str, str, str], ...] = (
-    ("rl_guard_event", "{events}", "BEFORE INSERT ON {t} FOR EACH ROW", "rl_guard_event"),
-    ("rl_guard_log", "{p}rl_log", "BEFORE INSERT ON {t} FOR EACH ROW", "rl_guard_log"),
+    ("rl_guard_event", "{events}", _ROW_INSERT, "rl_guard_event"),
+    ("rl_guard_log", "{p}rl_log", _ROW_INSERT, "rl_guard_log"),
+    ("rl_guard_private", "{p}rl_private", _ROW_INSERT, "rl_guard_private"),
+    ("rl_guard_retraction", "{p}rl_retractions", _ROW_INSERT, "rl_guard_retraction"),
+    *(("rl_guard_history", table, _ROW_CHANGE, "rl_guard_history") for table in _HISTORY),
     *(
-        (
-            "rl_guard_history",
-            table,
-            "BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW",
-            "rl_guard_history",
-        )
-        for table in ("{events}", "{p}rl_log", "{p}rl_retractions", "{p}rl_mentions", "{p}rl_types")
-    ),
-    *(
-        ("rl_guard_truncate", table, "BEFORE TRUNCATE ON {t}", "rl_guard_history")
-        for table in (
-            "{events}",
-            "{p}rl_log",
-            "{p}rl_retractions",
-            "{p}rl_mentions",
-            "{p}rl_types",
-            "{p}rl_private",
-            "{p}rl_keys",
-            "{p}rl_meta",
-        )
-    ),
-    *(
-        ("rl_guard_erasure", table, "BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW", "rl_guard_erasure")
+        ("rl_guard_erasure", table, _ROW_CHANGE, "rl_guard_erasure")
         for table in ("{p}rl_private", "{p}rl_keys")
     ),
-    ("rl_guard_meta", "{p}rl_meta", "BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW", "rl_guard_meta"),
-    ("rl_guard_private", "{p}rl_private", "BEFORE INSERT ON {t} FOR EACH ROW", "rl_guard_private"),
-    (
-        "rl_guard_retraction",
-        "{p}rl_retractions",
-        "BEFORE INSERT ON {t} FOR EACH ROW",
-        "rl_guard_retraction",
+    ("rl_guard_meta", "{p}rl_meta", _ROW_CHANGE, "rl_guard_meta"),
+    *(
+        ("rl_guard_truncate", table, "BEFORE TRUNCATE ON {t}", "rl_guard_history")
+        for table in (*_HISTORY, "{p}rl_private", "{p}rl_keys", "{p}rl_meta")
     ),
 )
+
 
 @dataclass(frozen=True)
 class Member:
