@@ -420,6 +420,27 @@ def test_a_member_cannot_change_stored_rows_with_its_own_client(team: Team) -> N
 
 
 @needs_pg
+def test_set_role_does_not_change_who_writes(team: Team) -> None:
+    import psycopg
+
+    ana, as_ana = team.member("ana", "--admin")
+    bob, _ = team.member("bob")
+    person(as_ana, "ana")
+    _admin_sql(f'GRANT "{ana}" TO "{bob}"')  # bob may act with ana's privileges
+    events = f'"{team.schema}".referral_ledger_events'
+    state = orjson.dumps({"record": {"type": "thank-you-sent", "by": "ana"}})
+    with team.connect(bob) as conn:
+        conn.execute(f'SET ROLE "{ana}"')
+        assert conn.execute("SELECT session_user").fetchone() == (bob,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=f"role {bob} may not"):
+            conn.execute(
+                f"INSERT INTO {events} (originator_id, originator_version, topic, state) "
+                "VALUES (gen_random_uuid(), 1, 't', %s)",
+                (state,),
+            )
+
+
+@needs_pg
 def test_an_admin_on_behalf_of_a_member_shows_both_in_audit(team: Team, tmp_path: Path) -> None:
     boss, as_boss = team.member("boss", "--admin")
     bob, as_bob = team.member("bob")
@@ -486,6 +507,15 @@ def test_a_team_ledger_restores_with_its_recorded_by(team: Team) -> None:
         assert restored.ok("export").stdout == lines
     finally:
         _admin_sql(f'DROP SCHEMA IF EXISTS "{team.schema}_r" CASCADE')
+
+
+@needs_pg
+def test_a_member_cannot_restore_events_recorded_by_others(team: Team) -> None:
+    _, as_ana = team.member("ana", "--admin", "--privacy-officer")
+    old = ROOT / "tests" / "fixtures" / "old" / "ledger-0.1.0.jsonl"
+    message = as_ana.refused("import", str(old)).stderr
+    assert "may not record events as recorded by no one" in message
+    assert as_ana.export() == []
 
 
 # One member's writer: imports of its own people in tens, then single declarations by itself.

@@ -129,11 +129,11 @@ BEGIN
         RAISE EXCEPTION 'role % may not record events: it is not a member of this ledger''s team',
             session_user USING ERRCODE = '42501';
     END IF;
-    IF NEW.recorded_by IS NULL THEN
-        NEW.recorded_by := session_user;
-    ELSIF NEW.recorded_by <> session_user THEN
+    -- The column's default is session_user; any other value (NULL too: the chain would not
+    -- cover what is stored) is refused rather than replaced, so no link is left broken.
+    IF NEW.recorded_by IS DISTINCT FROM session_user THEN
         RAISE EXCEPTION 'role % may not record events as recorded by %: recorded_by is the session''s own role',
-            session_user, NEW.recorded_by USING ERRCODE = '42501';
+            session_user, COALESCE(NEW.recorded_by, 'no one') USING ERRCODE = '42501';
     END IF;
     RETURN NEW;
 END
