@@ -209,6 +209,36 @@ def test_a_0_1_export_restores_without_recorded_by(tmp_path: Path) -> None:
     assert restored.json("verify", "--json")["ok"] is True
 
 
+def test_a_0_1_ledger_gains_recorded_by_on_first_write_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import sqlite3
+
+    import ledger.store.sqlite
+
+    source = ROOT / "tests" / "fixtures" / "old" / "ledger-0.1.0.db"
+    old = ROOT / "tests" / "fixtures" / "old" / "ledger-0.1.0.jsonl"
+    copy = tmp_path / "old.db"
+    shutil.copyfile(source, copy)
+
+    def columns() -> set[str]:
+        with sqlite3.connect(copy) as conn:
+            return {r[0] for r in conn.execute("SELECT name FROM pragma_table_info('rl_log')")}
+
+    with monkeypatch.context() as read_only:
+        read_only.setattr(ledger.store.sqlite, "_writable", lambda path: False)
+        assert Cli(str(copy)).ok("export").stdout_bytes == old.read_bytes()
+        assert Cli(str(copy)).json("verify", "--json")["ok"] is True
+    assert "recorded_by" not in columns()  # read only: nothing added
+    monkeypatch.setenv("REFERRAL_LEDGER_ME", "ana")
+    cli = Cli(str(copy))
+    stored = person(cli, "newcomer")
+    assert "recorded_by" in columns() and stored["recorded_by"] == "ana"
+    assert cli.ok("export").stdout_bytes.startswith(old.read_bytes())
+    assert cli.json("verify", "--json")["ok"] is True
+
+
 def test_audit_shows_who_recorded_an_event_when_not_its_by(
     sqlite_cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
