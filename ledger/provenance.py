@@ -26,12 +26,14 @@ def configured_me() -> str | None:
 def local_identity() -> str:
     """Who records an event in a SQLite ledger: `me`, else the login name, else the user id."""
     found = configured_me()
-    if found:
-        return found
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 — no login name (a container without a passwd entry, …)
-        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    if found is None:
+        try:
+            found = getpass.getuser()
+        except Exception:  # noqa: BLE001 — no login name (a container without a passwd entry, …)
+            found = None
+    if found is not None and recorded_by_problem(found) is None:
+        return found  # (a name an export could not carry back is not used)
+    return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
 def recorded_by_problem(value: object) -> str | None:

@@ -153,6 +153,8 @@ def test_sqlite_events_are_recorded_by_the_login_name(
 
     monkeypatch.setattr(getpass, "getuser", no_login)
     assert person(sqlite_cli, "bob")["recorded_by"] == f"uid-{os.getuid()}"
+    monkeypatch.setattr(getpass, "getuser", lambda: "bell\x07")  # LOGNAME may hold anything
+    assert person(sqlite_cli, "cy")["recorded_by"] == f"uid-{os.getuid()}"
     assert sqlite_cli.json("verify", "--json")["ok"] is True
 
 
