@@ -513,6 +513,11 @@ def test_a_member_who_only_reads_brings_derived_rows_up_to_date(team: Team) -> N
     alerts = as_bob.json("alerts", "--json")  # catch-up writes the plugins' rows, as bob
     assert [a["kind"] for a in alerts] == ["request-unanswered"]
     assert as_bob.json("replay", "--json")["ok"] is True
+    # derived rows stay writable by members: a change to them is what `replay` finds
+    with team.connect(team.roles[1]) as conn:
+        conn.execute("DELETE FROM rl_rows WHERE category = 'alert'")
+    found = as_bob("replay", "--json")
+    assert found.exit_code == 1 and orjson.loads(found.stdout)["ok"] is False
 
 
 @needs_pg
