@@ -29,6 +29,7 @@ from .events import (
 )
 from .interchange import dumps, parse_event
 from .plugins import PluginError, Plugins, get_plugins
+from .provenance import recorded_by_problem
 from .privacy import (
     get_path,
     is_personal_value,
@@ -228,6 +229,8 @@ class Ledger:
         out["at"] = record.pop("at")
         out.update(record)
         out["recorded_at"] = stored.recorded_at
+        if stored.recorded_by is not None:
+            out["recorded_by"] = stored.recorded_by
         out["seq"] = stored.seq
         out["hash"] = stored.hash
         if keys is not None and stored.private:
@@ -636,6 +639,7 @@ class _Batch:
             forget=record["handle"] if record["type"] == "person-forgotten" else None,
             plugin=self._type_owner(record["type"]),
             recorded_at=recorded_at,
+            recorded_by=envelope.get("recorded_by") if recorded_at is not None else None,
             expect_seq=envelope.get("seq") if restore or line is None else None,
             expect_hash=envelope.get("hash") if restore else None,
         )
@@ -705,7 +709,7 @@ class _Batch:
             if key not in existing or not _same_value(existing[key], value):
                 differing.append(key)
         for key in existing:
-            if key not in record and key not in ("id", "at", "recorded_at", "seq", "hash", "keys"):
+            if key not in record and key not in ("id", "at", *ENVELOPE_FIELDS):
                 differing.append(key)
         if differing:
             raise LedgerError(
@@ -731,6 +735,13 @@ class _Batch:
                 f"recorded_at: {envelope['recorded_at']!r} given, but id {existing['id']!r} "
                 f"was recorded at {existing['recorded_at']}"
             )
+        if "recorded_by" in envelope and envelope["recorded_by"] != existing.get("recorded_by"):
+            who = existing.get("recorded_by")
+            stored_by = f"recorded by {who!r}" if who is not None else "stored by 0.1 (no one)"
+            raise LedgerError(
+                f"recorded_by: {envelope['recorded_by']!r} given, but id {existing['id']!r} was "
+                + stored_by
+            )
         if "hash" in envelope and envelope["hash"] != existing["hash"]:
             raise LedgerError(
                 f"hash: not the stored hash of id {existing['id']!r} (seq {existing['seq']})"
@@ -755,7 +766,7 @@ class _Batch:
                 f"seq: {envelope['seq']!r} given, but this event would be stored at seq "
                 f"{expected}; remove seq, or import into an empty ledger to restore"
             )
-        for name in ("recorded_at", "hash"):
+        for name in ("recorded_at", "recorded_by", "hash"):
             if name in envelope:
                 raise LedgerError(
                     f"{name}: given, but the ledger sets it when it stores the event; remove "
@@ -798,6 +809,9 @@ class _Batch:
             if self.last_recorded is not None and moment < self.last_recorded:
                 raise LedgerError("recorded_at: earlier than the line before")
             self.last_recorded = moment
+        recorded_by = envelope.get("recorded_by")
+        if "recorded_by" in envelope and (problem := recorded_by_problem(recorded_by)):
+            raise LedgerError(problem)
         digest = envelope.get("hash")
         if "hash" not in envelope:
             self.file_prev = None
@@ -825,7 +839,7 @@ class _Batch:
                 forgotten=forgotten,
             )
         recorded = format_timestamp(parse_timestamp(recorded_at, future_ok=True))
-        if chain_hash(prev, seq, event_id, recorded, dumps(check_record)) != digest:
+        if chain_hash(prev, seq, event_id, recorded, dumps(check_record), recorded_by) != digest:
             raise LedgerError("hash: does not match the event's content (altered or missing keys)")
         self.file_prev, self.file_seq = digest, seq
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import LedgerError
 from .events import CORE_TYPES, Event, format_timestamp, from_micros, shown
+from .provenance import recorder_shown
 from .views import View, micros, parties
 
 if TYPE_CHECKING:
@@ -62,6 +63,12 @@ class Audit:
     raised: list[Mark] = field(default_factory=list)
     # The ledger's event types, which say what each event is in words.
     types: Mapping[str, type[Event]] = field(default_factory=lambda: CORE_TYPES)
+    # On a team ledger: each member role's handle, to tell who recorded an event on whose behalf
+    members: Mapping[str, str] = field(default_factory=dict)
+
+    def recorder(self, event: Mapping[str, Any]) -> str | None:
+        """Who stored the event, when not the person it is by (see `recorder_shown`)."""
+        return recorder_shown(event, self.members)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -157,6 +164,7 @@ def build_audit(
         known_at=known_at,
         parties={"requester": roles.requester, "referrer": roles.referrer, "target": roles.target},
         types=ledger.types,
+        members=ledger.store.member_handles(),
     )
     for handle in {h for h in audit.parties.values() if h} | _actors(events, ledger.types):
         person = view.person(handle, as_of)  # their name as of the view, updates included
@@ -376,6 +384,8 @@ def _step_lines(audit: Audit, step: Step) -> list[str]:
             when += f" ({late // 86_400_000_000} days later)"
         marker = "✗" if event["retracted"] else "•"
         who = f"  by {event['by']}" if event.get("by") else ""
+        if (recorder := audit.recorder(event)) is not None:
+            who += f"  (recorded by {shown(recorder)})"
         lines.append(f"{marker} {when}  seq {event['seq']}{who}")
         lines.append(f"    {event['type']}: {audit.describe(event)}")
         retraction = audit.retraction_of(event["id"])
@@ -383,7 +393,13 @@ def _step_lines(audit: Audit, step: Step) -> list[str]:
             lines.append(
                 f"    RETRACTED by {retraction.get('by')} (seq {retraction['seq']}, "
                 f"at {short(micros(retraction['at']))}, recorded "
-                f"{short(micros(retraction['recorded_at']))}): {shown(retraction.get('reason'))}"
+                f"{short(micros(retraction['recorded_at']))}"
+                + (
+                    f", recorded by {shown(recorder)}"
+                    if (recorder := audit.recorder(retraction)) is not None
+                    else ""
+                )
+                + f"): {shown(retraction.get('reason'))}"
             )
     else:
         lines.append(f"  {short(step.at)}")

@@ -533,6 +533,96 @@ def _confirmed(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+@cli.group()
+def team() -> None:
+    """The members of a team ledger on PostgreSQL: database roles mapped to handles.
+
+    Once a ledger has members, the database itself refuses, for every client, events in
+    another's name, retracting another's events, and forgetting another (see docs/team.md).
+
+    \b
+    Example:
+      referral-ledger --db postgresql://owner@db.example/referrals team add ana --handle ana
+    """
+
+
+def _team(*, create: bool = False) -> Any:
+    from .store.team import Team
+
+    return Team(get_ledger(create=create).store)
+
+
+@team.command(name="add")
+@click.argument("role")
+@click.option("--handle", required=True, metavar="HANDLE", help="The person the role writes as.")
+@click.option("--admin", is_flag=True, help="May record anything on behalf of anyone.")
+@click.option("--privacy-officer", is_flag=True, help="May forget anyone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the member as JSON.")
+def team_add(role: str, handle: str, admin: bool, privacy_officer: bool, as_json: bool) -> None:
+    """Make an existing login ROLE a member, writing as HANDLE (again: change its marks).
+
+    Needs a role that owns the ledger's tables; the first `team add` makes the ledger a
+    team ledger.
+
+    \b
+    Example:
+      referral-ledger team add ana --handle ana --privacy-officer
+    """
+    new = _team(create=True).add(role, handle, admin=admin, privacy_officer=privacy_officer)
+    member = {"role": role, "handle": handle, "admin": admin, "privacy_officer": privacy_officer}
+    if as_json:
+        emit_json(member)
+        return
+    marks = _member_marks(member)
+    click.echo(
+        f"{'Added' if new else 'Updated'} member {safe(role)} as {handle}"
+        + (f" ({marks})" if marks else "")
+        + "."
+    )
+
+
+@team.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def team_list(as_json: bool) -> None:
+    """The members of the ledger's team, by role.
+
+    \b
+    Example:
+      referral-ledger team list --json
+    """
+    members = [member.as_json() for member in _team().members()]
+    if as_json:
+        emit_json(members)
+        return
+    if not members:
+        click.echo("No members: every role that can reach the ledger writes as before.")
+    for member in members:
+        marks = _member_marks(member)
+        click.echo(f"{safe(member['role'])}: {member['handle']}" + (f" ({marks})" if marks else ""))
+
+
+@team.command(name="remove")
+@click.argument("role")
+@click.option("--json", "as_json", is_flag=True, help="Print the removed member as JSON.")
+def team_remove(role: str, as_json: bool) -> None:
+    """Take ROLE out of the team and revoke its grants; the events it recorded stay.
+
+    \b
+    Example:
+      referral-ledger team remove ana
+    """
+    member = _team().remove(role).as_json()
+    if as_json:
+        emit_json(member)
+    else:
+        click.echo(f"Removed member {safe(role)} ({member['handle']}).")
+
+
+def _member_marks(member: dict[str, Any]) -> str:
+    marks = ["admin"] if member["admin"] else []
+    return ", ".join(marks + (["privacy officer"] if member["privacy_officer"] else []))
+
+
 @cli.group(name="plugins", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context

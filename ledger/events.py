@@ -29,7 +29,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 from .kinds import KIND_RANK, KINDS, WEAK_KINDS  # noqa: F401  (re-exported)
 
 # Fields the ledger adds on export; accepted on input and checked, never required.
-ENVELOPE_FIELDS = ("recorded_at", "seq", "hash", "keys")
+ENVELOPE_FIELDS = ("recorded_at", "recorded_by", "seq", "hash", "keys")
 
 
 # The characters `_check_text` refuses: surrogates (category Cs) and controls (Cc) other than

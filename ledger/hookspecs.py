@@ -51,7 +51,7 @@ def validate_event(event: Mapping[str, Any], ledger: Ledger) -> str | None:
 
 @hookspec
 def event_recorded(event: Mapping[str, Any], ledger: Ledger) -> None:
-    """See an event after it is committed (with `seq`, `recorded_at` and `hash`).
+    """See an event after it is committed (with `seq`, `recorded_at`, `recorded_by` and `hash`).
 
     For an import, called once per newly stored event, after the one commit. A plugin that
     raises does not undo anything: the event stays recorded, and a warning names the plugin.

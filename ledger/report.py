@@ -298,6 +298,7 @@ def _events(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
             f"happened {short(micros(event['at']))}\nrecorded {short(micros(event['recorded_at']))}"
             + (f" ({late // DAY} days later)" if late >= DAY else "")
             + (f"\nby {event['by']}" if event.get("by") else "")
+            + (f"\nrecorded by {recorder}" if (recorder := audit.recorder(event)) else "")
             + ("\nRETRACTED" if event["retracted"] else "")
         )
         if retraction:
@@ -449,6 +450,8 @@ def _steps(audit: Audit) -> str:
                 when += f' <span class="late">({late // DAY} days later)</span>'
             if event.get("by"):
                 when += f" · by {_e(event['by'])}"
+            if (recorder := audit.recorder(event)) is not None:
+                when += f' · <span class="recorder">recorded by {_e(recorder)}</span>'
             cls = "step retracted" if event["retracted"] else "step"
             out.append(
                 f'<li class="{cls}" data-seq="{event["seq"]}"><div class="when">seq {event["seq"]}'
@@ -461,7 +464,13 @@ def _steps(audit: Audit) -> str:
                 out.append(
                     f'<div class="sub retraction">Retracted by {_e(retraction.get("by"))} '
                     f"(seq {retraction['seq']}, recorded "
-                    f"{_e(short(micros(retraction['recorded_at'])))}): "
+                    f"{_e(short(micros(retraction['recorded_at'])))}"
+                    + (
+                        f", recorded by {_e(recorder)}"
+                        if (recorder := audit.recorder(retraction)) is not None
+                        else ""
+                    )
+                    + "): "
                     f"{_e(retraction.get('reason'))}</div>"
                 )
         else:

@@ -254,7 +254,9 @@ class Checker:
             self.problem(seq, f"stored event has unexpected fields: {', '.join(sorted(extra))}")
         # format_micros is format_timestamp(from_micros(...)) without the time zone round trip
         recorded_at = format_micros(recorded_us)
-        computed = chain_hash(self.prev, seq, event_id, recorded_at, dumps(record))
+        computed = chain_hash(
+            self.prev, seq, event_id, recorded_at, dumps(record), _recorded_by(row)
+        )
         if computed != stored_hash:
             self.problem(seq, "hash does not match the event's content and position")
         self._check_index(seq, row, record, decoded.get("timestamp"))
@@ -645,3 +647,12 @@ def parse_checkpoint(data: bytes) -> Checkpoint:
     if seq > 0 and not (isinstance(head, str) and len(head) == 64):
         raise ValueError("head: must be 64 hex digits")
     return Checkpoint(seq, head)
+
+
+def _recorded_by(row: Mapping[str, Any]) -> str | None:
+    """Who stored the event (a log of 0.1 has no such column; its events, no one)."""
+    try:
+        found = row["recorded_by"]
+    except (KeyError, IndexError):
+        return None
+    return None if found is None else str(found)

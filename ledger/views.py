@@ -105,6 +105,8 @@ def read_only(ledger: Ledger, stored: Stored) -> Mapping[str, Any]:
             elif type(value) is list:
                 out[key] = freeze(value)
     out["recorded_at"] = stored.recorded_at
+    if stored.recorded_by is not None:
+        out["recorded_by"] = stored.recorded_by
     out["seq"] = stored.seq
     out["hash"] = stored.hash
     return MappingProxyType(out)

@@ -35,7 +35,8 @@ def refused(cli, line: str):
 
 def body(event: dict[str, Any]) -> dict[str, Any]:
     """The event without what the ledger adds, and without `at` unless it was given."""
-    return {k: v for k, v in event.items() if k not in ("id", "recorded_at", "seq", "hash", "keys")}
+    added = ("id", "recorded_at", "recorded_by", "seq", "hash", "keys")
+    return {k: v for k, v in event.items() if k not in added}
 
 
 def anytime(event: dict[str, Any]) -> dict[str, Any]:

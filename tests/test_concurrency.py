@@ -65,7 +65,9 @@ def _check_chain(ledger: Ledger) -> list[int]:
     for row in ledger.store.raw_rows():
         record = orjson.loads(bytes(row["state"]))["record"]
         stamp = format_timestamp(from_micros(int(row["recorded_us"])))
-        digest = chain_hash(prev, int(row["seq"]), row["event_id"], stamp, dumps(record))
+        digest = chain_hash(
+            prev, int(row["seq"]), row["event_id"], stamp, dumps(record), row["recorded_by"]
+        )
         assert digest == row["hash"], f"chain broken at seq {row['seq']}"
         prev = digest
         seqs.append(int(row["seq"]))

@@ -77,7 +77,7 @@ def test_the_story_imports_and_exports_with_its_place_in_the_ledger(cli):
 def test_exported_events_keep_what_was_imported(cli):
     cli.ok("import", str(STORY))
     exported = {e["id"]: e for e in cli.export()}
-    added = {"recorded_at", "seq", "hash", "keys"}
+    added = {"recorded_at", "recorded_by", "seq", "hash", "keys"}
     forgotten = {e["by"] for e in story() if e["type"] == "person-forgotten"}
     for original in story():
         out = exported[original["id"]]

@@ -228,7 +228,7 @@ def test_event_recorded_once_per_new_event_of_an_import_after_the_one_commit(
             "at": "2026-09-21T10:00:00Z",
         },
     ]
-    strip = ("recorded_at", "seq", "hash", "keys")
+    strip = ("recorded_at", "recorded_by", "seq", "hash", "keys")
     lines = [orjson.dumps({k: v for k, v in known.items() if k not in strip})] + [
         orjson.dumps(e) for e in new
     ]

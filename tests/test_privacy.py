@@ -192,7 +192,9 @@ def chain_recomputed(db: str, master_key: bytes | None = None) -> int:
         for row, stored in zip(ledger.store.raw_rows(), ledger.store.events(), strict=True):
             record = orjson.loads(bytes(row["state"]))["record"]
             recorded = format_timestamp(from_micros(int(row["recorded_us"])))
-            digest = chain_hash(prev, int(row["seq"]), row["event_id"], recorded, dumps(record))
+            digest = chain_hash(
+                prev, int(row["seq"]), row["event_id"], recorded, dumps(record), row["recorded_by"]
+            )
             assert digest == row["hash"], f"link {row['seq']} broken"
             for path, sealed in sealed_paths(record):
                 if stored.private is not None and path in stored.private:

@@ -430,16 +430,17 @@ def rehash(path: str, start: int) -> None:
 
     rows = sql(
         path,
-        "SELECT l.seq, l.event_id, l.recorded_us, s.state FROM rl_log l JOIN stored_events s "
+        "SELECT l.seq, l.event_id, l.recorded_us, s.state, l.recorded_by FROM rl_log l "
+        "JOIN stored_events s "
         "ON s.originator_id = l.originator_id AND s.originator_version = l.originator_version "
         "ORDER BY l.seq",
     )
     prev = GENESIS
-    for seq, event_id, recorded_us, state in rows:
+    for seq, event_id, recorded_us, state, recorded_by in rows:
         if seq >= start:
             record = orjson.loads(state)["record"]
             recorded_at = format_timestamp(from_micros(recorded_us))
-            digest = chain_hash(prev, seq, event_id, recorded_at, dumps(record))
+            digest = chain_hash(prev, seq, event_id, recorded_at, dumps(record), recorded_by)
             sql(path, "UPDATE rl_log SET hash = ? WHERE seq = ?", (digest, seq))
         prev = sql(path, "SELECT hash FROM rl_log WHERE seq = ?", (seq,))[0][0]
 

@@ -4,13 +4,16 @@ Events are stored by eventsourcing (its recorder's `stored_events` table, one ag
 referral or person). Beside it, in the same transaction, the store keeps:
 
 - `rl_log`: the ledger's total order — a gapless `seq`, the client `id` (unique: the
-  idempotency key), `recorded_at`, and the SHA-256 hash chain;
+  idempotency key), `recorded_at`, `recorded_by` (who stored it; none before 0.2), and the
+  SHA-256 hash chain;
 - `rl_private` and `rl_keys`: personal values and the per-person secrets that commit to them
   (see `privacy.py`); `forget` deletes rows here and nowhere else;
 - `rl_retractions` and `rl_mentions`: small indexes for the rules and the views;
 - `rl_types` and `rl_meta`: which plugin defined each stored event type, and how personal
   data is kept (plaintext or encrypted);
-- `rl_positions` and `rl_rows`: plugins' derived state and how far it has read.
+- `rl_positions` and `rl_rows`: plugins' derived state and how far it has read;
+- on a team ledger (PostgreSQL), `rl_team`: member roles and their handles, and the triggers
+  that guard the tables above (`team.py`).
 
 The package is in layers:
 
@@ -22,7 +25,7 @@ The package is in layers:
   probing a `--db`, placeholders, transactions and locks, bulk inserts, listing tables, the
   events table's id type, what is left to clean after `forget`, planner statistics), and
   `Cursor`, which speaks one statement style on all of them.
-- `sqlite.py` and `postgres.py`: one `Backend` each.
+- `sqlite.py` and `postgres.py`: one `Backend` each; `team.py`, PostgreSQL's members.
 
 Adding a third backend is one new module and its tests:
 

@@ -87,6 +87,14 @@ class Backend(Protocol):
         """eventsourcing's own tables (and types, functions), inside our transaction."""
         ...
 
+    def columns(self, cur: Cursor, table: str) -> set[str]:
+        """The names of the columns of one of our tables (an `rl_…` name)."""
+        ...
+
+    def recorded_by(self, cur: Cursor) -> str:
+        """Inside a write: who stores its events (`recorded_by`)."""
+        ...
+
     def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         """A condition that `column` is one of `values`, and its parameters."""
         ...

@@ -94,10 +94,21 @@ class LedgerApplication(Application[uuid.UUID]):
         return OrjsonTranscoder()
 
 
-def chain_hash(prev: str, seq: int, event_id: str, recorded_at: str, record_bytes: bytes) -> str:
-    """One link of the tamper-evident chain."""
+def chain_hash(
+    prev: str,
+    seq: int,
+    event_id: str,
+    recorded_at: str,
+    record_bytes: bytes,
+    recorded_by: str | None = None,
+) -> str:
+    """One link of the tamper-evident chain. `recorded_by` (who stored the event, from 0.2 on)
+    is covered when the event has one: an event stored by 0.1 has none, and links as it did."""
     digest = hashlib.sha256(prev.encode())
-    digest.update(dumps([seq, event_id, recorded_at]))
+    position = [seq, event_id, recorded_at]
+    if recorded_by is not None:
+        position.append(recorded_by)
+    digest.update(dumps(position))
     digest.update(record_bytes)
     return digest.hexdigest()
 
@@ -114,6 +125,7 @@ class Pending:
     forget: str | None = None
     secret: bytes | None = None  # the owner's, to encrypt `private` at rest
     recorded_at: datetime | None = None  # kept on a restore
+    recorded_by: str | None = None  # kept on a restore (None: a line written by 0.1)
     expect_seq: int | None = None
     expect_hash: str | None = None
     line: int | None = None
@@ -135,6 +147,7 @@ class Stored:
     record: dict[str, Any]
     private: dict[str, Any] | None
     state: bytes = b""
+    recorded_by: str | None = None  # who stored it (None: stored by 0.1)
 
     @property
     def recorded_at(self) -> str:
@@ -190,6 +203,7 @@ class Store:
             raise StoreError(f"cannot open the ledger at {redact(self.url)}: {exc}") from None
         recorder: Any = self.app.recorder
         self.recorder = recorder
+        self.provenance = True  # whether rl_log has `recorded_by` (see `_create_tables`)
         backend.attach(recorder)
         self._values = backend.values
         try:
@@ -234,12 +248,17 @@ class Store:
         try:
             with self.read() as reader:
                 existing = self.backend.list_tables(reader, names)
-            if existing >= names or self.read_only:
+                self.provenance = self._has_provenance(reader, existing)
+            if (existing >= names and self.provenance) or self.read_only:
                 return  # what a read-only ledger lacks, its reads report when they need it
             self._repairable(tables, existing)  # raises DamagedLedger before any write
             with self.write(lock=False) as cur:
                 self.backend.lock_schema(cur)
                 existing = self.backend.list_tables(cur, names)  # another process's, meanwhile
+                if not self._has_provenance(cur, existing):
+                    # a ledger of 0.1: its events stay as they are, with no `recorded_by`
+                    cur.run("ALTER TABLE {p}rl_log ADD COLUMN recorded_by TEXT")
+                self.provenance = True
                 if existing >= names:
                     return
                 reset = self._repairable(tables, existing)
@@ -256,6 +275,10 @@ class Store:
             raise StoreError(
                 f"cannot open the ledger at {redact(self.url)}: {exc.message}"
             ) from None
+
+    def _has_provenance(self, cur: Cursor, existing: set[str]) -> bool:
+        """Whether the log has its `recorded_by` column (a new ledger's will have)."""
+        return "rl_log" not in existing or "recorded_by" in self.backend.columns(cur, "rl_log")
 
     @staticmethod
     def _repairable(tables: set[str], existing: set[str]) -> bool:
@@ -367,6 +390,14 @@ class Store:
             )
         return row["event_id"] if row else None
 
+    def member_handles(self) -> dict[str, str]:
+        """On a team ledger (see `team.py`): each member role's handle; else nothing."""
+        with self.read() as cur:
+            if not self.backend.list_tables(cur, {"rl_team"}):
+                return {}
+            rows = cur.all("SELECT role, handle FROM {p}rl_team")
+        return {row["role"]: row["handle"] for row in rows}
+
     def type_plugin(self, kind: str) -> tuple[str, str | None] | None:
         """The plugin (and its distribution) that defined a stored event type, if one did."""
         with self.read() as cur:
@@ -476,6 +507,7 @@ class Store:
         encrypted personal data: a plaintext ledger's reads skip joining them (a third less
         time reading every event on SQLite)."""
         columns = "l.seq, l.event_id, l.recorded_us, l.hash, s.state, p.data, p.owner, "
+        columns += "l.recorded_by, " if self.provenance else "NULL AS recorded_by, "
         if self.vault.encrypted:
             return (
                 columns + "k.secret " + self._FROM + "LEFT JOIN {p}rl_keys k ON k.handle = p.owner "
@@ -490,7 +522,7 @@ class Store:
     def _stored(self, row: Any) -> Stored:
         # The row ends with `_columns()` (a query may put one before them), read by position:
         # a sqlite3.Row looks each name up column by column, and a replay reads every event.
-        seq, event_id, recorded_us, digest, state, data, owner, secret = self._values(row)[-8:]
+        seq, event_id, recorded_us, digest, state, data, owner, by, secret = self._values(row)[-9:]
         state = bytes(state)
         if data is not None and not len(data):
             data = None  # values that came erased (see `append`)
@@ -506,6 +538,7 @@ class Store:
             orjson.loads(state)["record"],
             orjson.loads(bytes(data)) if data is not None else None,
             state,
+            by,
         )
 
     def events(
@@ -730,6 +763,7 @@ class Store:
             type_rows: dict[str, tuple[str, str, str | None]] = {}
             recorded_at = ""
             recorded_at_us = -1
+            identity = self.backend.recorded_by(cur)
             for item in batch:
                 seq += 1
                 record = item.record
@@ -743,7 +777,9 @@ class Store:
                 if recorded_us != recorded_at_us:  # most of a batch shares one moment
                     recorded_at = format_timestamp(from_micros(recorded_us))
                     recorded_at_us = recorded_us
-                digest = chain_hash(prev, seq, record["id"], recorded_at, item.record_bytes)
+                # A restored line keeps who stored it, as it keeps when (a 0.1 line: no one).
+                by = item.recorded_by if restore and item.recorded_at is not None else identity
+                digest = chain_hash(prev, seq, record["id"], recorded_at, item.record_bytes, by)
                 if item.expect_seq is not None and item.expect_seq != seq:
                     raise LedgerError(
                         f"seq {item.expect_seq} does not follow the ledger (expected {seq})",
@@ -771,6 +807,7 @@ class Store:
                         originator,
                         event.originator_version,
                         digest,
+                        by,
                     )
                 )
                 if item.private:
@@ -793,7 +830,15 @@ class Store:
                 if item.plugin is not None:
                     type_rows[record["type"]] = (record["type"], *item.plugin)
                 stored.append(
-                    Stored(seq, record["id"], recorded_us, digest, record, item.private or None)
+                    Stored(
+                        seq,
+                        record["id"],
+                        recorded_us,
+                        digest,
+                        record,
+                        item.private or None,
+                        recorded_by=by,
+                    )
                 )
                 if len(rows.log) == PAGE:
                     # Rows go in a page at a time, inside the one transaction: a large import

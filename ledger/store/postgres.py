@@ -37,6 +37,7 @@ class PostgresBackend:
         self.datastore: Any = None
         self.events_table = ""
         self.prefix = ""
+        self._session_user: str | None = None
 
     @classmethod
     def accepts(cls, db: str | None) -> bool:
@@ -61,8 +62,21 @@ class PostgresBackend:
         # The pool's connections are in autocommit: under READ COMMITTED each statement
         # sees its own snapshot even inside a transaction, so BEGIN and ROLLBACK would
         # only add two round trips to every read.
-        with self.datastore.get_connection() as conn, conn.cursor() as cur:
-            yield cur
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as cur:
+                yield cur
+        except Exception as exc:
+            refused = _refused(exc)
+            if refused is not None:
+                raise self.refusal(refused) from None
+            raise
+
+    def refusal(self, exc: Any) -> LedgerError:
+        """What the server refused this session's role (a team ledger's guard, a grant)."""
+        message = (getattr(exc.diag, "message_primary", None) or str(exc)).strip()
+        if message.startswith("role "):
+            return LedgerError(message)  # a guard's own words (see team.py)
+        return LedgerError(f"role {self.env['POSTGRES_USER']} may not do this here: {message}")
 
     def stream(self, statement: str, params: Sequence[Any], page: int) -> Iterator[Any]:
         # A server-side cursor, which needs a transaction of its own (ours are in autocommit).
@@ -88,6 +102,9 @@ class PostgresBackend:
                     cur.execute(f"LOCK TABLE {self.prefix}rl_log IN EXCLUSIVE MODE")
                 yield cur
         except Exception as exc:
+            refused = _refused(exc)
+            if refused is not None:
+                raise self.refusal(refused) from None
             if type(exc).__module__.startswith("psycopg"):
                 import psycopg
 
@@ -125,6 +142,23 @@ class PostgresBackend:
                 cur.raw.execute("RELEASE SAVEPOINT rl_type")
             else:
                 cur.raw.execute(statement, prepare=False)
+
+    def columns(self, cur: Cursor, table: str) -> set[str]:
+        # pg_attribute, not information_schema: that shows only the columns the role may use
+        rows = cur.all(
+            "SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped",
+            (self.datastore.schema, table),
+        )
+        return {row["name"] for row in rows}
+
+    def recorded_by(self, cur: Cursor) -> str:
+        # The session's login role, which the server itself stores (see team.py: for a member,
+        # a trigger refuses any other); `SET ROLE` does not change it.
+        if self._session_user is None:
+            self._session_user = str(cur.one("SELECT session_user AS who")["who"])
+        return self._session_user
 
     def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         # one array: psycopg takes long to parse 500 placeholders
@@ -279,7 +313,8 @@ def _probe_pg(env: dict[str, str], schema: str, url: str, *, create: bool = Fals
                 ).fetchone()
                 if found is None:
                     raise LedgerError(f"no ledger at {redact(url)}")
-            elif schema != "public":
+            elif schema != "public" and not _schema_exists(conn, schema):
+                # (a member of a team ledger may not create schemas: only look, then)
                 try:
                     conn.execute(
                         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
@@ -291,3 +326,21 @@ def _probe_pg(env: dict[str, str], schema: str, url: str, *, create: bool = Fals
         raise StoreError(f"cannot open the ledger at {redact(url)}: {reason}") from None
     except (ValueError, UnicodeError) as exc:  # psycopg's own check of what it is given
         raise LedgerError(f"--db {redact(url)}: {exc}") from None
+
+
+def _schema_exists(conn: Any, schema: str) -> bool:
+    found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    return found is not None
+
+
+def _refused(exc: BaseException) -> Any:
+    """The server's refusal of a privilege behind `exc` (eventsourcing's pool wraps the
+    driver's errors in its own), or None."""
+    seen: BaseException | None = exc
+    for _ in range(3):
+        if seen is None:
+            return None
+        if type(seen).__name__ == "InsufficientPrivilege":
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS {p}rl_log (
     recorded_us BIGINT NOT NULL,
     originator_id {uuid} NOT NULL,
     originator_version BIGINT NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    recorded_by TEXT
 );
 CREATE INDEX IF NOT EXISTS {p_}rl_log_referral ON {p}rl_log (referral, seq);
 CREATE INDEX IF NOT EXISTS {p_}rl_log_actor ON {p}rl_log (actor, type);

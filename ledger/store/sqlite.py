@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from ..errors import ConflictError, LedgerError, StoreError
+from ..provenance import local_identity
 from .backend import Cursor, busy, lock_timeout
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -145,6 +146,13 @@ class SQLiteBackend:
     def create_event_tables(self, cur: Cursor, recorder: Any) -> None:
         for statement in recorder.create_table_statements:
             cur.raw.execute(statement)
+
+    def columns(self, cur: Cursor, table: str) -> set[str]:
+        return {row["name"] for row in cur.all("SELECT name FROM pragma_table_info(?)", (table,))}
+
+    def recorded_by(self, cur: Cursor) -> str:
+        # A file has no login: the configured identity, or the operating system's login name.
+        return local_identity()
 
     def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         return f"{column} IN ({','.join('?' * len(values))})", tuple(values)
