@@ -18,15 +18,18 @@ if TYPE_CHECKING:
     from .app import ImportResult, Ledger, UnknownEventType
     from .cli import (
         State,
+        check_output,
         cli,
         emit_json,
         emit_json_array,
         get_ledger,
         get_state,
+        parse_time,
+        replacing_output,
         safe,
         time_options,
     )
-    from .config import Settings
+    from .config import Settings, me
     from .errors import ExitCode, LedgerError
     from .events import Event, Handle, Text
     from .hookspecs import hookimpl
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
         count_rows,
         current,
         listed,
+        open_obligations,
         rows,
         source_version,
         stored_people,
@@ -70,6 +74,9 @@ _SOURCES = {
     "emit_json_array": "cli",
     "safe": "cli",
     "time_options": "cli",
+    "parse_time": "cli",
+    "check_output": "cli",
+    "replacing_output": "cli",
     "hookimpl": "hookspecs",
     # errors
     "LedgerError": "errors",
@@ -98,6 +105,7 @@ _SOURCES = {
     # settings
     "settings": "plugins",
     "Settings": "config",
+    "me": "config",
     # projections
     "Projection": "projections",
     "ProjectionFailed": "projections",
@@ -108,6 +116,7 @@ _SOURCES = {
     "catch_up": "projections",
     "current": "projections",
     "stored_rows": "projections",
+    "open_obligations": "projections",
     "stored_people": "projections",
     "timestamp": "projections",
     "source_version": "projections",
@@ -144,6 +153,7 @@ __all__ = [
     "UnknownEventType",
     "View",
     "catch_up",
+    "check_output",
     "cli",
     "count_rows",
     "current",
@@ -155,10 +165,14 @@ __all__ = [
     "lacking_preparation",
     "ledger_event_ids",
     "listed",
+    "me",
     "micros",
+    "open_obligations",
+    "parse_time",
     "parties",
     "relationship",
     "relationships",
+    "replacing_output",
     "request_as_of",
     "rows",
     "safe",

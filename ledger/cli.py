@@ -293,14 +293,32 @@ def cli(
     ctx.obj = State(db, config, debug, master_key_file)
 
 
-def parse_time_option(name: str, value: str) -> int:
-    """Microseconds of an ISO 8601 timestamp with an offset given to option `name`."""
+def parse_time(value: str, *, option: str, through_day: bool = False) -> int:
+    """Microseconds of what a time option was given: ISO 8601 with an offset, or a friendly
+    date (`YYYY-MM-DD`, `today`, `yesterday`, `now`, `N days ago`) read in the configured
+    `timezone`. `through_day` reads a day as through its end (`--as-of`, `--known-at`); else
+    as that day at the current time of day, never in the future (`--at`, `--on`)."""
+    from datetime import UTC, datetime
+
+    from .dates import FORMS, read_friendly
     from .events import parse_timestamp, to_micros
+    from .plugins import settings
 
     try:
+        now = datetime.now(UTC)
+        friendly = read_friendly(value, now=now, zone=settings().zone(), through_day=through_day)
+        if friendly is not None:
+            return friendly
         return to_micros(parse_timestamp(value, future_ok=True))
     except ValueError as exc:
-        raise LedgerError(f"{name}: {exc}") from None
+        hint = f" (or one of: {FORMS})" if "not an ISO 8601" in str(exc) else ""
+        raise LedgerError(f"{option}: {exc}{hint}") from None
+
+
+def parse_time_option(name: str, value: str) -> int:
+    """Microseconds of a bound given to option `name` (`--as-of`, `--known-at`): a day means
+    through its end."""
+    return parse_time(value, option=name, through_day=True)
 
 
 def time_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -315,13 +333,15 @@ def time_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "as_of",
         metavar="T",
         help="World time: the clock for what is overdue; only events that happened by T count. "
+        "ISO 8601, or YYYY-MM-DD, today, yesterday, N days ago (a day: through its end). "
         "[default: now]",
     )
     @click.option(
         "--known-at",
         "known_at",
         metavar="K",
-        help="Ledger time: count only events recorded by K. [default: now]",
+        help="Ledger time: count only events recorded by K (the same forms as --as-of). "
+        "[default: now]",
     )
     @functools.wraps(func)
     def wrapper(*args: Any, as_of: str | None, known_at: str | None, **kwargs: Any) -> Any:

@@ -221,7 +221,7 @@ def test_person_shows_what_i_owe_and_what_is_owed_to_me(cli):
         ("follow-up-overdue", "ana", "owed")
     }
     text = cli.ok("alerts", "--as-of", day(5.5), "--person", "bob").stdout
-    assert "owed to you" in text and "ana" in text
+    assert "ana owes you a follow-up since the introduction for r1 at Acme" in text
     assert story.alerts(5.5, "--person", "dan") == []
     cli.refused("alerts", "--person", "nobody")
 

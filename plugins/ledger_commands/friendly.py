@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ledger.api import KINDS, LedgerError, emit_json, get_ledger, safe
+from ledger.api import KINDS, LedgerError, emit_json, get_ledger, me, parse_time, safe, timestamp
 
 from .command import LedgerCommand, LedgerSubgroup
 from .stages import Summary, summarize
@@ -40,7 +40,8 @@ def event_options(func: F) -> F:
     func = click.option(
         "--at",
         metavar="TIMESTAMP",
-        help="When it happened (ISO 8601 with offset, e.g. 2026-11-02T09:30:00Z). [default: now]",
+        help="When it happened: ISO 8601 with offset (2026-11-02T09:30:00Z), or YYYY-MM-DD "
+        "(that day at this time of day), today, yesterday, N days ago. [default: now]",
     )(func)
     return func
 
@@ -49,7 +50,7 @@ def record(event: dict[str, Any], at: str | None, event_id: str | None, as_json:
     """Record the event through the ledger's one write path and confirm it."""
     event = {key: value for key, value in event.items() if value is not None}
     if at is not None:
-        event["at"] = at
+        event["at"] = timestamp(parse_time(at, option="--at"))
     if event_id is not None:
         event["id"] = event_id
     ledger = get_ledger(create=True)
@@ -67,6 +68,19 @@ def describe(ledger: Ledger, event: Mapping[str, Any]) -> str:
     """One line saying what an event records (the ledger asks its class), with its referral."""
     sentence = ledger.describe(event)
     return f"{event['referral']}: {sentence}" if event.get("referral") else sentence
+
+
+def by_default(by: str | None, *, required: bool = True) -> str | None:
+    """`--by` as given, else the configured identity (`me`), which must be a known person."""
+    if by is not None:
+        return by
+    found = me(get_ledger(create=True))
+    if found is None and required:
+        raise LedgerError(
+            "Missing option '--by' (or say who you are: me = \"HANDLE\" at the top of the "
+            "config file, or REFERRAL_LEDGER_ME)"
+        )
+    return found
 
 
 def current(key: str) -> Summary:
@@ -158,7 +172,7 @@ def connect(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", required=True, help="The requester.")
+@click.option("--by", metavar="HANDLE", help="The requester. [default: me]")
 @click.option(
     "--referrer", metavar="HANDLE", required=True, help="Who is asked to introduce or refer."
 )
@@ -193,7 +207,7 @@ def connect(
 @event_options
 def request(
     referral: str,
-    by: str,
+    by: str | None,
     referrer: str,
     company: str,
     target: str | None,
@@ -225,7 +239,7 @@ def request(
         {
             "type": "referral-requested",
             "referral": referral,
-            "by": by,
+            "by": by_default(by),
             "referrer": referrer,
             "company": company,
             "target": target,
@@ -243,7 +257,7 @@ def request(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", help="The referrer. [default: the referral's referrer]")
+@click.option("--by", metavar="HANDLE", help="The referrer. [default: me, else the referral's referrer]")
 @click.option("--decision", required=True, type=click.Choice(DECISIONS), help="The answer.")
 @click.option(
     "--knows-work/--does-not-know-work",
@@ -276,7 +290,7 @@ def vet(
         {
             "type": "request-vetted",
             "referral": referral,
-            "by": by or current(referral).referrer,
+            "by": by_default(by, required=False) or current(referral).referrer,
             "decision": decision,
             "knows_work": knows_work,
             "relationship": relationship,
@@ -291,7 +305,7 @@ def vet(
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
 @click.option("--to", metavar="HANDLE", required=True, help="The target introduced to.")
-@click.option("--by", metavar="HANDLE", help="The referrer. [default: the referral's referrer]")
+@click.option("--by", metavar="HANDLE", help="The referrer. [default: me, else the referral's referrer]")
 @click.option("--channel", type=click.Choice(CHANNELS), help="How.")
 @click.option(
     "--resume-attached/--no-resume-attached", default=None, help="Whether the resume went with it."
@@ -314,7 +328,7 @@ def introduce(
         {
             "type": "introduction-made",
             "referral": referral,
-            "by": by or current(referral).referrer,
+            "by": by_default(by, required=False) or current(referral).referrer,
             "to": to,
             "channel": channel,
             "resume_attached": resume_attached,
@@ -331,7 +345,7 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
 
     def callback(
         referral: str,
-        by: str,
+        by: str | None,
         to: str,
         note: str | None,
         at: str | None,
@@ -343,7 +357,7 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
             {
                 "type": kind,
                 "referral": referral,
-                "by": by,
+                "by": by_default(by),
                 "to": to,
                 "channel": channel,
                 "note": note,
@@ -359,7 +373,7 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
         command = click.option("--channel", type=click.Choice(CHANNELS), help="How.")(command)
     command = click.option("--note", help="A note.")(command)
     command = click.option("--to", metavar="HANDLE", required=True, help="To whom.")(command)
-    command = click.option("--by", metavar="HANDLE", required=True, help="Who did it.")(command)
+    command = click.option("--by", metavar="HANDLE", help="Who did it. [default: me]")(command)
     command = click.argument("referral")(command)
     return click.command(cls=LedgerCommand)(command)
 
@@ -377,16 +391,22 @@ thank = _from_to("thank-you-sent", "Record that BY thanked TO for their part in 
     "--on",
     required=True,
     metavar="TIMESTAMP",
-    help="When the interview is (ISO 8601 with offset; may be in the future).",
+    help="When the interview is: ISO 8601 with offset (may be in the future), or a friendly "
+    "date like --at's.",
 )
-@click.option("--by", metavar="HANDLE", help="Who scheduled it.")
+@click.option("--by", metavar="HANDLE", help="Who scheduled it. [default: me]")
 @event_options
 def schedule(
     referral: str, on: str, by: str | None, at: str | None, event_id: str | None, as_json: bool
 ) -> None:
     """Record that REFERRAL's interview is scheduled."""
     record(
-        {"type": "interview-scheduled", "referral": referral, "on": on, "by": by},
+        {
+            "type": "interview-scheduled",
+            "referral": referral,
+            "on": timestamp(parse_time(on, option="--on")),
+            "by": by_default(by, required=False),
+        },
         at,
         event_id,
         as_json,
@@ -395,7 +415,7 @@ def schedule(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", help="Who held it.")
+@click.option("--by", metavar="HANDLE", help="Who held it. [default: me]")
 @click.option("--note", help="A note.")
 @event_options
 def interview(
@@ -408,7 +428,12 @@ def interview(
 ) -> None:
     """Record that REFERRAL's interview took place."""
     record(
-        {"type": "interview-held", "referral": referral, "by": by, "note": note},
+        {
+            "type": "interview-held",
+            "referral": referral,
+            "by": by_default(by, required=False),
+            "note": note,
+        },
         at,
         event_id,
         as_json,
@@ -423,7 +448,7 @@ def interview(
     type=click.IntRange(1, 5),
     help="How good a match the candidate was, 1-5.",
 )
-@click.option("--by", metavar="HANDLE", help="Who gives it. [default: the referral's target]")
+@click.option("--by", metavar="HANDLE", help="Who gives it. [default: me, else the referral's target]")
 @click.option("--to", metavar="HANDLE", help="To whom. [default: the referral's referrer]")
 @click.option("--note", help="A note.")
 @event_options
@@ -438,6 +463,7 @@ def feedback(
     as_json: bool,
 ) -> None:
     """Record the target's feedback on REFERRAL's candidate."""
+    by = by_default(by, required=False)
     if by is None or to is None:
         summary = current(referral)
         to = to or summary.referrer
@@ -461,14 +487,14 @@ def feedback(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", required=True, help="Who reports it.")
+@click.option("--by", metavar="HANDLE", help="Who reports it. [default: me]")
 @click.option("--to", metavar="HANDLE", required=True, help="To whom.")
 @click.option("--outcome", required=True, type=click.Choice(OUTCOMES), help="What happened.")
 @click.option("--note", help="A note.")
 @event_options
 def outcome(
     referral: str,
-    by: str,
+    by: str | None,
     to: str,
     outcome: str,
     note: str | None,
@@ -481,7 +507,7 @@ def outcome(
         {
             "type": "outcome-reported",
             "referral": referral,
-            "by": by,
+            "by": by_default(by),
             "to": to,
             "outcome": outcome,
             "note": note,
@@ -494,15 +520,15 @@ def outcome(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", required=True, help="Who closes it.")
+@click.option("--by", metavar="HANDLE", help="Who closes it. [default: me]")
 @click.option("--reason", required=True, help="Why.")
 @event_options
 def close(
-    referral: str, by: str, reason: str, at: str | None, event_id: str | None, as_json: bool
+    referral: str, by: str | None, reason: str, at: str | None, event_id: str | None, as_json: bool
 ) -> None:
     """Close REFERRAL. Afterwards only thanks, follow-ups, feedback and outcomes may follow."""
     record(
-        {"type": "referral-closed", "referral": referral, "by": by, "reason": reason},
+        {"type": "referral-closed", "referral": referral, "by": by_default(by), "reason": reason},
         at,
         event_id,
         as_json,
@@ -511,18 +537,18 @@ def close(
 
 @click.command(cls=LedgerCommand)
 @click.argument("retracts", metavar="EVENT_ID")
-@click.option("--by", metavar="HANDLE", required=True, help="Who retracts it.")
+@click.option("--by", metavar="HANDLE", help="Who retracts it. [default: me]")
 @click.option("--reason", required=True, help="Why.")
 @event_options
 def retract(
-    retracts: str, by: str, reason: str, at: str | None, event_id: str | None, as_json: bool
+    retracts: str, by: str | None, reason: str, at: str | None, event_id: str | None, as_json: bool
 ) -> None:
     """Retract the event EVENT_ID: it stays stored but stops counting anywhere."""
     target = get_ledger().event(retracts)
     record(
         {
             "type": "event-retracted",
-            "by": by,
+            "by": by_default(by),
             "retracts": retracts,
             "reason": reason,
             "referral": target.get("referral") if target else None,
