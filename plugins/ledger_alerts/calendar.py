@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ledger.api import check_output, get_ledger, micros, replacing_output, time_options
+from ledger.api import check_output, get_ledger, replacing_output, time_options
 
 from .due import person_or_me
-from .phrasing import sentence
 
 if TYPE_CHECKING:
     from ledger.api import Row
@@ -60,6 +59,10 @@ def calendar(output: str, person: str | None, as_of: int, known_at: int | None) 
 
 def ics(found: Iterable[Row], person: str | None, zone: tzinfo, as_of: int) -> bytes:
     """The calendar file: CRLF line ends, long lines folded, text escaped (RFC 5545 3.1, 3.3.11)."""
+    from ledger.api import micros
+
+    from .phrasing import sentence
+
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN"]
     lines.append("X-WR-CALNAME:" + escape(f"Referrals{f' ({person})' if person else ''}"))
     for row in found:

@@ -9,8 +9,6 @@ import click
 
 from ledger.api import LedgerError, emit_json, get_ledger, me, safe, time_options
 
-from .phrasing import DAY_US, lateness, sentence
-
 if TYPE_CHECKING:
     from ledger.api import Ledger, Row
 
@@ -39,6 +37,8 @@ def due(
       referral-ledger due ana --within 14 --json
     """
     from ledger.api import open_obligations, settings
+
+    from .phrasing import DAY_US, lateness, sentence
 
     ledger = get_ledger()
     handle = person_or_me(ledger, handle, known_at)

@@ -38,8 +38,10 @@ def sentence(data: Mapping[str, Any], viewer: str | None, zone: tzinfo, as_of: i
     else:
         who = f"{person} owes {owed_to}"
     what = owed(data)
-    text = f"{who} {what}" if what else f"{who}: {data.get('message') or data.get('kind')}"
-    if what and data.get("referral"):
+    if what is None:  # a kind of another plugin: its own message says the rest
+        return f"{who}: {data.get('message') or data.get('kind')}"
+    text = f"{who} {what}"
+    if data.get("referral"):
         text += f" for {where(data)}"
     if isinstance(data.get("due"), str):
         text += f", due {day(micros(data['due']), zone, as_of)}"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ledger.api import KINDS, LedgerError, emit_json, get_ledger, me, parse_time, safe, timestamp
+from ledger.api import KINDS, LedgerError, emit_json, get_ledger, me, parse_time, safe
 
 from .command import LedgerCommand, LedgerSubgroup
 from .stages import Summary, summarize
@@ -50,7 +50,7 @@ def record(event: dict[str, Any], at: str | None, event_id: str | None, as_json:
     """Record the event through the ledger's one write path and confirm it."""
     event = {key: value for key, value in event.items() if value is not None}
     if at is not None:
-        event["at"] = timestamp(parse_time(at, option="--at"))
+        event["at"] = when(at, "--at")
     if event_id is not None:
         event["id"] = event_id
     ledger = get_ledger(create=True)
@@ -68,6 +68,13 @@ def describe(ledger: Ledger, event: Mapping[str, Any]) -> str:
     """One line saying what an event records (the ledger asks its class), with its referral."""
     sentence = ledger.describe(event)
     return f"{event['referral']}: {sentence}" if event.get("referral") else sentence
+
+
+def when(value: str, option: str) -> str:
+    """The interchange timestamp a time option names (ISO 8601, or a friendly date)."""
+    from ledger.api import timestamp
+
+    return timestamp(parse_time(value, option=option))
 
 
 def by_default(by: str | None, *, required: bool = True) -> str | None:
@@ -404,7 +411,7 @@ def schedule(
         {
             "type": "interview-scheduled",
             "referral": referral,
-            "on": timestamp(parse_time(on, option="--on")),
+            "on": when(on, "--on"),
             "by": by_default(by, required=False),
         },
         at,
