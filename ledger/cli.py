@@ -960,7 +960,9 @@ def info(as_json: bool) -> None:
     if as_json:
         emit_json(report)
         return
-    state_text = f"{events} events" if ledger is not None else "does not exist yet (a write creates it)"
+    state_text = "does not exist yet (a write creates it)"
+    if ledger is not None:
+        state_text = f"{events} events"
     click.echo(safe(f"Ledger:   {where} ({name}): {state_text}"))
     config_state = "" if report["config_exists"] else " (not there: defaults in force)"
     click.echo(safe(f"Config:   {config_path}{config_state}"))

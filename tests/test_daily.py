@@ -181,7 +181,8 @@ def test_due_is_refused_for_nobody_and_for_an_unknown_person(cli):
 def test_alerts_for_a_person_say_what_to_do_with_the_company_beside_the_key(cli):
     story(cli)
     text = cli.ok("alerts", "--person", "ana", "--as-of", at(10)).stdout
-    assert "ana-acme at Acme  you owe bob thanks for the introduction for ana-acme at Acme, " in text
+    said = "ana-acme at Acme  you owe bob thanks for the introduction for ana-acme at Acme, "
+    assert said in text
     assert "due 5 Nov [thank-you-missing]" in text
     # Without --person, the stored messages, as scripts know them.
     plain = cli.ok("alerts", "--as-of", at(10)).stdout

@@ -57,7 +57,9 @@ def due(
         ("Owed to you:", owed),
     )
     if not shown:
-        click.echo(f"Nothing due: {handle} owes nothing and is owed nothing within {within:g} days.")
+        click.echo(
+            f"Nothing due: {handle} owes nothing and is owed nothing within {within:g} days."
+        )
         return
     for title, chosen in sections:
         if not chosen:

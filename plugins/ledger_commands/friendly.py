@@ -264,7 +264,9 @@ def request(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", help="The referrer. [default: me, else the referral's referrer]")
+@click.option(
+    "--by", metavar="HANDLE", help="The referrer. [default: me, else the referral's referrer]"
+)
 @click.option("--decision", required=True, type=click.Choice(DECISIONS), help="The answer.")
 @click.option(
     "--knows-work/--does-not-know-work",
@@ -312,7 +314,9 @@ def vet(
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
 @click.option("--to", metavar="HANDLE", required=True, help="The target introduced to.")
-@click.option("--by", metavar="HANDLE", help="The referrer. [default: me, else the referral's referrer]")
+@click.option(
+    "--by", metavar="HANDLE", help="The referrer. [default: me, else the referral's referrer]"
+)
 @click.option("--channel", type=click.Choice(CHANNELS), help="How.")
 @click.option(
     "--resume-attached/--no-resume-attached", default=None, help="Whether the resume went with it."
@@ -455,7 +459,9 @@ def interview(
     type=click.IntRange(1, 5),
     help="How good a match the candidate was, 1-5.",
 )
-@click.option("--by", metavar="HANDLE", help="Who gives it. [default: me, else the referral's target]")
+@click.option(
+    "--by", metavar="HANDLE", help="Who gives it. [default: me, else the referral's target]"
+)
 @click.option("--to", metavar="HANDLE", help="To whom. [default: the referral's referrer]")
 @click.option("--note", help="A note.")
 @event_options
