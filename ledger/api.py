@@ -29,12 +29,12 @@ if TYPE_CHECKING:
         safe,
         time_options,
     )
-    from .config import Settings, me
+    from .config import Settings
     from .errors import ExitCode, LedgerError
     from .events import Event, Handle, Text
     from .hookspecs import hookimpl
     from .kinds import KIND_RANK, KINDS, WEAK_KINDS
-    from .plugins import settings
+    from .plugins import me, settings
     from .projections import (
         Projection,
         ProjectionFailed,
@@ -105,7 +105,7 @@ _SOURCES = {
     # settings
     "settings": "plugins",
     "Settings": "config",
-    "me": "config",
+    "me": "plugins",
     # projections
     "Projection": "projections",
     "ProjectionFailed": "projections",

@@ -921,8 +921,8 @@ def info(as_json: bool) -> None:
       referral-ledger info
       referral-ledger --db team.db info --json
     """
-    from .config import default_config_path, me
-    from .plugins import get_plugins, settings
+    from .config import default_config_path
+    from .plugins import get_plugins, me, settings
     from .store import BACKENDS, redact
     from .store.sqlite import default_db_path
     from .views import View

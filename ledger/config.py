@@ -212,25 +212,6 @@ def _apply(path: str, document: Mapping[str, Any], declared: Mapping[str, float]
     )
 
 
-def me(ledger: Any = None) -> str | None:
-    """Who is using the ledger: `REFERRAL_LEDGER_ME`, else the config file's `me`, else None.
-
-    Given a ledger, a handle that is not one of its people is an error that says where the
-    handle came from (exit 2)."""
-    from .plugins import settings
-
-    found = settings()
-    handle = os.environ.get(ME_ENV) or found.me
-    if not handle or ledger is None:
-        return handle or None
-    from .views import View
-
-    if View(ledger).person(handle) is None:
-        where = f"{ME_ENV}" if os.environ.get(ME_ENV) else f"`me` in {found.path}"
-        raise LedgerError(f"{where} names {handle!r}, who is not a person in this ledger")
-    return handle
-
-
 def _check_days(name: str, value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"[due] {name} must be a number of days, not {value!r}"

@@ -28,7 +28,6 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 
 from .app import UnknownEventType
-from .audit import OBLIGATION_CATEGORIES
 from .config import read_once, resolve
 from .crypto import VaultError
 from .errors import LedgerError
@@ -74,6 +73,9 @@ class Projection:
 
 
 ROLES = ("requester", "referrer", "target")  # the roles a row's `role` may name
+# Row categories of obligations. "obligation" is for plugins that keep every obligation, met in
+# time or not; the built-in alerts keep those and, for the ones that fell overdue, "alert" rows.
+OBLIGATION_CATEGORIES = ("alert", "obligation")
 
 
 @dataclass
