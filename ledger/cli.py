@@ -306,13 +306,21 @@ def parse_time(value: str, *, option: str, through_day: bool = False) -> int:
     as that day at the current time of day, never in the future (`--at`, `--on`)."""
     from datetime import UTC, datetime
 
-    from .dates import FORMS, read_friendly
+    from .dates import FORMS, later_day, read_friendly
     from .events import parse_timestamp, to_micros
     from .plugins import settings
 
     try:
         now = datetime.now(UTC)
-        friendly = read_friendly(value, now=now, zone=settings().zone(), through_day=through_day)
+        zone = settings().zone()
+        friendly = read_friendly(value, now=now, zone=zone, through_day=through_day)
+        if not through_day and later_day(value, now=now, zone=zone):
+            # As the contract reads a day without a time (as git does): never in the future.
+            click.echo(
+                f"Warning: {option} {safe(value)} is a day still to come, read as now; give a "
+                f"time with an offset (like {value.strip()}T10:00:00Z) for a moment to come",
+                err=True,
+            )
         if friendly is not None:
             return friendly
         return to_micros(parse_timestamp(value, future_ok=True))

@@ -45,6 +45,17 @@ def read_friendly(value: str, *, now: datetime, zone: tzinfo, through_day: bool)
     return None
 
 
+def later_day(value: str, *, now: datetime, zone: tzinfo) -> bool:
+    """Whether `value` is a `YYYY-MM-DD` after today in `zone`: a moment option reads it as now."""
+    text = value.strip()
+    if not _DAY.match(text):
+        return False
+    try:
+        return date.fromisoformat(text) > now.astimezone(zone).date()
+    except ValueError:
+        return False
+
+
 def _days_ago(text: str) -> int:
     match = _DAYS_AGO.match(text)
     assert match is not None

@@ -241,8 +241,9 @@ def test_at_takes_a_day_at_the_current_time_of_day_and_words(cli):
     cli.ok("person", "add", "dan", "--name", "Dan", "--at", "today")
     assert abs(stored_at(cli) - now) < timedelta(minutes=1)
     # A day still to come is now: what git does with a date that has no time.
-    cli.ok("person", "add", "erin", "--name", "Erin", "--at", "2099-01-01")
+    later = cli.ok("person", "add", "erin", "--name", "Erin", "--at", "2099-01-01")
     assert abs(stored_at(cli) - now) < timedelta(minutes=1)
+    assert "is a day still to come, read as now" in later.stderr  # said, not silent
     assert [e["at"].endswith("Z") for e in cli.export()] == [True] * 5
 
 
