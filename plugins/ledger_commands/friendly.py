@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ledger.api import KINDS, LedgerError, emit_json, get_ledger, me, parse_time, safe
+from ledger.api import KINDS, LedgerError, emit_json, get_ledger, parse_time, safe
+from ledger.api import me as configured_me
 
 from .command import LedgerCommand, LedgerSubgroup
 from .stages import Summary, summarize
@@ -81,7 +82,7 @@ def by_default(by: str | None, *, required: bool = True) -> str | None:
     """`--by` as given, else the configured identity (`me`), which must be a known person."""
     if by is not None:
         return by
-    found = me(get_ledger(create=True))
+    found = configured_me(get_ledger(create=True))
     if found is None and required:
         raise LedgerError(
             "Missing option '--by' (or say who you are: me = \"HANDLE\" at the top of the "
