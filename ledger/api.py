@@ -18,11 +18,14 @@ if TYPE_CHECKING:
     from .app import ImportResult, Ledger, UnknownEventType, find_event
     from .cli import (
         State,
+        check_output,
         cli,
         emit_json,
         emit_json_array,
         get_ledger,
         get_state,
+        parse_time,
+        replacing_output,
         safe,
         time_options,
     )
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from .events import Event, Handle, Text
     from .hookspecs import hookimpl
     from .kinds import KIND_RANK, KINDS, WEAK_KINDS
-    from .plugins import person_facts, settings
+    from .plugins import me, person_facts, settings
     from .projections import (
         Projection,
         ProjectionFailed,
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
         count_rows,
         current,
         listed,
+        open_obligations,
         rows,
         source_version,
         stored_people,
@@ -70,6 +74,9 @@ _SOURCES = {
     "emit_json_array": "cli",
     "safe": "cli",
     "time_options": "cli",
+    "parse_time": "cli",
+    "check_output": "cli",
+    "replacing_output": "cli",
     "hookimpl": "hookspecs",
     # errors
     "LedgerError": "errors",
@@ -100,6 +107,7 @@ _SOURCES = {
     "settings": "plugins",
     "person_facts": "plugins",
     "Settings": "config",
+    "me": "plugins",
     # projections
     "Projection": "projections",
     "ProjectionFailed": "projections",
@@ -110,6 +118,7 @@ _SOURCES = {
     "catch_up": "projections",
     "current": "projections",
     "stored_rows": "projections",
+    "open_obligations": "projections",
     "stored_people": "projections",
     "timestamp": "projections",
     "source_version": "projections",
@@ -146,6 +155,7 @@ __all__ = [
     "UnknownEventType",
     "View",
     "catch_up",
+    "check_output",
     "cli",
     "count_rows",
     "current",
@@ -158,11 +168,15 @@ __all__ = [
     "lacking_preparation",
     "ledger_event_ids",
     "listed",
+    "me",
     "micros",
+    "open_obligations",
+    "parse_time",
     "parties",
     "person_facts",
     "relationship",
     "relationships",
+    "replacing_output",
     "request_as_of",
     "rows",
     "safe",

@@ -20,9 +20,8 @@ if TYPE_CHECKING:
     from .app import Ledger
     from .projections import ProjectionFailed, Row
 
-# Row categories drawn on the timeline. "obligation" is for plugins that keep every
-# obligation, met in time or not; the built-in alerts keep only those that fell overdue.
-OBLIGATION_CATEGORIES = ("alert", "obligation")
+# Row categories drawn on the timeline: flags, and the obligations (`projections.
+# OBLIGATION_CATEGORIES`).
 FLAG_CATEGORY = "flag"
 ROLES = ("requester", "referrer", "target")
 
@@ -203,7 +202,7 @@ def _derive(
     work, not a replay of the ledger.
     """
     from .app import freeze
-    from .projections import ProjectionFailed, Row, check_role, registered
+    from .projections import OBLIGATION_CATEGORIES, ProjectionFailed, Row, check_role, registered
 
     wanted = (*OBLIGATION_CATEGORIES, FLAG_CATEGORY)
     found: list[Row] = []
@@ -247,6 +246,8 @@ def _derive(
 def _marks(audit: Audit, derived: Sequence[Row]) -> None:
     """The timeline's marks: obligations from opening to end, flags where they arose, as far
     as the world had got at as-of."""
+    from .projections import OBLIGATION_CATEGORIES
+
     # A plugin that keeps every obligation also raises the overdue ones as alerts: draw each
     # obligation once.
     kept = {

@@ -7,7 +7,7 @@ import errno
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -255,7 +255,11 @@ def emit_jsonl(values: Any, out: IO[bytes] | None = None) -> int:
     return count
 
 
-@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LedgerGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db",
     envvar="REFERRAL_LEDGER_DB",
@@ -291,16 +295,44 @@ def cli(
 
     choose(config)
     ctx.obj = State(db, config, debug, master_key_file)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())  # no command: the help, and exit 0
+
+
+def parse_time(value: str, *, option: str, through_day: bool = False) -> int:
+    """Microseconds of what a time option was given: ISO 8601 with an offset, or a friendly
+    date (`YYYY-MM-DD`, `today`, `yesterday`, `now`, `N days ago`) read in the configured
+    `timezone`. `through_day` reads a day as through its end (`--as-of`, `--known-at`); else
+    as that day at the current time of day, never in the future (`--at`, `--on`)."""
+    from datetime import UTC, datetime
+
+    from .dates import FORMS, later_day, read_friendly
+    from .events import parse_timestamp, to_micros
+    from .plugins import settings
+
+    try:
+        now = datetime.now(UTC)
+        zone = settings().zone()
+        friendly = read_friendly(value, now=now, zone=zone, through_day=through_day)
+        if not through_day and later_day(value, now=now, zone=zone):
+            # As the contract reads a day without a time (as git does): never in the future.
+            click.echo(
+                f"Warning: {option} {safe(value)} is a day still to come, read as now; give a "
+                f"time with an offset (like {value.strip()}T10:00:00Z) for a moment to come",
+                err=True,
+            )
+        if friendly is not None:
+            return friendly
+        return to_micros(parse_timestamp(value, future_ok=True))
+    except ValueError as exc:
+        hint = f" (or one of: {FORMS})" if "not an ISO 8601" in str(exc) else ""
+        raise LedgerError(f"{option}: {exc}{hint}") from None
 
 
 def parse_time_option(name: str, value: str) -> int:
-    """Microseconds of an ISO 8601 timestamp with an offset given to option `name`."""
-    from .events import parse_timestamp, to_micros
-
-    try:
-        return to_micros(parse_timestamp(value, future_ok=True))
-    except ValueError as exc:
-        raise LedgerError(f"{name}: {exc}") from None
+    """Microseconds of a bound given to option `name` (`--as-of`, `--known-at`): a day means
+    through its end."""
+    return parse_time(value, option=name, through_day=True)
 
 
 def time_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -315,13 +347,15 @@ def time_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "as_of",
         metavar="T",
         help="World time: the clock for what is overdue; only events that happened by T count. "
+        "ISO 8601, or YYYY-MM-DD, today, yesterday, N days ago (a day: through its end). "
         "[default: now]",
     )
     @click.option(
         "--known-at",
         "known_at",
         metavar="K",
-        help="Ledger time: count only events recorded by K. [default: now]",
+        help="Ledger time: count only events recorded by K (the same forms as --as-of). "
+        "[default: now]",
     )
     @functools.wraps(func)
     def wrapper(*args: Any, as_of: str | None, known_at: str | None, **kwargs: Any) -> Any:
@@ -691,6 +725,9 @@ def plugins_new(name: str, directory: str | None, kind: str, as_json: bool) -> N
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print nothing when all is well (findings still print)."
+)
 @click.option("--head", metavar="HASH", help="Also check that this earlier head is in the chain.")
 @click.option(
     "--checkpoint",
@@ -698,8 +735,13 @@ def plugins_new(name: str, directory: str | None, kind: str, as_json: bool) -> N
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Also check against a record printed by `checkpoint` (`-` for stdin).",
 )
-def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None:
-    """Check the tamper-evident chain of the whole ledger. Exits 1 if it was altered."""
+def verify(as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | None) -> None:
+    """Check the tamper-evident chain of the whole ledger. Exits 1 if it was altered.
+
+    \b
+    Example:
+      referral-ledger verify -q && echo unaltered
+    """
     from .store import DamagedLedger
     from .verify import TRUNCATION_WARNING, damaged_verdict, parse_checkpoint, verify_store
 
@@ -723,6 +765,8 @@ def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None
         )
     if as_json:
         emit_json(verdict.as_json())
+    elif verdict.ok and quiet:
+        pass  # all is well: nothing to say
     elif verdict.ok:
         click.echo(f"Chain ok: {verdict.events} events, head {verdict.head or '(none)'}.")
         if verdict.head_found:
@@ -904,6 +948,139 @@ def replay(as_json: bool) -> None:
         )
     if not ok:
         raise click.exceptions.Exit(ExitCode.FINDINGS)
+
+
+@cli.command()
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1_000_000),
+    default=20,
+    show_default=True,
+    help="How many events, newest first.",
+)
+@click.option("--person", metavar="HANDLE", help="Only the events that name HANDLE.")
+@click.option("--referral", metavar="KEY", help="Only the events of one referral.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array in the export format.")
+def log(limit: int, person: str | None, referral: str | None, as_json: bool) -> None:
+    """The ledger's events, newest first: seq, short id, when, type and what happened.
+
+    \b
+    Example:
+      referral-ledger log --limit 5
+      referral-ledger log --referral ana-acme --json
+    """
+    from .views import View
+
+    ledger = get_ledger()
+    view = View(ledger)
+    if person is not None and view.person(person) is None:
+        raise LedgerError(f"unknown person {person!r}")
+    if referral is not None and ledger.referral(referral) is None:
+        raise LedgerError(f"unknown referral {referral!r}")
+    found = ledger.store.latest_events(limit, person=person, referral=referral)
+    records = [ledger.export_record(stored) for stored in found]
+    if as_json:
+        emit_json_array(records)
+        return
+    if not records:
+        click.echo("No events yet.")
+        return
+    retracted = view.retracted([r["id"] for r in records])
+    members = ledger.store.member_handles()
+    for record in records:
+        line = _log_line(ledger, view, record, record["id"] in retracted, members)
+        click.echo(safe(line))
+
+
+def _log_line(
+    ledger: Ledger,
+    view: Any,
+    record: dict[str, Any],
+    retracted: bool,
+    members: Mapping[str, str],
+) -> str:
+    """One event of `log`: seq, short id, `at`, type, and the one line its class gives."""
+    key = record.get("referral")
+    requester = view.parties(key).requester if key else None
+    summary = ledger.describe(record, requester)
+    if key:
+        summary = f"{key}: {summary}"
+    # Provenance (0.2): who wrote the event, where that is not its `by`.
+    from .provenance import recorder_shown
+
+    recorder = recorder_shown(record, members)
+    if recorder is not None:
+        summary += f" (recorded by {recorder})"
+    if retracted:
+        summary += " [retracted]"
+    at = record["at"][:19] + "Z"  # to the second: the column stays aligned
+    return f"{record['seq']:>6}  {record['id'][:8]:<8}  {at}  {record['type']:<20}  {summary}"
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info(as_json: bool) -> None:
+    """Which ledger, config and plugins are in use, the backend, the events, who you are.
+
+    Works when the ledger does not exist yet, and says so; it creates nothing.
+
+    \b
+    Example:
+      referral-ledger info
+      referral-ledger --db team.db info --json
+    """
+    from .config import default_config_path
+    from .plugins import get_plugins, me, settings
+    from .store import BACKENDS, redact
+    from .store.sqlite import default_db_path
+    from .views import View
+
+    state = get_state()
+    db = state.db
+    backend = next((b for b in BACKENDS if b.accepts(db)), None)
+    name = backend.__name__.removesuffix("Backend").lower() if backend else None
+    where = redact(db) if db and "://" in db else str(db or default_db_path())
+    events: int | None = None
+    try:
+        ledger = state.open()
+    except LedgerError as exc:
+        if not exc.message.startswith("no ledger at"):
+            raise
+        ledger = None
+    else:
+        events = ledger.store.count()
+    config_path = state.config or str(default_config_path())
+    found = settings()
+    handle = me()
+    known = None if ledger is None or handle is None else View(ledger).person(handle) is not None
+    report = {
+        "ledger": where,
+        "exists": ledger is not None,
+        "backend": name,
+        "events": events,
+        "config": config_path,
+        "config_exists": os.path.exists(config_path),
+        "plugins": [i.name for i in get_plugins().infos if i.enabled],
+        "me": handle,
+        "me_known": known,
+        "timezone": found.timezone or str(found.zone()),
+    }
+    if as_json:
+        emit_json(report)
+        return
+    state_text = "does not exist yet (a write creates it)"
+    if ledger is not None:
+        state_text = f"{events} events"
+    click.echo(safe(f"Ledger:   {where} ({name}): {state_text}"))
+    config_state = "" if report["config_exists"] else " (not there: defaults in force)"
+    click.echo(safe(f"Config:   {config_path}{config_state}"))
+    click.echo(safe(f"Plugins:  {', '.join(report['plugins']) or '(none)'}"))
+    if handle is None:
+        who = "not set (me = \"HANDLE\" in the config, or REFERRAL_LEDGER_ME)"
+    else:
+        who = handle + ("" if known in (True, None) else " (not a person in this ledger)")
+    click.echo(safe(f"Me:       {who}"))
+    click.echo(safe(f"Timezone: {report['timezone']}"))
 
 
 MAX_CHECKPOINT_BYTES = 1024 * 1024

@@ -1,5 +1,8 @@
 """Settings a user can change: a TOML file in the user's config directory, or `--config FILE`.
 
+At the top of the file, `me = "HANDLE"` names who is using the ledger (the default `--by` of the
+friendly commands and the default person of `due`; `REFERRAL_LEDGER_ME` overrides it) and
+`timezone = "Europe/Berlin"` the time zone friendly dates are read in (default: the system's).
 The `[due]` table holds days per obligation before an alert is raised. Its keys are not fixed
 here: the projections of the enabled plugins declare them, with their defaults (the alerts
 plugin's rules carry the contract's), and a key that none declares is refused. Any other table
@@ -15,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -28,7 +32,14 @@ DUE_KEY_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
 
 # Every top-level key the file may hold, and what each is. A release (or a plugin) that reads a
 # new table adds it here; everything else in the file is refused as a typo.
-KNOWN_KEYS: Mapping[str, str] = MappingProxyType({"due": "days before each alert is raised"})
+KNOWN_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "me": "your handle: the default --by and person of `due`",
+        "timezone": "the IANA time zone friendly dates are read in",
+        "due": "days before each alert is raised",
+    }
+)
+ME_ENV = "REFERRAL_LEDGER_ME"
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,16 @@ class Settings:
 
     due: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     path: str | None = None
+    me: str | None = None  # the file's `me`; see `me()` for the one in force
+    timezone: str | None = None  # an IANA name; None: the system's
+
+    def zone(self) -> tzinfo:
+        """The time zone friendly dates are read in: `timezone`, else the system's."""
+        if self.timezone is None:
+            return datetime.now().astimezone().tzinfo or UTC
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
 
     def due_micros(self, key: str) -> int:
         """The due time of one `[due]` key, in microseconds."""
@@ -123,7 +144,7 @@ def load_settings(path: str, declared: Mapping[str, float], *, required: bool = 
 
 
 def _parse(path: str) -> Mapping[str, Any]:
-    """The file's `[due]` table, checked for everything but which keys exist."""
+    """The file's keys, checked for everything but which `[due]` keys exist."""
     import tomllib
 
     from .files import read_small_file
@@ -148,20 +169,47 @@ def _parse(path: str) -> Mapping[str, Any]:
     if not isinstance(table, dict):
         raise LedgerError(f"config file {path!r}: `due` must be a table of days")
     problems = [_check_days(name, value) for name, value in table.items()]
+    problems += [_check_me(document.get("me")), _check_timezone(document.get("timezone"))]
     problems = [p for p in problems if p]
     if problems:
         raise LedgerError([f"config file {path!r}: {p}" for p in problems])
-    return MappingProxyType(table)
+    return MappingProxyType({**document, "due": MappingProxyType(table)})
 
 
-def _apply(path: str, table: Mapping[str, Any], declared: Mapping[str, float]) -> Settings:
+def _check_me(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return None
+    return f"`me` must be a person's handle, like me = \"ana\", not {value!r}"
+
+
+def _check_timezone(value: Any) -> str | None:
+    if value is None:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"`timezone` must be an IANA time zone name like \"Europe/Berlin\", not {value!r}"
+    return None
+
+
+def _apply(path: str, document: Mapping[str, Any], declared: Mapping[str, float]) -> Settings:
+    table = document["due"]
     unknown = [name for name in table if name not in declared]
     if unknown:
         known = ", ".join(declared) or "none: no enabled plugin declares one"
         raise LedgerError(
             [f"config file {path!r}: [due] has no key {n!r} (known: {known})" for n in unknown]
         )
-    return Settings(due=MappingProxyType({**declared, **table}), path=path)
+    return Settings(
+        due=MappingProxyType({**declared, **table}),
+        path=path,
+        me=document.get("me"),
+        timezone=document.get("timezone"),
+    )
 
 
 def _check_days(name: str, value: Any) -> str | None:

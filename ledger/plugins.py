@@ -202,6 +202,21 @@ def person_facts(
     return found
 
 
+def me(ledger: Any = None) -> str | None:
+    """Who is using the ledger: `REFERRAL_LEDGER_ME`, else the config file's `me`, else None.
+
+    Given a ledger, a handle that is not one of its people is an error that says where the
+    handle came from (exit 2)."""
+    found = settings()
+    handle = os.environ.get(config.ME_ENV) or found.me
+    if not handle or ledger is None:
+        return handle or None
+    if ledger.person(handle) is None:
+        where = config.ME_ENV if os.environ.get(config.ME_ENV) else f"`me` in {found.path}"
+        raise LedgerError(f"{where} names {handle!r}, who is not a person in this ledger")
+    return handle
+
+
 def _warn(error: PluginError) -> None:
     from .text import visible
 

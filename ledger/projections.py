@@ -73,6 +73,9 @@ class Projection:
 
 
 ROLES = ("requester", "referrer", "target")  # the roles a row's `role` may name
+# Row categories of obligations. "obligation" is for plugins that keep every obligation, met in
+# time or not; the built-in alerts keep those and, for the ones that fell overdue, "alert" rows.
+OBLIGATION_CATEGORIES = ("alert", "obligation")
 
 
 @dataclass
@@ -94,6 +97,13 @@ class Row:
 
     def active(self, as_of: int) -> bool:
         return self.start_us <= as_of and (self.end_us is None or as_of < self.end_us)
+
+    @property
+    def due_us(self) -> int:
+        """When an obligation falls (or fell) due: its `due`; an alert without one fell due
+        when it started."""
+        due = self.data.get("due")
+        return micros(due) if isinstance(due, str) else self.start_us
 
     def public(self) -> dict[str, Any]:
         """The row's JSON as the read commands print it: without the validity interval
@@ -528,10 +538,12 @@ def derive_all(
     of that category are kept (a projection may also emit rows of other categories, like the
     alerts plugin's "obligation" rows)."""
     view = View(ledger, known_at)
+    # A projection of alerts may also keep every obligation (rows of category "obligation").
+    wanted = OBLIGATION_CATEGORIES if category in OBLIGATION_CATEGORIES else (category,)
     chosen = [
         (plugin, p)
         for plugin, p in registered(ledger)
-        if category is None or p.category == category
+        if category is None or p.category in wanted
     ]
     for plugin, projection in chosen:
         try:
@@ -694,6 +706,44 @@ def listed(
     )
     for r in found:
         yield Row(r["projection"], *_stored_values(r))
+
+
+def open_obligations(
+    ledger: Ledger,
+    *,
+    as_of: int,
+    known_at: int | None,
+    involving: str | None = None,
+    referral: str | None = None,
+    on_error: Callable[[ProjectionFailed], None] = _warn,
+) -> list[Row]:
+    """Every obligation open at `as_of` in the view, overdue or not, by when it falls due
+    (`Row.due_us`; overdue when that is before `as_of`): the "obligation" rows of the plugins
+    that keep every obligation, and the "alert" rows of those that keep only the overdue ones.
+    `involving` keeps those a person owes or is owed; `referral`, those of one referral."""
+    found = {
+        category: rows(
+            ledger,
+            category,
+            as_of=as_of,
+            known_at=known_at,
+            involving=involving,
+            referral=referral,
+            on_error=on_error,
+        )
+        for category in OBLIGATION_CATEGORIES
+    }
+    # An overdue obligation is also an alert of the same plugin: each counts once.
+    kept = {_same_obligation(row) for row in found["obligation"]}
+    chosen = found["obligation"] + [
+        row for row in found["alert"] if _same_obligation(row) not in kept
+    ]
+    chosen.sort(key=lambda r: (r.due_us, r.referral or "", r.kind, r.person or "", r.owed_to or ""))
+    return chosen
+
+
+def _same_obligation(row: Row) -> tuple[Any, ...]:
+    return (row.projection, row.referral, row.kind, row.person, row.owed_to, row.data.get("since"))
 
 
 def stored_people(ledger: Ledger, category: str, kind: str, *, as_of: int) -> list[str]:

@@ -12,15 +12,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-ME_ENV = "REFERRAL_LEDGER_ME"
 # At most this many characters of a `recorded_by` (PostgreSQL's role names are at most 63 bytes).
 MAX_RECORDED_BY = 128
 
 
 def configured_me() -> str | None:
-    """The configured identity: `REFERRAL_LEDGER_ME` (the config file's `me` joins it where the
-    config reads one)."""
-    return os.environ.get(ME_ENV, "").strip() or None
+    """The configured identity: `REFERRAL_LEDGER_ME`, else the config file's `me`."""
+    from .plugins import me
+
+    return me()
 
 
 def local_identity() -> str:

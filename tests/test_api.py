@@ -256,8 +256,87 @@ def test_api_time_options(use, cli):
     before = time.time_ns() // 1000
     as_of, known_at = json.loads(cli.ok("probe").stdout)
     assert before <= as_of <= time.time_ns() // 1000 and known_at is None
-    refused = cli.refused("probe", "--as-of", "yesterday")
+    refused = cli.refused("probe", "--as-of", "the day before")
     assert refused.stderr.startswith("Error: --as-of: ")
+    # friendly dates too: a day means through its end (the system's time zone here: UTC)
+    day = cli.ok("probe", "--as-of", "2026-10-02", "--known-at", "2026-10-03")
+    assert json.loads(day.stdout) == [1790985600000000 - 1, 1790985600000000 + 86_400_000_000 - 1]
+
+
+def test_api_parse_time(use, cli, tmp_path):
+    from datetime import UTC, datetime
+
+    from ledger.api import LedgerError, micros, parse_time
+
+    def probe() -> None:
+        for value, through in (("2026-10-02T10:00:00+02:00", False), ("2026-10-02", True)):
+            click.echo(parse_time(value, option="--on", through_day=through))
+        try:
+            parse_time("next tuesday", option="--on")
+        except LedgerError as exc:
+            click.echo(exc.message)
+
+    use(probe=command(probe))
+    config = tmp_path / "tz.toml"
+    config.write_text('timezone = "Asia/Tokyo"\n')
+    iso, day, refused = cli.ok("--config", str(config), "probe").stdout.splitlines()
+    assert int(iso) == micros("2026-10-02T08:00:00Z")
+    assert int(day) == micros("2026-10-02T14:59:59.999999Z")  # the end of 2 October in Tokyo
+    assert refused.startswith("--on: 'next tuesday' is not an ISO 8601 timestamp")
+    assert "N days ago" in refused
+
+    def moment() -> None:
+        click.echo(parse_time("yesterday", option="--at"))
+
+    use(moment=command(moment, "moment"))
+    now = datetime.now(UTC).timestamp() * 1_000_000
+    assert abs(int(cli.ok("moment").stdout) - (now - 86_400 * 1_000_000)) < 60 * 1_000_000
+
+
+def test_api_check_output(use, cli, tmp_path):
+    from ledger.api import check_output
+
+    def probe() -> None:
+        check_output(str(tmp_path / "out.txt"), "--out")
+        check_output(cli.db, "--out")
+
+    use(probe=command(probe))
+    people(cli, "ana")
+    if "://" not in cli.db:  # a PostgreSQL ledger has no file of its own
+        refused = cli.refused("probe")
+        assert refused.stderr.startswith(f"Error: --out {cli.db}: is the ledger's own file")
+    link = tmp_path / "link.txt"
+    link.symlink_to(tmp_path / "elsewhere.txt")
+
+    def linked() -> None:
+        check_output(str(link))
+
+    use(linked=command(linked, "linked"))
+    assert "is a symbolic link" in cli.refused("linked").stderr
+    assert not (tmp_path / "elsewhere.txt").exists()
+
+
+def test_api_replacing_output(use, cli, tmp_path):
+    from ledger.api import LedgerError, replacing_output
+
+    target = tmp_path / "out.txt"
+    target.write_text("old\n")
+
+    def probe() -> None:
+        with replacing_output(str(target)) as out:
+            out.write(b"new\n")
+
+    def broken() -> None:
+        with replacing_output(str(target)) as out:
+            out.write(b"half")
+            raise LedgerError("stopped half way")
+
+    use(probe=command(probe), broken=command(broken, "broken"))
+    cli.refused("broken")
+    assert target.read_text() == "old\n"  # nothing half written
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == ["out.txt"]
+    cli.ok("probe")
+    assert target.read_text() == "new\n"
 
 
 def test_api_hookimpl(use, cli):
@@ -781,6 +860,31 @@ def test_api_person_facts(use, cli):
         led.close()
 
 
+def test_api_me(use, cli, tmp_path, monkeypatch):
+    from ledger.api import get_ledger, me
+
+    def probe() -> None:
+        click.echo(repr(me()))
+        click.echo(me(get_ledger()))
+
+    use(probe=command(probe))
+    people(cli, "ana", "bob")
+    config = tmp_path / "me.toml"
+    config.write_text('me = "ana"\n\n[due]\nrequest-unanswered = 3\n')
+    assert cli.ok("--config", str(config), "probe").stdout == "'ana'\nana\n"
+    monkeypatch.setenv("REFERRAL_LEDGER_ME", "bob")  # the environment wins
+    assert cli.ok("--config", str(config), "probe").stdout == "'bob'\nbob\n"
+    monkeypatch.setenv("REFERRAL_LEDGER_ME", "zed")
+    refused = cli.refused("--config", str(config), "probe")
+    assert refused.stderr == (
+        "Error: REFERRAL_LEDGER_ME names 'zed', who is not a person in this ledger\n"
+    )
+    monkeypatch.delenv("REFERRAL_LEDGER_ME")
+    assert cli.ok("probe").stdout == "None\n\n"  # nobody said who they are
+    config.write_text("me = 7\n")
+    assert "`me` must be a person's handle" in cli.refused("--config", str(config), "probe").stderr
+
+
 def test_api_Settings():
     from ledger.api import Settings
 
@@ -1046,6 +1150,49 @@ def test_api_stored_people(cli):
         early = micros(AT.format(3, "00"))
         assert stored_people(led, "alert", "request-unanswered", as_of=early) == []
         assert stored_people(led, "alert", "no-such-kind", as_of=micros(LATER)) == []
+    finally:
+        led.close()
+
+
+def test_api_open_obligations(cli):
+    from ledger.api import micros, open_obligations, timestamp
+
+    alerting(cli)  # bob owes ana an answer from 2 October, due 9 October
+    led = a_ledger(cli)
+    try:
+        before = micros("2026-10-05T00:00:00Z")
+        [row] = open_obligations(led, as_of=before, known_at=None, involving="ana")
+        assert (row.kind, row.person, row.owed_to, row.category) == (
+            "request-unanswered",
+            "bob",
+            "ana",
+            "obligation",
+        )
+        assert timestamp(row.due_us) == "2026-10-09T10:00:00Z" and row.due_us > before
+        later = micros(LATER)
+        [overdue] = open_obligations(led, as_of=later, known_at=None, referral="r1")
+        assert overdue.due_us < later  # overdue, and listed once although also an alert
+        assert open_obligations(led, as_of=later, known_at=None, involving="carol") == []
+        assert open_obligations(led, as_of=micros(AT.format(1, "00")), known_at=None) == []
+        # the same in an earlier view of the ledger, derived afresh
+        known = micros("2099-01-01T00:00:00Z")
+        again = open_obligations(led, as_of=before, known_at=known, involving="ana")
+        assert [(r.kind, r.due_us) for r in again] == [(row.kind, row.due_us)]
+    finally:
+        led.close()
+    cli.record(
+        {
+            "type": "request-vetted",
+            "referral": "r1",
+            "by": "bob",
+            "decision": "decline",
+            "knows_work": True,
+            "at": AT.format(4, "10"),
+        }
+    )
+    led = a_ledger(cli)
+    try:  # met: no longer open
+        assert open_obligations(led, as_of=micros(LATER), known_at=None, referral="r1") == []
     finally:
         led.close()
 

@@ -120,7 +120,7 @@ def test_flags_and_alerts_are_those_of_the_referral_in_the_same_view(cli: Cli) -
 def test_unknown_referral_and_bad_times_are_refused(cli: Cli) -> None:
     tell(cli, STORY[:7])
     assert "unknown referral" in cli.refused("audit", "nope", "--json").stderr
-    cli.refused("audit", "ana-acme", "--as-of", "yesterday")
+    cli.refused("audit", "ana-acme", "--as-of", "the day before")  # `yesterday` is a date since 0.2
     cli.refused("audit", "ana-acme", "--known-at", "2026-11-01T09:00:00")  # no offset
 
 

@@ -53,7 +53,7 @@ def test_weak_tie_is_judged_on_the_accounts_at_the_first_introduction(cli, when,
     assert bool(found) == flagged
     if flagged:
         assert found[0]["evidence"] == [intro["id"], weak["id"]]
-        assert "carol calls it 'met-once'" in found[0]["message"]
+        assert "carol called it 'met-once' at the time" in found[0]["message"]
 
 
 def test_weak_tie_the_requesters_own_weak_account_counts_too(cli):
@@ -62,7 +62,8 @@ def test_weak_tie_the_requesters_own_weak_account_counts_too(cli):
     story.vet(1, relationship="acquaintance")
     story.introduce(2)
     [flag] = of_kind(story.flags(3), "weak-tie")
-    assert "ana calls it 'met-once'" in flag["message"] and "acquaintance" not in flag["message"]
+    assert "ana called it 'met-once' at the time" in flag["message"]
+    assert "acquaintance" not in flag["message"]
 
 
 def test_weak_tie_a_requester_forwarding_their_own_resume_hands_nothing_over(cli):
@@ -311,7 +312,9 @@ def test_stranger_forward_by_someone_who_met_the_requester_once(cli):
     [flag] = of_kind(story.flags(5), "stranger-forward")
     assert (flag["person"], flag["role"]) == ("dan", "referrer")
     assert flag["evidence"] == [forward["id"], met["id"]]
-    assert "dan calls it 'met-once'" in flag["message"]
+    # quoted as it stood at the forward, never as Dan's current account
+    assert "dan called it 'met-once' at the time" in flag["message"]
+    assert "friend" not in flag["message"]
     assert story.flags(1.9) == []
 
 

@@ -57,6 +57,8 @@ OUTPUTS = [
     ("checkpoint -o", ["checkpoint", "-o"]),
     ("checkpoint --output", ["checkpoint", "--output"]),
     ("audit --html", ["audit", "r1", "--html"]),
+    ("calendar -o", ["calendar", "-o"]),
+    ("calendar --output", ["calendar", "--output"]),
 ]
 
 
@@ -251,6 +253,12 @@ READS = [
     ["list"],
     ["list", "--json"],
     ["show", "r1"],
+    ["due", "ana"],
+    ["calendar"],
+    ["calendar", "-o", "out.ics"],
+    ["log"],
+    ["log", "--json"],
+    ["verify", "-q"],
     # a write that cannot be one on a ledger that does not exist: nothing to forget
     ["forget", "ana", "--yes"],
 ]
@@ -292,6 +300,13 @@ def test_a_read_of_no_ledger_is_refused_and_creates_nothing(
 ) -> None:
     result = nowhere.refused(*args)
     assert result.stderr == f"Error: no ledger at {nowhere.db}\n"
+    assert_nothing_created(nowhere, tmp_path)
+
+
+def test_info_on_no_ledger_says_so_and_creates_nothing(nowhere: Cli, tmp_path: Path) -> None:
+    found = nowhere.json("info", "--json")
+    assert (found["exists"], found["events"]) == (False, None)
+    assert "does not exist yet" in nowhere.ok("info").stdout
     assert_nothing_created(nowhere, tmp_path)
 
 

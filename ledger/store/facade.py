@@ -563,6 +563,22 @@ class Store:
                 upper = int(row["next"]) - 1
             after = upper
 
+    def latest_events(
+        self, limit: int, *, person: str | None = None, referral: str | None = None
+    ) -> list[Stored]:
+        """The last `limit` stored events, newest first: of one referral, or naming one person
+        (filed under them, with or to them, or of a referral that mentions them), or all."""
+        where, params = "", ()  # type: tuple[str, tuple[Any, ...]]
+        if referral is not None:
+            where, params = "WHERE l.referral = ? ", (referral,)
+        elif person is not None:
+            where = (
+                "WHERE l.actor = ? OR l.other = ? OR l.referral IN "
+                "(SELECT referral FROM {p}rl_mentions WHERE handle = ?) "
+            )
+            params = (person, person, person)
+        return self._select(where + "ORDER BY l.seq DESC LIMIT ?", (*params, limit))
+
     def referral_events(self, key: str) -> list[Stored]:
         return self._select("WHERE l.referral = ? ORDER BY l.seq", (key,))
 

@@ -27,9 +27,13 @@ def register_projections() -> list[Any]:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
+    from .calendar import calendar
     from .command import alerts
+    from .due import due
 
     cli.add_command(alerts)
+    cli.add_command(due)
+    cli.add_command(calendar)
 
 
 @hookimpl

@@ -72,17 +72,22 @@ def _item(row: Row, person: str | None) -> dict[str, Any]:
 def _print(found: Iterable[Row], as_of: int, person: str | None) -> int:
     """Print the alerts as aligned lines; returns how many. Only the printed text of each is
     kept until all are read (the referrals' column is as wide as the widest)."""
+    from ledger.api import settings
+
+    from .phrasing import sentence, where
+
+    zone = settings().zone()
     lines = []
     for row in found:
         data = row.data  # what is printed comes from the row's JSON, as in `--json`
         late = max(0, as_of - row.start_us + 1) // DAY_US  # our rows start 1µs after due
         overdue = f"{late} day{'s' if late != 1 else ''} overdue" if late else "overdue today"
-        mark = ""
         if person is not None:
-            mark = "you owe: " if row.person == person else "owed to you: "
-        message = data.get("message") or f"{data.get('person')} owes {data.get('owed_to')}"
-        rest = f"{mark}{message} [{data['kind']}]"
-        lines.append((f"{overdue:>17}", str(data.get("referral") or "-"), rest))
+            message = sentence(data, person, zone, as_of)
+        else:
+            message = data.get("message") or f"{data.get('person')} owes {data.get('owed_to')}"
+        rest = f"{message} [{data['kind']}]"
+        lines.append((f"{overdue:>17}", where(data) if data.get("referral") else "-", rest))
     if not lines:
         click.echo("Nothing overdue.")
         return 0

@@ -28,6 +28,9 @@ class Rule:
     opens: Callable[[Event, Parties, Sequence[Event]], list[Opening]]
     meets: Callable[[Event, str, str], bool]
     what: str  # "{person} has not … {owed_to}" for the message
+    # What is owed, said to either side ("you owe bob a follow-up", "carol owes you feedback on
+    # the interview"): for the views, not the stored rows, so not part of the signature.
+    owes: str = ""
 
     def signature(self) -> list[Any]:
         """What the rule is, as data: a projection's version digests it, so that a changed
@@ -198,6 +201,7 @@ RULES: tuple[Rule, ...] = (
         _request_opens,
         _request_meets,
         "{person} has not answered {owed_to}'s request for an introduction",
+        owes="an answer to their request for an introduction",
     ),
     Rule(
         "follow-up-overdue",
@@ -207,6 +211,7 @@ RULES: tuple[Rule, ...] = (
         _follow_up_opens,
         _sent("follow-up-sent"),
         "{person} has not followed up with {owed_to} since being introduced",
+        owes="a follow-up since the introduction",
     ),
     Rule(
         "thank-you-missing",
@@ -216,6 +221,7 @@ RULES: tuple[Rule, ...] = (
         _thanks_requester_opens,
         _sent("thank-you-sent"),
         "{person} has not thanked {owed_to} for the introduction",
+        owes="thanks for the introduction",
     ),
     Rule(
         "thank-you-missing",
@@ -225,6 +231,7 @@ RULES: tuple[Rule, ...] = (
         _thanks_referrer_opens,
         _sent("thank-you-sent"),
         "{person} has not thanked {owed_to} for interviewing the candidate",
+        owes="thanks for interviewing the candidate",
     ),
     Rule(
         "thank-you-missing",
@@ -234,6 +241,7 @@ RULES: tuple[Rule, ...] = (
         _thanks_target_opens,
         _sent("thank-you-sent"),
         "{person} has not thanked {owed_to} after the interview",
+        owes="thanks after the interview",
     ),
     Rule(
         "thank-you-missing",
@@ -243,6 +251,7 @@ RULES: tuple[Rule, ...] = (
         _thanks_target_requester_opens,
         _thanks_target_requester_meets,
         "{person} has not thanked {owed_to} after the interview",
+        owes="thanks after the interview",
     ),
     Rule(
         "feedback-missing",
@@ -252,6 +261,7 @@ RULES: tuple[Rule, ...] = (
         _feedback_opens,
         _sent("feedback-given"),
         "{person} has not given {owed_to} feedback on the interview",
+        owes="feedback on the interview",
     ),
     Rule(
         "referrer-check-in-missing",
@@ -261,6 +271,7 @@ RULES: tuple[Rule, ...] = (
         _check_in_opens,
         _sent("follow-up-sent"),
         "{person} has not checked in with {owed_to} since the introduction",
+        owes="a check-in since the introduction",
     ),
     Rule(
         "outcome-not-shared",
@@ -270,6 +281,7 @@ RULES: tuple[Rule, ...] = (
         _outcome_opens,
         _outcome_meets,
         "{person} has not told {owed_to} how it went",
+        owes="word of how it went",
     ),
     Rule(
         "introduction-pending",
@@ -279,6 +291,7 @@ RULES: tuple[Rule, ...] = (
         _introduction_opens,
         _introduction_meets,
         "{person} accepted {owed_to}'s request but has not introduced them yet",
+        owes="the introduction that was accepted",
     ),
     Rule(
         "preparation-missing",
@@ -288,6 +301,7 @@ RULES: tuple[Rule, ...] = (
         _preparation_opens,
         _preparation_meets,
         "{person} has not added the preparation {owed_to} asked for",
+        owes="the preparation that was asked for",
     ),
 )
 

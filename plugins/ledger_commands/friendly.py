@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ledger.api import KINDS, LedgerError, emit_json, get_ledger, safe
+from ledger.api import KINDS, LedgerError, emit_json, get_ledger, parse_time, safe
+from ledger.api import me as configured_me
 
 from .command import LedgerCommand, LedgerSubgroup
 from .stages import Summary, summarize
@@ -40,7 +41,8 @@ def event_options(func: F) -> F:
     func = click.option(
         "--at",
         metavar="TIMESTAMP",
-        help="When it happened (ISO 8601 with offset, e.g. 2026-11-02T09:30:00Z). [default: now]",
+        help="When it happened: ISO 8601 with offset (2026-11-02T09:30:00Z), or YYYY-MM-DD "
+        "(that day at this time of day), today, yesterday, N days ago. [default: now]",
     )(func)
     return func
 
@@ -49,7 +51,7 @@ def record(event: dict[str, Any], at: str | None, event_id: str | None, as_json:
     """Record the event through the ledger's one write path and confirm it."""
     event = {key: value for key, value in event.items() if value is not None}
     if at is not None:
-        event["at"] = at
+        event["at"] = when(at, "--at")
     if event_id is not None:
         event["id"] = event_id
     ledger = get_ledger(create=True)
@@ -67,6 +69,26 @@ def describe(ledger: Ledger, event: Mapping[str, Any]) -> str:
     """One line saying what an event records (the ledger asks its class), with its referral."""
     sentence = ledger.describe(event)
     return f"{event['referral']}: {sentence}" if event.get("referral") else sentence
+
+
+def when(value: str, option: str) -> str:
+    """The interchange timestamp a time option names (ISO 8601, or a friendly date)."""
+    from ledger.api import timestamp
+
+    return timestamp(parse_time(value, option=option))
+
+
+def by_default(by: str | None, *, required: bool = True) -> str | None:
+    """`--by` as given, else the configured identity (`me`), which must be a known person."""
+    if by is not None:
+        return by
+    found = configured_me(get_ledger(create=True))
+    if found is None and required:
+        raise LedgerError(
+            "Missing option '--by' (or say who you are: me = \"HANDLE\" at the top of the "
+            "config file, or REFERRAL_LEDGER_ME)"
+        )
+    return found
 
 
 def current(key: str) -> Summary:
@@ -201,23 +223,9 @@ def preparation(
     return {key: value for key, value in found.items() if value is not None} or None
 
 
-def me(by: str | None, option: str = "--by") -> str:
-    """`by`, else the configured identity (`me`): the one place a command's default `--by`
-    comes from. Without either, a refusal that says what to give."""
-    if by is not None:
-        return by
-    from ledger.api import settings
-
-    identity = getattr(settings(), "me", None)
-    if isinstance(identity, str) and identity:
-        return identity
-    raise LedgerError(f"{option}: say who (no identity `me` is configured to default to)")
-
-
-
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", required=True, help="The requester.")
+@click.option("--by", metavar="HANDLE", help="The requester. [default: me]")
 @click.option(
     "--referrer", metavar="HANDLE", required=True, help="Who is asked to introduce or refer."
 )
@@ -237,7 +245,7 @@ def me(by: str | None, option: str = "--by") -> str:
 @event_options
 def request(
     referral: str,
-    by: str,
+    by: str | None,
     referrer: str,
     company: str,
     target: str | None,
@@ -268,7 +276,7 @@ def request(
         {
             "type": "referral-requested",
             "referral": referral,
-            "by": by,
+            "by": by_default(by),
             "referrer": referrer,
             "company": company,
             "target": target,
@@ -329,7 +337,7 @@ def amend(
         {
             "type": "request-amended",
             "referral": referral,
-            "by": me(by),
+            "by": by_default(by),
             "role": role,
             "target": target,
             "posting_at": posting_at,
@@ -352,7 +360,9 @@ def amend(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", help="The referrer. [default: the referral's referrer]")
+@click.option(
+    "--by", metavar="HANDLE", help="The referrer. [default: me, else the referral's referrer]"
+)
 @click.option("--decision", required=True, type=click.Choice(DECISIONS), help="The answer.")
 @click.option(
     "--knows-work/--does-not-know-work",
@@ -385,7 +395,7 @@ def vet(
         {
             "type": "request-vetted",
             "referral": referral,
-            "by": by or current(referral).referrer,
+            "by": by_default(by, required=False) or current(referral).referrer,
             "decision": decision,
             "knows_work": knows_work,
             "relationship": relationship,
@@ -400,7 +410,9 @@ def vet(
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
 @click.option("--to", metavar="HANDLE", required=True, help="The target introduced to.")
-@click.option("--by", metavar="HANDLE", help="The referrer. [default: the referral's referrer]")
+@click.option(
+    "--by", metavar="HANDLE", help="The referrer. [default: me, else the referral's referrer]"
+)
 @click.option("--channel", type=click.Choice(CHANNELS), help="How.")
 @click.option(
     "--resume-attached/--no-resume-attached", default=None, help="Whether the resume went with it."
@@ -423,7 +435,7 @@ def introduce(
         {
             "type": "introduction-made",
             "referral": referral,
-            "by": by or current(referral).referrer,
+            "by": by_default(by, required=False) or current(referral).referrer,
             "to": to,
             "channel": channel,
             "resume_attached": resume_attached,
@@ -440,7 +452,7 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
 
     def callback(
         referral: str,
-        by: str,
+        by: str | None,
         to: str,
         note: str | None,
         at: str | None,
@@ -452,7 +464,7 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
             {
                 "type": kind,
                 "referral": referral,
-                "by": by,
+                "by": by_default(by),
                 "to": to,
                 "channel": channel,
                 "note": note,
@@ -468,7 +480,7 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
         command = click.option("--channel", type=click.Choice(CHANNELS), help="How.")(command)
     command = click.option("--note", help="A note.")(command)
     command = click.option("--to", metavar="HANDLE", required=True, help="To whom.")(command)
-    command = click.option("--by", metavar="HANDLE", required=True, help="Who did it.")(command)
+    command = click.option("--by", metavar="HANDLE", help="Who did it. [default: me]")(command)
     command = click.argument("referral")(command)
     return click.command(cls=LedgerCommand)(command)
 
@@ -486,16 +498,22 @@ thank = _from_to("thank-you-sent", "Record that BY thanked TO for their part in 
     "--on",
     required=True,
     metavar="TIMESTAMP",
-    help="When the interview is (ISO 8601 with offset; may be in the future).",
+    help="When the interview is: ISO 8601 with offset (may be in the future), or a friendly "
+    "date like --at's.",
 )
-@click.option("--by", metavar="HANDLE", help="Who scheduled it.")
+@click.option("--by", metavar="HANDLE", help="Who scheduled it. [default: me]")
 @event_options
 def schedule(
     referral: str, on: str, by: str | None, at: str | None, event_id: str | None, as_json: bool
 ) -> None:
     """Record that REFERRAL's interview is scheduled."""
     record(
-        {"type": "interview-scheduled", "referral": referral, "on": on, "by": by},
+        {
+            "type": "interview-scheduled",
+            "referral": referral,
+            "on": when(on, "--on"),
+            "by": by_default(by, required=False),
+        },
         at,
         event_id,
         as_json,
@@ -504,7 +522,7 @@ def schedule(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", help="Who held it.")
+@click.option("--by", metavar="HANDLE", help="Who held it. [default: me]")
 @click.option("--note", help="A note.")
 @event_options
 def interview(
@@ -517,7 +535,12 @@ def interview(
 ) -> None:
     """Record that REFERRAL's interview took place."""
     record(
-        {"type": "interview-held", "referral": referral, "by": by, "note": note},
+        {
+            "type": "interview-held",
+            "referral": referral,
+            "by": by_default(by, required=False),
+            "note": note,
+        },
         at,
         event_id,
         as_json,
@@ -532,7 +555,9 @@ def interview(
     type=click.IntRange(1, 5),
     help="How good a match the candidate was, 1-5.",
 )
-@click.option("--by", metavar="HANDLE", help="Who gives it. [default: the referral's target]")
+@click.option(
+    "--by", metavar="HANDLE", help="Who gives it. [default: me, else the referral's target]"
+)
 @click.option("--to", metavar="HANDLE", help="To whom. [default: the referral's referrer]")
 @click.option("--note", help="A note.")
 @event_options
@@ -547,6 +572,7 @@ def feedback(
     as_json: bool,
 ) -> None:
     """Record the target's feedback on REFERRAL's candidate."""
+    by = by_default(by, required=False)
     if by is None or to is None:
         summary = current(referral)
         to = to or summary.referrer
@@ -570,14 +596,14 @@ def feedback(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", required=True, help="Who reports it.")
+@click.option("--by", metavar="HANDLE", help="Who reports it. [default: me]")
 @click.option("--to", metavar="HANDLE", required=True, help="To whom.")
 @click.option("--outcome", required=True, type=click.Choice(OUTCOMES), help="What happened.")
 @click.option("--note", help="A note.")
 @event_options
 def outcome(
     referral: str,
-    by: str,
+    by: str | None,
     to: str,
     outcome: str,
     note: str | None,
@@ -590,7 +616,7 @@ def outcome(
         {
             "type": "outcome-reported",
             "referral": referral,
-            "by": by,
+            "by": by_default(by),
             "to": to,
             "outcome": outcome,
             "note": note,
@@ -603,15 +629,15 @@ def outcome(
 
 @click.command(cls=LedgerCommand)
 @click.argument("referral")
-@click.option("--by", metavar="HANDLE", required=True, help="Who closes it.")
+@click.option("--by", metavar="HANDLE", help="Who closes it. [default: me]")
 @click.option("--reason", required=True, help="Why.")
 @event_options
 def close(
-    referral: str, by: str, reason: str, at: str | None, event_id: str | None, as_json: bool
+    referral: str, by: str | None, reason: str, at: str | None, event_id: str | None, as_json: bool
 ) -> None:
     """Close REFERRAL. Afterwards only thanks, follow-ups, feedback and outcomes may follow."""
     record(
-        {"type": "referral-closed", "referral": referral, "by": by, "reason": reason},
+        {"type": "referral-closed", "referral": referral, "by": by_default(by), "reason": reason},
         at,
         event_id,
         as_json,
@@ -651,7 +677,7 @@ def waive(
         {
             "type": "obligation-waived",
             "referral": referral,
-            "by": me(by),
+            "by": by_default(by),
             "kind": kind,
             "person": person,
             "note": note,
@@ -695,7 +721,7 @@ def retract(
     record(
         {
             "type": "event-retracted",
-            "by": me(by),
+            "by": by_default(by),
             "retracts": target["id"],
             "reason": reason,
             "referral": target.get("referral"),

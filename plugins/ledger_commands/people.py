@@ -11,7 +11,7 @@ import orjson
 
 from ledger.api import LedgerError, emit_json, emit_json_array, get_ledger, safe, time_options
 
-from .friendly import event_options, person, record
+from .friendly import by_default, event_options, person, record
 
 FIELDS = ("name", "email", "company", "title")
 # The keys `person show` prints in its own way; a plugin's others get a line each.
@@ -190,4 +190,5 @@ def person_edit(
         raise LedgerError(
             "person edit: give at least one of --name, --email, --company, --title"
         )
+    by = by_default(by, required=False)
     record({"type": "person-updated", "handle": handle, "by": by, **given}, at, event_id, as_json)

@@ -98,7 +98,9 @@ def _handed_over(event: Event, requester: str) -> str:
 
 
 def _quoted(account: Account) -> str:
-    return f"{account.by} calls it '{account.kind}'"
+    # The account as it stood when judged: a later one may supersede it, so it is never
+    # quoted as if it were current.
+    return f"{account.by} called it '{account.kind}' at the time"
 
 
 def weak_tie(
@@ -116,7 +118,7 @@ def weak_tie(
         for e in events
     )
     if weak:
-        why = f"they are only a weak tie ({'; '.join(map(_quoted, weak))})"
+        why = f"they were only a weak tie ({'; '.join(map(_quoted, weak))})"
     elif theirs is None and not vouched:
         why = (
             f"{p.referrer} never said how they know {p.requester}, "
@@ -339,7 +341,7 @@ def stranger_forward(
         if any(not a.weak for a in accounts):
             continue
         if accounts:
-            why = f"they are only a weak tie ({'; '.join(map(_quoted, accounts))})"
+            why = f"they were only a weak tie ({'; '.join(map(_quoted, accounts))})"
         else:
             why = "neither has said how they know the other"
         message = f"{forwarder} forwarded {p.requester}'s resume to {event['to']}, but {why}"
@@ -377,7 +379,7 @@ def referrer_does_not_know_work(
             if account is None or not account.weak:
                 continue
             message = (
-                f"{did} after vouching for their work, though {p.referrer} calls their "
+                f"{did} after vouching for their work, though {p.referrer} then called their "
                 f"relationship '{account.kind}'"
             )
             evidence.insert(1, account.event)
