@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         safe,
         time_options,
     )
+    from .completion import complete_handles, complete_referrals
     from .config import Settings
     from .errors import ExitCode, LedgerError
     from .events import Event, Handle, Text
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
         request_as_of,
     )
     from .store import ledger_event_ids
+    from .terminal import fit, named, paint, table
     from .testing import Cli
     from .views import Parties, View, micros, parties
 
@@ -70,7 +72,14 @@ _SOURCES = {
     "emit_json_array": "cli",
     "safe": "cli",
     "time_options": "cli",
+    "complete_handles": "completion",
+    "complete_referrals": "completion",
     "hookimpl": "hookspecs",
+    # text for people
+    "table": "terminal",
+    "fit": "terminal",
+    "named": "terminal",
+    "paint": "terminal",
     # errors
     "LedgerError": "errors",
     "ExitCode": "errors",
@@ -145,10 +154,13 @@ __all__ = [
     "View",
     "catch_up",
     "cli",
+    "complete_handles",
+    "complete_referrals",
     "count_rows",
     "current",
     "emit_json",
     "emit_json_array",
+    "fit",
     "get_ledger",
     "get_state",
     "hookimpl",
@@ -156,6 +168,8 @@ __all__ = [
     "ledger_event_ids",
     "listed",
     "micros",
+    "named",
+    "paint",
     "parties",
     "relationship",
     "relationships",
@@ -166,6 +180,7 @@ __all__ = [
     "source_version",
     "stored_people",
     "stored_rows",
+    "table",
     "time_options",
     "timestamp",
 ]

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import functools
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
@@ -23,12 +24,19 @@ class State:
     """What every command can reach through `click.get_current_context().obj`."""
 
     def __init__(
-        self, db: str | None, config: str | None, debug: bool, master_key_file: str | None = None
+        self,
+        db: str | None,
+        config: str | None,
+        debug: bool,
+        master_key_file: str | None = None,
+        *,
+        quiet: bool = False,
     ):
         self.db = db
         self.config = config
         self.debug = debug
         self.master_key_file = master_key_file
+        self.quiet = quiet  # no progress bars
         self._ledger: Ledger | None = None
         self._fresh: list[str] = []  # what opening the ledger created, newest first
 
@@ -276,6 +284,12 @@ def emit_jsonl(values: Any, out: IO[bytes] | None = None) -> int:
     "[env: REFERRAL_LEDGER_MASTER_KEY_FILE, or the key itself in REFERRAL_LEDGER_MASTER_KEY]",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Show no progress bars (they show only on a terminal, for long work).",
+)
 @click.version_option(package_name="referral-ledger", prog_name="referral-ledger")
 @click.pass_context
 def cli(
@@ -284,13 +298,14 @@ def cli(
     config: str | None,
     master_key_file: str | None,
     debug: bool,
+    quiet: bool,
 ) -> None:
     """An event-sourced ledger of job referrals: who asked, who vouched, who received,
     and what each of them still owes the others."""
     from .config import choose
 
     choose(config)
-    ctx.obj = State(db, config, debug, master_key_file)
+    ctx.obj = State(db, config, debug, master_key_file, quiet=quiet)
 
 
 def parse_time_option(name: str, value: str) -> int:
@@ -377,8 +392,12 @@ def record(event_json: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def import_(path: str, as_json: bool) -> None:
     """Record every event of a JSON Lines file (`-` for stdin), all or nothing."""
-    lines = _read_lines(path)
-    result = get_ledger(create=True).import_lines(lines)
+    from .terminal import Steps
+
+    # Reading counts bytes: 2 MB is about the 5000 events that make a bar worth showing.
+    with Steps("Reading", at=2_000_000) as reading, Steps("Checking") as checking:
+        lines = _read_lines(path, reading)
+        result = get_ledger(create=True).import_lines(lines, checked=checking)
     if result.email_like_ids:
         _warn_email_ids(result.email_like_ids)
     summary = {
@@ -411,7 +430,11 @@ def _too_big_event() -> str:
     return f"event is over {MAX_EVENT_BYTES} bytes; the limit is {MAX_EVENT_BYTES}"
 
 
-def _read_lines(path: str) -> Iterator[bytes]:
+def _read_lines(
+    path: str, progress: Callable[[int, int], None] | None = None
+) -> Iterator[bytes]:
+    """The lines of `path`; `progress(bytes read, size)` is told as they are read, when the
+    size is known (a file, or stdin redirected from one)."""
     from .app import MAX_IMPORT_BYTES
     from .interchange import MAX_EVENT_BYTES
 
@@ -419,6 +442,10 @@ def _read_lines(path: str) -> Iterator[bytes]:
         stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as exc:
         raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
+    size = None
+    with contextlib.suppress(OSError, ValueError):
+        seen = os.fstat(stream.fileno())
+        size = seen.st_size if stat.S_ISREG(seen.st_mode) else None
     with stream:
         total = 0
         number = 0
@@ -435,6 +462,8 @@ def _read_lines(path: str) -> Iterator[bytes]:
             if len(line) > MAX_EVENT_BYTES:
                 raise LedgerError(_too_big_event(), line=number)
             total += len(line)
+            if progress is not None and size:
+                progress(total, size)
             if total > MAX_IMPORT_BYTES:
                 raise LedgerError(f"input is larger than {MAX_IMPORT_BYTES} bytes", line=number)
             try:
@@ -836,11 +865,10 @@ def _read_file(path: str) -> bytes:
 
 
 def _with_progress(label: str, total: int, work: Callable[[Callable[[int], None]], Any]) -> Any:
-    """Run `work(step)` with a progress bar on stderr when there is much to do."""
-    if total < 5000:
-        return work(lambda n: None)
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        return work(bar.update)
+    """Run `work(step)` with a progress bar on a terminal's stderr when there is much to do."""
+    from .terminal import with_progress
+
+    return with_progress(label, total, work)
 
 
 def _load_plugin_commands() -> None:
@@ -854,6 +882,9 @@ def _load_plugin_commands() -> None:
         click.echo(f"Warning: {safe(str(error))}", err=True)
 
     plugins.call_each("register_commands", cli=cli, on_error=report)
+    from .completion import offer
+
+    offer(cli)
 
 
 _loaded = False
