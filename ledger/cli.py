@@ -640,6 +640,7 @@ def plugins_new(name: str, directory: str | None, kind: str, as_json: bool) -> N
 def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None:
     """Check the tamper-evident chain of the whole ledger. Exits 1 if it was altered."""
     from .store import DamagedLedger
+    from .terminal import paint
     from .verify import TRUNCATION_WARNING, damaged_verdict, parse_checkpoint, verify_store
 
     cp = None
@@ -663,7 +664,10 @@ def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None
     if as_json:
         emit_json(verdict.as_json())
     elif verdict.ok:
-        click.echo(f"Chain ok: {verdict.events} events, head {verdict.head or '(none)'}.")
+        click.echo(
+            f"{paint('Chain ok', 'green')}: {verdict.events} events, "
+            f"head {verdict.head or '(none)'}."
+        )
         if verdict.head_found:
             click.echo("The head you gave is in the chain.")
         if verdict.checkpoint_ok:
@@ -674,7 +678,8 @@ def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None
             click.echo("Note: personal values were not checked: they need the master key.")
     else:
         first = verdict.first_bad_seq
-        click.echo("Chain BROKEN" + (f": first bad seq {first}" if first is not None else "") + ".")
+        broken = paint("Chain BROKEN", "red", bold=True)
+        click.echo(broken + (f": first bad seq {first}" if first is not None else "") + ".")
         for problem in verdict.problems:
             click.echo(
                 f"  seq {problem.seq if problem.seq is not None else '-'}: {problem.message}"

@@ -11,11 +11,14 @@ import shutil
 import sys
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from .text import visible
+
+if TYPE_CHECKING:
+    from .views import View
 
 PROGRESS_AT = 5000  # show a progress bar when at least this much is to be done
 GAP = "  "  # between the columns of a table
@@ -86,11 +89,22 @@ def fit(line: str) -> str:
     return cut(visible(line), width())
 
 
-def named(handle: str, person: Mapping[str, Any] | None) -> str:
-    """A handle with the person's name beside it, `ana (Ana Ruiz)`, where the name is known
-    (not for a forgotten person, whose name is erased)."""
-    name = person.get("name") if person is not None and not person.get("forgotten") else None
-    return f"{handle} ({name})" if isinstance(name, str) and name else handle
+def named(view: View) -> Callable[[str | None], str]:
+    """A function that gives a handle with the person's name beside it, `ana (Ana Ruiz)`, as
+    `view` knows them, each person looked up once: the handle alone for a forgotten person
+    (whose name is erased) or an unknown one, and `-` for None."""
+    seen: dict[str, str] = {}
+
+    def who(handle: str | None) -> str:
+        if handle is None:
+            return "-"
+        if handle not in seen:
+            person = view.person(handle)
+            name = None if person is None or person.get("forgotten") else person.get("name")
+            seen[handle] = f"{handle} ({name})" if isinstance(name, str) and name else handle
+        return seen[handle]
+
+    return who
 
 
 def table(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.api import ExitCode, LedgerError, emit_json_array, get_ledger, safe, time_options
+from ledger.api import ExitCode, LedgerError, emit_json_array, get_ledger, table, time_options
 
 if TYPE_CHECKING:
     from ledger.api import Row
@@ -82,12 +83,15 @@ def _print(found: Iterable[Row], as_of: int, person: str | None) -> int:
             mark = "you owe: " if row.person == person else "owed to you: "
         message = data.get("message") or f"{data.get('person')} owes {data.get('owed_to')}"
         rest = f"{mark}{message} [{data['kind']}]"
-        lines.append((f"{overdue:>17}", str(data.get("referral") or "-"), rest))
+        lines.append((overdue, str(data.get("referral") or "-"), rest))
     if not lines:
         click.echo("Nothing overdue.")
         return 0
-    width = max(len(where) for _, where, _ in lines)
-    for start in range(0, len(lines), PAGE):
-        page = lines[start : start + PAGE]
-        click.echo(safe("\n".join(f"{a}  {where:<{width}}  {b}" for a, where, b in page)))
+    shown = table(None, lines, fixed=(0,), right=(0,), colours={0: _colour})
+    for page in iter(lambda: list(islice(shown, PAGE)), []):
+        click.echo("\n".join(page))
     return len(lines)
+
+
+def _colour(overdue: str) -> str:
+    return "yellow" if overdue == "overdue today" else "red"

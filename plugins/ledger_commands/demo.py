@@ -156,7 +156,7 @@ def demo(ctx: click.Context, db_file: str | None, into_ledger: bool, as_json: bo
         )
         click.echo(f"Explore it with: referral-ledger --db {safe(location)} show ana-acme\n")
         click.echo("Referrals:")
-        echo_table(found)
+        echo_table(found, target.ledger)
         for name in JUDGEMENTS:
             if name not in getattr(ctx.find_root().command, "commands", {}):
                 continue
