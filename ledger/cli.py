@@ -301,7 +301,12 @@ def cli(
     quiet: bool,
 ) -> None:
     """An event-sourced ledger of job referrals: who asked, who vouched, who received,
-    and what each of them still owes the others."""
+    and what each of them still owes the others.
+
+    \b
+    Example:
+      referral-ledger --db referral-ledger-demo.db alerts --person dan
+    """
     from .config import choose
 
     choose(config)
@@ -373,6 +378,10 @@ def record(event_json: str, as_json: bool) -> None:
     """Record one event given as a JSON object (`-` reads it from stdin).
 
     Prints the stored event, with its id, seq, recorded_at and hash.
+
+    \b
+    Example:
+      referral-ledger record '{"type": "person-added", "handle": "ana", "name": "Ana Ruiz"}'
     """
     from .interchange import parse_event
 
@@ -391,7 +400,12 @@ def record(event_json: str, as_json: bool) -> None:
 @click.argument("path", type=click.Path(allow_dash=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def import_(path: str, as_json: bool) -> None:
-    """Record every event of a JSON Lines file (`-` for stdin), all or nothing."""
+    """Record every event of a JSON Lines file (`-` for stdin), all or nothing.
+
+    \b
+    Example:
+      referral-ledger --db restored.db import backup.jsonl
+    """
     from .terminal import Steps
 
     # Reading counts bytes: 2 MB is about the 5000 events that make a bar worth showing.
@@ -482,7 +496,12 @@ def _read_lines(
     help="Write to this file instead of stdout.",
 )
 def export(output: str) -> None:
-    """Write every event as JSON Lines, in seq order."""
+    """Write every event as JSON Lines, in seq order.
+
+    \b
+    Example:
+      referral-ledger export -o backup.jsonl
+    """
     ledger = get_ledger()
     if output == "-":
         emit_jsonl(ledger.export())
@@ -520,6 +539,10 @@ def forget(handle: str, yes: bool, by: str | None, reason: str | None, as_json: 
 
     Every event stays, with the person's handle; their personal data is deleted from the
     ledger and its journal.
+
+    \b
+    Example:
+      referral-ledger forget ana --by ana --reason 'asked to be forgotten'
     """
     ledger = get_ledger()
     person = ledger.person(handle)
@@ -566,7 +589,12 @@ def _confirmed(question: str) -> bool:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
-    """The installed plugins and the hooks each implements."""
+    """The installed plugins and the hooks each implements.
+
+    \b
+    Example:
+      referral-ledger plugins --json
+    """
     if ctx.invoked_subcommand is not None:
         return
     from .plugins import get_plugins
@@ -601,7 +629,12 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def plugins_new(name: str, directory: str | None, kind: str, as_json: bool) -> None:
-    """Write the skeleton of a new plugin NAME: a package, its entry point, one hook, a test."""
+    """Write the skeleton of a new plugin NAME: a package, its entry point, one hook, a test.
+
+    \b
+    Example:
+      referral-ledger plugins new coffee-chat --kind alert
+    """
     from pathlib import Path
 
     from .plugins import get_plugins
@@ -638,7 +671,12 @@ def plugins_new(name: str, directory: str | None, kind: str, as_json: bool) -> N
     help="Also check against a record printed by `checkpoint` (`-` for stdin).",
 )
 def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None:
-    """Check the tamper-evident chain of the whole ledger. Exits 1 if it was altered."""
+    """Check the tamper-evident chain of the whole ledger. Exits 1 if it was altered.
+
+    \b
+    Example:
+      referral-ledger verify --checkpoint head.json
+    """
     from .store import DamagedLedger
     from .terminal import paint
     from .verify import TRUNCATION_WARNING, damaged_verdict, parse_checkpoint, verify_store
@@ -702,7 +740,12 @@ def verify(as_json: bool, head: str | None, checkpoint_file: str | None) -> None
     help="Write the record to this file instead of stdout.",
 )
 def checkpoint(as_json: bool, output: str) -> None:
-    """Print the chain's head to keep somewhere else, for `verify --checkpoint`."""
+    """Print the chain's head to keep somewhere else, for `verify --checkpoint`.
+
+    \b
+    Example:
+      referral-ledger checkpoint -o head.json
+    """
     import time
 
     import orjson
@@ -752,7 +795,12 @@ def checkpoint(as_json: bool, output: str) -> None:
 def audit(
     referral: str, as_json: bool, html_file: str | None, as_of: int, known_at: int | None
 ) -> None:
-    """Show the whole history of one referral, with both times of every event."""
+    """Show the whole history of one referral, with both times of every event.
+
+    \b
+    Example:
+      referral-ledger audit ana-acme --html ana.html
+    """
     from .audit import build_audit, timeline
     from .verify import verify_store
 
@@ -787,6 +835,10 @@ def replay(as_json: bool) -> None:
 
     Any difference from the incrementally kept state is a bug in a plugin: exits 1. Rows kept
     for a plugin that is disabled or uninstalled are reported as orphaned, and left alone.
+
+    \b
+    Example:
+      referral-ledger replay
     """
     import time
 

@@ -53,7 +53,7 @@ def paint(text: str, colour: str | None, *, bold: bool = False, on: bool | None 
     says); unchanged otherwise, or when `colour` is None."""
     if colour is None or not (colour_on() if on is None else on):
         return text
-    return click.style(text, fg=colour, bold=bold)
+    return click.style(text, fg=colour, bold=bold or None)
 
 
 def cells(text: str) -> int:

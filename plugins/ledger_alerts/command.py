@@ -40,6 +40,10 @@ def alerts(
 
     For a scheduled job, `alerts --check --quiet` exits 1 when anything is overdue and prints
     nothing: it counts the alerts instead of reading them.
+
+    \b
+    Example:
+      referral-ledger alerts --person ana --as-of 2026-11-30T00:00:00Z
     """
     from ledger.api import View, count_rows, listed, settings
 

@@ -84,7 +84,12 @@ def current(key: str) -> Summary:
 
 @click.group(cls=LedgerSubgroup)
 def person() -> None:
-    """Add people to the ledger."""
+    """Add people to the ledger.
+
+    \b
+    Example:
+      referral-ledger person add ana --name 'Ana Ruiz' --email ana@example.com
+    """
 
 
 @person.command(name="add")
@@ -104,7 +109,12 @@ def person_add(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Add a person under HANDLE (lowercase letters, digits, '.', '_', '-')."""
+    """Add a person under HANDLE (lowercase letters, digits, '.', '_', '-').
+
+    \b
+    Example:
+      referral-ledger person add carol --name 'Carol Chen' --company Acme --title 'Staff Engineer'
+    """
     record(
         {
             "type": "person-added",
@@ -137,7 +147,12 @@ def connect(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record BY's account of how they know WITH."""
+    """Record BY's account of how they know WITH.
+
+    \b
+    Example:
+      referral-ledger connect ana carol --kind worked-together --since 2022-03-01
+    """
     record(
         {
             "type": "connection-declared",
@@ -211,7 +226,13 @@ def request(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Open REFERRAL (a new key): BY asks REFERRER for a referral at COMPANY."""
+    """Open REFERRAL (a new key): BY asks REFERRER for a referral at COMPANY.
+
+    \b
+    Example:
+      referral-ledger request ana-acme --by ana --referrer carol --company Acme --target bob \
+          --role 'Backend engineer' --researched-company --question 'What does the team own?'
+    """
     preparation = {
         "researched_company": researched_company,
         "researched_person": researched_person,
@@ -267,7 +288,12 @@ def vet(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record the referrer's answer to REFERRAL's request."""
+    """Record the referrer's answer to REFERRAL's request.
+
+    \b
+    Example:
+      referral-ledger vet ana-acme --by carol --decision accept --knows-work
+    """
     if knows_work is None:
         raise LedgerError(
             "Missing option '--knows-work' or '--does-not-know-work' (see 'referral-ledger vet --help')"
@@ -309,7 +335,12 @@ def introduce(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record that the referrer introduced REFERRAL's requester to a target."""
+    """Record that the referrer introduced REFERRAL's requester to a target.
+
+    \b
+    Example:
+      referral-ledger introduce ana-acme --to bob --channel email
+    """
     record(
         {
             "type": "introduction-made",
@@ -326,7 +357,7 @@ def introduce(
     )
 
 
-def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
+def _from_to(kind: str, summary: str, example: str, channel: bool = False) -> click.Command:
     """A command for an event that is simply BY doing something for TO."""
 
     def callback(
@@ -353,7 +384,7 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
             as_json,
         )
 
-    callback.__doc__ = summary
+    callback.__doc__ = f"{summary}\n\n\b\nExample:\n  referral-ledger {example}\n"
     command = event_options(callback)
     if channel:
         command = click.option("--channel", type=click.Choice(CHANNELS), help="How.")(command)
@@ -364,11 +395,22 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
     return click.command(cls=LedgerCommand)(command)
 
 
-forward = _from_to("resume-forwarded", "Record that BY passed REFERRAL's resume on to TO.")
-follow_up = _from_to(
-    "follow-up-sent", "Record that BY followed up with TO about REFERRAL.", channel=True
+forward = _from_to(
+    "resume-forwarded",
+    "Record that BY passed REFERRAL's resume on to TO.",
+    "forward ana-acme --by carol --to bob",
 )
-thank = _from_to("thank-you-sent", "Record that BY thanked TO for their part in REFERRAL.")
+follow_up = _from_to(
+    "follow-up-sent",
+    "Record that BY followed up with TO about REFERRAL.",
+    "follow-up ana-acme --by ana --to bob --channel email",
+    channel=True,
+)
+thank = _from_to(
+    "thank-you-sent",
+    "Record that BY thanked TO for their part in REFERRAL.",
+    "thank ana-acme --by ana --to carol",
+)
 
 
 @click.command(cls=LedgerCommand)
@@ -384,7 +426,12 @@ thank = _from_to("thank-you-sent", "Record that BY thanked TO for their part in 
 def schedule(
     referral: str, on: str, by: str | None, at: str | None, event_id: str | None, as_json: bool
 ) -> None:
-    """Record that REFERRAL's interview is scheduled."""
+    """Record that REFERRAL's interview is scheduled.
+
+    \b
+    Example:
+      referral-ledger schedule ana-acme --on 2026-11-20T15:00:00Z --by bob
+    """
     record(
         {"type": "interview-scheduled", "referral": referral, "on": on, "by": by},
         at,
@@ -406,7 +453,12 @@ def interview(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record that REFERRAL's interview took place."""
+    """Record that REFERRAL's interview took place.
+
+    \b
+    Example:
+      referral-ledger interview ana-acme --by bob
+    """
     record(
         {"type": "interview-held", "referral": referral, "by": by, "note": note},
         at,
@@ -437,7 +489,12 @@ def feedback(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record the target's feedback on REFERRAL's candidate."""
+    """Record the target's feedback on REFERRAL's candidate.
+
+    \b
+    Example:
+      referral-ledger feedback ana-acme --by bob --to carol --match 4
+    """
     if by is None or to is None:
         summary = current(referral)
         to = to or summary.referrer
@@ -476,7 +533,12 @@ def outcome(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record that BY told TO how REFERRAL ended."""
+    """Record that BY told TO how REFERRAL ended.
+
+    \b
+    Example:
+      referral-ledger outcome ana-acme --by ana --to carol --outcome hired
+    """
     record(
         {
             "type": "outcome-reported",
@@ -500,7 +562,12 @@ def outcome(
 def close(
     referral: str, by: str, reason: str, at: str | None, event_id: str | None, as_json: bool
 ) -> None:
-    """Close REFERRAL. Afterwards only thanks, follow-ups, feedback and outcomes may follow."""
+    """Close REFERRAL. Afterwards only thanks, follow-ups, feedback and outcomes may follow.
+
+    \b
+    Example:
+      referral-ledger close ana-acme --by ana --reason 'hired at Acme'
+    """
     record(
         {"type": "referral-closed", "referral": referral, "by": by, "reason": reason},
         at,
@@ -517,7 +584,12 @@ def close(
 def retract(
     retracts: str, by: str, reason: str, at: str | None, event_id: str | None, as_json: bool
 ) -> None:
-    """Retract the event EVENT_ID: it stays stored but stops counting anywhere."""
+    """Retract the event EVENT_ID: it stays stored but stops counting anywhere.
+
+    \b
+    Example:
+      referral-ledger retract 3f2c9a1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b --by ana --reason 'wrong referral'
+    """
     target = get_ledger().event(retracts)
     record(
         {

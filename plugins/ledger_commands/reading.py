@@ -91,7 +91,12 @@ def _text(value: Any) -> str:
 @click.argument("referral")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(referral: str, as_json: bool) -> None:
-    """Show where REFERRAL stands: parties, stage, key dates, event counts."""
+    """Show where REFERRAL stands: parties, stage, key dates, event counts.
+
+    \b
+    Example:
+      referral-ledger show ana-acme
+    """
     from ledger.api import View, fit, named, table
 
     view = View(get_ledger())
@@ -122,8 +127,10 @@ def show(referral: str, as_json: bool) -> None:
         click.echo(line)
 
 
-LIST_HELP = "List referrals with their stage.\n\n\b\nStages:\n" + "\n".join(
-    f"  {name:<18} {meaning}" for name, meaning in STAGES.items()
+LIST_HELP = (
+    "List referrals with their stage.\n\n\b\nStages:\n"
+    + "\n".join(f"  {name:<18} {meaning}" for name, meaning in STAGES.items())
+    + "\n\n\b\nExample:\n  referral-ledger list --person ana --stage introduced\n"
 )
 
 

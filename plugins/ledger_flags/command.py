@@ -29,7 +29,12 @@ PAGE = 1000  # flags printed at a time
 def flags(
     as_json: bool, person: str | None, referral: str | None, as_of: int, known_at: int | None
 ) -> None:
-    """List the ways referrals have gone bad, with the events behind each."""
+    """List the ways referrals have gone bad, with the events behind each.
+
+    \b
+    Example:
+      referral-ledger flags --person ana
+    """
     from ledger.api import View, listed
 
     ledger = get_ledger()

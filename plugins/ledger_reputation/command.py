@@ -20,6 +20,10 @@ def reputation(handle: str | None, as_json: bool, as_of: int, known_at: int | No
     """Show scores as requester, referrer and target, with what moved them.
 
     Give a HANDLE to explain one person.
+
+    \b
+    Example:
+      referral-ledger reputation ana
     """
     from ledger.api import View, current
 
@@ -83,7 +87,7 @@ def _explain(person: dict[str, Any], who: Callable[[str | None], str]) -> None:
     click.echo(fit(who(person["person"])))
     for role in ("requester", "referrer", "target"):
         part = person[f"as_{role}"]
-        click.echo(f"  as {role}: {part['score']:g}")
+        click.echo(fit(f"  as {role}: {part['score']:g}"))
         for entry in part["explain"]:
             click.echo(fit(f"    {entry['points']:+g}  {entry['reason']}"))
 
