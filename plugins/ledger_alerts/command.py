@@ -87,15 +87,15 @@ def _print(found: Iterable[Row], as_of: int, person: str | None) -> int:
             mark = "you owe: " if row.person == person else "owed to you: "
         message = data.get("message") or f"{data.get('person')} owes {data.get('owed_to')}"
         rest = f"{mark}{message} [{data['kind']}]"
-        lines.append((overdue, str(data.get("referral") or "-"), rest))
+        lines.append((f"{overdue:>17}", str(data.get("referral") or "-"), rest))
     if not lines:
         click.echo("Nothing overdue.")
         return 0
-    shown = table(None, lines, fixed=(0,), right=(0,), colours={0: _colour})
+    shown = table(None, lines, fixed=(0,), colours={0: _colour})
     for page in iter(lambda: list(islice(shown, PAGE)), []):
         click.echo("\n".join(page))
     return len(lines)
 
 
 def _colour(overdue: str) -> str:
-    return "yellow" if overdue == "overdue today" else "red"
+    return "yellow" if overdue.endswith("overdue today") else "red"
