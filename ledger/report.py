@@ -223,20 +223,26 @@ def _scale(audit: Audit) -> _Scale:
 
 def _axis(scale: _Scale, height: int) -> str:
     span = scale.end - scale.start
+    hour = DAY // 24
     step = DAY
-    for candidate in (DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 91 * DAY, 365 * DAY):
+    steps = (hour, 3 * hour, 6 * hour, 12 * hour, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY)
+    for candidate in (*steps, 91 * DAY, 365 * DAY):
         step = candidate
         if span / candidate <= 12:
             break
-    first = (scale.start // DAY + 1) * DAY
+    # ticks on whole hours (or days) of UTC; within a day they name the hour too
+    unit = step if step < DAY else DAY
+    first = (scale.start // unit + 1) * unit
     out = ['<g class="axis">']
     tick = first
     while tick <= scale.end:
         x = scale.x(tick)
+        when = short(tick)[5:16] if step < DAY else short(tick)[:10]
         out.append(
             f'<line x1="{x:.1f}" y1="{TOP - 8}" x2="{x:.1f}" y2="{height}" stroke="#e3e6ec"/>'
-            f'<text x="{x:.1f}" y="{TOP - 14}" text-anchor="middle">{_e(short(tick)[:10])}</text>'
         )
+        if x + _width(when, 11) / 2 <= WIDTH:  # a label cut by the edge is left out
+            out.append(f'<text x="{x:.1f}" y="{TOP - 14}" text-anchor="middle">{_e(when)}</text>')
         tick += step
     out.append("</g>")
     return "".join(out)
