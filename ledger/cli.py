@@ -444,9 +444,7 @@ def _too_big_event() -> str:
     return f"event is over {MAX_EVENT_BYTES} bytes; the limit is {MAX_EVENT_BYTES}"
 
 
-def _read_lines(
-    path: str, progress: Callable[[int, int], None] | None = None
-) -> Iterator[bytes]:
+def _read_lines(path: str, progress: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
     """The lines of `path`; `progress(bytes read, size)` is told as they are read, when the
     size is known (a file, or stdin redirected from one)."""
     from .app import MAX_IMPORT_BYTES

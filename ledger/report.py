@@ -7,7 +7,7 @@ once overdue); flags are marked where they arose. Every piece of user text is es
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -231,7 +231,7 @@ def _axis(scale: _Scale, height: int) -> str:
         if span / candidate <= 12:
             break
     # ticks on whole hours (or days) of UTC; within a day they name the hour too
-    unit = step if step < DAY else DAY
+    unit = min(DAY, step)
     first = (scale.start // unit + 1) * unit
     out = ['<g class="axis">']
     tick = first
@@ -363,7 +363,7 @@ def _svg(audit: Audit, lanes: dict[str, int], scale: _Scale) -> str:
 
 
 def _runs(
-    audit: Audit, lanes: dict[str, int], scale: _Scale, ordered: list[Mapping[str, Any]]
+    audit: Audit, lanes: dict[str, int], scale: _Scale, ordered: Sequence[Mapping[str, Any]]
 ) -> list[list[Mapping[str, Any]]]:
     """The events in runs, by lane and time: a run holds the events of one lane less than
     DENSE pixels after its first, whose markers would cover each other."""
@@ -417,7 +417,7 @@ def _event(
     lane: int,
     event: Mapping[str, Any],
     at: tuple[float, float],
-    rows: list[float],
+    rows: Sequence[float],
     labels: _Labels,
     run: int,
     dense: bool,
@@ -461,7 +461,12 @@ def _event(
 
 
 def _cluster(
-    run: list[Mapping[str, Any]], number: int, x: float, y: float, rows: list[float], labels: _Labels
+    run: list[Mapping[str, Any]],
+    number: int,
+    x: float,
+    y: float,
+    rows: Sequence[float],
+    labels: _Labels,
 ) -> str:
     """A dense run's one marker, over its events' own: how many, and which in its tooltip."""
     first, last = short(micros(run[0]["at"])), short(micros(run[-1]["at"]))
@@ -482,9 +487,7 @@ def _role_name(lanes: dict[str, int], index: int) -> str:
     return next(role for role, i in lanes.items() if i == index)
 
 
-def _obligations(
-    audit: Audit, lanes: dict[str, int], scale: _Scale, labels: _Labels
-) -> list[str]:
+def _obligations(audit: Audit, lanes: dict[str, int], scale: _Scale, labels: _Labels) -> list[str]:
     out: list[str] = []
     rows: dict[int, list[float]] = {}
     for mark in audit.obligations:

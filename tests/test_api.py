@@ -316,7 +316,9 @@ def _completions(cli: Any, callback: Any, incomplete: str) -> list[str]:
 
     group = click.Group("referral-ledger", commands={"probe": probe}, params=ledger.cli.cli.params)
     complete = ShellComplete(group, {}, "referral-ledger", "_COMPLETE")
-    return [c.value for c in complete.get_completions(["--db", cli.db, "probe", "--who"], incomplete)]
+    return [
+        c.value for c in complete.get_completions(["--db", cli.db, "probe", "--who"], incomplete)
+    ]
 
 
 def test_api_complete_handles(cli, tmp_path):

@@ -240,7 +240,9 @@ def test_dense_events_collapse_and_labels_never_overprint(sqlite_cli: Cli, tmp_p
     assert re.search(r">Maximiliana Wolfeschle\w*…</text>", html)  # cut beside the lane
     assert LONG_NAME in html  # whole in the party's card, and in the lane's tooltip
     shot = tmp_path / "dense.png"
-    result = chromium(f"--screenshot={shot}", "--window-size=1400,900", page.as_uri(), tmp_path=tmp_path)
+    result = chromium(
+        f"--screenshot={shot}", "--window-size=1400,900", page.as_uri(), tmp_path=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == (1400, 900)

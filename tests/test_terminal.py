@@ -94,7 +94,9 @@ def test_a_narrow_terminal_still_gets_lines_that_fit(cli, monkeypatch):
 
 def test_json_never_depends_on_the_terminal(cli, monkeypatch):
     long_story(cli)
-    reads = [(*args, "--json") for args in READS] + [("show", cli.json("list", "--json")[0]["referral"], "--json")]
+    reads = [(*args, "--json") for args in READS] + [
+        ("show", cli.json("list", "--json")[0]["referral"], "--json")
+    ]
     plain = {args: cli.ok(*args).stdout_bytes for args in reads}
     monkeypatch.setenv("COLUMNS", "20")
     monkeypatch.setenv("NO_COLOR", "1")
@@ -133,6 +135,7 @@ def run(db: str, *args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "ledger", "--db", db, *args],
         capture_output=True,
+        check=False,
         env={**os.environ, **env},
         timeout=120,
     )
@@ -278,7 +281,10 @@ def test_every_command_help_ends_with_an_example_that_parses(path):
             group = sub
         assert shown[: len(words)] == words, (path, example)
     help_text = subprocess.run(
-        [sys.executable, "-m", "ledger", *words, "--help"], capture_output=True, timeout=60
+        [sys.executable, "-m", "ledger", *words, "--help"],
+        capture_output=True,
+        check=False,
+        timeout=60,
     ).stdout.decode()
     assert "Example:" in help_text and f"referral-ledger {' '.join(words)}".strip() in help_text
 
@@ -294,6 +300,7 @@ def complete(db: str | None, line: str, **env: str) -> list[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "ledger"],
         capture_output=True,
+        check=False,
         env={
             **os.environ,
             **given,

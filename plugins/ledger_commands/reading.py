@@ -162,4 +162,3 @@ def echo_table(found: Iterable[Summary], ledger: Ledger) -> None:
         return
     for line in table(header, rows, fixed=(1,)):
         click.echo(line)
-

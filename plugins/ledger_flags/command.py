@@ -68,4 +68,3 @@ def _lines(item: dict[str, Any], who: Callable[[str | None], str]) -> tuple[str,
         paint(kind, "magenta") + first[len(kind) :] if first.startswith(kind) else first,
         fit(f"    evidence: {evidence}"),
     )
-
