@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         safe,
         time_options,
     )
+    from .completion import complete_handles, complete_referrals
     from .config import Settings
     from .errors import ExitCode, LedgerError
     from .events import Event, Handle, Text
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         request_as_of,
     )
     from .store import ledger_event_ids
+    from .terminal import fit, named, paint, table
     from .testing import Cli
     from .views import Parties, View, micros, parties
 
@@ -77,7 +79,14 @@ _SOURCES = {
     "parse_time": "cli",
     "check_output": "cli",
     "replacing_output": "cli",
+    "complete_handles": "completion",
+    "complete_referrals": "completion",
     "hookimpl": "hookspecs",
+    # text for people
+    "table": "terminal",
+    "fit": "terminal",
+    "named": "terminal",
+    "paint": "terminal",
     # errors
     "LedgerError": "errors",
     "ExitCode": "errors",
@@ -157,11 +166,14 @@ __all__ = [
     "catch_up",
     "check_output",
     "cli",
+    "complete_handles",
+    "complete_referrals",
     "count_rows",
     "current",
     "emit_json",
     "emit_json_array",
     "find_event",
+    "fit",
     "get_ledger",
     "get_state",
     "hookimpl",
@@ -170,7 +182,9 @@ __all__ = [
     "listed",
     "me",
     "micros",
+    "named",
     "open_obligations",
+    "paint",
     "parse_time",
     "parties",
     "person_facts",
@@ -184,6 +198,7 @@ __all__ = [
     "source_version",
     "stored_people",
     "stored_rows",
+    "table",
     "time_options",
     "timestamp",
 ]

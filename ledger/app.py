@@ -6,7 +6,7 @@ import functools
 import gc
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -144,8 +144,11 @@ class Ledger:
         owners = sorted({sealed["owner"] for _, sealed in sealed_paths(original.record)})
         return self.export_record(original, self.store.secrets(owners))
 
-    def import_lines(self, lines: Iterable[bytes | str]) -> ImportResult:
-        """Record every event of a JSON Lines stream, all or nothing."""
+    def import_lines(
+        self, lines: Iterable[bytes | str], *, checked: Callable[[int, int], None] | None = None
+    ) -> ImportResult:
+        """Record every event of a JSON Lines stream, all or nothing. `checked(done, total)`
+        is told as the events are checked (for a progress bar)."""
         with _collector_paused():
             parsed: list[tuple[int, dict[str, Any]]] = []
             for number, line in enumerate(lines, start=1):
@@ -157,13 +160,17 @@ class Ledger:
                     raise exc.at_line(number) from None
             if not parsed:
                 raise LedgerError("nothing to import: the input holds no events")
-            return self._write(parsed)
+            return self._write(parsed, checked)
 
-    def _write(self, items: Sequence[tuple[int | None, dict[str, Any]]]) -> ImportResult:
+    def _write(
+        self,
+        items: Sequence[tuple[int | None, dict[str, Any]]],
+        checked: Callable[[int, int], None] | None = None,
+    ) -> ImportResult:
         delay = 0.01
         for attempt in range(RETRIES):
             try:
-                return self._write_once(items, recheck=attempt < RETRIES - 1)
+                return self._write_once(items, recheck=attempt < RETRIES - 1, checked=checked)
             except ConflictError:
                 if attempt == RETRIES - 1:
                     raise
@@ -172,7 +179,11 @@ class Ledger:
         raise AssertionError("unreachable")
 
     def _write_once(
-        self, items: Sequence[tuple[int | None, dict[str, Any]]], *, recheck: bool = True
+        self,
+        items: Sequence[tuple[int | None, dict[str, Any]]],
+        *,
+        recheck: bool = True,
+        checked: Callable[[int, int], None] | None = None,
     ) -> ImportResult:
         head, _ = self.store.tail()
         restore = head == 0 and any("seq" in raw for _, raw in items)
@@ -194,6 +205,8 @@ class Ledger:
                 if recheck and self.store.tail()[0] != head:
                     raise ConflictError("the ledger changed while validating; try again") from None
                 raise exc.at_line(line) if line is not None else exc from None
+            if checked is not None:
+                checked(len(pendings) + unchanged + 1, len(items))
             if pending is None:
                 unchanged += 1
                 continue

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import functools
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
@@ -23,12 +24,19 @@ class State:
     """What every command can reach through `click.get_current_context().obj`."""
 
     def __init__(
-        self, db: str | None, config: str | None, debug: bool, master_key_file: str | None = None
+        self,
+        db: str | None,
+        config: str | None,
+        debug: bool,
+        master_key_file: str | None = None,
+        *,
+        quiet: bool = False,
     ):
         self.db = db
         self.config = config
         self.debug = debug
         self.master_key_file = master_key_file
+        self.quiet = quiet  # no progress bars
         self._ledger: Ledger | None = None
         self._fresh: list[str] = []  # what opening the ledger created, newest first
 
@@ -280,6 +288,12 @@ def emit_jsonl(values: Any, out: IO[bytes] | None = None) -> int:
     "[env: REFERRAL_LEDGER_MASTER_KEY_FILE, or the key itself in REFERRAL_LEDGER_MASTER_KEY]",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Show no progress bars (they show only on a terminal, for long work).",
+)
 @click.version_option(package_name="referral-ledger", prog_name="referral-ledger")
 @click.pass_context
 def cli(
@@ -288,13 +302,19 @@ def cli(
     config: str | None,
     master_key_file: str | None,
     debug: bool,
+    quiet: bool,
 ) -> None:
     """An event-sourced ledger of job referrals: who asked, who vouched, who received,
-    and what each of them still owes the others."""
+    and what each of them still owes the others.
+
+    \b
+    Example:
+      referral-ledger --db referral-ledger-demo.db alerts --person dan
+    """
     from .config import choose
 
     choose(config)
-    ctx.obj = State(db, config, debug, master_key_file)
+    ctx.obj = State(db, config, debug, master_key_file, quiet=quiet)
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())  # no command: the help, and exit 0
 
@@ -392,6 +412,10 @@ def record(event_json: str, as_json: bool) -> None:
     """Record one event given as a JSON object (`-` reads it from stdin).
 
     Prints the stored event, with its id, seq, recorded_at and hash.
+
+    \b
+    Example:
+      referral-ledger record '{"type": "person-added", "handle": "ana", "name": "Ana Ruiz"}'
     """
     from .interchange import parse_event
 
@@ -410,9 +434,18 @@ def record(event_json: str, as_json: bool) -> None:
 @click.argument("path", type=click.Path(allow_dash=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def import_(path: str, as_json: bool) -> None:
-    """Record every event of a JSON Lines file (`-` for stdin), all or nothing."""
-    lines = _read_lines(path)
-    result = get_ledger(create=True).import_lines(lines)
+    """Record every event of a JSON Lines file (`-` for stdin), all or nothing.
+
+    \b
+    Example:
+      referral-ledger --db restored.db import backup.jsonl
+    """
+    from .terminal import Steps
+
+    # Reading counts bytes: 2 MB is about the 5000 events that make a bar worth showing.
+    with Steps("Reading", at=2_000_000) as reading, Steps("Checking") as checking:
+        lines = _read_lines(path, reading)
+        result = get_ledger(create=True).import_lines(lines, checked=checking)
     if result.email_like_ids:
         _warn_email_ids(result.email_like_ids)
     summary = {
@@ -445,7 +478,9 @@ def _too_big_event() -> str:
     return f"event is over {MAX_EVENT_BYTES} bytes; the limit is {MAX_EVENT_BYTES}"
 
 
-def _read_lines(path: str) -> Iterator[bytes]:
+def _read_lines(path: str, progress: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
+    """The lines of `path`; `progress(bytes read, size)` is told as they are read, when the
+    size is known (a file, or stdin redirected from one)."""
     from .app import MAX_IMPORT_BYTES
     from .interchange import MAX_EVENT_BYTES
 
@@ -453,6 +488,10 @@ def _read_lines(path: str) -> Iterator[bytes]:
         stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as exc:
         raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
+    size = None
+    with contextlib.suppress(OSError, ValueError):
+        seen = os.fstat(stream.fileno())
+        size = seen.st_size if stat.S_ISREG(seen.st_mode) else None
     with stream:
         total = 0
         number = 0
@@ -469,6 +508,8 @@ def _read_lines(path: str) -> Iterator[bytes]:
             if len(line) > MAX_EVENT_BYTES:
                 raise LedgerError(_too_big_event(), line=number)
             total += len(line)
+            if progress is not None and size:
+                progress(total, size)
             if total > MAX_IMPORT_BYTES:
                 raise LedgerError(f"input is larger than {MAX_IMPORT_BYTES} bytes", line=number)
             try:
@@ -487,7 +528,12 @@ def _read_lines(path: str) -> Iterator[bytes]:
     help="Write to this file instead of stdout.",
 )
 def export(output: str) -> None:
-    """Write every event as JSON Lines, in seq order."""
+    """Write every event as JSON Lines, in seq order.
+
+    \b
+    Example:
+      referral-ledger export -o backup.jsonl
+    """
     ledger = get_ledger()
     if output == "-":
         emit_jsonl(ledger.export())
@@ -525,6 +571,10 @@ def forget(handle: str, yes: bool, by: str | None, reason: str | None, as_json: 
 
     Every event stays, with the person's handle; their personal data is deleted from the
     ledger and its journal.
+
+    \b
+    Example:
+      referral-ledger forget ana --by ana --reason 'asked to be forgotten'
     """
     ledger = get_ledger()
     person = ledger.person(handle)
@@ -661,7 +711,12 @@ def _member_marks(member: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
-    """The installed plugins and the hooks each implements."""
+    """The installed plugins and the hooks each implements.
+
+    \b
+    Example:
+      referral-ledger plugins --json
+    """
     if ctx.invoked_subcommand is not None:
         return
     from .plugins import get_plugins
@@ -696,7 +751,12 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def plugins_new(name: str, directory: str | None, kind: str, as_json: bool) -> None:
-    """Write the skeleton of a new plugin NAME: a package, its entry point, one hook, a test."""
+    """Write the skeleton of a new plugin NAME: a package, its entry point, one hook, a test.
+
+    \b
+    Example:
+      referral-ledger plugins new coffee-chat --kind alert
+    """
     from pathlib import Path
 
     from .plugins import get_plugins
@@ -741,8 +801,10 @@ def verify(as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | 
     \b
     Example:
       referral-ledger verify -q && echo unaltered
+      referral-ledger verify --checkpoint head.json
     """
     from .store import DamagedLedger
+    from .terminal import paint
     from .verify import TRUNCATION_WARNING, damaged_verdict, parse_checkpoint, verify_store
 
     cp = None
@@ -768,7 +830,10 @@ def verify(as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | 
     elif verdict.ok and quiet:
         pass  # all is well: nothing to say
     elif verdict.ok:
-        click.echo(f"Chain ok: {verdict.events} events, head {verdict.head or '(none)'}.")
+        click.echo(
+            f"{paint('Chain ok', 'green')}: {verdict.events} events, "
+            f"head {verdict.head or '(none)'}."
+        )
         if verdict.head_found:
             click.echo("The head you gave is in the chain.")
         if verdict.checkpoint_ok:
@@ -779,7 +844,8 @@ def verify(as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | 
             click.echo("Note: personal values were not checked: they need the master key.")
     else:
         first = verdict.first_bad_seq
-        click.echo("Chain BROKEN" + (f": first bad seq {first}" if first is not None else "") + ".")
+        broken = paint("Chain BROKEN", "red", bold=True)
+        click.echo(broken + (f": first bad seq {first}" if first is not None else "") + ".")
         for problem in verdict.problems:
             click.echo(
                 f"  seq {problem.seq if problem.seq is not None else '-'}: {problem.message}"
@@ -802,7 +868,12 @@ def verify(as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | 
     help="Write the record to this file instead of stdout.",
 )
 def checkpoint(as_json: bool, output: str) -> None:
-    """Print the chain's head to keep somewhere else, for `verify --checkpoint`."""
+    """Print the chain's head to keep somewhere else, for `verify --checkpoint`.
+
+    \b
+    Example:
+      referral-ledger checkpoint -o head.json
+    """
     import time
 
     import orjson
@@ -852,7 +923,12 @@ def checkpoint(as_json: bool, output: str) -> None:
 def audit(
     referral: str, as_json: bool, html_file: str | None, as_of: int, known_at: int | None
 ) -> None:
-    """Show the whole history of one referral, with both times of every event."""
+    """Show the whole history of one referral, with both times of every event.
+
+    \b
+    Example:
+      referral-ledger audit ana-acme --html ana.html
+    """
     from .audit import build_audit, timeline
     from .verify import verify_store
 
@@ -887,6 +963,10 @@ def replay(as_json: bool) -> None:
 
     Any difference from the incrementally kept state is a bug in a plugin: exits 1. Rows kept
     for a plugin that is disabled or uninstalled are reported as orphaned, and left alone.
+
+    \b
+    Example:
+      referral-ledger replay
     """
     import time
 
@@ -1103,11 +1183,10 @@ def _read_file(path: str) -> bytes:
 
 
 def _with_progress(label: str, total: int, work: Callable[[Callable[[int], None]], Any]) -> Any:
-    """Run `work(step)` with a progress bar on stderr when there is much to do."""
-    if total < 5000:
-        return work(lambda n: None)
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        return work(bar.update)
+    """Run `work(step)` with a progress bar on a terminal's stderr when there is much to do."""
+    from .terminal import with_progress
+
+    return with_progress(label, total, work)
 
 
 def _load_plugin_commands() -> None:
@@ -1121,6 +1200,9 @@ def _load_plugin_commands() -> None:
         click.echo(f"Warning: {safe(str(error))}", err=True)
 
     plugins.call_each("register_commands", cli=cli, on_error=report)
+    from .completion import offer
+
+    offer(cli)
 
 
 _loaded = False

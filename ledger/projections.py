@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 CHUNK = 500  # parts re-derived per transaction
 PAGE = 1000  # events read per view while collecting parts
-PROGRESS_AT = 5000  # show a progress bar when this many events or parts are (re)processed
 LIST_PAGE = 1000  # rows `listed` reads at a time
 
 
@@ -203,11 +202,9 @@ def _thaw(value: Any) -> Any:
 
 
 def _progress(total: int, label: str) -> Any:
-    import click
+    from .terminal import progress
 
-    if total < PROGRESS_AT:
-        return None
-    return click.progressbar(length=total, label=label, file=sys.stderr)
+    return progress(label, total)
 
 
 def catch_up(

@@ -7,12 +7,13 @@ once overdue); flags are marked where they arose. Every piece of user text is es
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
 from .audit import ROLES, Audit, Mark, short, shown, steps
+from .terminal import cells, cut
 from .text import visible
 from .views import micros
 
@@ -25,11 +26,15 @@ LINE = 62  # the lane's axis, below the event labels
 FLAG_ROW = 94  # flags hang below the axis
 BARS = 118  # obligations below the flags
 DAY = 86_400_000_000
+CHAR = 6.2  # the width of a character of an 11px label: every label is drawn that wide
+ROW = 14  # between two rows of event labels
+LABEL_ROWS = 3  # rows of event labels above a lane's axis
+DENSE = 20  # events of one lane closer than this (from the first) collapse into one marker
 
 _CSS = """
 :root { color-scheme: light; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
-       background: #f5f6f8; color: #1f2430; }
+       background: #f5f6f8; color: #1f2430; overflow-wrap: anywhere; }
 header { background: #1f2a44; color: #fff; padding: 18px 28px; }
 header h1 { margin: 0 0 4px; font-size: 22px; font-weight: 600; }
 header .view { opacity: .85; font-size: 13px; }
@@ -39,6 +44,7 @@ header .view { opacity: .85; font-size: 13px; }
 main { padding: 18px 28px 40px; }
 .parties { display: flex; gap: 14px; margin-bottom: 16px; flex-wrap: wrap; }
 .party { background: #fff; border-radius: 8px; padding: 10px 14px; min-width: 200px;
+         max-width: 100%; box-sizing: border-box; flex: 1 1 200px;
          box-shadow: 0 1px 2px rgba(0,0,0,.08); border-left: 5px solid var(--c); }
 .party .role { text-transform: uppercase; font-size: 11px; letter-spacing: .06em; color: #5b6275; }
 .party .who { font-weight: 600; }
@@ -52,6 +58,7 @@ svg .lane-label { font-size: 13px; font-weight: 600; }
 svg .lane-sub { font-size: 11px; fill: #5b6275; }
 svg .retracted text { fill: #8a8f9c; text-decoration: line-through; }
 svg .obligation text { font-size: 10px; }
+svg .cluster .count { font-size: 11px; font-weight: 700; fill: #fff; }
 .legend { display: flex; gap: 18px; font-size: 12px; color: #5b6275; margin: 4px 8px 0; flex-wrap: wrap; }
 .legend i { display: inline-block; width: 14px; height: 10px; margin-right: 5px; vertical-align: middle; }
 h2 { font-size: 16px; margin: 22px 0 8px; }
@@ -128,15 +135,19 @@ def render(audit: Audit) -> str:
 
 
 def _name(audit: Audit, handle: str | None) -> str:
-    if not handle:
-        return ""
-    person = audit.people.get(handle)
+    name = _person_name(audit, handle)
+    return '<span class="forgotten">forgotten</span>' if name is None else _h(name)
+
+
+def _person_name(audit: Audit, handle: str | None) -> str | None:
+    """The person's name as text: None once forgotten, "" when not known."""
+    person = audit.people.get(handle) if handle else None
     if person is None:
         return ""
     name = person.get("name")
     if isinstance(name, Mapping) and "forgotten" in name:
-        return '<span class="forgotten">forgotten</span>'
-    return _e(name) if name else ""
+        return None
+    return shown(name) if name else ""
 
 
 def _header(audit: Audit) -> str:
@@ -212,27 +223,84 @@ def _scale(audit: Audit) -> _Scale:
 
 def _axis(scale: _Scale, height: int) -> str:
     span = scale.end - scale.start
+    hour = DAY // 24
     step = DAY
-    for candidate in (DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 91 * DAY, 365 * DAY):
+    steps = (hour, 3 * hour, 6 * hour, 12 * hour, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY)
+    for candidate in (*steps, 91 * DAY, 365 * DAY):
         step = candidate
         if span / candidate <= 12:
             break
-    first = (scale.start // DAY + 1) * DAY
+    # ticks on whole hours (or days) of UTC; within a day they name the hour too
+    unit = min(DAY, step)
+    first = (scale.start // unit + 1) * unit
     out = ['<g class="axis">']
     tick = first
     while tick <= scale.end:
         x = scale.x(tick)
+        when = short(tick)[5:16] if step < DAY else short(tick)[:10]
         out.append(
             f'<line x1="{x:.1f}" y1="{TOP - 8}" x2="{x:.1f}" y2="{height}" stroke="#e3e6ec"/>'
-            f'<text x="{x:.1f}" y="{TOP - 14}" text-anchor="middle">{_e(short(tick)[:10])}</text>'
         )
+        if x + _width(when, 11) / 2 <= WIDTH:  # a label cut by the edge is left out
+            out.append(f'<text x="{x:.1f}" y="{TOP - 14}" text-anchor="middle">{_e(when)}</text>')
         tick += step
     out.append("</g>")
     return "".join(out)
 
 
+@dataclass
+class _Labels:
+    """Every label drawn on the timeline, as the box it takes: a label goes where it overlaps
+    no other, or is left out (its tooltip and the steps below still say it). Each is drawn at
+    exactly the width reserved for it (`textLength`), whatever the font."""
+
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    def place(
+        self,
+        text: str,
+        spots: Iterable[tuple[float, float]],
+        *,
+        size: float = 11,
+        anchor: str = "middle",
+        css: str = "",
+        fill: str | None = None,
+    ) -> str:
+        """The `<text>` of `text` at the first spot (x, baseline) where it overlaps nothing
+        placed yet; "" when there is none."""
+        width = _width(text, size)
+        for x, y in spots:
+            left = {"start": x, "end": x - width}.get(anchor, x - width / 2)
+            box = (left - 2, y - 0.95 * size, left + width + 2, y + 0.3 * size)
+            if any(_overlap(box, other) for other in self.boxes):
+                continue
+            self.boxes.append(box)
+            return (
+                f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" '
+                f'textLength="{width:.1f}" lengthAdjust="spacingAndGlyphs"'
+                + (f' class="{css}"' if css else "")
+                + (f' fill="{fill}"' if fill else "")
+                + f">{_h(text)}</text>"
+            )
+        return ""
+
+
+def _width(text: str, size: float) -> float:
+    return max(cells(visible(text)), 1) * CHAR * size / 11
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _fitting(text: str, room: float, size: float = 11) -> str:
+    """`text` cut (ending with `…`) to fit `room` pixels as a label of `size`."""
+    return cut(visible(text), int(room / (CHAR * size / 11)))
+
+
 def _svg(audit: Audit, lanes: dict[str, int], scale: _Scale) -> str:
     height = TOP + LANE * len(lanes) + 10
+    labels = _Labels()
     out = [
         (
             f'<svg viewBox="0 0 {WIDTH} {height}" role="img" '
@@ -241,6 +309,7 @@ def _svg(audit: Audit, lanes: dict[str, int], scale: _Scale) -> str:
         ),
         _axis(scale, height),
     ]
+    room = LEFT - 16 - 8  # the lane labels stay left of the lanes' axes
     for role, index in lanes.items():
         y = TOP + index * LANE
         handle = audit.parties.get(role) if role != "others" else None
@@ -249,84 +318,85 @@ def _svg(audit: Audit, lanes: dict[str, int], scale: _Scale) -> str:
             others = sorted({a for e in audit.events if (a := _actor(e)) and a not in parties})
             handle = ", ".join(others) or None
         colour = LANE_COLOURS[role]
+        who = shown(handle) if handle else ""
+        name = _person_name(audit, handle)
+        name = "forgotten" if name is None else name
+        texts = [
+            labels.place(role, [(16, y + 24)], size=13, anchor="start", css="lane-label"),
+            labels.place(_fitting(who, room), [(16, y + 42)], anchor="start", css="lane-sub")
+            if who
+            else "",
+            labels.place(_fitting(name, room), [(16, y + 58)], anchor="start", css="lane-sub")
+            if name
+            else "",
+        ]
+        whole = " ".join(t for t in (who, name) if t)
         out.append(
             f'<g class="lane" data-role="{role}">'
-            f'<rect x="0" y="{y}" width="{WIDTH}" height="{LANE}" '
+            + (f"<title>{_h(whole)}</title>" if whole else "")
+            + f'<rect x="0" y="{y}" width="{WIDTH}" height="{LANE}" '
             f'fill="{"#fbfbfd" if index % 2 else "#ffffff"}"/>'
             f'<rect x="0" y="{y}" width="6" height="{LANE}" fill="{colour}"/>'
-            f'<text class="lane-label" x="16" y="{y + 24}">{role}</text>'
-            f'<text class="lane-sub" x="16" y="{y + 42}">{_e(handle) if handle else ""}</text>'
-            f'<text class="lane-sub" x="16" y="{y + 58}">{_name(audit, handle)}</text>'
-            f'<line x1="{LEFT}" y1="{y + LINE}" x2="{WIDTH - RIGHT}" y2="{y + LINE}" '
+            + "".join(texts)
+            + f'<line x1="{LEFT}" y1="{y + LINE}" x2="{WIDTH - RIGHT}" y2="{y + LINE}" '
             f'stroke="{colour}" stroke-opacity=".35" stroke-width="2"/>'
             "</g>"
         )
-    out.extend(_obligations(audit, lanes, scale))
-    out.extend(_events(audit, lanes, scale))
-    out.extend(_flags(audit, lanes, scale))
     x_now = scale.x(audit.as_of)
+    as_of = ""
     if scale.start <= audit.as_of <= scale.end:
-        out.append(
+        as_of = (
             f'<g class="as-of"><line x1="{x_now:.1f}" y1="{TOP}" x2="{x_now:.1f}" y2="{height}" '
             'stroke="#1f2a44" stroke-dasharray="4 3"/>'
-            f'<text x="{x_now - 4:.1f}" y="{TOP + 12}" text-anchor="end">as of</text></g>'
+            + labels.place("as of", [(x_now - 4, TOP + 12)], anchor="end")
+            + "</g>"
         )
+    # Labels are placed by importance (events, flags, obligations); bars are drawn first.
+    events = _events(audit, lanes, scale, labels)
+    flags = _flags(audit, lanes, scale, labels)
+    out.extend(_obligations(audit, lanes, scale, labels))
+    out.extend(events)
+    out.extend(flags)
+    out.append(as_of)
     out.append("</svg>")
     return "".join(out)
 
 
-def _events(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
-    out: list[str] = []
-    taken: dict[tuple[int, int], float] = {}  # (lane, label row) -> right edge of last label
-    by_id = {e["id"]: e for e in audit.events}
-    ordered = sorted(audit.events, key=lambda e: (micros(e["at"]), e["seq"]))
-    places: dict[str, tuple[float, float]] = {}
+def _runs(
+    audit: Audit, lanes: dict[str, int], scale: _Scale, ordered: Sequence[Mapping[str, Any]]
+) -> list[list[Mapping[str, Any]]]:
+    """The events in runs, by lane and time: a run holds the events of one lane less than
+    DENSE pixels after its first, whose markers would cover each other."""
+    runs: list[list[Mapping[str, Any]]] = []
+    last: dict[int, list[Mapping[str, Any]]] = {}
     for event in ordered:
         lane = _lane_of(audit, lanes, _actor(event))
         x = scale.x(micros(event["at"]))
+        run = last.get(lane)
+        if run is not None and x - scale.x(micros(run[0]["at"])) < DENSE:
+            run.append(event)
+            continue
+        last[lane] = [event]
+        runs.append(last[lane])
+    return runs
+
+
+def _events(audit: Audit, lanes: dict[str, int], scale: _Scale, labels: _Labels) -> list[str]:
+    out: list[str] = []
+    by_id = {e["id"]: e for e in audit.events}
+    ordered = sorted(audit.events, key=lambda e: (micros(e["at"]), e["seq"]))
+    places: dict[str, tuple[float, float]] = {}
+    for number, run in enumerate(_runs(audit, lanes, scale, ordered), start=1):
+        lane = _lane_of(audit, lanes, _actor(run[0]))
         y = TOP + lane * LANE + LINE
-        places[event["id"]] = (x, y)
-        label = event["type"]
-        row = _place(taken, lane, x - 3.1 * len(label) - 4, x + 3.1 * len(label) + 4, 3)
-        label_y = y - 12 - 13 * row
-        retraction = event["type"] == "event-retracted"
-        classes = "event" + (" retracted" if event["retracted"] else "")
-        classes += " retraction" if retraction else ""
-        late = micros(event["recorded_at"]) - micros(event["at"])
-        tip = (
-            f"seq {event['seq']} · {event['type']}\n{audit.describe(event)}\n"
-            f"happened {short(micros(event['at']))}\nrecorded {short(micros(event['recorded_at']))}"
-            + (f" ({late // DAY} days later)" if late >= DAY else "")
-            + (f"\nby {event['by']}" if event.get("by") else "")
-            + (f"\nrecorded by {recorder}" if (recorder := audit.recorder(event)) else "")
-            + ("\nRETRACTED" if event["retracted"] else "")
-        )
-        if retraction:
-            shape = (
-                f'<path d="M{x - 6:.1f},{y - 6} L{x + 6:.1f},{y + 6} M{x + 6:.1f},{y - 6} '
-                f'L{x - 6:.1f},{y + 6}" stroke="#b3261e" stroke-width="3"/>'
-            )
-        else:
-            fill = "#ffffff" if event["retracted"] else LANE_COLOURS[_role_name(lanes, lane)]
-            shape = (
-                f'<circle cx="{x:.1f}" cy="{y}" r="7" fill="{fill}" '
-                f'stroke="{LANE_COLOURS[_role_name(lanes, lane)]}" stroke-width="2.5"/>'
-            )
-        badge = ""
-        if late >= DAY:
-            text = f"+{late // DAY}d"
-            below = _place(taken, lane + 100, x - 3.3 * len(text) - 3, x + 3.3 * len(text) + 3, 1)
-            if below == 0:  # no room: the tooltip and the list below still say it
-                badge = (
-                    f'<text class="late" x="{x:.1f}" y="{y + 20}" text-anchor="middle" '
-                    f'fill="#a05a00">{text}</text>'
-                )
-        out.append(
-            f'<g class="{classes}" data-seq="{event["seq"]}" data-type="{_e(event["type"])}" '
-            f'data-id="{_e(event["id"])}"><title>{_h(tip)}</title>{shape}'
-            f'<text x="{x:.1f}" y="{label_y:.1f}" text-anchor="middle">{_e(label)}</text>'
-            f"{badge}</g>"
-        )
+        rows = [y - 12 - ROW * row for row in range(LABEL_ROWS)]
+        dense = len(run) > 1
+        for event in run:
+            x = scale.x(micros(event["at"]))
+            places[event["id"]] = (x, y)
+            out.append(_event(audit, lanes, lane, event, (x, y), rows, labels, number, dense))
+        if dense:
+            out.append(_cluster(run, number, scale.x(micros(run[0]["at"])), y, rows, labels))
     for event in ordered:
         if event["type"] != "event-retracted":
             continue
@@ -341,25 +411,84 @@ def _events(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
     return out
 
 
-def _place(
-    taken: dict[tuple[int, int], float], lane: int, left: float, right: float, rows: int
-) -> int:
-    """The first row of a lane where a label from `left` to `right` overlaps nothing."""
-    row = 0
-    while taken.get((lane, row), -1e9) > left and row < rows - 1:
-        row += 1
-    if taken.get((lane, row), -1e9) > left:
-        row = rows  # no room: callers may leave it out
+def _event(
+    audit: Audit,
+    lanes: dict[str, int],
+    lane: int,
+    event: Mapping[str, Any],
+    at: tuple[float, float],
+    rows: Sequence[float],
+    labels: _Labels,
+    run: int,
+    dense: bool,
+) -> str:
+    """One event's marker; with its label and lateness only when it is alone in its run (a
+    dense run's marker, `_cluster`, speaks for its events)."""
+    x, y = at
+    retraction = event["type"] == "event-retracted"
+    classes = "event" + (" retracted" if event["retracted"] else "")
+    classes += " retraction" if retraction else ""
+    late = micros(event["recorded_at"]) - micros(event["at"])
+    tip = (
+        f"seq {event['seq']} · {event['type']}\n{audit.describe(event)}\n"
+        f"happened {short(micros(event['at']))}\nrecorded {short(micros(event['recorded_at']))}"
+        + (f" ({late // DAY} days later)" if late >= DAY else "")
+        + (f"\nby {event['by']}" if event.get("by") else "")
+        + (f"\nrecorded by {recorder}" if (recorder := audit.recorder(event)) else "")
+        + ("\nRETRACTED" if event["retracted"] else "")
+    )
+    colour = LANE_COLOURS[_role_name(lanes, lane)]
+    if retraction:
+        shape = (
+            f'<path d="M{x - 6:.1f},{y - 6} L{x + 6:.1f},{y + 6} M{x + 6:.1f},{y - 6} '
+            f'L{x - 6:.1f},{y + 6}" stroke="#b3261e" stroke-width="3"/>'
+        )
     else:
-        taken[(lane, row)] = right
-    return min(row, rows - 1) if rows > 1 else row
+        fill = "#ffffff" if event["retracted"] else colour
+        shape = (
+            f'<circle cx="{x:.1f}" cy="{y}" r="7" fill="{fill}" '
+            f'stroke="{colour}" stroke-width="2.5"/>'
+        )
+    label = badge = ""
+    if not dense:
+        label = labels.place(str(event["type"]), [(x, row) for row in rows])
+        if late >= DAY:
+            badge = labels.place(f"+{late // DAY}d", [(x, y + 20)], css="late", fill="#a05a00")
+    in_run = f' data-run="{run}"' if dense else ""
+    return (
+        f'<g class="{classes}" data-seq="{event["seq"]}" data-type="{_e(event["type"])}" '
+        f'data-id="{_e(event["id"])}"{in_run}><title>{_h(tip)}</title>{shape}{label}{badge}</g>'
+    )
+
+
+def _cluster(
+    run: list[Mapping[str, Any]],
+    number: int,
+    x: float,
+    y: float,
+    rows: Sequence[float],
+    labels: _Labels,
+) -> str:
+    """A dense run's one marker, over its events' own: how many, and which in its tooltip."""
+    first, last = short(micros(run[0]["at"])), short(micros(run[-1]["at"]))
+    listed = [f"seq {e['seq']} · {e['type']}" for e in run[:30]]
+    more = [f"… and {len(run) - 30} more"] if len(run) > 30 else []
+    tip = "\n".join([f"{len(run)} events, {first} to {last}", *listed, *more])
+    count = labels.place(str(len(run)), [(x, y + 4)], css="count")
+    label = labels.place(f"{len(run)} events", [(x, row) for row in rows])
+    return (
+        f'<g class="cluster" data-run="{number}" data-count="{len(run)}">'
+        f"<title>{_h(tip)}</title>"
+        f'<circle cx="{x:.1f}" cy="{y}" r="11" fill="#1f2a44" stroke="#fff" stroke-width="2"/>'
+        f"{count}{label}</g>"
+    )
 
 
 def _role_name(lanes: dict[str, int], index: int) -> str:
     return next(role for role, i in lanes.items() if i == index)
 
 
-def _obligations(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
+def _obligations(audit: Audit, lanes: dict[str, int], scale: _Scale, labels: _Labels) -> list[str]:
     out: list[str] = []
     rows: dict[int, list[float]] = {}
     for mark in audit.obligations:
@@ -384,6 +513,7 @@ def _obligations(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str
             + (f"met or ended {short(mark.end)}" if mark.end is not None else "still open")
             + f"\n{shown(mark.data.get('message', ''))}"
         )
+        text = labels.place(f"{mark.kind}{owed}", [(x1 + 3, y + 8.5)], size=10, anchor="start")
         out.append(
             f'<g class="obligation {state}" data-kind="{_e(mark.kind)}" '
             f'data-person="{_e(mark.data.get("person"))}"><title>{_h(tip)}</title>'
@@ -397,19 +527,25 @@ def _obligations(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str
                 else f'<line x1="{x2:.1f}" y1="{y - 3}" x2="{x2:.1f}" y2="{y + 13}" stroke="#2e7d4f" '
                 'stroke-width="3"/>'
             )
-            + f'<text x="{x1 + 3:.1f}" y="{y + 8.5}">{_e(mark.kind)}{_e(owed)}</text></g>'
+            + f"{text}</g>"
         )
     return out
 
 
-def _flags(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
+def _flags(audit: Audit, lanes: dict[str, int], scale: _Scale, labels: _Labels) -> list[str]:
     out: list[str] = []
-    taken: dict[tuple[int, int], float] = {}
     for mark in audit.raised:
         lane = _lane_of(audit, lanes, mark.data.get("person"))
         x = scale.x(mark.start)
-        row = _place(taken, lane, x - 2, x + 20 + 6.2 * len(mark.kind), 2)
-        y = TOP + lane * LANE + FLAG_ROW + 18 * row
+        y = TOP + lane * LANE + FLAG_ROW
+        text = ""
+        for row in range(2):  # the flag stands in the first row with room for its label
+            text = labels.place(
+                str(mark.kind), [(x + 16, y + 18 * row + 3)], anchor="start", fill="#8a3ffc"
+            )
+            if text:
+                y += 18 * row
+                break
         tip = (
             f"flag {mark.kind} ({mark.data.get('person')})\nraised {short(mark.start)}\n"
             f"{shown(mark.data.get('message', ''))}"
@@ -419,7 +555,7 @@ def _flags(audit: Audit, lanes: dict[str, int], scale: _Scale) -> list[str]:
             f"<title>{_h(tip)}</title>"
             f'<line x1="{x:.1f}" y1="{y - 6}" x2="{x:.1f}" y2="{y + 10}" stroke="#8a3ffc" stroke-width="2"/>'
             f'<path d="M{x:.1f},{y - 6} l13,5 l-13,5 z" fill="#8a3ffc"/>'
-            f'<text x="{x + 16:.1f}" y="{y + 3}" fill="#8a3ffc">{_e(mark.kind)}</text></g>'
+            f"{text}</g>"
         )
     return out
 

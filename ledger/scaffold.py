@@ -155,7 +155,12 @@ def register_commands(cli: click.Group) -> None:
     @cli.command(name="{name}")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     def {function}(as_json: bool) -> None:
-        """Count the ledger's events by type."""
+        """Count the ledger's events by type.
+
+        \\b
+        Example:
+          referral-ledger {name} --json
+        """
         from ledger.api import emit_json, get_ledger
 
         counts = dict(sorted(Counter(e["type"] for e in get_ledger().export()).items()))

@@ -241,6 +241,116 @@ def test_api_safe(use, cli):
     assert "\x1b" not in out and "cleared" in out
 
 
+def test_api_table(use, cli, monkeypatch):
+    from ledger.api import table
+
+    rows = [("ana", "x" * 60, "overdue"), ("bo", "\x1b[2Jshort", "ok")]
+    whole = list(table(("WHO", "WHAT", "STATE"), rows))
+    assert whole[0].split() == ["WHO", "WHAT", "STATE"] and "x" * 60 in whole[1]
+    assert "\x1b" not in whole[2] and "\\x1b[2Jshort" in whole[2]  # made safe
+    fitted = list(table(("WHO", "WHAT", "STATE"), rows, fixed=(2,), right=(2,), limit=30))
+    assert [len(line) for line in fitted] == [30, 30, 30]
+    assert fitted[1].startswith("ana  xxx") and fitted[1].endswith("…  overdue")
+    assert fitted[2].endswith("       ok")  # aligned right
+
+    def probe() -> None:
+        colour = {2: lambda state: "red" if state == "overdue" else None}
+        for line in table(None, rows, colours=colour):
+            click.echo(line)
+
+    use(probe=command(probe))
+    monkeypatch.setenv("COLUMNS", "24")
+    out = cli.ok("probe").stdout.splitlines()
+    assert max(len(line) for line in out) <= 24 and "…" in out[0]
+    assert "\x1b[31m" not in "".join(out)  # not a terminal: no colour
+
+
+def test_api_fit(use, cli, monkeypatch):
+    from ledger.api import fit
+
+    assert fit("a" * 300) == "a" * 300  # no terminal, no COLUMNS: whole
+    monkeypatch.setenv("COLUMNS", "10")
+    assert fit("a" * 300) == "a" * 9 + "…"
+    assert fit("\u202eevil") == "\\u202eevil"  # made safe: ten columns, it fits
+    assert fit("\u202eevil!") == "\\u202eevi…"
+    assert fit("short") == "short"
+
+
+def test_api_named(use, cli):
+    from ledger.api import View, get_ledger, named
+
+    people(cli, "ana", "bo")
+    cli.ok("forget", "bo", "--yes")
+    seen = []
+
+    def probe() -> None:
+        who = named(View(get_ledger()))
+        seen.extend([who("ana"), who("bo"), who(None), who("nobody")])
+
+    use(probe=command(probe))
+    cli.ok("probe")
+    assert seen == ["ana (Ana)", "bo", "-", "nobody"]  # a forgotten name is never shown
+
+
+def test_api_paint(monkeypatch):
+    from ledger.api import paint
+
+    assert paint("late", "red", on=True) == "\x1b[31mlate\x1b[0m"
+    assert paint("late", "red", bold=True, on=True) == "\x1b[31m\x1b[1mlate\x1b[0m"
+    assert paint("late", None, on=True) == "late"
+    assert paint("late", "red") == "late"  # stdout is not a terminal under pytest
+    monkeypatch.setattr("ledger.terminal.is_terminal", lambda stream: True)
+    assert paint("late", "red") == "\x1b[31mlate\x1b[0m"
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert paint("late", "red") == "late"
+
+
+def _completions(cli: Any, callback: Any, incomplete: str) -> list[str]:
+    """What `callback` offers for an option of a probe command, through click's completion."""
+    from click.shell_completion import ShellComplete
+
+    @click.command(name="probe")
+    @click.option("--who", shell_complete=callback)
+    def probe(who: str | None) -> None:
+        """Probe."""
+
+    group = click.Group("referral-ledger", commands={"probe": probe}, params=ledger.cli.cli.params)
+    complete = ShellComplete(group, {}, "referral-ledger", "_COMPLETE")
+    return [
+        c.value for c in complete.get_completions(["--db", cli.db, "probe", "--who"], incomplete)
+    ]
+
+
+def test_api_complete_handles(cli, tmp_path):
+    from ledger.api import complete_handles
+
+    people(cli, "ana", "anton", "bo")
+    assert _completions(cli, complete_handles, "an") == ["ana", "anton"]
+    assert _completions(cli, complete_handles, "") == ["ana", "anton", "bo"]
+    nowhere = str(tmp_path / "none.db")
+
+    class Missing:
+        db = nowhere
+
+    assert _completions(Missing, complete_handles, "a") == []  # no ledger: nothing, no error
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_api_complete_referrals(cli, tmp_path):
+    from ledger.api import complete_referrals
+
+    people(cli, "ana", "bo")
+    for key in ("r1", "r2", "s1"):
+        cli.ok("request", key, "--by", "ana", "--referrer", "bo", "--company", "Acme")
+    assert _completions(cli, complete_referrals, "r") == ["r1", "r2"]
+
+    class Missing:
+        db = str(tmp_path / "none.db")
+
+    assert _completions(Missing, complete_referrals, "") == []
+    assert not (tmp_path / "none.db").exists()
+
+
 def test_api_time_options(use, cli):
     from ledger.api import time_options
 

@@ -380,7 +380,8 @@ def test_show_text(three):
     lines = run(three, "show ana-acme").stdout.splitlines()
     assert lines[0] == "ana-acme"
     assert "  stage         interviewing" in lines
-    assert "  target        bob" in lines
+    assert "  target        bob (Bob Okafor)" in lines  # names beside handles
+    assert "  requester     ana (Ana Ruiz)" in lines
     assert "  interview on  2026-09-18T10:00:00Z" in lines
     assert "  events        4 live, 1 retracted" in lines
 
@@ -404,8 +405,11 @@ def test_list_json_and_filters(three):
 def test_list_text(three):
     lines = run(three, "list").stdout.splitlines()
     assert lines[0].split() == ["REFERRAL", "STAGE", "COMPANY", "REQUESTER", "REFERRER", "TARGET"]
-    assert lines[1].split() == ["ana-acme", "interviewing", "Acme", "ana", "carol", "bob"]
-    assert lines[2].split() == ["dave-acme", "declined", "Acme", "dave", "carol", "-"]
+    cells = [[cell.strip() for cell in line.split("  ") if cell] for line in lines[1:3]]
+    assert cells[0] == [
+        "ana-acme", "interviewing", "Acme", "ana (Ana Ruiz)", "carol (Carol Chen)", "bob (Bob Okafor)"
+    ]  # fmt: skip
+    assert cells[1] == ["dave-acme", "declined", "Acme", "dave (Dave)", "carol (Carol Chen)", "-"]
 
 
 @pytest.mark.parametrize("batch", [1, 2])

@@ -166,7 +166,11 @@ def test_the_demo_text(sqlite_cli, tmp_path):
     out = sqlite_cli.ok("demo", "--db-file", str(tmp_path / "demo.db")).stdout
     assert "63 event(s) recorded" in out
     assert "Referrals:" in out
-    assert re.search(r"^maya-hooli +needs-preparation +Hooli +maya +omar", out, re.MULTILINE)
+    assert re.search(
+        r"^maya-hooli +needs-preparation +Hooli +maya \(Maya Singh\) +omar \(Omar Haddad\)",
+        out,
+        re.MULTILINE,
+    )
     for name in ("alerts", "flags", "reputation"):
         assert (f"{name.capitalize()} as of 2026-10-20T00:00:00Z:" in out) == registered(
             sqlite_cli, name

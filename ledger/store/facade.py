@@ -693,6 +693,15 @@ class Store:
             )
         return list(dict.fromkeys(row["referral"] for row in rows))
 
+    def person_handles(self) -> list[str]:
+        """Every handle a `person-added` was recorded for, once, sorted (retracted and
+        forgotten ones too: for shell completion, where a superset is fine)."""
+        with self.read() as cur:
+            rows = cur.all(
+                "SELECT DISTINCT actor FROM {p}rl_log WHERE type = 'person-added' ORDER BY actor"
+            )
+        return [row["actor"] for row in rows if row["actor"]]
+
     def raw_rows(self, *, after: int = 0, page: int = PAGE) -> Iterator[Any]:
         """Stored rows exactly as they are, for `verify`: every row, whatever it holds."""
         select = (

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.api import ExitCode, LedgerError, emit_json_array, get_ledger, safe, time_options
+from ledger.api import ExitCode, LedgerError, emit_json_array, get_ledger, table, time_options
 
 if TYPE_CHECKING:
     from ledger.api import Row
@@ -39,6 +40,10 @@ def alerts(
 
     For a scheduled job, `alerts --check --quiet` exits 1 when anything is overdue and prints
     nothing: it counts the alerts instead of reading them.
+
+    \b
+    Example:
+      referral-ledger alerts --person ana --as-of 2026-11-30T00:00:00Z
     """
     from ledger.api import View, count_rows, listed, settings
 
@@ -91,8 +96,11 @@ def _print(found: Iterable[Row], as_of: int, person: str | None) -> int:
     if not lines:
         click.echo("Nothing overdue.")
         return 0
-    width = max(len(where) for _, where, _ in lines)
-    for start in range(0, len(lines), PAGE):
-        page = lines[start : start + PAGE]
-        click.echo(safe("\n".join(f"{a}  {where:<{width}}  {b}" for a, where, b in page)))
+    shown = table(None, lines, fixed=(0,), colours={0: _colour})
+    for page in iter(lambda: list(islice(shown, PAGE)), []):
+        click.echo("\n".join(page))
     return len(lines)
+
+
+def _colour(overdue: str) -> str:
+    return "yellow" if overdue.endswith("overdue today") else "red"

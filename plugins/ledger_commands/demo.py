@@ -123,6 +123,10 @@ def demo(ctx: click.Context, db_file: str | None, into_ledger: bool, as_json: bo
     The story: five referrals, from one done right to one built on a misrepresented
     relationship. Alerts, flags and reputation are shown as of the story's today
     (2026-10-20) when those plugins are installed.
+
+    \b
+    Example:
+      referral-ledger demo --db-file demo.db
     """
     state = get_state()
     if into_ledger:
@@ -156,7 +160,7 @@ def demo(ctx: click.Context, db_file: str | None, into_ledger: bool, as_json: bo
         )
         click.echo(f"Explore it with: referral-ledger --db {safe(location)} show ana-acme\n")
         click.echo("Referrals:")
-        echo_table(found)
+        echo_table(found, target.ledger)
         for name in JUDGEMENTS:
             if name not in getattr(ctx.find_root().command, "commands", {}):
                 continue

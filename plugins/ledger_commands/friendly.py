@@ -106,7 +106,13 @@ def current(key: str) -> Summary:
 
 @click.group(cls=LedgerSubgroup)
 def person() -> None:
-    """Add, list, show and edit the people of the ledger."""
+    """Add, list, show and edit the people of the ledger.
+
+    \b
+    Example:
+      referral-ledger person add ana --name 'Ana Ruiz' --email ana@example.com
+      referral-ledger person show ana
+    """
 
 
 @person.command(name="add")
@@ -126,7 +132,12 @@ def person_add(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Add a person under HANDLE (lowercase letters, digits, '.', '_', '-')."""
+    """Add a person under HANDLE (lowercase letters, digits, '.', '_', '-').
+
+    \b
+    Example:
+      referral-ledger person add carol --name 'Carol Chen' --company Acme --title 'Staff Engineer'
+    """
     record(
         {
             "type": "person-added",
@@ -159,7 +170,12 @@ def connect(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record BY's account of how they know WITH."""
+    """Record BY's account of how they know WITH.
+
+    \b
+    Example:
+      referral-ledger connect ana carol --kind worked-together --since 2022-03-01
+    """
     record(
         {
             "type": "connection-declared",
@@ -263,7 +279,13 @@ def request(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Open REFERRAL (a new key): BY asks REFERRER for a referral at COMPANY."""
+    """Open REFERRAL (a new key): BY asks REFERRER for a referral at COMPANY.
+
+    \b
+    Example:
+      referral-ledger request ana-acme --by ana --referrer carol --company Acme --target bob \
+          --role 'Backend engineer' --researched-company --question 'What does the team own?'
+    """
     prepared = preparation(
         researched_company,
         researched_person,
@@ -386,7 +408,12 @@ def vet(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record the referrer's answer to REFERRAL's request."""
+    """Record the referrer's answer to REFERRAL's request.
+
+    \b
+    Example:
+      referral-ledger vet ana-acme --by carol --decision accept --knows-work
+    """
     if knows_work is None:
         raise LedgerError(
             "Missing option '--knows-work' or '--does-not-know-work' (see 'referral-ledger vet --help')"
@@ -430,7 +457,12 @@ def introduce(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record that the referrer introduced REFERRAL's requester to a target."""
+    """Record that the referrer introduced REFERRAL's requester to a target.
+
+    \b
+    Example:
+      referral-ledger introduce ana-acme --to bob --channel email
+    """
     record(
         {
             "type": "introduction-made",
@@ -447,7 +479,7 @@ def introduce(
     )
 
 
-def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
+def _from_to(kind: str, summary: str, example: str, channel: bool = False) -> click.Command:
     """A command for an event that is simply BY doing something for TO."""
 
     def callback(
@@ -474,7 +506,7 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
             as_json,
         )
 
-    callback.__doc__ = summary
+    callback.__doc__ = f"{summary}\n\n\b\nExample:\n  referral-ledger {example}\n"
     command = event_options(callback)
     if channel:
         command = click.option("--channel", type=click.Choice(CHANNELS), help="How.")(command)
@@ -485,11 +517,22 @@ def _from_to(kind: str, summary: str, channel: bool = False) -> click.Command:
     return click.command(cls=LedgerCommand)(command)
 
 
-forward = _from_to("resume-forwarded", "Record that BY passed REFERRAL's resume on to TO.")
-follow_up = _from_to(
-    "follow-up-sent", "Record that BY followed up with TO about REFERRAL.", channel=True
+forward = _from_to(
+    "resume-forwarded",
+    "Record that BY passed REFERRAL's resume on to TO.",
+    "forward ana-acme --by carol --to bob",
 )
-thank = _from_to("thank-you-sent", "Record that BY thanked TO for their part in REFERRAL.")
+follow_up = _from_to(
+    "follow-up-sent",
+    "Record that BY followed up with TO about REFERRAL.",
+    "follow-up ana-acme --by ana --to bob --channel email",
+    channel=True,
+)
+thank = _from_to(
+    "thank-you-sent",
+    "Record that BY thanked TO for their part in REFERRAL.",
+    "thank ana-acme --by ana --to carol",
+)
 
 
 @click.command(cls=LedgerCommand)
@@ -506,7 +549,12 @@ thank = _from_to("thank-you-sent", "Record that BY thanked TO for their part in 
 def schedule(
     referral: str, on: str, by: str | None, at: str | None, event_id: str | None, as_json: bool
 ) -> None:
-    """Record that REFERRAL's interview is scheduled."""
+    """Record that REFERRAL's interview is scheduled.
+
+    \b
+    Example:
+      referral-ledger schedule ana-acme --on 2026-11-20T15:00:00Z --by bob
+    """
     record(
         {
             "type": "interview-scheduled",
@@ -533,7 +581,12 @@ def interview(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record that REFERRAL's interview took place."""
+    """Record that REFERRAL's interview took place.
+
+    \b
+    Example:
+      referral-ledger interview ana-acme --by bob
+    """
     record(
         {
             "type": "interview-held",
@@ -571,7 +624,12 @@ def feedback(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record the target's feedback on REFERRAL's candidate."""
+    """Record the target's feedback on REFERRAL's candidate.
+
+    \b
+    Example:
+      referral-ledger feedback ana-acme --by bob --to carol --match 4
+    """
     by = by_default(by, required=False)
     if by is None or to is None:
         summary = current(referral)
@@ -611,7 +669,12 @@ def outcome(
     event_id: str | None,
     as_json: bool,
 ) -> None:
-    """Record that BY told TO how REFERRAL ended."""
+    """Record that BY told TO how REFERRAL ended.
+
+    \b
+    Example:
+      referral-ledger outcome ana-acme --by ana --to carol --outcome hired
+    """
     record(
         {
             "type": "outcome-reported",
@@ -635,7 +698,12 @@ def outcome(
 def close(
     referral: str, by: str | None, reason: str, at: str | None, event_id: str | None, as_json: bool
 ) -> None:
-    """Close REFERRAL. Afterwards only thanks, follow-ups, feedback and outcomes may follow."""
+    """Close REFERRAL. Afterwards only thanks, follow-ups, feedback and outcomes may follow.
+
+    \b
+    Example:
+      referral-ledger close ana-acme --by ana --reason 'hired at Acme'
+    """
     record(
         {"type": "referral-closed", "referral": referral, "by": by_default(by), "reason": reason},
         at,

@@ -91,10 +91,16 @@ def _text(value: Any) -> str:
 @click.argument("referral")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(referral: str, as_json: bool) -> None:
-    """Show where REFERRAL stands: parties, stage, key dates, event counts."""
-    from ledger.api import View
+    """Show where REFERRAL stands: parties, stage, key dates, event counts.
 
-    summary = load(View(get_ledger()), referral)
+    \b
+    Example:
+      referral-ledger show ana-acme
+    """
+    from ledger.api import View, fit, named, table
+
+    view = View(get_ledger())
+    summary = load(view, referral)
     if summary is None:
         raise LedgerError(f"referral: unknown referral {referral!r}")
     if as_json:
@@ -103,26 +109,28 @@ def show(referral: str, as_json: bool) -> None:
     stage = summary.stage
     if summary.closed and summary.reached != "requested":
         stage += f" (reached {summary.reached})"
+    who = named(view)
     rows = [
         ("stage", stage),
         ("company", _text(summary.company)),
         ("role", _text(summary.role)),
-        ("requester", summary.requester),
-        ("referrer", summary.referrer),
-        ("target", _text(summary.target)),
+        ("requester", who(summary.requester)),
+        ("referrer", who(summary.referrer)),
+        ("target", who(summary.target)),
         ("decision", _text(summary.decision)),
         ("outcome", _text(summary.outcome)),
     ]
     rows += [(name.replace("_", " "), at) for name, at in summary.dates.items() if at]
     rows.append(("events", f"{summary.events} live, {summary.retracted} retracted"))
-    click.echo(safe(summary.referral))
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        click.echo(f"  {name:<{width}}  {value}")
+    click.echo(fit(summary.referral))
+    for line in table(None, [("", name, value) for name, value in rows], fixed=(1,)):
+        click.echo(line)
 
 
-LIST_HELP = "List referrals with their stage.\n\n\b\nStages:\n" + "\n".join(
-    f"  {name:<18} {meaning}" for name, meaning in STAGES.items()
+LIST_HELP = (
+    "List referrals with their stage.\n\n\b\nStages:\n"
+    + "\n".join(f"  {name:<18} {meaning}" for name, meaning in STAGES.items())
+    + "\n\n\b\nExample:\n  referral-ledger list --person ana --stage introduced\n"
 )
 
 
@@ -135,19 +143,22 @@ def list_(person: str | None, stage: str | None, as_json: bool) -> None:
     if as_json:
         emit_json_array(summary.as_json() for summary in found)
         return
-    echo_table(found)
+    echo_table(found, get_ledger())
 
 
-def echo_table(found: Iterable[Summary]) -> None:
+def echo_table(found: Iterable[Summary], ledger: Ledger) -> None:
+    """The referrals as a table fitted to the terminal, names beside the handles."""
+    from ledger.api import View, named, table
+
+    who = named(View(ledger))
     # Only the cells are held, not the summaries: the widths need every row before the first.
     header = ("REFERRAL", "STAGE", "COMPANY", "REQUESTER", "REFERRER", "TARGET")
     rows = [
-        (s.referral, s.stage, _text(s.company), s.requester, s.referrer, _text(s.target))
+        (s.referral, s.stage, _text(s.company), who(s.requester), who(s.referrer), who(s.target))
         for s in found
     ]
     if not rows:
         click.echo("No referrals.")
         return
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for line in table(header, rows, fixed=(1,)):
+        click.echo(line)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
 import click
 
-from ledger.api import LedgerError, emit_json_array, get_ledger, safe, time_options
+from ledger.api import (
+    LedgerError,
+    emit_json_array,
+    fit,
+    get_ledger,
+    named,
+    paint,
+    time_options,
+)
 
 PAGE = 1000  # flags printed at a time
 
@@ -20,7 +29,12 @@ PAGE = 1000  # flags printed at a time
 def flags(
     as_json: bool, person: str | None, referral: str | None, as_of: int, known_at: int | None
 ) -> None:
-    """List the ways referrals have gone bad, with the events behind each."""
+    """List the ways referrals have gone bad, with the events behind each.
+
+    \b
+    Example:
+      referral-ledger flags --person ana
+    """
     from ledger.api import View, listed
 
     ledger = get_ledger()
@@ -33,18 +47,24 @@ def flags(
     if as_json:
         emit_json_array(row.public() for row in found)
         return
+    who = named(view)
     printed = 0
     for page in iter(lambda: list(islice(found, PAGE)), []):
-        click.echo(safe("\n".join(_lines(row.data) for row in page)))
+        click.echo("\n".join(line for row in page for line in _lines(row.data, who)))
         printed += len(page)
     if not printed:
         click.echo("No flags.")
 
 
-def _lines(item: dict[str, Any]) -> str:
+def _lines(item: dict[str, Any], who: Callable[[str | None], str]) -> tuple[str, str]:
+    """A flag in two lines fitted to the terminal: its kind (in colour), referral, person and
+    message; the events behind it."""
     where = item.get("referral") or "-"
     evidence = ", ".join(item.get("evidence") or []) or "-"
+    person = item.get("person")
+    kind = str(item["kind"])
+    first = fit(f"{kind}  {where}  {who(person)}: {item.get('message')}")
     return (
-        f"{item['kind']}  {where}  {item.get('person')}: {item.get('message')}\n"
-        f"    evidence: {evidence}"
+        paint(kind, "magenta") + first[len(kind) :] if first.startswith(kind) else first,
+        fit(f"    evidence: {evidence}"),
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import click
 
-from ledger.api import LedgerError, emit_json_array, get_ledger, safe, time_options
+from ledger.api import LedgerError, emit_json_array, fit, get_ledger, named, table, time_options
 
 PAGE = 500  # people scored per query: bounds memory on a ledger of any size
 
@@ -20,6 +20,10 @@ def reputation(handle: str | None, as_json: bool, as_of: int, known_at: int | No
     """Show scores as requester, referrer and target, with what moved them.
 
     Give a HANDLE to explain one person.
+
+    \b
+    Example:
+      referral-ledger reputation ana
     """
     from ledger.api import View, current
 
@@ -27,15 +31,17 @@ def reputation(handle: str | None, as_json: bool, as_of: int, known_at: int | No
     if handle is not None and View(ledger, known_at).person(handle) is None:
         raise LedgerError(f"unknown person {handle!r}")
     if handle is None and known_at is None and current(ledger):
-        people, scored = _everyone(ledger, as_of)
+        scored = _everyone(ledger, as_of)
     else:
-        people, scored = None, iter(_scores(ledger, as_of, known_at, handle))
+        scored = iter(_scores(ledger, as_of, known_at, handle))
     if as_json:
         emit_json_array(scored)
-    elif handle is not None:
-        _explain(next(scored))
+        return
+    who = named(View(ledger, known_at))
+    if handle is not None:
+        _explain(next(scored), who)
     else:
-        _table(scored, people)
+        _table(scored, who)
 
 
 def _scores(
@@ -57,8 +63,8 @@ def _scores(
     return scores(conduct, alerts, flags, people)
 
 
-def _everyone(ledger: Any, as_of: int) -> tuple[list[str], Iterator[dict[str, Any]]]:
-    """Everyone who took part, sorted, and their scores computed a page of people at a time
+def _everyone(ledger: Any, as_of: int) -> Iterator[dict[str, Any]]:
+    """Everyone who took part, sorted by handle, their scores computed a page of people at a time
     from the kept rows: a million events' rows never sit in memory together."""
     from ledger.api import stored_people, stored_rows
 
@@ -74,30 +80,32 @@ def _everyone(ledger: Any, as_of: int) -> tuple[list[str], Iterator[dict[str, An
             flags = stored_rows(ledger, "flag", as_of, people=page)
             yield from scores(conduct, alerts, flags, page)
 
-    return people, pages()
+    return pages()
 
 
-def _explain(person: dict[str, Any]) -> None:
-    click.echo(person["person"])
+def _explain(person: dict[str, Any], who: Callable[[str | None], str]) -> None:
+    click.echo(fit(who(person["person"])))
     for role in ("requester", "referrer", "target"):
         part = person[f"as_{role}"]
-        click.echo(f"  as {role}: {part['score']:g}")
+        click.echo(fit(f"  as {role}: {part['score']:g}"))
         for entry in part["explain"]:
-            click.echo(safe(f"    {entry['points']:+g}  {entry['reason']}"))
+            click.echo(fit(f"    {entry['points']:+g}  {entry['reason']}"))
 
 
-def _table(scored: Iterator[dict[str, Any]], handles: list[str] | None) -> None:
-    people: Iterable[dict[str, Any]] = scored
-    if handles is None:  # the widths need every handle first
-        people = list(scored)
-        handles = [p["person"] for p in people]
-    if not handles:
+def _table(people: Iterable[dict[str, Any]], who: Callable[[str | None], str]) -> None:
+    """Everyone's scores, a line each, fitted to the terminal (names cut first)."""
+    rows = [
+        (
+            who(p["person"]),
+            f"{p['as_requester']['score']:g}",
+            f"{p['as_referrer']['score']:g}",
+            f"{p['as_target']['score']:g}",
+        )
+        for p in people
+    ]
+    if not rows:
         click.echo("Nobody has taken part in a referral yet.")
         return
-    width = max(len("PERSON"), *(len(handle) for handle in handles))
-    click.echo(f"{'PERSON':<{width}}  REQUESTER  REFERRER  TARGET")
-    for p in people:
-        click.echo(
-            f"{p['person']:<{width}}  {p['as_requester']['score']:>9g}  "
-            f"{p['as_referrer']['score']:>8g}  {p['as_target']['score']:>6g}"
-        )
+    header = ("PERSON", "REQUESTER", "REFERRER", "TARGET")
+    for line in table(header, rows, fixed=(1, 2, 3), right=(1, 2, 3)):
+        click.echo(line)
