@@ -800,7 +800,7 @@ def verify(as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | 
 
     \b
     Example:
-      referral-ledger verify -q && echo unaltered
+      referral-ledger verify -q
       referral-ledger verify --checkpoint head.json
     """
     from .store import DamagedLedger

@@ -390,7 +390,10 @@ def test_log_lists_the_newest_first_with_filters(cli):
     assert len(lines) == 6
     newest = lines[0].split()
     assert newest[0] == "6" and newest[3] == "introduction-made"
-    assert lines[0].endswith("ana-acme: bob introduced ana to carol")
+    # who stored it (the login name, here) is not the event's `by`: the line says so
+    recorder = cli.export()[-1]["recorded_by"]
+    assert recorder != "bob"
+    assert lines[0].endswith(f"ana-acme: bob introduced ana to carol (recorded by {recorder})")
     assert [int(line.split()[0]) for line in lines] == [6, 5, 4, 3, 2, 1]
     assert len(cli.ok("log", "--limit", "2").stdout.splitlines()) == 2
     # the export's events, newest first, without the per-person keys only export carries

@@ -37,7 +37,7 @@ def calendar(output: str, person: str | None, as_of: int, known_at: int | None) 
     \b
     Example:
       referral-ledger calendar -o ~/referrals.ics
-      referral-ledger calendar --person ana > ana.ics
+      referral-ledger calendar --person ana -o ana.ics
     """
     from ledger.api import open_obligations, settings
 

@@ -33,7 +33,7 @@ def due(
 
     \b
     Example:
-      referral-ledger due                 # you, as `me` in the config says
+      referral-ledger due
       referral-ledger due ana --within 14 --json
     """
     from ledger.api import open_obligations, settings
