@@ -442,6 +442,9 @@ class _Batch:
         # `naming` adds to the store's answer.
         self.named: dict[str, list[str]] = {}
         self.retracting: set[str] = set()
+        # This batch's events so far, as `validate_event` receives them (its `pending`): a
+        # plugin judging an event of an import sees the lines before it, not yet stored.
+        self.pending: list[Mapping[str, Any]] = []
 
     def prefetch(self, raws: list[dict[str, Any]], *, empty: bool = False) -> None:
         """Look up in a few queries what the whole batch names (stored ids, people, referrals,
@@ -618,11 +621,13 @@ class _Batch:
         if single:
             self._check_new_envelope(envelope, owner if private else None, file_keys)
 
+        frozen = freeze(record)
         for plugin_name, reason in (
             self.ledger.plugins.call_each(
                 "validate_event",
-                event=freeze(record),
+                event=frozen,
                 ledger=self.ledger,
+                pending=tuple(self.pending),
                 on_error=_refuse,
             )
             if self.validators
@@ -632,6 +637,7 @@ class _Batch:
                 raise LedgerError(f"refused by plugin {plugin_name!r}: {reason}")
 
         domain_event, self.located[event_id] = self._apply(type(event), sealed, at)
+        self.pending.append(frozen)
         if record["type"] == "event-retracted":
             self.retracting.add(record["retracts"])
         else:

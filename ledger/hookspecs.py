@@ -12,7 +12,7 @@ are names for `Any` that say what is passed (`ledger.Ledger` and `ledger.Project
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pluggy
@@ -40,12 +40,16 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def validate_event(event: Mapping[str, Any], ledger: Ledger) -> str | None:
+def validate_event(
+    event: Mapping[str, Any], ledger: Ledger, pending: Sequence[Mapping[str, Any]]
+) -> str | None:
     """Refuse an event before it is stored by returning a non-empty reason.
 
     `event` is a read-only mapping in the interchange format, with its `id` and `at` filled in.
-    Called after the contract's own rules pass. A plugin that raises refuses the event, and
-    the error names the plugin.
+    `pending` holds the events before it in the same write (the earlier lines of an import),
+    accepted but not yet stored, so not in `ledger`'s views: a rule about what came before
+    reads both. Called after the contract's own rules pass. A plugin that raises refuses the
+    event, and the error names the plugin.
     """
 
 

@@ -304,3 +304,38 @@ def test_an_obligation_that_outlasts_the_close_can_still_be_waived(cli):
     cli.record(_waive(story, 20, by="carol", kind="thank-you-missing", note="No thanks needed"))
     assert thanks in owed(story.alerts(19.9))
     assert thanks not in owed(story.alerts(30))
+
+
+def test_a_waiver_judged_with_the_earlier_lines_of_its_import(cli, tmp_path):
+    # The obligation opens in the file itself: the introduction is a line before the waiver.
+    story = Story(cli)
+    story.request(0)
+    story.vet(1)
+    count = _stored(cli)
+    intro = {"type": "introduction-made", "at": day(2), "referral": "r1", "by": "carol", "to": "bob"}
+    met = {"type": "follow-up-sent", "at": day(3), "referral": "r1", "by": "ana", "to": "bob"}
+    path = tmp_path / "events.jsonl"
+    # met by a line of the file before the waiver: nothing is open, nothing is stored
+    lines = [intro, met, _waive(story, 4)]
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in lines) + b"\n")
+    refused = cli.refused("import", str(path))
+    assert "line 3" in refused.stderr and "no open follow-up-overdue" in refused.stderr
+    assert _stored(cli) == count
+    # opened by a line of the file, and still open at the waiver: stored
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in [intro, _waive(story, 4)]) + b"\n")
+    cli.ok("import", str(path))
+    assert _stored(cli) == count + 2
+    assert _of("follow-up-overdue", story.alerts(400)) == set()
+
+
+def test_a_ledger_with_a_waiver_restores_from_its_export(cli, tmp_path):
+    story = _introduced(cli)
+    story.send("thank-you-sent", "ana", "carol", 2.5)
+    cli.record(_waive(story, 20, note="We met at the meetup; no need"))
+    exported = cli.ok("export").stdout
+    source = tmp_path / "backup.jsonl"
+    source.write_text(exported, encoding="utf-8")
+    restored = type(cli)(str(tmp_path / "restored.db"))
+    restored.ok("import", str(source))
+    assert restored.ok("export").stdout == exported  # the same seq, hashes and waiver
+    assert restored.ok("verify").stdout.startswith("Chain ok")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -37,8 +37,11 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookimpl
-def validate_event(event: Mapping[str, Any], ledger: Any) -> str | None:
-    """Refuse a waiver of an obligation that is not open at the waiver's `at`."""
+def validate_event(
+    event: Mapping[str, Any], ledger: Any, pending: Sequence[Mapping[str, Any]]
+) -> str | None:
+    """Refuse a waiver of an obligation that is not open at the waiver's `at`, judged on the
+    referral's stored events and the ones before it in the same import (`pending`)."""
     from . import obligations
 
     if event["type"] != obligations.WAIVED:
@@ -54,7 +57,8 @@ def validate_event(event: Mapping[str, Any], ledger: Any) -> str | None:
         )
     from ledger.api import View, micros, settings
 
-    events = View(ledger).referral(event["referral"])
+    key = event["referral"]
+    events = obligations.with_pending(key, View(ledger).referral(key), pending)
     at = micros(event["at"])
     if not obligations.is_open(events, kind, person, by, at, settings().due_micros):
         return (

@@ -291,7 +291,7 @@ RULES: tuple[Rule, ...] = (
         _introduction_opens,
         _introduction_meets,
         "{person} accepted {owed_to}'s request but has not introduced them yet",
-        owes="the introduction that was accepted",
+        owes="the promised introduction",
     ),
     Rule(
         "preparation-missing",
@@ -301,7 +301,7 @@ RULES: tuple[Rule, ...] = (
         _preparation_opens,
         _preparation_meets,
         "{person} has not added the preparation {owed_to} asked for",
-        owes="the preparation that was asked for",
+        owes="the requested preparation",
     ),
 )
 
@@ -321,6 +321,21 @@ def _waived_at(
         if opened_at <= at and (end is None or at < end):
             return at
     return None
+
+
+def with_pending(
+    key: str, events: Sequence[Event], pending: Sequence[Mapping[str, Any]]
+) -> list[Event]:
+    """Referral `key`'s live stored `events` with its live events of an import not yet stored
+    (`pending`, in file order): what the ledger will hold, by `at` as `View.referral` gives it.
+    A retraction among them takes out what it retracts, stored or pending."""
+    if not pending:
+        return list(events)
+    retracted = {e["retracts"] for e in pending if e["type"] == "event-retracted"}
+    mine = [e for e in pending if e.get("referral") == key]
+    merged = [e for e in [*events, *mine] if e["id"] not in retracted]
+    merged = [e for e in merged if e["type"] != "event-retracted"]
+    return sorted(merged, key=lambda e: micros(e["at"]))  # stable: stored before pending
 
 
 def is_open(
