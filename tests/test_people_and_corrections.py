@@ -108,6 +108,42 @@ def test_a_job_seekers_first_week_of_mistakes_each_corrected(cli: Cli, tmp_path:
     by_seq = cli.json("retract", f"seq:{ask['seq']}", "--by", "ana", "--reason", "x", "--json")
     assert by_seq["retracts"] == ask["id"] and by_seq["referral"] == "ana-acme"
 
+    # What is coming due, before and after acting. Bob accepts: he owes the introduction.
+    cli.ok("vet", "ana-acme", "--by", "bob", "--decision", "accept", "--knows-work")
+    owes = cli.json("due", "bob", "--json")["owes"]
+    assert [(o["kind"], o["owed_to"], o["overdue"]) for o in owes] == [
+        ("introduction-pending", "ana", False)
+    ]
+    assert "you owe ana the promised introduction for ana-acme at Acme, due" in (
+        cli.ok("due", "bob").stdout
+    )
+    cli.ok("introduce", "ana-acme", "--by", "bob", "--to", "carol")
+    assert cli.json("due", "bob", "--json")["owes"] == []
+    ana = cli.json("due", "ana", "--json")
+    assert {(o["kind"], o["owed_to"]) for o in ana["owes"]} == {
+        ("thank-you-missing", "bob"),
+        ("follow-up-overdue", "carol"),
+    }
+    # The calendar holds the same, parsed by a real iCalendar reader, with UIDs that stay put.
+    icalendar = pytest.importorskip("icalendar", reason="icalendar is in the test extra")
+
+    def todos() -> dict[str, str]:
+        out = tmp_path / "ana.ics"
+        cli.ok("calendar", "--person", "ana", "-o", str(out))
+        parsed = icalendar.Calendar.from_ical(out.read_bytes())
+        return {str(t["UID"]): str(t["SUMMARY"]) for t in parsed.walk("VTODO")}
+
+    first_run = todos()
+    coming = cli.json("due", "ana", "--within", "60", "--json")  # all that is open, here
+    assert len(coming["owed"]) == 1 and len(ana["owed"]) == 0  # Bob's check-in: in 14 days
+    assert len(first_run) == len(coming["owes"]) + len(coming["owed"]) == 3
+    cli.ok("thank", "ana-acme", "--by", "ana", "--to", "bob")
+    second_run = todos()
+    assert set(second_run) < set(first_run)  # the thanks are done; the rest keep their UIDs
+    cli.ok("follow-up", "ana-acme", "--by", "ana", "--to", "carol")
+    assert cli.json("due", "ana", "--json")["owes"] == []
+    assert "ana owes nothing" in cli.ok("due", "ana").stdout
+
 
 def test_a_name_changes_from_the_updates_at_on(cli: Cli) -> None:
     add(cli, "ana", "Anna Ruiz", "--email", "anna@example.com", "--title", "Analyst")
