@@ -549,6 +549,11 @@ def _tell(cli: Any) -> None:
         cli.record({**event, "id": f"e{n}", "at": AT.format(n, "10")})
 
 
+# What the store adds, which differs between two ledgers of one story: when, by whom (the login
+# name on SQLite, the role on PostgreSQL), the chain.
+STORE_FIELDS = ("recorded_at", "recorded_by", "hash", "keys")
+
+
 def _outputs(cli: Any) -> dict[str, Any]:
     later = ["--as-of", "2026-11-20T00:00:00Z"]
     out = {
@@ -557,14 +562,13 @@ def _outputs(cli: Any) -> dict[str, Any]:
         "reputation": cli.json("reputation", "--json", *later),
         "alerts-then": cli.json("alerts", "--json", *later, "--known-at", "2030-01-01T00:00:00Z"),
         "export": [
-            {k: v for k, v in e.items() if k not in ("recorded_at", "hash", "keys")}
-            for e in cli.export()
+            {k: v for k, v in e.items() if k not in STORE_FIELDS} for e in cli.export()
         ],
     }
     if "audit" in ledger.cli.cli.commands:
         audit = cli.json("audit", "ana-acme", "--json", *later)
         for event in audit.get("events", []):
-            for key in ("recorded_at", "hash", "keys"):
+            for key in STORE_FIELDS:
                 event.pop(key, None)
         out["audit"] = audit
     return out
