@@ -7,8 +7,11 @@ each test gets a schema of its own, dropped afterwards.
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,3 +86,54 @@ def cli(db: str) -> Cli:
 @pytest.fixture
 def sqlite_cli(sqlite_db: str) -> Cli:
     return Cli(sqlite_db)
+
+
+@pytest.fixture
+def empty(db: str, tmp_path: Any) -> Iterator[Cli]:
+    """A second, empty ledger on the same backend as `cli`."""
+    if db.startswith("postgresql"):
+        schema = "t_" + uuid.uuid4().hex[:12]
+        yield Cli(_pg_url(schema))
+        _drop_schema(schema)
+    else:
+        yield Cli(str(tmp_path / "copy.db"))
+
+
+def check_chain(ledger: Any) -> list[tuple[Mapping[str, Any], dict[str, Any]]]:
+    """Recompute every link of the stored chain (recorded_by included), asserting each; the
+    rows in seq order, each with its decoded record."""
+    import orjson
+
+    from ledger.events import format_timestamp, from_micros
+    from ledger.interchange import dumps
+    from ledger.store import GENESIS, chain_hash
+
+    prev, rows = GENESIS, []
+    for row in ledger.store.raw_rows():
+        record = orjson.loads(bytes(row["state"]))["record"]
+        stamp = format_timestamp(from_micros(int(row["recorded_us"])))
+        digest = chain_hash(
+            prev, int(row["seq"]), row["event_id"], stamp, dumps(record), row["recorded_by"]
+        )
+        assert digest == row["hash"], f"chain broken at seq {row['seq']}"
+        prev = digest
+        rows.append((row, record))
+    return rows
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ledger_on_path(tmp_path: Path) -> dict[str, str]:
+    """`PATH` and `PYTHONPATH` that put a `referral-ledger` of this checkout first, for tests
+    that run documentation's shell blocks as written."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "referral-ledger"
+    script.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m ledger "$@"\n')
+    script.chmod(0o755)
+    paths = [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join(filter(None, paths)),
+    }

@@ -4,26 +4,12 @@ types" and "Retraction, revised"), through `record` and `import` on each backend
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from conftest import Cli, _drop_schema, _pg_url
+from conftest import Cli
 from judging_story import Story, day
-
-
-@pytest.fixture
-def empty(db: str, tmp_path: Path) -> Iterator[Cli]:
-    """A second, empty ledger on the same backend as `cli`."""
-    if db.startswith("postgresql"):
-        schema = "t_" + uuid.uuid4().hex[:12]
-        yield Cli(_pg_url(schema))
-        _drop_schema(schema)
-    else:
-        yield Cli(str(tmp_path / "copy.db"))
 
 
 def amend(story: Story, on: float, **fields: Any) -> dict[str, Any]:

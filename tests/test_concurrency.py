@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from conftest import check_chain
 
 from ledger.app import Ledger
-from ledger.events import format_timestamp, from_micros
-from ledger.interchange import dumps
-from ledger.store import GENESIS, chain_hash
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 WRITERS = 8
@@ -60,20 +58,6 @@ def _shared_events() -> list[dict[str, Any]]:
     ]
 
 
-def _check_chain(ledger: Ledger) -> list[int]:
-    prev, seqs = GENESIS, []
-    for row in ledger.store.raw_rows():
-        record = orjson.loads(bytes(row["state"]))["record"]
-        stamp = format_timestamp(from_micros(int(row["recorded_us"])))
-        digest = chain_hash(
-            prev, int(row["seq"]), row["event_id"], stamp, dumps(record), row["recorded_by"]
-        )
-        assert digest == row["hash"], f"chain broken at seq {row['seq']}"
-        prev = digest
-        seqs.append(int(row["seq"]))
-    return seqs
-
-
 def test_eight_writers_lose_nothing_and_duplicate_nothing(db: str, tmp_path: Path) -> None:
     shared = tmp_path / "shared.jsonl"
     shared.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in _shared_events()))
@@ -108,7 +92,7 @@ def test_eight_writers_lose_nothing_and_duplicate_nothing(db: str, tmp_path: Pat
         total = WRITERS * PER_WRITER + SHARED
         assert ledger.store.count() == total
         assert ledger.store.stored_event_count() == total
-        assert _check_chain(ledger) == list(range(1, total + 1))
+        assert [int(row["seq"]) for row, _ in check_chain(ledger)] == list(range(1, total + 1))
         ids = [event["id"] for event in ledger.export()]
         expected = {f"w{n}-e{i:08d}" for n in range(WRITERS) for i in range(PER_WRITER)}
         expected |= {f"shared-{n}" for n in range(SHARED)}

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 import orjson
-import pytest
 from click.testing import CliRunner
-from conftest import Cli, _drop_schema, _pg_url
+from conftest import Cli
 from ledger_commands.demo import demo
 
 from ledger.cli import LedgerGroup, State
@@ -33,16 +30,6 @@ FULL = STORIES / "full.jsonl"
 def story(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
-
-@pytest.fixture
-def empty(db: str, tmp_path: Path) -> Iterator[Cli]:
-    """A second, empty ledger on the same backend as `cli`."""
-    if db.startswith("postgresql"):
-        schema = "t_" + uuid.uuid4().hex[:12]
-        yield Cli(_pg_url(schema))
-        _drop_schema(schema)
-    else:
-        yield Cli(str(tmp_path / "copy.db"))
 
 
 # -- the stories themselves --------------------------------------------------------------------

@@ -4,14 +4,13 @@ friendly commands on each backend."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from conftest import Cli, _drop_schema, _pg_url
+from conftest import Cli
 
 import ledger.plugins
 from ledger import Projection, hookimpl
@@ -22,16 +21,6 @@ from ledger.plugins import Plugins
 def at(day: int, hour: int = 9) -> str:
     return f"2026-10-{day:02d}T{hour:02d}:00:00Z"
 
-
-@pytest.fixture
-def empty(db: str, tmp_path: Path) -> Iterator[Cli]:
-    """A second, empty ledger on the same backend as `cli`."""
-    if db.startswith("postgresql"):
-        schema = "t_" + uuid.uuid4().hex[:12]
-        yield Cli(_pg_url(schema))
-        _drop_schema(schema)
-    else:
-        yield Cli(str(tmp_path / "copy.db"))
 
 
 def refused(cli: Cli, *args: str, says: str) -> str:

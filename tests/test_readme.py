@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import ledger_on_path
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
@@ -29,20 +28,12 @@ def walkthrough() -> list[str]:
 
 @pytest.fixture
 def shell_env(tmp_path: Path) -> dict[str, str]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "referral-ledger"
-    script.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m ledger "$@"\n')
-    script.chmod(0o755)
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("REFERRAL_LEDGER_") and key not in {"COLUMNS", "NO_COLOR"}
     }
-    paths = [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]
-    env |= {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": os.pathsep.join(filter(None, paths)),
+    env |= ledger_on_path(tmp_path) | {
         # the user's own config and data directories stay out of it
         "HOME": str(tmp_path / "home"),
         "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),

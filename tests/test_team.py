@@ -12,7 +12,6 @@ from __future__ import annotations
 import getpass
 import os
 import re
-import shlex
 import subprocess
 import sys
 import uuid
@@ -23,12 +22,9 @@ from urllib.parse import urlparse, urlunparse
 
 import orjson
 import pytest
-from conftest import PG_URL, Cli
+from conftest import PG_URL, Cli, check_chain, ledger_on_path
 
 from ledger.app import Ledger
-from ledger.events import format_timestamp, from_micros
-from ledger.interchange import dumps
-from ledger.store import GENESIS, chain_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_pg = pytest.mark.skipif(
@@ -600,15 +596,8 @@ def test_two_members_writing_at_once_stay_exact(team: Team) -> None:
     try:
         total = 2 + 2 * (per_member + per_member // 4)
         assert ledger.store.count() == ledger.store.stored_event_count() == total
-        prev, seqs = GENESIS, []
-        for row in ledger.store.raw_rows():
-            record = orjson.loads(bytes(row["state"]))["record"]
-            stamp = format_timestamp(from_micros(int(row["recorded_us"])))
-            digest = chain_hash(
-                prev, int(row["seq"]), row["event_id"], stamp, dumps(record), row["recorded_by"]
-            )
-            assert digest == row["hash"], f"chain broken at seq {row['seq']}"
-            prev = digest
+        seqs = []
+        for row, record in check_chain(ledger):
             seqs.append(int(row["seq"]))
             owner = record.get("by") or record["handle"].split("-")[0]
             assert row["recorded_by"] == writers[owner]
@@ -651,18 +640,7 @@ def test_the_team_guide_runs_as_written(tmp_path: Path) -> None:
     names = {name: f"{name}_{tag}" for name in RENAMED}
     text = DOC.read_text(encoding="utf-8")
     assert all(re.search(rf"\b{name}\b", text) for name in RENAMED)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "referral-ledger"
-    script.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m ledger "$@"\n')
-    script.chmod(0o755)
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH")])
-        ),
-    }
+    env = {**os.environ, **ledger_on_path(tmp_path)}
     env.pop("REFERRAL_LEDGER_DB", None)
     database = names["referrals"]
     outputs = []

@@ -6,6 +6,7 @@ bad handle, timestamp or rule breach is refused with the same message as in JSON
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -194,8 +195,29 @@ def connect(
 # -- a referral, step by step -----------------------------------------------------------------
 
 
+# The `preparation` keys the options below give, as their parameter names (`questions` is the
+# repeatable `--question`).
+PREPARATION_PARAMS = (
+    "researched_company",
+    "researched_person",
+    "questions",
+    "expectations",
+    "follow_up_plan",
+    "qualifications",
+)
+
+
 def preparation_options(func: F) -> F:
-    """The options of a request's `preparation`, shared by `request` and `amend`."""
+    """The options of a request's `preparation`, shared by `request` and `amend`: the command
+    receives them as one `preparation` object (None when none is given)."""
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in PREPARATION_PARAMS}
+        given["questions"] = list(given["questions"]) or None
+        found = {key: value for key, value in given.items() if value is not None}
+        return func(*args, preparation=found or None, **kwargs)
+
     options = [
         click.option(
             "--researched-company/--no-researched-company",
@@ -214,29 +236,10 @@ def preparation_options(func: F) -> F:
         click.option("--follow-up-plan", help="How the requester will follow up."),
         click.option("--qualifications", help="Why the requester fits the role."),
     ]
+    wrapped: Any = command
     for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def preparation(
-    researched_company: bool | None,
-    researched_person: bool | None,
-    questions: tuple[str, ...],
-    expectations: str | None,
-    follow_up_plan: str | None,
-    qualifications: str | None,
-) -> dict[str, Any] | None:
-    """The `preparation` object the options of `preparation_options` give, or None."""
-    found = {
-        "researched_company": researched_company,
-        "researched_person": researched_person,
-        "questions": list(questions) or None,
-        "expectations": expectations,
-        "follow_up_plan": follow_up_plan,
-        "qualifications": qualifications,
-    }
-    return {key: value for key, value in found.items() if value is not None} or None
+        wrapped = option(wrapped)
+    return wrapped
 
 
 @click.command(cls=LedgerCommand)
@@ -269,12 +272,7 @@ def request(
     posting_at: str | None,
     goal: str | None,
     relationship: str | None,
-    researched_company: bool | None,
-    researched_person: bool | None,
-    questions: tuple[str, ...],
-    expectations: str | None,
-    follow_up_plan: str | None,
-    qualifications: str | None,
+    preparation: dict[str, Any] | None,
     at: str | None,
     event_id: str | None,
     as_json: bool,
@@ -286,14 +284,6 @@ def request(
       referral-ledger request ana-acme --by ana --referrer carol --company Acme --target bob \
           --role 'Backend engineer' --researched-company --question 'What does the team own?'
     """
-    prepared = preparation(
-        researched_company,
-        researched_person,
-        questions,
-        expectations,
-        follow_up_plan,
-        qualifications,
-    )
     record(
         {
             "type": "referral-requested",
@@ -306,7 +296,7 @@ def request(
             "posting_at": posting_at,
             "goal": goal,
             "relationship": relationship,
-            "preparation": prepared,
+            "preparation": preparation,
         },
         at,
         event_id,
@@ -345,12 +335,7 @@ def amend(
     posting_at: str | None,
     goal: str | None,
     relationship: str | None,
-    researched_company: bool | None,
-    researched_person: bool | None,
-    questions: tuple[str, ...],
-    expectations: str | None,
-    follow_up_plan: str | None,
-    qualifications: str | None,
+    preparation: dict[str, Any] | None,
     at: str | None,
     event_id: str | None,
     as_json: bool,
@@ -365,14 +350,7 @@ def amend(
             "posting_at": posting_at,
             "goal": goal,
             "relationship": relationship,
-            "preparation": preparation(
-                researched_company,
-                researched_person,
-                questions,
-                expectations,
-                follow_up_plan,
-                qualifications,
-            ),
+            "preparation": preparation,
         },
         at,
         event_id,
