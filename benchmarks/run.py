@@ -623,7 +623,7 @@ def bench_first_read(events: int, runs: int, tmp: Path) -> None:
             for stale in tmp.glob(db.name + "*"):
                 stale.unlink()
         figures.append((statistics.median(spent_import), statistics.median(spent_read)))
-    (small_import, small_read), (big_import, big_read) = figures
+    (_, small_read), (big_import, big_read) = figures
     report(
         f"first `alerts --json` after importing {events:,} (s) vs after 50",
         big_read,
