@@ -546,33 +546,44 @@ def small_ledger(count: int, tmp: Path) -> Path:
     return path
 
 
-def middle_moment(db: Path) -> str:
-    """A `recorded_at` inside the ledger's history (the middle event's), for `--known-at`."""
+def middle_moment(db: Path) -> tuple[str, str, str]:
+    """A `recorded_at` inside the ledger's history (the middle event's), for `--known-at`, and
+    the key and requester of the newest referral requested by then."""
     from ledger.app import Ledger
 
     ledger = Ledger(str(db))
     try:
         with ledger.store.read() as cur:
             count = cur.one("SELECT count(*) AS n FROM {p}rl_log")["n"]
-            row = cur.one(
-                "SELECT event_id FROM {p}rl_log WHERE seq = ?", (max(1, int(count) // 2),)
+            middle = max(1, int(count) // 2)
+            row = cur.one("SELECT event_id FROM {p}rl_log WHERE seq = ?", (middle,))
+            request = cur.one(
+                "SELECT event_id FROM {p}rl_log WHERE type = 'referral-requested' AND seq <= ? "
+                "ORDER BY seq DESC LIMIT 1",
+                (middle,),
             )
         event = ledger.event(row["event_id"])
-        assert event is not None
-        return event["recorded_at"]
+        requested = ledger.event(request["event_id"])
+        assert event is not None and requested is not None
+        return event["recorded_at"], requested["referral"], requested["by"]
     finally:
         ledger.close()
 
 
 def interactive_times(db: Path, runs: int) -> list[float]:
     cli = cli_command()
-    referral, person, _ = last_referral(db)
-    known_at = middle_moment(db)
+    newest, requester, _ = last_referral(db)
+    known_at, referral, person = middle_moment(db)
     env = {**os.environ, "REFERRAL_LEDGER_DB": str(db)}
     run_timed([*cli, "alerts", "--json"], env=env)  # projections up to date, caches hot
     found = []
     for _, args in INTERACTIVE:
-        command = [a.format(referral=referral, person=person, known_at=known_at) for a in args]
+        # the newest referral and its requester for what reads now; for what reads
+        # `--known-at` the middle of the ledger's history, a referral and a person known by then
+        names = {"referral": referral, "person": person, "known_at": known_at}
+        if "{known_at}" not in args:
+            names.update(referral=newest, person=requester)
+        command = [a.format(**names) for a in args]
         run_timed([*cli, *command], env=env)  # warm the page cache
         found.append(median_time([*cli, *command], runs, env=env))
     return found
