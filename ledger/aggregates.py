@@ -53,6 +53,25 @@ class _Entries:
         elif event_id not in self.retracted:  # (a retraction always follows its event)
             self.live_by_type.setdefault(record["type"], {})[event_id] = entry
 
+    @classmethod
+    def begun(cls, aggregate_id: uuid.UUID, record: dict[str, Any], at: datetime) -> Any:
+        """The aggregate its first event makes, as that event's `mutate` makes it, without
+        building the event: the write path keeps only this state, and stores the event's
+        bytes (see `Pending.state`)."""
+        aggregate: Any = cls.__new__(cls)
+        aggregate.__base_init__(aggregate_id, 1, at)
+        aggregate.__init__(record)
+        return aggregate
+
+    def advance(self, record: dict[str, Any], at: datetime) -> int:
+        """Apply its next event to the aggregate, as the event's `mutate` does (without
+        building it); return the event's version."""
+        aggregate: Any = self
+        aggregate.apply_record(record, at)
+        aggregate.version = version = aggregate.version + 1
+        aggregate.modified_on = at
+        return int(version)
+
     def live_of(self, kind: str) -> list[dict[str, Any]]:
         """The live entries of one type, in version order: `live()` filtered, without the scan."""
         return list(self.live_by_type.get(kind, {}).values())
