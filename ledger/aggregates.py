@@ -7,6 +7,7 @@ rename them.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -18,10 +19,13 @@ from .events import parse_timestamp, to_micros
 _NAMESPACE = uuid.UUID("6f1c3a52-8a0e-4d3e-9a55-1c0ad3c0e7a1")
 
 
+# Cached: an import asks for the aggregate of each event it checks.
+@functools.lru_cache(maxsize=65536)
 def referral_id(key: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, "referral:" + key)
 
 
+@functools.lru_cache(maxsize=65536)
 def person_id(handle: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, "person:" + handle)
 

@@ -436,6 +436,10 @@ def record(event_json: str, as_json: bool) -> None:
 def import_(path: str, as_json: bool) -> None:
     """Record every event of a JSON Lines file (`-` for stdin), all or nothing.
 
+    The file is read, checked and written a page of events at a time, in one transaction: a
+    long file takes no more memory than a short one, a refused line anywhere stores nothing,
+    and other writers wait until the import ends.
+
     \b
     Example:
       referral-ledger --db restored.db import backup.jsonl

@@ -146,9 +146,11 @@ class Pending:
         """The stored event's state, as eventsourcing's mapper and `OrjsonTranscoder` encode
         the domain event (its attributes but its originator's id and version, keys sorted),
         built around the record's canonical bytes rather than encoding the record again."""
-        head = b'{"originator_topic":' + dumps(self.originator_topic) + b"," if (
-            self.originator_topic is not None
-        ) else b"{"
+        head = (
+            b'{"originator_topic":' + dumps(self.originator_topic) + b","
+            if (self.originator_topic is not None)
+            else b"{"
+        )
         stamp = orjson.dumps(self.at, option=orjson.OPT_UTC_Z)
         return head + b'"record":' + record_bytes + b',"timestamp":' + stamp + b"}"
 
