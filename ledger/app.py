@@ -75,8 +75,9 @@ class ImportResult:
         span: tuple[int | None, int] | None = None,
     ):
         self._ledger = ledger
-        # The events as stored, or (an import, which holds none of them) the first and last
-        # seq it stored: they are read back from the ledger when asked for.
+        # The events as stored, or (a long import, which holds none of them) the first and
+        # last seq it stored: they are then read back from the ledger when asked for, as they
+        # are at that time (a later `forget` has erased what it erased).
         self._stored = stored
         self._span = span
         self._keys = keys
@@ -204,6 +205,9 @@ class Ledger:
         unchanged = 0
         email_like = 0
         owners: set[str] = set()
+        # The stored events of an import of a few pages are kept for its result, as `record`
+        # keeps its one; a longer import's are read back if asked for (`ImportResult`).
+        kept: list[Stored] | None = []
         while page:
             batch.prefetch([raw for _, raw in page])
             pendings: list[Pending] = []
@@ -224,7 +228,12 @@ class Ledger:
                 email_like += "@" in pending.record["id"]
                 if pending.owner:
                     owners.add(pending.owner)
-            appender.add(pendings)
+            if kept is not None and appender.count + len(pendings) > KEPT_RESULT:
+                kept = None
+                appender.kept = []
+            stored = appender.add(pendings, keep=kept is not None)
+            if kept is not None:
+                kept += stored
             batch.written()
             page = list(itertools.islice(rest, PAGE))
         count = appender.count
@@ -232,7 +241,7 @@ class Ledger:
         # The keys are read now, inside the transaction: a later `forget` must not change
         # what this result reports.
         keys = store.secrets(sorted(owners))
-        result = ImportResult(self, None, keys, unchanged, restore, span=(first, head + count))
+        result = ImportResult(self, kept, keys, unchanged, restore, span=(first, head + count))
         result.email_like_ids = email_like
         return result
 
@@ -494,6 +503,8 @@ def _warn_plugin(error: PluginError) -> None:
 
 # How many aggregates an import keeps between its pages (see `_Batch.written`).
 KEPT_AGGREGATES = 20_000
+# The most events an import keeps as stored for its result (see `Ledger._import_pages`).
+KEPT_RESULT = 10 * PAGE
 
 
 def _parsed(lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -1150,7 +1150,8 @@ class Appender:
             if item.private:
                 data = vault.seal_data(item.secret, record["id"], dumps(item.private))
                 rows.private.append((record["id"], item.owner, data))
-            elif (erased := _erased_owner(record)) is not None:
+            # (`"commitment":` in the bytes can only be a key: a quote in a string is escaped)
+            elif b'"commitment":' in record_bytes and (erased := _erased_owner(record)) is not None:
                 # Its values came erased ({"forgotten": …}): an empty row says so, so that
                 # `verify` can tell them from values deleted behind the ledger's back.
                 rows.private.append((record["id"], erased, b""))
