@@ -185,7 +185,10 @@ class Ledger:
                 # A restore is decided on the first page: an export carries `seq` on every line.
                 restore = appender.head == 0 and any("seq" in raw for _, raw in page)
                 appender.restore = restore
-                result = self._import_pages(appender, page, numbered, restore)
+                result, owners = self._import_pages(appender, page, numbered, restore)
+        # The keys are read now, right after the commit: a later `forget` must not change
+        # what this result reports.
+        result._keys = self.store.secrets(sorted(owners))
         self._tell_recorded(result)
         return result
 
@@ -195,8 +198,8 @@ class Ledger:
         page: list[tuple[int, dict[str, Any]]],
         rest: Iterator[tuple[int, dict[str, Any]]],
         restore: bool,
-    ) -> ImportResult:
-        store = self.store
+    ) -> tuple[ImportResult, set[str]]:
+        """Check and write the pages; the result, and the owners of the personal data stored."""
         head = appender.head
         batch = _Batch(self)
         batch.head = head
@@ -238,12 +241,9 @@ class Ledger:
             page = list(itertools.islice(rest, PAGE))
         count = appender.count
         first = head + 1 if count else None
-        # The keys are read now, inside the transaction: a later `forget` must not change
-        # what this result reports.
-        keys = store.secrets(sorted(owners))
-        result = ImportResult(self, kept, keys, unchanged, restore, span=(first, head + count))
+        result = ImportResult(self, kept, {}, unchanged, restore, span=(first, head + count))
         result.email_like_ids = email_like
-        return result
+        return result, owners
 
     def _tell_recorded(self, result: ImportResult) -> None:
         """Tell the plugins (`event_recorded`) of each event a write stored, once committed."""
