@@ -7,6 +7,7 @@ rename them.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -18,10 +19,13 @@ from .events import parse_timestamp, to_micros
 _NAMESPACE = uuid.UUID("6f1c3a52-8a0e-4d3e-9a55-1c0ad3c0e7a1")
 
 
+# Cached: an import asks for the aggregate of each event it checks.
+@functools.lru_cache(maxsize=65536)
 def referral_id(key: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, "referral:" + key)
 
 
+@functools.lru_cache(maxsize=65536)
 def person_id(handle: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, "person:" + handle)
 
@@ -52,6 +56,25 @@ class _Entries:
                 self.live_by_type.get(target["type"], {}).pop(retracted_id, None)
         elif event_id not in self.retracted:  # (a retraction always follows its event)
             self.live_by_type.setdefault(record["type"], {})[event_id] = entry
+
+    @classmethod
+    def begun(cls, aggregate_id: uuid.UUID, record: dict[str, Any], at: datetime) -> Any:
+        """The aggregate its first event makes, as that event's `mutate` makes it, without
+        building the event: the write path keeps only this state, and stores the event's
+        bytes (see `Pending.state`)."""
+        aggregate: Any = cls.__new__(cls)
+        aggregate.__base_init__(aggregate_id, 1, at)
+        aggregate.__init__(record)
+        return aggregate
+
+    def advance(self, record: dict[str, Any], at: datetime) -> int:
+        """Apply its next event to the aggregate, as the event's `mutate` does (without
+        building it); return the event's version."""
+        aggregate: Any = self
+        aggregate.apply_record(record, at)
+        aggregate.version = version = aggregate.version + 1
+        aggregate.modified_on = at
+        return int(version)
 
     def live_of(self, kind: str) -> list[dict[str, Any]]:
         """The live entries of one type, in version order: `live()` filtered, without the scan."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 from .aggregates import Person, Referral, person_id, referral_id
 from .crypto import VaultError
@@ -29,7 +30,6 @@ from .events import (
 )
 from .interchange import dumps, parse_event
 from .plugins import PluginError, Plugins, get_plugins
-from .provenance import recorded_by_problem
 from .privacy import (
     get_path,
     is_personal_value,
@@ -40,8 +40,9 @@ from .privacy import (
     take_forgotten,
     unseal,
 )
+from .provenance import recorded_by_problem
 from .rules import Located, check
-from .store import GENESIS, Pending, Store, Stored, chain_hash, open_store
+from .store import GENESIS, PAGE, Appender, Pending, Store, Stored, chain_hash, open_store
 
 RETRIES = 8
 MAX_IMPORT_BYTES = 2 * 1024**3
@@ -66,13 +67,19 @@ class ImportResult:
     def __init__(
         self,
         ledger: Ledger,
-        stored: list[Stored],
+        stored: list[Stored] | None,
         keys: Mapping[str, bytes],
         unchanged: int,
         restored: bool,
+        *,
+        span: tuple[int | None, int] | None = None,
     ):
         self._ledger = ledger
+        # The events as stored, or (a long import, which holds none of them) the first and
+        # last seq it stored: they are then read back from the ledger when asked for, as they
+        # are at that time (a later `forget` has erased what it erased).
         self._stored = stored
+        self._span = span
         self._keys = keys
         self.unchanged = unchanged
         self.restored = restored
@@ -83,19 +90,38 @@ class ImportResult:
     def stored(self) -> list[dict[str, Any]]:
         """The newly stored events in the export format, built on first use: an import of many
         events is mostly asked only for their count and positions."""
-        return [self._ledger.export_record(s, self._keys) for s in self._stored]
+        return list(self.each_stored())
+
+    def each_stored(self) -> Iterator[dict[str, Any]]:
+        """The newly stored events in the export format, one at a time (an import's are read
+        back from the ledger a page at a time)."""
+        if self._stored is not None:
+            for stored in self._stored:
+                yield self._ledger.export_record(stored, self._keys)
+            return
+        if self.first_seq is None or self.last_seq is None:
+            return
+        for stored in self._ledger.store.events(after=self.first_seq - 1, until=self.last_seq):
+            yield self._ledger.export_record(stored, self._keys)
 
     @property
     def count(self) -> int:
-        return len(self._stored)
+        if self._stored is not None:
+            return len(self._stored)
+        first, last = self._span or (None, 0)
+        return 0 if first is None else last - first + 1
 
     @property
     def first_seq(self) -> int | None:
-        return self._stored[0].seq if self._stored else None
+        if self._stored is not None:
+            return self._stored[0].seq if self._stored else None
+        return self._span[0] if self._span else None
 
     @property
     def last_seq(self) -> int | None:
-        return self._stored[-1].seq if self._stored else None
+        if self._stored is not None:
+            return self._stored[-1].seq if self._stored else None
+        return self._span[1] if self._span and self._span[0] is not None else None
 
 
 class Ledger:
@@ -144,33 +170,99 @@ class Ledger:
         owners = sorted({sealed["owner"] for _, sealed in sealed_paths(original.record)})
         return self.export_record(original, self.store.secrets(owners))
 
-    def import_lines(
-        self, lines: Iterable[bytes | str], *, checked: Callable[[int, int], None] | None = None
-    ) -> ImportResult:
-        """Record every event of a JSON Lines stream, all or nothing. `checked(done, total)`
-        is told as the events are checked (for a progress bar)."""
-        with _collector_paused():
-            parsed: list[tuple[int, dict[str, Any]]] = []
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    parsed.append((number, parse_event(line)))
-                except LedgerError as exc:
-                    raise exc.at_line(number) from None
-            if not parsed:
-                raise LedgerError("nothing to import: the input holds no events")
-            return self._write(parsed, checked)
+    def import_lines(self, lines: Iterable[bytes | str]) -> ImportResult:
+        """Record every event of a JSON Lines stream, all or nothing.
 
-    def _write(
+        The stream is read, checked and written a page at a time, in one transaction that
+        holds the write lock from its first page: memory stays bounded however long the
+        stream, and a refused line anywhere stores nothing."""
+        with _collector_paused():
+            numbered = _parsed(lines)
+            page = list(itertools.islice(numbered, PAGE))
+            if not page:
+                raise LedgerError("nothing to import: the input holds no events")
+            with self.store.appending() as appender:
+                # A restore is decided on the first page: an export carries `seq` on every line.
+                restore = appender.head == 0 and any("seq" in raw for _, raw in page)
+                appender.restore = restore
+                result, owners = self._import_pages(appender, page, numbered, restore)
+        # The keys are read now, right after the commit: a later `forget` must not change
+        # what this result reports.
+        result._keys = self.store.secrets(sorted(owners))
+        self._tell_recorded(result)
+        return result
+
+    def _import_pages(
         self,
-        items: Sequence[tuple[int | None, dict[str, Any]]],
-        checked: Callable[[int, int], None] | None = None,
-    ) -> ImportResult:
+        appender: Appender,
+        page: list[tuple[int, dict[str, Any]]],
+        rest: Iterator[tuple[int, dict[str, Any]]],
+        restore: bool,
+    ) -> tuple[ImportResult, set[str]]:
+        """Check and write the pages; the result, and the owners of the personal data stored."""
+        head = appender.head
+        batch = _Batch(self)
+        batch.head = head
+        batch.empty = head == 0  # nothing stored before: lookups of this import's pages only
+        self._existing = []
+        unchanged = 0
+        email_like = 0
+        owners: set[str] = set()
+        # The stored events of an import of a few pages are kept for its result, as `record`
+        # keeps its one; a longer import's are read back if asked for (`ImportResult`).
+        kept: list[Stored] | None = []
+        while page:
+            batch.prefetch([raw for _, raw in page])
+            pendings: list[Pending] = []
+            for line, raw in page:
+                try:
+                    pending = batch.prepare(dict(raw), restore=restore, line=line)
+                except ConflictError:
+                    raise
+                except LedgerError as exc:
+                    # The write lock is held: nothing another writer commits can have changed
+                    # what the refusal read.
+                    raise exc.at_line(line) from None
+                if pending is None:
+                    unchanged += 1
+                    continue
+                pending.line = line
+                pendings.append(pending)
+                email_like += "@" in pending.record["id"]
+                if pending.owner:
+                    owners.add(pending.owner)
+            if kept is not None and appender.count + len(pendings) > KEPT_RESULT:
+                kept = None
+                appender.kept = []
+            stored = appender.add(pendings, keep=kept is not None)
+            if kept is not None:
+                kept += stored
+            batch.written()
+            page = list(itertools.islice(rest, PAGE))
+        count = appender.count
+        first = head + 1 if count else None
+        result = ImportResult(self, kept, {}, unchanged, restore, span=(first, head + count))
+        result.email_like_ids = email_like
+        return result, owners
+
+    def _tell_recorded(self, result: ImportResult) -> None:
+        """Tell the plugins (`event_recorded`) of each event a write stored, once committed."""
+        if not _implemented(self.plugins, "event_recorded"):
+            return
+        for event in result.each_stored():
+            self.plugins.call_each(
+                "event_recorded",
+                # the per-person secrets are for export only; plugins never need them
+                event=freeze({k: v for k, v in event.items() if k != "keys"}),
+                ledger=self,
+                on_error=_warn_plugin,
+            )
+
+    def _write(self, items: Sequence[tuple[int | None, dict[str, Any]]]) -> ImportResult:
         delay = 0.01
         for attempt in range(RETRIES):
             try:
-                return self._write_once(items, recheck=attempt < RETRIES - 1, checked=checked)
+                return self._write_once(items, recheck=attempt < RETRIES - 1)
             except ConflictError:
                 if attempt == RETRIES - 1:
                     raise
@@ -183,13 +275,13 @@ class Ledger:
         items: Sequence[tuple[int | None, dict[str, Any]]],
         *,
         recheck: bool = True,
-        checked: Callable[[int, int], None] | None = None,
     ) -> ImportResult:
         head, _ = self.store.tail()
         restore = head == 0 and any("seq" in raw for _, raw in items)
         batch = _Batch(self)
         batch.head = head
-        batch.prefetch([raw for _, raw in items], empty=head == 0)
+        batch.empty = head == 0
+        batch.prefetch([raw for _, raw in items])
         pendings: list[Pending] = []
         self._existing: list[dict[str, Any]] = []
         unchanged = 0
@@ -205,8 +297,6 @@ class Ledger:
                 if recheck and self.store.tail()[0] != head:
                     raise ConflictError("the ledger changed while validating; try again") from None
                 raise exc.at_line(line) if line is not None else exc from None
-            if checked is not None:
-                checked(len(pendings) + unchanged + 1, len(items))
             if pending is None:
                 unchanged += 1
                 continue
@@ -218,15 +308,7 @@ class Ledger:
         keys = self.store.secrets(sorted({p.owner for p in pendings if p.owner}))
         result = ImportResult(self, stored, keys, unchanged, restore)
         result.email_like_ids = sum("@" in p.record["id"] for p in pendings)
-        if _implemented(self.plugins, "event_recorded"):
-            for event in result.stored:
-                self.plugins.call_each(
-                    "event_recorded",
-                    # the per-person secrets are for export only; plugins never need them
-                    event=freeze({k: v for k, v in event.items() if k != "keys"}),
-                    ledger=self,
-                    on_error=_warn_plugin,
-                )
+        self._tell_recorded(result)
         return result
 
     # -- reading ------------------------------------------------------------------------------
@@ -419,6 +501,45 @@ def _warn_plugin(error: PluginError) -> None:
     print(f"Warning: {visible(str(error))}", file=sys.stderr)
 
 
+# How many aggregates an import keeps between its pages (see `_Batch.written`).
+KEPT_AGGREGATES = 20_000
+# The most events an import keeps as stored for its result (see `Ledger._import_pages`).
+KEPT_RESULT = 10 * PAGE
+
+
+def _parsed(lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each event of a JSON Lines stream, parsed, with its line number (blank lines skipped)."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, parse_event(line)
+        except LedgerError as exc:
+            raise exc.at_line(number) from None
+
+
+class _Before(Sequence[Mapping[str, Any]]):
+    """The events of a write before this one (`validate_event`'s `pending`): the batch's list
+    as it is now, without copying it for each event."""
+
+    def __init__(self, events: list[Mapping[str, Any]]):
+        self._events = events
+        self._length = len(events)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, int):
+            if not -self._length <= index < self._length:
+                raise IndexError("pending index out of range")
+            return self._events[index % self._length]
+        return self._events[: self._length][index]
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        return itertools.islice(self._events, self._length)
+
+
 class _Batch:
     """The state one write sees: the stored aggregates plus this batch's own events."""
 
@@ -433,7 +554,11 @@ class _Batch:
         self.file_seq: int | None = None
         self.last_recorded: datetime | None = None
         self.stored_ids: set[str] | None = None  # None: not prefetched, ask the store
-        self.validators = _implemented(ledger.plugins, "validate_event")
+        pm = ledger.plugins.pm
+        self.validators = [
+            (pm.get_name(impl.plugin) or repr(impl.plugin), impl.function, impl.argnames)
+            for impl in reversed(pm.hook.validate_event.get_hookimpls())
+        ]
         # The ledger held no event when this write began: nothing stored to look up. (Another
         # writer may commit meanwhile; the retry that follows sees it, as after a prefetch.)
         self.empty = False
@@ -446,11 +571,10 @@ class _Batch:
         # plugin judging an event of an import sees the lines before it, not yet stored.
         self.pending: list[Mapping[str, Any]] = []
 
-    def prefetch(self, raws: list[dict[str, Any]], *, empty: bool = False) -> None:
+    def prefetch(self, raws: list[dict[str, Any]]) -> None:
         """Look up in a few queries what the whole batch names (stored ids, people, referrals,
         secrets) instead of a query or two per event."""
-        if empty:
-            self.empty = True
+        if self.empty:
             self.stored_ids = set()
             return
         # Only well-formed names are looked up: validation refuses the others with a message
@@ -485,6 +609,24 @@ class _Batch:
                 return  # no master key: `secret()` asks (and refuses) only when one is needed
             for handle in missing:
                 self.secrets[handle] = stored.get(handle)
+
+    def written(self) -> None:
+        """The page before is written (in the import's transaction, which this batch's reads
+        see): what the batch held of it may go, so an import's memory does not grow with it.
+
+        Its events are now the store's to find (ids, where each is, whom they name, what they
+        retract) and in `ledger`'s views, so no longer in `pending`; the aggregates read or
+        made so far stay unless there are many (reading them again costs a query a page)."""
+        self.empty = False
+        self.stored_ids = None
+        self.located.clear()
+        self.named.clear()
+        self.retracting.clear()
+        self.pending = []  # a new list: a plugin may keep the `pending` it was given
+        if len(self.referrals) + len(self.people) > KEPT_AGGREGATES:
+            self.referrals.clear()
+            self.people.clear()
+            self.secrets.clear()
 
     # Context for the rules
     def person(self, handle: str) -> Person | None:
@@ -564,10 +706,12 @@ class _Batch:
 
         existing = self._existing(event_id)
         if existing is not None:
+            if existing["seq"] > self.head:  # stored by this very import, a page before
+                raise LedgerError(f"id: {event_id!r} appears twice in this input")
             self._check_same(existing, record, given_at, forgotten)
             if line is None:
                 self._check_as_stored(envelope, existing)
-            self.ledger._existing.append(existing)
+                self.ledger._existing.append(existing)  # what `record` prints of a no-op
             if isinstance(envelope.get("hash"), str) and type(envelope.get("seq")) is int:
                 # a line already stored still links the file's chain for the line after it
                 self.file_prev, self.file_seq = envelope["hash"], envelope["seq"]
@@ -576,7 +720,8 @@ class _Batch:
             raise LedgerError(f"id: {event_id!r} appears twice in this input")
 
         at = parse_timestamp(record["at"], future_ok=True)  # once, for the rules and the aggregate
-        problems = check(event, self, record, to_micros(at))
+        at_us = to_micros(at)
+        problems = check(event, self, record, at_us)
         if problems:
             raise LedgerError(problems)
 
@@ -621,23 +766,21 @@ class _Batch:
         if single:
             self._check_new_envelope(envelope, owner if private else None, file_keys)
 
-        frozen = freeze(record)
-        for plugin_name, reason in (
-            self.ledger.plugins.call_each(
-                "validate_event",
-                event=frozen,
-                ledger=self.ledger,
-                pending=tuple(self.pending),
-                on_error=_refuse,
-            )
-            if self.validators
-            else ()
-        ):
-            if reason:
-                raise LedgerError(f"refused by plugin {plugin_name!r}: {reason}")
+        if self.validators:
+            frozen = freeze(record)
+            arguments = {"event": frozen, "ledger": self.ledger, "pending": _Before(self.pending)}
+            # `Plugins.call_each`, with each plugin's name looked up once a write, not per event
+            for plugin_name, function, argnames in self.validators:
+                try:
+                    reason = function(**{arg: arguments[arg] for arg in argnames})
+                except Exception as exc:  # noqa: BLE001 — a plugin's failure refuses the event
+                    _refuse(PluginError(plugin_name, exc))
+                if reason:
+                    raise LedgerError(f"refused by plugin {plugin_name!r}: {reason}")
 
-        domain_event, self.located[event_id] = self._apply(type(event), sealed, at)
-        self.pending.append(frozen)
+        origin, self.located[event_id] = self._apply(type(event), sealed, at)
+        if self.validators:
+            self.pending.append(frozen)
         if record["type"] == "event-retracted":
             self.retracting.add(record["retracts"])
         else:
@@ -648,9 +791,15 @@ class _Batch:
         recorded_at = None
         if restore and "recorded_at" in envelope:
             recorded_at = parse_timestamp(str(envelope["recorded_at"]))
+        originator_id, version, topic, originator_topic = origin
         return Pending(
             record=sealed,
-            domain_event=domain_event,
+            originator_id=originator_id,
+            originator_version=version,
+            topic=topic,
+            at=at,
+            at_us=at_us,
+            originator_topic=originator_topic,
             private=private,
             owner=owner if private else None,
             new_keys=new_keys,
@@ -864,8 +1013,8 @@ class _Batch:
 
     def _apply(
         self, model: type[Event], sealed: dict[str, Any], at: datetime
-    ) -> tuple[Any, Referral | Person]:
-        """Apply the event to its aggregate; return the new domain event and the aggregate."""
+    ) -> tuple[_Origin, Referral | Person]:
+        """Apply the event to its aggregate; return where it is stored, and the aggregate."""
         record = sealed
         owner = model.aggregate(record, self._aggregate_of)
         if owner is None:
@@ -878,32 +1027,24 @@ class _Batch:
         # that exists, which it starts anew (`Referral.requested`, `Person.added`).
         if model.creates is not None and existing is None:
             if kind == "referral":
-                aggregate = Referral._create(
-                    Referral.Created, id=referral_id(key), record=record, timestamp=at
-                )
+                aggregate = Referral.begun(referral_id(key), record, at)
                 self.referrals[key] = aggregate
-            else:
-                aggregate = Person._create(
-                    Person.Created, id=person_id(key), record=record, timestamp=at
-                )
-                self.people[key] = aggregate
-        else:
-            aggregate = existing
-            if aggregate is None:
-                raise LedgerError(f"{record['type']}: no referral or person to record it on")
-            # What `trigger_event` does, without its checks of the class (its topic is
-            # registered) and its list of events to collect (`Store.append` stores the event).
-            recorded: Any = aggregate.Recorded
-            domain_event = recorded(
-                originator_id=aggregate.id,
-                originator_version=aggregate.version + 1,
-                timestamp=at,
-                record=record,
-            )
-            domain_event.mutate(aggregate)
-            return domain_event, aggregate
-        (domain_event,) = aggregate.collect_events()
-        return domain_event, aggregate
+                return (aggregate.id, 1, _CREATED[Referral], Referral.TOPIC), aggregate
+            aggregate = Person.begun(person_id(key), record, at)
+            self.people[key] = aggregate
+            return (aggregate.id, 1, _CREATED[Person], Person.TOPIC), aggregate
+        aggregate = existing
+        if aggregate is None:
+            raise LedgerError(f"{record['type']}: no referral or person to record it on")
+        version = aggregate.advance(record, at)
+        return (aggregate.id, version, _RECORDED[type(aggregate)], None), aggregate
+
+
+# Where an event is stored: its aggregate's id, its version, its class's topic, and for an
+# aggregate's first event the aggregate's topic.
+_Origin = tuple[Any, int, str, str | None]
+_CREATED: dict[type, str] = {Referral: Referral.Created.TOPIC, Person: Person.Created.TOPIC}
+_RECORDED: dict[type, str] = {Referral: Referral.Recorded.TOPIC, Person: Person.Recorded.TOPIC}
 
 
 def _has_request(referral: Referral | None) -> bool:
@@ -937,7 +1078,7 @@ def _same_moment(given: Any, stored: str) -> bool:
         return False
 
 
-def _refuse(error: PluginError) -> None:
+def _refuse(error: PluginError) -> NoReturn:
     raise LedgerError(f"plugin {error.plugin!r} failed while validating: {error.exc}")
 
 

@@ -46,9 +46,9 @@ def validate_event(
     """Refuse an event before it is stored by returning a non-empty reason.
 
     `event` is a read-only mapping in the interchange format, with its `id` and `at` filled in.
-    `pending` holds the events before it in the same write (the earlier lines of an import),
-    accepted but not yet stored, so not in `ledger`'s views: a rule about what came before
-    reads both. Called after the contract's own rules pass. A plugin that raises refuses the
+    `pending` holds the events before it in the same write that `ledger`'s views do not show
+    yet (the earlier lines of an import's page: the pages before it are written, in the
+    import's one transaction, and in the views): a rule about what came before reads both. Called after the contract's own rules pass. A plugin that raises refuses the
     event, and the error names the plugin.
     """
 

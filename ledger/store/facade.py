@@ -118,7 +118,14 @@ class Pending:
     """One validated event, sealed and ready to append."""
 
     record: dict[str, Any]  # the sealed record: what the chain covers
-    domain_event: Any
+    # The stored event of its aggregate (see aggregates.py): which one, which of its events,
+    # of which class, when (`at`); `originator_topic` the aggregate's class, for its first.
+    originator_id: uuid.UUID
+    originator_version: int
+    topic: str
+    at: datetime
+    at_us: int
+    originator_topic: str | None = None
     private: dict[str, Any] = field(default_factory=dict)
     owner: str | None = None
     new_keys: dict[str, bytes] = field(default_factory=dict)
@@ -134,6 +141,18 @@ class Pending:
     @property
     def record_bytes(self) -> bytes:
         return dumps(self.record)
+
+    def state(self, record_bytes: bytes) -> bytes:
+        """The stored event's state, as eventsourcing's mapper and `OrjsonTranscoder` encode
+        the domain event (its attributes but its originator's id and version, keys sorted),
+        built around the record's canonical bytes rather than encoding the record again."""
+        head = (
+            b'{"originator_topic":' + dumps(self.originator_topic) + b","
+            if (self.originator_topic is not None)
+            else b"{"
+        )
+        stamp = orjson.dumps(self.at, option=orjson.OPT_UTC_Z)
+        return head + b'"record":' + record_bytes + b',"timestamp":' + stamp + b"}"
 
 
 @dataclass
@@ -206,6 +225,7 @@ class Store:
         self.provenance = True  # whether rl_log has `recorded_by` (see `_create_tables`)
         backend.attach(recorder)
         self._values = backend.values
+        self._writing: Cursor | None = None  # the transaction of `appending`, while it is open
         try:
             self._create_tables()
         except DamagedLedger:
@@ -292,6 +312,10 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Cursor]:
+        if self._writing is not None:
+            # inside `appending`: its own transaction, which sees the pages it wrote
+            yield self._writing
+            return
         try:
             with self.backend.read() as raw:
                 yield Cursor(raw, self.backend)
@@ -328,12 +352,16 @@ class Store:
     # -- aggregates ---------------------------------------------------------------------------
 
     def referral(self, key: str) -> Referral | None:
+        if self._writing is not None:  # eventsourcing's repository reads outside it
+            return self.aggregates([referral_id(key)]).get(referral_id(key))
         try:
             return self.app.repository.get(referral_id(key))  # type: ignore[return-value]
         except AggregateNotFoundError:
             return None
 
     def person(self, handle: str) -> Person | None:
+        if self._writing is not None:
+            return self.aggregates([person_id(handle)]).get(person_id(handle))
         try:
             return self.app.repository.get(person_id(handle))  # type: ignore[return-value]
         except AggregateNotFoundError:
@@ -771,128 +799,35 @@ class Store:
 
     def append(self, batch: Sequence[Pending], *, restore: bool = False) -> list[Stored]:
         """Append events in one transaction: seq, recorded_at and hash are assigned here."""
-        stored: list[Stored] = []
         if not batch:
-            return stored
-        with self.write() as cur:
-            row = cur.one("SELECT seq, hash, recorded_us FROM {p}rl_log ORDER BY seq DESC LIMIT 1")
-            seq, prev, last_us = (
-                (int(row["seq"]), row["hash"], int(row["recorded_us"])) if row else (0, GENESIS, 0)
-            )
-            if restore and seq != 0:
+            return []
+        with self.appending() as appender:
+            if restore and appender.head != 0:
                 raise ConflictError("the ledger is no longer empty; import again")
-            self._claim_privacy_mode(cur, empty=seq == 0)
-            now_us = to_micros(datetime.now(UTC))
-            rows = _Rows()
-            forgets = []
-            type_rows: dict[str, tuple[str, str, str | None]] = {}
-            recorded_at = ""
-            recorded_at_us = -1
-            identity = self.backend.recorded_by(cur)
-            for item in batch:
-                seq += 1
-                record = item.record
-                if item.recorded_at is not None and restore:
-                    recorded_us = to_micros(item.recorded_at)
-                    if recorded_us < last_us:
-                        raise LedgerError("recorded_at goes backwards", line=item.line)
-                else:
-                    recorded_us = max(now_us, last_us)
-                last_us = recorded_us
-                if recorded_us != recorded_at_us:  # most of a batch shares one moment
-                    recorded_at = format_timestamp(from_micros(recorded_us))
-                    recorded_at_us = recorded_us
-                # A restored line keeps who stored it, as it keeps when (a 0.1 line: no one).
-                by = item.recorded_by if restore and item.recorded_at is not None else identity
-                digest = chain_hash(prev, seq, record["id"], recorded_at, item.record_bytes, by)
-                if item.expect_seq is not None and item.expect_seq != seq:
-                    raise LedgerError(
-                        f"seq {item.expect_seq} does not follow the ledger (expected {seq})",
-                        line=item.line,
-                    )
-                if item.expect_hash is not None and restore and item.expect_hash != digest:
-                    raise LedgerError(
-                        "hash does not match the event's content and position", line=item.line
-                    )
-                prev = digest
-                event = item.domain_event
-                rows.events.append(self.app.mapper.to_stored_event(event))
-                originator = self.backend.originator(event.originator_id)
-                actor, other = log_people(record)
-                rows.log.append(
-                    (
-                        seq,
-                        record["id"],
-                        record["type"],
-                        record.get("referral"),
-                        actor,
-                        other,
-                        to_micros(event.timestamp),  # the event's `at`
-                        recorded_us,
-                        originator,
-                        event.originator_version,
-                        digest,
-                        by,
-                    )
-                )
-                if item.private:
-                    data = self.vault.seal_data(item.secret, record["id"], dumps(item.private))
-                    rows.private.append((record["id"], item.owner, data))
-                elif (erased := _erased_owner(record)) is not None:
-                    # Its values came erased ({"forgotten": …}): an empty row says so, so that
-                    # `verify` can tell them from values deleted behind the ledger's back.
-                    rows.private.append((record["id"], erased, b""))
-                for handle, secret in item.new_keys.items():
-                    rows.keys.append((handle, self.vault.seal_secret(handle, secret)))
-                if record["type"] == "event-retracted":
-                    rows.retractions.append((record["retracts"], seq, recorded_us))
-                if record.get("referral"):
-                    for name in MENTIONED:
-                        if record.get(name):
-                            rows.mentions.append((record[name], record["referral"]))
-                if item.forget:
-                    forgets.append(item.forget)
-                if item.plugin is not None:
-                    type_rows[record["type"]] = (record["type"], *item.plugin)
-                stored.append(
-                    Stored(
-                        seq,
-                        record["id"],
-                        recorded_us,
-                        digest,
-                        record,
-                        item.private or None,
-                        recorded_by=by,
-                    )
-                )
-                if len(rows.log) == PAGE:
-                    # Rows go in a page at a time, inside the one transaction: a large import
-                    # need not hold every stored event's bytes until its end.
-                    self._insert_rows(cur, rows)
-                    rows = _Rows()
-            self._insert_rows(cur, rows)
-            if type_rows:
-                cur.many(
-                    "INSERT INTO {p}rl_types VALUES (?,?,?) ON CONFLICT (type) DO NOTHING",
-                    list(type_rows.values()),
-                )
-            for handle in forgets:
-                cur.run("DELETE FROM {p}rl_private WHERE owner = ?", (handle,))
-                cur.run("DELETE FROM {p}rl_keys WHERE handle = ?", (handle,))
-            if forgets:
-                # A plugin's rows may quote what was just erased (a name in a message, a
-                # note cut short): drop them all; the next read re-derives them.
-                cur.run("DELETE FROM {p}rl_rows")
-                cur.run("DELETE FROM {p}rl_positions")
-                for item, out in zip(batch, stored, strict=True):
-                    if item.owner in forgets:
-                        out.private = None  # erased in this very batch: hooks never see it
-        if forgets:
+            appender.restore = restore
+            return appender.add(batch, keep=True)
+
+    @contextmanager
+    def appending(self) -> Iterator[Appender]:
+        """One write transaction that takes events a page at a time (`Appender.add`), for an
+        import that streams: all or nothing, as `append`, without holding every event.
+
+        While it is open, this store's reads run in its transaction, so they see the pages
+        added so far, and nothing another writer commits (the write lock is held throughout).
+        """
+        with self.write() as cur:
+            appender = Appender(self, cur)
+            self._writing = cur
+            try:
+                yield appender
+                appender.finish()
+            finally:
+                self._writing = None
+        if appender.forgets:
             # no copy of what was erased may stay in the database's files
             self.journal_pending = self.backend.after_forget()
-        if len(batch) >= ANALYZE_AFTER:
+        if appender.count >= ANALYZE_AFTER:
             self.analyze(EVENT_TABLES)
-        return stored
 
     def analyze(self, tables: Sequence[str]) -> None:
         """Refresh the planner's statistics of these tables (`rl_…` names, or "events" for the
@@ -922,22 +857,11 @@ class Store:
             types=("text", "text"),
         )
 
-    def _insert_stored_events(self, cur: Cursor, stored_events: list[Any]) -> None:
+    def _insert_stored_events(self, cur: Cursor, stored_events: list[tuple[Any, ...]]) -> None:
         # Straight into eventsourcing's table (its SQLite recorder executes row by row, its
-        # PostgreSQL one needs composite types); the rl_log lock already orders writers.
-        originator = self.backend.originator
-        cur.insert(
-            "{events} (originator_id, originator_version, topic, state)",
-            [
-                (
-                    originator(s.originator_id),
-                    s.originator_version,
-                    s.topic,
-                    s.state,
-                )
-                for s in stored_events
-            ],
-        )
+        # PostgreSQL one needs composite types); the rl_log lock already orders writers. Each
+        # row is what eventsourcing's mapper makes of the event (see `Pending.state`).
+        cur.insert("{events} (originator_id, originator_version, topic, state)", stored_events)
 
     # -- how personal data is kept: plaintext or encrypted (see crypto.py) ---------------------
 
@@ -1138,6 +1062,155 @@ class Store:
             yield from found
 
 
+class Appender:
+    """The events of one append transaction (see `Store.appending`): each `add` assigns seq,
+    recorded_at and hash to a batch and writes its rows, a page at a time."""
+
+    def __init__(self, store: Store, cur: Cursor):
+        self.store = store
+        self.cur = cur
+        row = cur.one("SELECT seq, hash, recorded_us FROM {p}rl_log ORDER BY seq DESC LIMIT 1")
+        self.seq, self.prev, self.last_us = (
+            (int(row["seq"]), row["hash"], int(row["recorded_us"])) if row else (0, GENESIS, 0)
+        )
+        self.head = self.seq  # the last seq stored before this transaction
+        self.restore = False  # a restore into an empty ledger keeps each line's recorded_at
+        store._claim_privacy_mode(cur, empty=self.seq == 0)
+        self.now_us = to_micros(datetime.now(UTC))
+        self.identity = store.backend.recorded_by(cur)
+        self.forgets: list[str] = []
+        self.type_rows: dict[str, tuple[str, str, str | None]] = {}
+        self.kept: list[tuple[Pending, Stored]] = []  # what `add(keep=True)` returns
+        self.count = 0
+
+    def add(self, batch: Sequence[Pending], *, keep: bool = False) -> list[Stored]:
+        """Store these events after those added before; with `keep`, return them as stored."""
+        store, cur, restore = self.store, self.cur, self.restore
+        seq, prev, last_us = self.seq, self.prev, self.last_us
+        now_us, identity, vault = self.now_us, self.identity, store.vault
+        originator_of = store.backend.originator
+        stored: list[Stored] = []
+        rows = _Rows()
+        recorded_at = ""
+        recorded_at_us = -1
+        for item in batch:
+            seq += 1
+            record = item.record
+            if item.recorded_at is not None and restore:
+                recorded_us = to_micros(item.recorded_at)
+                if recorded_us < last_us:
+                    raise LedgerError("recorded_at goes backwards", line=item.line)
+            else:
+                recorded_us = max(now_us, last_us)
+            last_us = recorded_us
+            if recorded_us != recorded_at_us:  # most of a batch shares one moment
+                recorded_at = format_timestamp(from_micros(recorded_us))
+                recorded_at_us = recorded_us
+            # A restored line keeps who stored it, as it keeps when (a 0.1 line: no one).
+            by = item.recorded_by if restore and item.recorded_at is not None else identity
+            # The record's canonical bytes, made once: the chain covers them, and the stored
+            # event's state holds them as they are (see `Pending.state`).
+            record_bytes = dumps(record)
+            digest = chain_hash(prev, seq, record["id"], recorded_at, record_bytes, by)
+            if item.expect_seq is not None and item.expect_seq != seq:
+                raise LedgerError(
+                    f"seq {item.expect_seq} does not follow the ledger (expected {seq})",
+                    line=item.line,
+                )
+            if item.expect_hash is not None and restore and item.expect_hash != digest:
+                raise LedgerError(
+                    "hash does not match the event's content and position", line=item.line
+                )
+            prev = digest
+            rows.events.append(
+                (
+                    originator_of(item.originator_id),
+                    item.originator_version,
+                    item.topic,
+                    item.state(record_bytes),
+                )
+            )
+            actor, other = log_people(record)
+            rows.log.append(
+                (
+                    seq,
+                    record["id"],
+                    record["type"],
+                    record.get("referral"),
+                    actor,
+                    other,
+                    item.at_us,  # the event's `at`
+                    recorded_us,
+                    originator_of(item.originator_id),
+                    item.originator_version,
+                    digest,
+                    by,
+                )
+            )
+            if item.private:
+                data = vault.seal_data(item.secret, record["id"], dumps(item.private))
+                rows.private.append((record["id"], item.owner, data))
+            # (`"commitment":` in the bytes can only be a key: a quote in a string is escaped)
+            elif b'"commitment":' in record_bytes and (erased := _erased_owner(record)) is not None:
+                # Its values came erased ({"forgotten": …}): an empty row says so, so that
+                # `verify` can tell them from values deleted behind the ledger's back.
+                rows.private.append((record["id"], erased, b""))
+            for handle, secret in item.new_keys.items():
+                rows.keys.append((handle, vault.seal_secret(handle, secret)))
+            if record["type"] == "event-retracted":
+                rows.retractions.append((record["retracts"], seq, recorded_us))
+            if record.get("referral"):
+                for name in MENTIONED:
+                    if record.get(name):
+                        rows.mentions.append((record[name], record["referral"]))
+            if item.forget:
+                self.forgets.append(item.forget)
+            if item.plugin is not None:
+                self.type_rows[record["type"]] = (record["type"], *item.plugin)
+            if keep:
+                out = Stored(
+                    seq,
+                    record["id"],
+                    recorded_us,
+                    digest,
+                    record,
+                    item.private or None,
+                    recorded_by=by,
+                )
+                stored.append(out)
+                self.kept.append((item, out))
+            if len(rows.log) == PAGE:
+                # Rows go in a page at a time, inside the one transaction: a large import
+                # need not hold every stored event's bytes until its end.
+                store._insert_rows(cur, rows)
+                rows = _Rows()
+        store._insert_rows(cur, rows)
+        self.seq, self.prev, self.last_us = seq, prev, last_us
+        self.count += len(batch)
+        return stored
+
+    def finish(self) -> None:
+        """What is written once, at the end of the transaction: the plugins' types, and the
+        erasure of the people forgotten in it."""
+        cur = self.cur
+        if self.type_rows:
+            cur.many(
+                "INSERT INTO {p}rl_types VALUES (?,?,?) ON CONFLICT (type) DO NOTHING",
+                list(self.type_rows.values()),
+            )
+        for handle in self.forgets:
+            cur.run("DELETE FROM {p}rl_private WHERE owner = ?", (handle,))
+            cur.run("DELETE FROM {p}rl_keys WHERE handle = ?", (handle,))
+        if self.forgets:
+            # A plugin's rows may quote what was just erased (a name in a message, a
+            # note cut short): drop them all; the next read re-derives them.
+            cur.run("DELETE FROM {p}rl_rows")
+            cur.run("DELETE FROM {p}rl_positions")
+            for item, out in self.kept:
+                if item.owner in self.forgets:
+                    out.private = None  # erased in this very batch: hooks never see it
+
+
 def _erased_owner(record: dict[str, Any]) -> str | None:
     """The owner of a record's sealed values, when it has any (all have one owner)."""
     for _path, sealed in sealed_paths(record):
@@ -1151,7 +1224,7 @@ def _erased_owner(record: dict[str, Any]) -> str | None:
 class _Rows:
     """Rows of the tables an append writes, waiting for one `executemany` each."""
 
-    events: list[Any] = field(default_factory=list)  # eventsourcing's StoredEvent
+    events: list[tuple[Any, ...]] = field(default_factory=list)  # originator, version, topic, state
     log: list[tuple[Any, ...]] = field(default_factory=list)
     private: list[tuple[Any, ...]] = field(default_factory=list)
     keys: list[tuple[Any, ...]] = field(default_factory=list)
