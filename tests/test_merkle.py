@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ledger import merkle
 
 
-def H(data: bytes) -> bytes:  # noqa: N802 - the RFC's name
+def H(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
