@@ -23,7 +23,7 @@ algorithms (sections 2.1.3.2 and 2.1.4.2).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 Node = tuple[int, int]  # (level, index) of a complete subtree
 
@@ -87,24 +87,28 @@ def frontier(size: int) -> list[Node]:
     return nodes
 
 
-def grow(size: int, edge: Sequence[bytes], leaves: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    """Append leaf hashes to a tree of `size` leaves whose `frontier` hashes are `edge`:
-    (position, hash) of every node the appends create, in position order."""
+def grow(
+    size: int, edge: Sequence[bytes], leaves: Iterable[bytes]
+) -> tuple[list[tuple[int, bytes]], list[bytes]]:
+    """Append leaf hashes to a tree of `size` leaves whose `frontier` hashes are `edge`: the
+    (position, hash) of every node the appends create, in position order, and the new edge."""
     stack = list(edge)
     levels = [level for level, _ in frontier(size)]
+    made: list[tuple[int, bytes]] = []
     for leaf in leaves:
         pos = node_count(size)
-        yield pos, leaf
+        made.append((pos, leaf))
         node, level = leaf, 0
         while levels and levels[-1] == level:
             levels.pop()
             node = node_hash(stack.pop(), node)
             level += 1
             pos += 1
-            yield pos, node
+            made.append((pos, node))
         stack.append(node)
         levels.append(level)
         size += 1
+    return made, stack
 
 
 def root_of(size: int, edge: Sequence[bytes]) -> bytes:

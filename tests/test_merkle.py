@@ -66,10 +66,12 @@ class Stored:
     def append(self, leaves: list[bytes]) -> None:
         edge = [self.nodes[merkle.position(*node)] for node in merkle.frontier(self.size)]
         hashes = [merkle.leaf_hash(x) for x in leaves]
-        for pos, digest in merkle.grow(self.size, edge, hashes):
+        made, after = merkle.grow(self.size, edge, hashes)
+        for pos, digest in made:
             assert pos not in self.nodes and pos == len(self.nodes)
             self.nodes[pos] = digest
         self.size += len(leaves)
+        assert after == [self.nodes[merkle.position(*n)] for n in merkle.frontier(self.size)]
 
     def get(self, ranges: list[tuple[int, int]]) -> list[bytes]:
         parts = {node: self.nodes[merkle.position(*node)] for node in merkle.needed(ranges)}
