@@ -37,9 +37,9 @@ from ..events import (
 from ..interchange import dumps
 from ..privacy import sealed_paths
 from ..rules import Located
+from . import tree
 from .backend import PAGE, Backend, Cursor, busy, redact, render
 from .rows import in_listing_order, only_projections, select_rows
-from . import tree
 from .schema import DERIVED_TABLES, EVENT_TABLES, TABLES, TREE_TABLES
 
 GENESIS = "0" * 64
@@ -757,6 +757,11 @@ class Store:
                 tree.catch_up(cur)
         except LedgerError:
             pass  # busy, or the tree's table could not be written: it waits
+
+    def rebuild_tree(self) -> None:
+        """Build the tree again from the log (after `verify` found it differs)."""
+        with self.write() as cur:
+            tree.rebuild(cur)
 
     def tree_head(self) -> tuple[int, bytes] | None:
         """(size, root) of the stored tree; None when it is missing or damaged."""

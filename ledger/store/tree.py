@@ -125,6 +125,12 @@ def _truncate(cur: Cursor, leaves: int) -> None:
     cur.run("DELETE FROM {p}rl_tree WHERE pos >= ?", (merkle.node_count(leaves),))
 
 
+def rebuild(cur: Cursor) -> None:
+    """Inside a write: every node again, from the log."""
+    _truncate(cur, 0)
+    catch_up(cur)
+
+
 def behind(cur: Cursor) -> bool:
     """Whether the log has rows the tree lacks (a read: two lookups)."""
     row = cur.one("SELECT MAX(seq) AS n FROM {p}rl_log")
