@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import OriginatorVersionError
 from eventsourcing.persistence import IntegrityError as ESIntegrityError
 from eventsourcing.persistence import OperationalError as ESOperationalError
 from eventsourcing.persistence import PersistenceError, Transcoder
@@ -334,12 +335,16 @@ class Store:
             return self.app.repository.get(referral_id(key))  # type: ignore[return-value]
         except AggregateNotFoundError:
             return None
+        except OriginatorVersionError:
+            raise _gap("referral", key) from None
 
     def person(self, handle: str) -> Person | None:
         try:
             return self.app.repository.get(person_id(handle))  # type: ignore[return-value]
         except AggregateNotFoundError:
             return None
+        except OriginatorVersionError:
+            raise _gap("person", handle) from None
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -784,6 +789,25 @@ class Store:
         with self.read() as cur:
             row = cur.one("SELECT MAX(seq) AS top, COUNT(*) AS n FROM {p}rl_log")
         return row["top"], int(row["n"])
+
+    def log_leaves(self, seqs: Sequence[int]) -> dict[int, tuple[str, int]]:
+        """For each of these seqs in the log: its stored hash and the seq of its referral's
+        previous event (0: none), what its leaf in the tree commits to."""
+        found: dict[int, tuple[str, int]] = {}
+        with self.read() as cur:
+            for seq in seqs:
+                row = cur.one("SELECT hash, referral FROM {p}rl_log WHERE seq = ?", (seq,))
+                if row is None:
+                    continue
+                previous = 0
+                if row["referral"]:
+                    before = cur.one(
+                        "SELECT MAX(seq) AS seq FROM {p}rl_log WHERE referral = ? AND seq < ?",
+                        (row["referral"], seq),
+                    )
+                    previous = int(before["seq"]) if before and before["seq"] is not None else 0
+                found[seq] = (str(row["hash"]), previous)
+        return found
 
     def aggregate_rows(self, origins: Sequence[uuid.UUID]) -> list[Any]:
         """The raw rows (as `raw_rows` gives them) of every event stored in the log under these
@@ -1235,6 +1259,13 @@ class Store:
                     (projection, parts[0]["part"], after),
                 )
             yield from found
+
+
+def _gap(kind: str, key: str) -> StoreError:
+    """An aggregate whose stored events skip a version: one was deleted behind our back."""
+    return StoreError(
+        f"the ledger is damaged: a stored event of {kind} {key!r} is missing; run verify"
+    )
 
 
 def _erased_owner(record: dict[str, Any]) -> str | None:
