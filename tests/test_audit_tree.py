@@ -336,3 +336,39 @@ def test_another_referrals_tampered_event_is_for_verify(told: Cli) -> None:
     assert fast(told, "dan-acme") is False
     assert fast(told) is True
     assert verdict(told)[0] == 1
+
+
+def test_a_team_member_granted_before_the_tree_still_writes(tmp_path: Path) -> None:
+    """A member whose grants predate rl_tree (as on a team ledger of before) still records;
+    the tree waits, the owner's next open catches it up, and `audit` is fast again."""
+    import uuid
+
+    from conftest import PG_URL
+    from test_team import Team, _admin_sql, person
+
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need REFERRAL_LEDGER_TEST_PG (a postgresql:// URL)")
+    tag = uuid.uuid4().hex[:10]
+    team = Team(f"t_tree_{tag}", tag)
+    try:
+        person(team.owner, "ana")
+        person(team.owner, "carol")
+        bob, as_bob = team.member("bob")
+        _admin_sql(f'REVOKE ALL ON "{team.schema}".rl_tree FROM "{bob}"')
+        person(as_bob, "bob")
+        as_bob.record(
+            {
+                "type": "referral-requested",
+                "referral": "bob-acme",
+                "by": "bob",
+                "referrer": "carol",
+                "target": "ana",
+                "company": "Acme",
+            }  # fmt: skip
+        )
+        assert fast(as_bob, "bob-acme") is None  # the tree lags the log: the whole chain
+        assert chain(as_bob, key="bob-acme") == "ok"
+        assert fast(team.owner, "bob-acme") is True  # the owner's open caught it up
+        assert verdict(team.owner)[0] == 0
+    finally:
+        team.drop()

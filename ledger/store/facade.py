@@ -769,11 +769,15 @@ class Store:
             tree.rebuild(cur)
 
     def tree_head(self) -> tuple[int, bytes] | None:
-        """(size, root) of the stored tree; None when it is missing or damaged."""
-        with self.read() as cur:
-            if not self.backend.list_tables(cur, {"rl_tree"}):
-                return None
-            return tree.head(cur)
+        """(size, root) of the stored tree; None when it is missing or damaged, or this role
+        may not read it (a team member granted before the tree)."""
+        try:
+            with self.read() as cur:
+                if not self.backend.list_tables(cur, {"rl_tree"}):
+                    return None
+                return tree.head(cur)
+        except LedgerError:
+            return None
 
     def tree_nodes(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored hashes of these complete subtrees, (level, index): those kept."""
@@ -1028,7 +1032,9 @@ class Store:
     def _insert_rows(self, cur: Cursor, rows: _Rows) -> None:
         self._insert_stored_events(cur, rows.events)
         cur.insert("{p}rl_log", rows.log)
-        tree.grow(cur, [(row[0], row[10], row[3]) for row in rows.log])  # (seq, hash, referral)
+        tree.grow_if_allowed(
+            cur, [(row[0], row[10], row[3]) for row in rows.log]
+        )  # seq, hash, referral
         cur.insert(
             "{p}rl_keys",
             rows.keys,

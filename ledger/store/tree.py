@@ -120,6 +120,20 @@ def grow(cur: Cursor, page: Sequence[Leaf]) -> None:
     _append(cur, first - 1, hashes, page)
 
 
+def grow_if_allowed(cur: Cursor, page: Sequence[Leaf]) -> None:
+    """`grow`, unless the session may not write the tree (SQLSTATE 42501: a member of a team
+    ledger whose grants predate the tree; `team add` grants it again): then the tree waits,
+    and the next writable open by a role that may catches it up. Any other error stands."""
+    cur.run("SAVEPOINT rl_tree")
+    try:
+        grow(cur, page)
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) != "42501":
+            raise
+        cur.run("ROLLBACK TO SAVEPOINT rl_tree")
+    cur.run("RELEASE SAVEPOINT rl_tree")
+
+
 def _truncate(cur: Cursor, leaves: int) -> None:
     """Keep the nodes of the first `leaves` leaves only."""
     cur.run("DELETE FROM {p}rl_tree WHERE pos >= ?", (merkle.node_count(leaves),))
