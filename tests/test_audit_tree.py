@@ -39,10 +39,11 @@ REFERRAL_SEQS = [i + 1 for i, e in enumerate(TOLD) if e.get("referral") == KEY]
 def fast(cli: Cli, key: str = KEY, checkpoint: Path | None = None) -> bool | None:
     """What the fast way says (None: it leaves the verdict to the whole chain)."""
     from ledger.app import Ledger
+    from ledger.crypto import master_key_from
     from ledger.verify import audit_chain, parse_checkpoint
 
     cp = parse_checkpoint(checkpoint.read_bytes()) if checkpoint is not None else None
-    ledger = Ledger(cli.db)
+    ledger = Ledger(cli.db, master_key=master_key_from(None))
     try:
         return audit_chain(ledger.store, key, types=ledger.types, checkpoint=cp)
     finally:
@@ -364,7 +365,7 @@ def test_a_team_member_granted_before_the_tree_still_writes(tmp_path: Path) -> N
                 "referrer": "carol",
                 "target": "ana",
                 "company": "Acme",
-            }  # fmt: skip
+            }
         )
         assert fast(as_bob, "bob-acme") is None  # the tree lags the log: the whole chain
         assert chain(as_bob, key="bob-acme") == "ok"
@@ -372,3 +373,22 @@ def test_a_team_member_granted_before_the_tree_still_writes(tmp_path: Path) -> N
         assert verdict(team.owner)[0] == 0
     finally:
         team.drop()
+
+
+def test_an_encrypted_ledgers_values_are_checked_with_its_key(
+    sqlite_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.crypto import MASTER_KEY_ENV, new_master_key
+
+    monkeypatch.setenv(MASTER_KEY_ENV, new_master_key())
+    cli = Cli(sqlite_db)
+    tell(cli, TOLD)
+    assert fast(cli) is True
+    (event_id,) = sql(cli.db, "SELECT event_id FROM rl_log WHERE seq = ?", (REFERRAL_SEQS[1],))[0]
+    (data,) = sql(cli.db, "SELECT data FROM rl_private WHERE event_id = ?", (event_id,))[0]
+    changed = data[:20] + bytes([data[20] ^ 1]) + data[21:]
+    sql(cli.db, "UPDATE rl_private SET data = ? WHERE event_id = ?", (changed, event_id))
+    assert fast(cli) is False
+    assert "does not decrypt" in cli.refused("audit", KEY, "--json").stderr  # as before
+    monkeypatch.delenv(MASTER_KEY_ENV)  # without the key: the chain alone, as verify does
+    assert fast(cli) is True
