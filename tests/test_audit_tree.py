@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 from conftest import Cli
-from test_verify import STORY, rehash, run_sql, sql, state_of, tell, verdict
+from test_verify import LAST_WORD, STORY, rehash, run_sql, sql, state_of, tell, verdict
 
 from ledger import merkle
 
@@ -392,3 +392,22 @@ def test_an_encrypted_ledgers_values_are_checked_with_its_key(
     assert "does not decrypt" in cli.refused("audit", KEY, "--json").stderr  # as before
     monkeypatch.delenv(MASTER_KEY_ENV)  # without the key: the chain alone, as verify does
     assert fast(cli) is True
+
+
+def test_after_the_newest_event_is_removed_the_tree_follows_the_log(told: Cli) -> None:
+    """A truncation the chain cannot see without a head: the tree keeps the removed leaf
+    until the next event takes its seq (audit checks the whole chain meanwhile)."""
+    told.record(LAST_WORD)  # an ordinary newest event (see test_verify.py)
+    last = len(TOLD) + 1
+    run_sql(
+        told,
+        "DELETE FROM {events} WHERE (originator_id, originator_version) IN "
+        "(SELECT originator_id, originator_version FROM rl_log WHERE seq = ?)",
+        (last,),
+    )
+    run_sql(told, "DELETE FROM rl_log WHERE seq = ?", (last,))
+    assert fast(told) is None  # the tree is ahead of the log
+    assert chain(told) == "ok"  # as verify says, without a head
+    told.record({"type": "person-added", "handle": "eve", "name": "Eve"})
+    assert fast(told) is True
+    assert verdict(told)[1].get("tree_ok") is None
