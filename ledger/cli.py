@@ -800,17 +800,31 @@ def plugins_new(name: str, directory: str | None, kind: str, as_json: bool) -> N
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Also check against a record printed by `checkpoint` (`-` for stdin).",
 )
-def verify(as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | None) -> None:
+@click.option(
+    "--fast",
+    is_flag=True,
+    help="With --checkpoint: only prove the ledger's Merkle tree extends the checkpoint's, "
+    "in time that grows with log(events); not the events' content.",
+)
+def verify(
+    as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | None, fast: bool
+) -> None:
     """Check the tamper-evident chain of the whole ledger. Exits 1 if it was altered.
+
+    Every event is recomputed from its stored content; with --checkpoint, the chain must hold
+    the checkpoint's head at its seq and (for a checkpoint with a tree) the ledger's Merkle
+    tree must extend the checkpoint's. With --fast --checkpoint, only the second, plus the
+    log's size and the tree's leaves at the checkpoint's seq and the newest: no event's
+    content is read.
 
     \b
     Example:
       referral-ledger verify -q
       referral-ledger verify --checkpoint head.json
+      referral-ledger verify --fast --checkpoint head.json
     """
     from .store import DamagedLedger
-    from .terminal import paint
-    from .verify import TRUNCATION_WARNING, damaged_verdict, parse_checkpoint, verify_store
+    from .verify import damaged_verdict, fast_verify, parse_checkpoint, verify_store
 
     cp = None
     if checkpoint_file is not None:
@@ -820,16 +834,39 @@ def verify(as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | 
             raise LedgerError(f"--checkpoint {checkpoint_file}: {exc}") from None
     if head is not None and not (len(head) == 64 and all(c in "0123456789abcdef" for c in head)):
         raise LedgerError("--head: must be 64 lowercase hex digits, as verify printed it")
+    if fast and cp is None:
+        raise LedgerError("--fast needs --checkpoint: it proves the ledger extends a checkpoint")
+    if fast and cp is not None and cp.tree_root is None:
+        raise LedgerError(
+            f"--fast: the checkpoint {checkpoint_file} has no tree (tree_size, tree_root): "
+            "it was written before 0.2; verify without --fast checks it"
+        )
+    if fast and head is not None:
+        raise LedgerError("--fast checks a checkpoint, not --head: verify without --fast")
     try:
         store = get_ledger().store
     except DamagedLedger as exc:
         verdict = damaged_verdict(exc)  # what is gone is the finding
     else:
+        if fast and cp is not None:
+            verdict = fast_verify(store, cp)
+            _print_verdict(verdict, as_json=as_json, quiet=quiet, head=head, cp=cp, fast=True)
+            return
         verdict = _with_progress(
             "Verifying",
             store.count(),
-            lambda step: verify_store(store, head=head, checkpoint=cp, progress=step),
+            lambda step: verify_store(store, head=head, checkpoint=cp, progress=step, rebuild=True),
         )
+    _print_verdict(verdict, as_json=as_json, quiet=quiet, head=head, cp=cp)
+
+
+def _print_verdict(
+    verdict: Any, *, as_json: bool, quiet: bool, head: str | None, cp: Any, fast: bool = False
+) -> None:
+    """What `verify` prints of a verdict, and its exit status."""
+    from .terminal import paint
+    from .verify import TRUNCATION_WARNING
+
     if as_json:
         emit_json(verdict.as_json())
     elif verdict.ok and quiet:
@@ -843,10 +880,17 @@ def verify(as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | 
             click.echo("The head you gave is in the chain.")
         if verdict.checkpoint_ok:
             click.echo(f"The checkpoint at seq {cp.seq if cp else 0} matches.")
-        if verdict.warning:
+        if fast:
+            click.echo(
+                "Note: --fast proved the Merkle tree only; the events' content was not read "
+                "(verify without --fast checks it)."
+            )
+        elif verdict.warning:
             click.echo(f"Note: {TRUNCATION_WARNING}.")
         if not verdict.values_checked:
             click.echo("Note: personal values were not checked: they need the master key.")
+        if verdict.tree_note:
+            click.echo(f"Note: {verdict.tree_note}.")
     else:
         first = verdict.first_bad_seq
         broken = paint("Chain BROKEN", "red", bold=True)
@@ -858,7 +902,12 @@ def verify(as_json: bool, quiet: bool, head: str | None, checkpoint_file: str | 
         if verdict.head_found is False:
             click.echo(f"  the head {head} is not in the chain (rewritten or truncated history)")
         if verdict.checkpoint_ok is False:
-            click.echo("  the chain does not match the checkpoint (rewritten or truncated history)")
+            click.echo(
+                "  the ledger's Merkle tree does not extend the checkpoint's "
+                "(rewritten or truncated history)"
+                if fast
+                else "  the chain does not match the checkpoint (rewritten or truncated history)"
+            )
     if not verdict.ok:
         raise click.exceptions.Exit(ExitCode.FINDINGS)
 
@@ -904,6 +953,11 @@ def checkpoint(as_json: bool, output: str) -> None:
         "events": verdict.events,
         "at": format_timestamp(from_micros(time.time_ns() // 1000)),
     }
+    tree = ledger.store.tree_head()
+    if tree is not None and tree[0] == verdict.events:
+        # the Merkle tree's head (none on a read-only ledger of 0.1): `verify --checkpoint`
+        # and `audit --checkpoint` prove the tree they find extends it
+        record["tree_size"], record["tree_root"] = tree[0], tree[1].hex()
     data = orjson.dumps(record, option=orjson.OPT_INDENT_2) + b"\n"
     if output == "-":
         sys.stdout.buffer.write(data)
@@ -924,27 +978,53 @@ def checkpoint(as_json: bool, output: str) -> None:
     type=click.Path(dir_okay=False),
     help="Also write a self-contained HTML timeline to this file.",
 )
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Also prove the ledger's tree extends a record printed by `checkpoint` (`-` for stdin).",
+)
 @time_options
 def audit(
-    referral: str, as_json: bool, html_file: str | None, as_of: int, known_at: int | None
+    referral: str,
+    as_json: bool,
+    html_file: str | None,
+    checkpoint_file: str | None,
+    as_of: int,
+    known_at: int | None,
 ) -> None:
     """Show the whole history of one referral, with both times of every event.
+
+    `chain` is `ok` when the referral's events, and those of the people they name, are as
+    they were stored, linked into the chain, complete, and in the ledger's Merkle tree (with
+    --checkpoint: a tree that extends the checkpoint's). Without a tree (a read-only ledger of
+    0.1) or when a proof fails, the whole ledger is verified instead. `verify` checks it all.
 
     \b
     Example:
       referral-ledger audit ana-acme --html ana.html
     """
     from .audit import build_audit, timeline
-    from .verify import verify_store
+    from .verify import audit_chain, parse_checkpoint, verify_store
 
+    cp = None
+    if checkpoint_file is not None:
+        try:
+            cp = parse_checkpoint(_read_file(checkpoint_file))
+        except ValueError as exc:
+            raise LedgerError(f"--checkpoint {checkpoint_file}: {exc}") from None
     ledger = get_ledger()
     if ledger.referral(referral) is None:
         raise LedgerError(f"unknown referral {referral!r}")
     if html_file is not None:
         check_output(html_file, "--html")
-    chain_ok = _with_progress(
-        "Verifying", ledger.store.count(), lambda step: verify_store(ledger.store, progress=step)
-    ).ok
+    chain_ok = audit_chain(ledger.store, referral, types=ledger.types, checkpoint=cp)
+    if chain_ok is None:  # the fast way cannot decide: the whole chain
+        chain_ok = _with_progress(
+            "Verifying",
+            ledger.store.count(),
+            lambda step: verify_store(ledger.store, checkpoint=cp, progress=step),
+        ).ok
     report = build_audit(ledger, referral, as_of=as_of, known_at=known_at, chain_ok=chain_ok)
     if html_file is not None:
         from .report import render

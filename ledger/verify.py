@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from . import merkle
 from .aggregates import Person, Referral, person_id, referral_id
 from .crypto import ENCRYPTED, data_mode, secret_mode
 from .errors import LedgerError
@@ -54,10 +55,13 @@ class Problem:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A moment someone trusted: the head hash at a `seq`."""
+    """A moment someone trusted: the head hash at a `seq`, and (from 0.2 on) the root of the
+    Merkle tree of its `tree_size` events (`ledger/merkle.py`)."""
 
     seq: int
     head: str | None
+    tree_size: int | None = None
+    tree_root: str | None = None
 
 
 @dataclass
@@ -69,6 +73,12 @@ class Verdict:
     head_found: bool | None = None  # None: no --head given
     values_checked: bool = True
     checkpoint_ok: bool | None = None  # None: no --checkpoint given
+    # The first stored node of the Merkle tree that differs from the one the log gives (None:
+    # none does). The tree is derived from the log, so this is no finding against the log: the
+    # log's hashes were rewritten after the tree took them, or the tree itself was altered.
+    tree_differs: int | None = None
+    tree_rebuilt: bool = False
+    fast: bool = False  # `verify --fast`: the tree was proved, no event's content read
 
     @property
     def ok(self) -> bool:
@@ -107,7 +117,26 @@ class Verdict:
             out["warning"] = self.warning
         if not self.values_checked:
             out["values_checked"] = False
+        if self.tree_differs is not None:
+            out["tree_ok"] = False
+        if self.fast:
+            out["fast"] = True
         return out
+
+    @property
+    def tree_note(self) -> str | None:
+        if self.tree_differs is None:
+            return None
+        return (
+            f"the Merkle tree kept beside the log (rl_tree) differs from the log from node "
+            f"{self.tree_differs} on: the log's hashes were rewritten after the tree took them, "
+            "or the tree was altered; "
+            + (
+                "it was rebuilt from the log (a checkpoint taken before still catches a rewrite)"
+                if self.tree_rebuilt
+                else "`audit` checks the whole chain until a writable `verify` rebuilds it"
+            )
+        )
 
 
 _KEPT = {ENCRYPTED: "encrypted"}
@@ -567,8 +596,10 @@ def verify_store(
     head: str | None = None,
     checkpoint: Checkpoint | None = None,
     progress: Callable[[int], None] | None = None,
+    rebuild: bool = False,
 ) -> Verdict:
-    """Recompute the whole chain of the ledger in `store`."""
+    """Recompute the whole chain of the ledger in `store`. With `rebuild`, a Merkle tree that
+    differs from a sound log is built again from it."""
     vault = store.vault
     kept = store.key_rows()
     # Encrypted personal data can be checked only with the master key; the chain always can.
@@ -587,22 +618,109 @@ def verify_store(
         check_values=values_checked,
     )
     checker.kept_keys = {str(row["handle"]) for row in kept}
+    trees = TreeCheck(store.tree_rows() if store.tree_head() is not None else iter(()))
     page: list[Any] = []
     for row in store.raw_rows():
         page.append(row)
         if len(page) >= 1000:
             _feed_page(store, checker, page, progress)
+            trees.feed(page)
             page = []
     _feed_page(store, checker, page, progress)
+    trees.feed(page)
     tables = store.kept()
     checker.check_privacy_mode(tables.meta, vault.mode, kept)
-    return checker.finish(
+    verdict = checker.finish(
         stored_events=store.stored_event_count(),
         private_rows=tables.private_rows,
         retraction_rows=tables.retractions,
         mention_rows=store.mention_rows(),
         type_rows=tables.types,
     )
+    if checkpoint is not None and tree_consistent(store, checkpoint) is False:
+        verdict.checkpoint_ok = False  # the tree does not extend the checkpoint's
+    verdict.tree_differs = trees.bad
+    if trees.bad is not None and rebuild and verdict.ok and not store.read_only:
+        store.rebuild_tree()
+        verdict.tree_rebuilt = True
+    return verdict
+
+
+class TreeCheck:
+    """The Merkle tree kept beside the log, recomputed from the log's rows as `verify` reads
+    them and compared with the stored nodes, in position order.
+
+    The tree is derived from the log: nodes the ledger has not stored yet (a read-only ledger
+    written by 0.1) are no finding, nor are nodes beyond the log's end (the log's newest rows
+    removed: the chain cannot tell either, without a head). A stored node that differs from
+    the one the log gives is reported, with what to make of it."""
+
+    def __init__(self, stored: Iterator[Any]):
+        self.stored = stored
+        self.leaves = 0
+        self.edge: list[bytes] = []
+        self.last: dict[str, int] = {}
+        self.usable = True  # False from a row the tree cannot take (a gap, a hash of no hex)
+        self.bad: int | None = None  # the first stored node that differs
+        self.compared = True  # False once the stored nodes ran out
+
+    def feed(self, rows: Sequence[Any]) -> None:
+        if not self.usable or self.bad is not None or not rows:
+            return
+        leaves = []
+        for row in rows:
+            seq, digest, referral = row["seq"], row["hash"], row["referral"]
+            if type(seq) is not int or seq != self.leaves + len(leaves) + 1:
+                self.usable = False
+                break
+            try:
+                data = bytes.fromhex(digest) if len(digest) == 64 else b""
+            except (TypeError, ValueError):
+                data = b""
+            if not data:
+                self.usable = False
+                break
+            link = self.last.get(referral, 0) if referral else 0
+            if referral:
+                self.last[referral] = seq
+            leaves.append(merkle.leaf_hash(data + link.to_bytes(8, "big")))
+        made, self.edge = merkle.grow(self.leaves, self.edge, leaves)
+        self.leaves += len(leaves)
+        for pos, digest in made:
+            if not self.compared:
+                return
+            kept = next(self.stored, None)
+            if kept is None:
+                self.compared = False
+                return
+            if int(kept["pos"]) != pos or bytes(kept["hash"]) != digest:
+                self.bad = pos
+                return
+
+
+def tree_consistent(store: Store, checkpoint: Checkpoint) -> bool | None:
+    """Whether the stored tree extends the checkpoint's (RFC 9162 consistency proof, O(log n)
+    nodes); None when the checkpoint has no tree or the ledger keeps none."""
+    if checkpoint.tree_size is None or checkpoint.tree_root is None:
+        return None
+    head = store.tree_head()
+    if head is None:
+        return None
+    size, root = head
+    first, old = checkpoint.tree_size, bytes.fromhex(checkpoint.tree_root)
+    if first > size:
+        return False
+    if first == 0:
+        return old == merkle.EMPTY_ROOT
+    if first == size:
+        return old == root
+    ranges = merkle.consistency_ranges(first, size)
+    nodes = store.tree_nodes(sorted(merkle.needed(ranges)))
+    try:
+        proof = [merkle.range_hash(a, b, nodes) for a, b in ranges]
+    except KeyError:
+        return False
+    return merkle.verify_consistency(first, size, old, root, proof)
 
 
 def _feed_page(
@@ -646,7 +764,18 @@ def parse_checkpoint(data: bytes) -> Checkpoint:
         raise ValueError("head: must be null at seq 0")
     if seq > 0 and not (isinstance(head, str) and len(head) == 64):
         raise ValueError("head: must be 64 hex digits")
-    return Checkpoint(seq, head)
+    if "tree_size" not in value and "tree_root" not in value:
+        return Checkpoint(seq, head)  # written before the tree: the head alone
+    size, root = value.get("tree_size"), value.get("tree_root")
+    if size != seq:
+        raise ValueError("tree_size: must be the checkpoint's seq")
+    if not (isinstance(root, str) and len(root) == 64 and _is_hex(root)):
+        raise ValueError("tree_root: must be 64 hex digits")
+    return Checkpoint(seq, head, size, root)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
 
 
 def _recorded_by(row: Mapping[str, Any]) -> str | None:
@@ -656,3 +785,177 @@ def _recorded_by(row: Mapping[str, Any]) -> str | None:
     except (KeyError, IndexError):
         return None
     return None if found is None else str(found)
+
+
+def fast_verify(store: Store, checkpoint: Checkpoint) -> Verdict:
+    """`verify --fast --checkpoint`: that the ledger's Merkle tree extends the checkpoint's
+    (RFC 9162 consistency proof), that the log holds as many rows as the tree has leaves, with
+    no gap, and that the stored hashes of the checkpoint's event and of the newest event are
+    the tree's leaves at their seqs (inclusion proofs), each with the hash the checkpoint
+    names for its own: O(log n) nodes and a few rows. Not the events' content: that is the
+    whole `verify`'s (or, for one referral, `audit`'s)."""
+    verdict = Verdict(events=0, head=None, fast=True)
+    found = store.tree_head()
+    top, rows = store.log_extent()
+    if found is None:
+        verdict.problems.append(Problem(None, "the ledger keeps no Merkle tree yet: run verify"))
+        verdict.problem_count = 1
+        return verdict
+    size, root = found
+    verdict.events = size
+    if top != size or rows != size:
+        verdict.problems.append(
+            Problem(
+                None,
+                f"the log has {rows} rows up to seq {top}, the Merkle tree {size} leaves: "
+                "run verify without --fast to see which",
+            )
+        )
+        verdict.problem_count = 1
+    consistent = tree_consistent(store, checkpoint)
+    verdict.checkpoint_ok = bool(consistent)
+    wanted = sorted({s for s in (checkpoint.seq, size) if s > 0 and s <= size})
+    leaves = store.log_leaves(wanted)
+    if size:
+        verdict.head = leaves.get(size, (None, None))[0]
+    paths = {seq: merkle.inclusion_ranges(seq - 1, size) for seq in wanted}
+    nodes = store.tree_nodes(sorted(merkle.needed(r for p in paths.values() for r in p)))
+    for seq in wanted:
+        digest, previous = leaves.get(seq, (None, 0))
+        try:
+            proof = [merkle.range_hash(a, b, nodes) for a, b in paths[seq]]
+            leaf = merkle.leaf_hash(merkle.leaf_input(str(digest), previous))
+        except (KeyError, ValueError):
+            proof, leaf = [], b""
+        if digest is None or not merkle.verify_inclusion(seq - 1, size, leaf, proof, root):
+            verdict.problems.append(
+                Problem(seq, "the log's hash at this seq is not the Merkle tree's leaf")
+            )
+            verdict.problem_count += 1
+        if seq == checkpoint.seq and digest != checkpoint.head:
+            verdict.checkpoint_ok = False
+    return verdict
+
+
+def audit_chain(
+    store: Store,
+    key: str,
+    *,
+    types: Mapping[str, Any] | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> bool | None:
+    """The chain of one referral, checked in time that grows with the referral and with the
+    log of the ledger's size; None when this cannot decide (no tree, a tree behind or ahead of
+    the log, a proof that fails): the caller then runs `verify_store`, which can.
+
+    True means: every event of the referral and every event of each person its events name
+    (the parties and whoever acted) passes the checks `verify` makes of a row (content,
+    canonical bytes, position, log columns, aggregate and version, personal values and their
+    commitments), each links to the stored hash of the row before it, each stored hash is a
+    leaf of the Merkle tree at its seq (RFC 9162 inclusion proof) with the referral's link,
+    the log has no gap (its row count and highest seq are the tree's size), each of these
+    aggregates has as many stored events as log rows, and, with a checkpoint that has a tree,
+    the tree extends the checkpoint's (consistency proof). False: one of the rows fails a
+    check `verify` would fail it on too."""
+    found = store.tree_head()
+    if found is None:
+        return None
+    size, root = found
+    top, rows = store.log_extent()
+    if top != size or rows != size:
+        return None  # a gap, or a tree behind or ahead of the log: verify says which
+    if checkpoint is not None and (
+        checkpoint.tree_size is None or tree_consistent(store, checkpoint) is not True
+    ):
+        return None
+    kinds = types if types is not None else CORE_TYPES
+    checker = Checker(store.app.mapper.transcoder, {})
+    referral = store.aggregate_rows([referral_id(key)])
+    if not referral:
+        return None
+    people: dict[str, None] = {}
+    for row in referral:
+        try:
+            record = orjson.loads(bytes(row["state"]))["record"]
+            kind = record.get("type")
+            for name in (kinds.get(kind) or read_without_plugins(kind)).people():
+                if isinstance(record.get(name), str):
+                    people[record[name]] = None
+        except Exception:  # noqa: BLE001, S112 - an unreadable row: the checks below report it
+            continue
+    persons = store.aggregate_rows([person_id(h) for h in people]) if people else []
+    every = [*referral, *persons]
+    ids = [str(r["event_id"]) for r in every]
+    private = _audit_private(store, checker, every, people)
+    link = 0
+    leaves: list[tuple[int, bytes]] = []
+    for row in every:
+        seq = row["seq"]
+        if type(seq) is not int or (seq > 1 and row["prev_hash"] is None):
+            return None
+        checker.seq = seq - 1
+        checker.prev = str(row["prev_hash"]) if seq > 1 else GENESIS
+        checker.last_recorded = int(row["prev_us"]) if seq > 1 else 0
+        checker.feed(row, private.get(str(row["event_id"])))
+        if checker.verdict.problem_count:
+            return False
+        if row["referral"] == key:
+            previous, link = link, seq
+        else:
+            previous = 0
+        leaves.append((seq, merkle.leaf_hash(merkle.leaf_input(str(row["hash"]), previous))))
+    checker._check_personal()
+    if checker.verdict.problem_count:
+        return False
+    counts = store.aggregate_versions([referral_id(key), *(person_id(h) for h in people)])
+    logged: dict[str, int] = {}
+    for row in every:
+        origin = _hex(row["originator_id"])
+        logged[origin] = logged.get(origin, 0) + 1
+    if any(counts.get(origin, 0) != n for origin, n in logged.items()):
+        return False  # a stored event with no row in the log (verify: "stored events")
+    if len(set(ids)) != len(ids):
+        return None
+    paths = {seq: merkle.inclusion_ranges(seq - 1, size) for seq, _ in leaves}
+    nodes = store.tree_nodes(sorted(merkle.needed(r for p in paths.values() for r in p)))
+    for seq, leaf in leaves:
+        try:
+            proof = [merkle.range_hash(a, b, nodes) for a, b in paths[seq]]
+        except KeyError:
+            return None
+        if not merkle.verify_inclusion(seq - 1, size, leaf, proof, root):
+            return None
+    return True
+
+
+def _audit_private(
+    store: Store, checker: Checker, rows: Sequence[Any], people: Mapping[str, None]
+) -> dict[str, tuple[str, bytes | None]]:
+    """The personal values of these rows, as `_feed_page` gives them to the checker, with the
+    secrets of their owners."""
+    vault = store.vault
+    checker.check_values = not vault.encrypted or vault.master_key is not None
+    found = store.private_rows([str(r["event_id"]) for r in rows]) if rows else []
+    owners = sorted({str(r["owner"]) for r in found} | set(people))
+    keys = store.owner_keys(owners) if owners else []
+    checker.kept_keys = {str(r["handle"]) for r in keys}
+    secrets: dict[str, bytes | None] = {}
+    for row in keys if checker.check_values else ():
+        try:
+            secrets[row["handle"]] = vault.open_secret(row["handle"], bytes(row["secret"]))
+        except LedgerError:
+            secrets[row["handle"]] = None
+    checker.secrets = secrets
+    seqs = {str(r["event_id"]): r["seq"] if type(r["seq"]) is int else None for r in rows}
+    private: dict[str, tuple[str, bytes | None]] = {}
+    for r in found:
+        kept = bytes(r["data"])
+        checker.check_stored_values(seqs.get(r["event_id"]), r["event_id"], kept, vault.mode)
+        data: bytes | None = kept
+        if kept and checker.check_values and vault.encrypted:
+            try:
+                data = vault.open_data(secrets.get(r["owner"]), r["event_id"], kept)
+            except LedgerError:
+                data = None
+        private[r["event_id"]] = (r["owner"], data)
+    return private

@@ -49,6 +49,9 @@ NAMED_WHEN_EMPTIED = {
     "rl_types": "rl_types",
 }
 DERIVED = {"rl_positions", "rl_rows"}
+# The Merkle tree over the log: derived from rl_log alone and built again from it on the next
+# writable open, so its loss changes nothing anyone sees (a checkpoint keeps the root it trusts).
+TREE = {"rl_tree"}
 # Every other read, and a write, on each damaged copy: any answer but a crash (exit 3).
 BYSTANDERS = (
     ("reputation", "--json"),
@@ -210,8 +213,9 @@ def test_every_table_emptied_or_dropped_is_found_or_harmless_on_sqlite(
     assert outcomes["delete rl_rows"] == "replay"
     assert outcomes["delete rl_positions"] == "unchanged"
     assert outcomes["drop rl_rows"] == outcomes["drop rl_positions"] == "unchanged"
+    assert outcomes["delete rl_tree"] == outcomes["drop rl_tree"] == "unchanged"
     assert {k for k, v in outcomes.items() if v != "verify"} <= {
-        f"{op} {name}" for op in ("delete", "drop") for name in DERIVED
+        f"{op} {name}" for op in ("delete", "drop") for name in DERIVED | TREE
     }, outcomes
 
 
@@ -323,8 +327,9 @@ def test_every_table_emptied_or_dropped_is_found_or_harmless_on_postgresql(
     case.ok("import", "-", input=exported)
     pg_run(where, "DELETE FROM rl_meta WHERE name = 'privacy'")
     assert judged(case, before, "rl_meta", dropped=False) == "verify"
+    assert outcomes["delete rl_tree"] == outcomes["drop rl_tree"] == "unchanged"
     assert {k for k, v in outcomes.items() if v != "verify"} <= {
-        f"{op} {name}" for op in ("delete", "drop") for name in DERIVED
+        f"{op} {name}" for op in ("delete", "drop") for name in DERIVED | TREE
     }, outcomes
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import OriginatorVersionError
 from eventsourcing.persistence import IntegrityError as ESIntegrityError
 from eventsourcing.persistence import OperationalError as ESOperationalError
 from eventsourcing.persistence import PersistenceError, Transcoder
@@ -37,9 +38,10 @@ from ..events import (
 from ..interchange import dumps
 from ..privacy import sealed_paths
 from ..rules import Located
+from . import tree
 from .backend import PAGE, Backend, Cursor, busy, redact, render
 from .rows import in_listing_order, only_projections, select_rows
-from .schema import DERIVED_TABLES, EVENT_TABLES, TABLES
+from .schema import DERIVED_TABLES, EVENT_TABLES, TABLES, TREE_TABLES
 
 GENESIS = "0" * 64
 # A write that stores at least this many events refreshes the planner's statistics (see
@@ -234,6 +236,7 @@ class Store:
         self.vault = Vault(master_key)
         self.journal_pending = False  # a forget's WAL could not be truncated yet
         self._adopt_privacy_mode()
+        self._catch_up_tree()
 
     @property
     def datastore(self) -> Any:
@@ -305,7 +308,7 @@ class Store:
         """Whether derived rows must be rebuilt; raises `DamagedLedger` when history is gone."""
         if not existing & tables:
             return False  # a new ledger
-        lost = sorted(tables - existing - set(DERIVED_TABLES))
+        lost = sorted(tables - existing - set(DERIVED_TABLES) - set(TREE_TABLES))
         if lost:
             raise DamagedLedger.of(lost)
         return not existing >= set(DERIVED_TABLES)
@@ -358,6 +361,8 @@ class Store:
             return self.app.repository.get(referral_id(key))  # type: ignore[return-value]
         except AggregateNotFoundError:
             return None
+        except OriginatorVersionError:
+            raise _gap("referral", key) from None
 
     def person(self, handle: str) -> Person | None:
         if self._writing is not None:
@@ -366,6 +371,8 @@ class Store:
             return self.app.repository.get(person_id(handle))  # type: ignore[return-value]
         except AggregateNotFoundError:
             return None
+        except OriginatorVersionError:
+            raise _gap("person", handle) from None
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -767,6 +774,125 @@ class Store:
         with self.read() as cur:
             return int(cur.one("SELECT COUNT(*) AS n FROM {events}")["n"])
 
+    # -- the Merkle tree over the log (see `tree.py`) --------------------------------------------
+
+    def _catch_up_tree(self) -> None:
+        """On a writable open: give the tree the leaves of log rows it lacks (all of them on a
+        ledger of 0.1, built once). A read-only ledger, or one busy, is left as it is: `audit`
+        then checks the whole chain instead."""
+        if self.read_only or not self.provenance:
+            return
+        try:
+            with self.read() as cur:
+                if not tree.behind(cur):
+                    return
+            with self.write() as cur:
+                tree.catch_up(cur)
+        except LedgerError:
+            pass  # busy, or the tree's table could not be written: it waits
+
+    def rebuild_tree(self) -> None:
+        """Build the tree again from the log (after `verify` found it differs)."""
+        with self.write() as cur:
+            tree.rebuild(cur)
+
+    def tree_head(self) -> tuple[int, bytes] | None:
+        """(size, root) of the stored tree; None when it is missing or damaged, or this role
+        may not read it (a team member granted before the tree)."""
+        try:
+            with self.read() as cur:
+                if not self.backend.list_tables(cur, {"rl_tree"}):
+                    return None
+                return tree.head(cur)
+        except LedgerError:
+            return None
+
+    def tree_nodes(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hashes of these complete subtrees, (level, index): those kept."""
+        with self.read() as cur:
+            return tree.nodes(cur, wanted)
+
+    def tree_rows(self) -> Iterator[Any]:
+        """Every stored node (`pos`, `hash`) in position order, for `verify`."""
+        return self.stream("SELECT pos, hash FROM {p}rl_tree ORDER BY pos")
+
+    def log_extent(self) -> tuple[Any, int]:
+        """(the log's highest seq, its number of rows), for `audit`'s check of gaps."""
+        with self.read() as cur:
+            row = cur.one("SELECT MAX(seq) AS top, COUNT(*) AS n FROM {p}rl_log")
+        return row["top"], int(row["n"])
+
+    def log_leaves(self, seqs: Sequence[int]) -> dict[int, tuple[str, int]]:
+        """For each of these seqs in the log: its stored hash and the seq of its referral's
+        previous event (0: none), what its leaf in the tree commits to."""
+        found: dict[int, tuple[str, int]] = {}
+        with self.read() as cur:
+            for seq in seqs:
+                row = cur.one("SELECT hash, referral FROM {p}rl_log WHERE seq = ?", (seq,))
+                if row is None:
+                    continue
+                previous = 0
+                if row["referral"]:
+                    before = cur.one(
+                        "SELECT MAX(seq) AS seq FROM {p}rl_log WHERE referral = ? AND seq < ?",
+                        (row["referral"], seq),
+                    )
+                    previous = int(before["seq"]) if before and before["seq"] is not None else 0
+                found[seq] = (str(row["hash"]), previous)
+        return found
+
+    def aggregate_rows(self, origins: Sequence[uuid.UUID]) -> list[Any]:
+        """The raw rows (as `raw_rows` gives them) of every event stored in the log under these
+        aggregates, by (aggregate, version); with the hash and `recorded_us` of the row before
+        each (`prev_hash`, `prev_us`: NULL when there is none)."""
+        found: list[Any] = []
+        originator = self.backend.originator
+        for start in range(0, len(origins), 500):
+            where, params = self.one_of(
+                "l.originator_id", [originator(o) for o in origins[start : start + 500]]
+            )
+            with self.read() as cur:
+                found += cur.all(
+                    "SELECT l.*, s.state, s.topic, b.hash AS prev_hash, "
+                    "b.recorded_us AS prev_us FROM {p}rl_log l LEFT JOIN {events} s "
+                    "ON s.originator_id = l.originator_id "
+                    "AND s.originator_version = l.originator_version "
+                    "LEFT JOIN {p}rl_log b ON b.seq = l.seq - 1 "
+                    f"WHERE {where} ORDER BY l.originator_id, l.originator_version, l.seq",
+                    params,
+                )
+        return found
+
+    def aggregate_versions(self, origins: Sequence[uuid.UUID]) -> dict[str, int]:
+        """How many stored events each of these aggregates has in eventsourcing's table, by
+        the originator id as 32 hex digits."""
+        found: dict[str, int] = {}
+        originator = self.backend.originator
+        for start in range(0, len(origins), 500):
+            where, params = self.one_of(
+                "originator_id", [originator(o) for o in origins[start : start + 500]]
+            )
+            with self.read() as cur:
+                rows = cur.all(
+                    f"SELECT originator_id, COUNT(*) AS n FROM {{events}} WHERE {where} "
+                    "GROUP BY originator_id",
+                    params,
+                )
+            for row in rows:
+                value = row["originator_id"]
+                key = value.hex if isinstance(value, uuid.UUID) else str(value).replace("-", "")
+                found[key.lower()] = int(row["n"])
+        return found
+
+    def owner_keys(self, handles: Sequence[str]) -> list[Any]:
+        """The rows of rl_keys of these people as stored (`handle`, `secret`: sealed)."""
+        found: list[Any] = []
+        for chunk in _in_chunks(handles):
+            where, params = self.one_of("handle", chunk)
+            with self.read() as cur:
+                found += cur.all(f"SELECT handle, secret FROM {{p}}rl_keys WHERE {where}", params)
+        return found
+
     # -- what `verify` reads beside the log ----------------------------------------------------
 
     def key_rows(self) -> list[Any]:
@@ -841,6 +967,9 @@ class Store:
     def _insert_rows(self, cur: Cursor, rows: _Rows) -> None:
         self._insert_stored_events(cur, rows.events)
         cur.insert("{p}rl_log", rows.log)
+        tree.grow_if_allowed(
+            cur, [(row[0], row[10], row[3]) for row in rows.log]
+        )  # seq, hash, referral
         cur.insert(
             "{p}rl_keys",
             rows.keys,
@@ -1209,6 +1338,13 @@ class Appender:
             for item, out in self.kept:
                 if item.owner in self.forgets:
                     out.private = None  # erased in this very batch: hooks never see it
+
+
+def _gap(kind: str, key: str) -> StoreError:
+    """An aggregate whose stored events skip a version: one was deleted behind our back."""
+    return StoreError(
+        f"the ledger is damaged: a stored event of {kind} {key!r} is missing; run verify"
+    )
 
 
 def _erased_owner(record: dict[str, Any]) -> str | None:

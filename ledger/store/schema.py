@@ -13,6 +13,10 @@ EVENT_TABLES = ("events", "rl_log", "rl_private", "rl_keys", "rl_retractions", "
 # table holds the ledger's history or what `verify` checks against it: if one is missing, the
 # ledger is damaged, and is opened only for `verify` to say so.
 DERIVED_TABLES = ("rl_positions", "rl_rows")
+# The Merkle tree over the log (see `tree.py`): derived from `rl_log` alone, so neither history
+# nor plugins' rows. A ledger without it (one of 0.1) gains it on its first writable open and
+# has it built from the log; nothing else is reset.
+TREE_TABLES = ("rl_tree",)
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS {p}rl_log (
@@ -60,6 +64,10 @@ CREATE TABLE IF NOT EXISTS {p}rl_types (
     type TEXT PRIMARY KEY,
     plugin TEXT NOT NULL,
     distribution TEXT
+);
+CREATE TABLE IF NOT EXISTS {p}rl_tree (
+    pos BIGINT PRIMARY KEY,
+    hash {blob} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS {p}rl_positions (
     projection TEXT PRIMARY KEY,

@@ -39,6 +39,9 @@ MEMBER_GRANTS: dict[str, tuple[str, ...]] = {
     "{p}rl_mentions": ("SELECT", "INSERT"),
     "{p}rl_types": ("SELECT", "INSERT"),
     "{p}rl_meta": ("SELECT", "INSERT", "UPDATE"),  # the privacy mode, claimed by the 1st write
+    # the Merkle tree over the log (derived from it): grown by each append; DELETE for one
+    # that has to be built again (see `tree.grow`)
+    "{p}rl_tree": ("SELECT", "INSERT", "DELETE"),
     "{p}rl_team": ("SELECT",),
     "{p}rl_positions": ("SELECT", "INSERT", "UPDATE", "DELETE"),
     "{p}rl_rows": ("SELECT", "INSERT", "UPDATE", "DELETE"),
