@@ -238,15 +238,24 @@ def catch_up(
         return _catch_up(ledger, on_error, only)
 
 
-def current(ledger: Ledger, *, on_error: Callable[[ProjectionFailed], None] = _warn) -> bool:
+def current(
+    ledger: Ledger,
+    *,
+    on_error: Callable[[ProjectionFailed], None] = _warn,
+    only: Sequence[str] | None = None,
+) -> bool:
     """Bring the kept rows up to date (see `catch_up`) and say whether they are: on a
-    read-only ledger they cannot be written, and a read command derives its rows instead."""
+    read-only ledger they cannot be written, and a read command derives its rows instead.
+    With `only`, just those projections (by name): a command that reads one projection's
+    rows need not wait for the others."""
     store = ledger.store
     if not store.read_only:
-        catch_up(ledger, on_error=on_error)
+        catch_up(ledger, on_error=on_error, only=only)
         return True
     head, _ = store.tail()
     for _plugin, projection in registered(ledger):
+        if only is not None and projection.name not in only:
+            continue
         position, version = store.position(projection.name)
         if version != kept_version(ledger, projection) or position < head:
             return False

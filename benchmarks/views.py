@@ -1,0 +1,111 @@
+"""The interactive reads that ask about one person or referral (`--known-at` views) and `list`,
+timed as whole processes on a small and a large ledger with one code tree, and their ratio.
+
+    python benchmarks/views.py --code /work/main SMALL.db BIG.db
+
+Each ledger is copied first (a read may write: catching up the kept rows), and brought up to
+date with one `alerts --json` and one `list` before anything is timed. The person is the
+requester of the newest referral, the referral that referral, the `--known-at` the
+`recorded_at` of the middle event (as benchmarks/run.py picks them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+COMMANDS = (
+    ("alerts --person H --known-at K --json", ("alerts", "--person", "{person}", "--known-at",
+                                               "{known_at}", "--json")),
+    ("flags --person H --known-at K --json", ("flags", "--person", "{person}", "--known-at",
+                                              "{known_at}", "--json")),
+    ("flags --referral R --known-at K --json", ("flags", "--referral", "{referral}",
+                                                "--known-at", "{known_at}", "--json")),
+    ("reputation H --known-at K --json", ("reputation", "{person}", "--known-at", "{known_at}",
+                                          "--json")),
+    ("due H --known-at K --json", ("due", "{person}", "--known-at", "{known_at}", "--json")),
+    ("list --person H --json", ("list", "--person", "{person}", "--json")),
+    ("list --person H", ("list", "--person", "{person}")),
+    ("list --json", ("list", "--json")),
+    ("list", ("list",)),
+)  # fmt: skip
+
+
+def picks(db: Path) -> dict[str, str]:
+    """The newest referral, its requester, and the middle event's `recorded_at`."""
+    con = sqlite3.connect(db)
+    try:
+        referral, person = con.execute(
+            "SELECT referral, actor FROM rl_log WHERE type = 'referral-requested' "
+            "ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        (count,) = con.execute("SELECT count(*) FROM rl_log").fetchone()
+        (recorded,) = con.execute(
+            "SELECT recorded_us FROM rl_log WHERE seq = ?", (max(1, count // 2),)
+        ).fetchone()
+    finally:
+        con.close()
+    seconds, micros = divmod(int(recorded), 1_000_000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+    return {"referral": referral, "person": person, "known_at": stamp, "events": str(count)}
+
+
+def timed(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, env=env, check=False)
+    spent = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)}: exit {proc.returncode}: {proc.stderr[-600:]!r}")
+    return spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--code", type=Path, required=True, help="the code tree to run")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/views-bench/work"))
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("ledgers", type=Path, nargs="+", help="the smallest first")
+    options = parser.parse_args()
+    code = options.code.resolve()
+    env = {**os.environ, "PYTHONPATH": f"{code}:{code}/plugins"}
+    cli = [sys.executable, "-m", "ledger"]
+    options.work.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, dict[str, float]] = {}
+    sizes = []
+    for original in options.ledgers:
+        db = options.work / f"{code.name}-{original.name}"
+        for stale in options.work.glob(db.name + "*"):
+            stale.unlink()
+        shutil.copyfile(original, db)
+        chosen = picks(db)
+        sizes.append(chosen["events"])
+        here = {**env, "REFERRAL_LEDGER_DB": str(db)}
+        for warm in (("alerts", "--json"), ("list", "--json")):
+            timed([*cli, *warm], here)  # kept rows up to date, caches hot
+        print(f"{original.name}: {chosen}", file=sys.stderr, flush=True)
+        for name, args in COMMANDS:
+            command = [*cli, *(a.format(**chosen) for a in args)]
+            spent = statistics.median(timed(command, here) for _ in range(options.runs))
+            figures.setdefault(name, {})[chosen["events"]] = spent
+            print(f"  {name}: {spent:.3f} s", file=sys.stderr, flush=True)
+    print(f"code: {code}; median of {options.runs}; events: {' / '.join(sizes)}")
+    for name, by_size in figures.items():
+        times = [by_size[size] for size in sizes]
+        ratio = times[-1] / times[0]
+        print(f"{name:42} " + "  ".join(f"{t:7.3f}" for t in times) + f"   x{ratio:.2f}")
+    if options.json:
+        options.json.write_bytes(orjson.dumps({"code": str(code), "figures": figures}))
+
+
+if __name__ == "__main__":
+    main()
