@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -59,13 +60,18 @@ def picks(db: Path) -> dict[str, str]:
     return {"referral": referral, "person": person, "known_at": stamp, "events": str(count)}
 
 
-def timed(args: list[str], env: dict[str, str]) -> float:
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock seconds of the process, and the CPU seconds (user + system) it used: on a
+    machine shared with other work, the CPU time is the steadier figure."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(args, capture_output=True, env=env, check=False)
     spent = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)}: exit {proc.returncode}: {proc.stderr[-600:]!r}")
-    return spent
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return spent, cpu
 
 
 def main() -> None:
@@ -81,6 +87,7 @@ def main() -> None:
     cli = [sys.executable, "-m", "ledger"]
     options.work.mkdir(parents=True, exist_ok=True)
     figures: dict[str, dict[str, float]] = {}
+    cpus: dict[str, dict[str, float]] = {}
     sizes = []
     for original in options.ledgers:
         db = options.work / f"{code.name}-{original.name}"
@@ -95,16 +102,28 @@ def main() -> None:
         print(f"{original.name}: {chosen}", file=sys.stderr, flush=True)
         for name, args in COMMANDS:
             command = [*cli, *(a.format(**chosen) for a in args)]
-            spent = statistics.median(timed(command, here) for _ in range(options.runs))
+            found = [timed(command, here) for _ in range(options.runs)]
+            spent = statistics.median(wall for wall, _ in found)
+            cpu = statistics.median(cpu for _, cpu in found)
             figures.setdefault(name, {})[chosen["events"]] = spent
-            print(f"  {name}: {spent:.3f} s", file=sys.stderr, flush=True)
+            cpus.setdefault(name, {})[chosen["events"]] = cpu
+            print(f"  {name}: {spent:.3f} s ({cpu:.3f} s CPU)", file=sys.stderr, flush=True)
     print(f"code: {code}; median of {options.runs}; events: {' / '.join(sizes)}")
+    print("command: wall-clock seconds at each size, ratio | CPU seconds, ratio")
     for name, by_size in figures.items():
         times = [by_size[size] for size in sizes]
-        ratio = times[-1] / times[0]
-        print(f"{name:42} " + "  ".join(f"{t:7.3f}" for t in times) + f"   x{ratio:.2f}")
+        used = [cpus[name][size] for size in sizes]
+        print(
+            f"{name:42} "
+            + "  ".join(f"{t:7.3f}" for t in times)
+            + f"   x{times[-1] / times[0]:.2f} | "
+            + "  ".join(f"{t:6.3f}" for t in used)
+            + f"   x{used[-1] / used[0]:.2f}"
+        )
     if options.json:
-        options.json.write_bytes(orjson.dumps({"code": str(code), "figures": figures}))
+        options.json.write_bytes(
+            orjson.dumps({"code": str(code), "wall": figures, "cpu": cpus, "sizes": sizes})
+        )
 
 
 if __name__ == "__main__":

@@ -128,19 +128,9 @@ def test_the_printed_list_is_the_same_from_the_index(db: str, monkeypatch):
     finally:
         ledger.close()
     assert [cli.ok(*args).stdout_bytes for args in commands] == indexed
-    # and what the events give, in this process
+    # and what the events give (the CLI runs in this process)
     _from_events(monkeypatch)
-    ledger = Ledger(db)
-    try:
-        assert not reading.indexed(ledger)
-        from_events = [s.as_json() for s in reading.iter_summaries(ledger)]
-    finally:
-        ledger.close()
-    assert orjson.loads(indexed[1]) == from_events
-    replayed = cli.json("replay", "--json")
-    [summaries] = [p for p in replayed["projections"] if p["name"] == "summaries"]
-    assert summaries["plugin"] == "commands" and summaries["rebuilt_rows"] > 50
-    assert replayed["ok"] is True
+    assert [cli.ok(*args).stdout_bytes for args in commands] == indexed
 
 
 def test_the_index_follows_each_new_event(cli: Cli):

@@ -179,7 +179,10 @@ def show(referral: str, as_json: bool) -> None:
 
 
 LIST_HELP = (
-    "List referrals with their stage.\n\n\b\nStages:\n"
+    "List referrals with their stage.\n\n"
+    "Each referral's summary is read from derived state kept like the alerts (brought up to "
+    "date first; `replay` rebuilds and checks it) rather than from its events.\n\n"
+    "\b\nStages:\n"
     + "\n".join(f"  {name:<18} {meaning}" for name, meaning in STAGES.items())
     + "\n\n\b\nExample:\n  referral-ledger list --person ana --stage introduced\n"
 )
