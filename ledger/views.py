@@ -293,9 +293,7 @@ class View:
             self._people[handle] = added
             self._updates[handle] = updates
         added = self._people[handle]
-        updates = [
-            e for e in self._updates.get(handle, []) if at is None or micros(e["at"]) <= at
-        ]
+        updates = [e for e in self._updates.get(handle, []) if at is None or micros(e["at"]) <= at]
         if added is None or not updates:
             return added
         return freeze(PersonUpdated.update(added, updates))
@@ -356,3 +354,13 @@ class View:
         if stored is None or not self._known(stored):
             return None
         return read_only(self.ledger, stored)
+
+    def events(self, event_ids: Iterable[str]) -> dict[str, Mapping[str, Any]]:
+        """`event` of many ids in a few queries, by id: those this view knows (retracted or
+        not, like `event`)."""
+        found = self.store.get_many(list(dict.fromkeys(event_ids)))
+        return {
+            event_id: read_only(self.ledger, stored)
+            for event_id, stored in found.items()
+            if self._known(stored)
+        }

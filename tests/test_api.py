@@ -1451,6 +1451,10 @@ def test_api_View(cli):
         before = View(led, micros(first["recorded_at"]) - 1)
         assert before.referral("r1") == []
         assert before.person("ana") is not None
+        # many events by id at once: those the view knows
+        found = now.events([first["id"], "add-ana", "no-such-id", first["id"]])
+        assert found == {first["id"]: now.event(first["id"]), "add-ana": now.event("add-ana")}
+        assert set(before.events([first["id"], "add-ana"])) == {"add-ana"}
     finally:
         led.close()
     # A person as their updates have them, from each update's `at` on; who declared them.

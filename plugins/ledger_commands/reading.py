@@ -90,14 +90,18 @@ def _indexed(
         counts = {}
     for start in range(0, len(keys), BATCH):
         batch = keys[start : start + BATCH]
-        found = store.part_rows(NAME, batch)
+        found = {key: orjson.loads(data) for key, [data] in store.part_rows(NAME, batch).items()}
         if person is None:
             counts = store.referral_counts(batch)
+        # the roles, from the events that give them (personal data: not kept in the rows)
+        sources = view.events(d["role_from"] for d in found.values() if d["role_from"])
         for key in batch:
             if key not in found:
                 continue  # its request is retracted: no summary
-            [data] = found[key]
-            summary = from_row(orjson.loads(data), counts[key][1])
+            data = found[key]
+            source = sources.get(data["role_from"]) if data["role_from"] else None
+            role = None if source is None else source.get("role")
+            summary = from_row(data, role, counts[key][1])
             if person is not None and not summary.involves(person):
                 continue
             if stage is not None and summary.stage != stage:

@@ -3,20 +3,22 @@ projection, so that listing referrals reads one stored row per referral instead 
 referral's events. Derived state like any projection's: re-derived when one of the referral's
 events arrives, rebuilt by `replay` (which checks it), dropped by `forget` and derived again.
 
-The row holds the summary less `retracted`, which `list` reads beside it from the log
-(`Store.referral_counts`, with the order of the requests): a retraction is an event of the
-referral too, so either way the row follows it."""
+The row holds the summary less two fields. `retracted`: `list` reads it beside the row from
+the log (`Store.referral_counts`, with the order of the requests). `role`: it is personal data,
+sealed in the events (encrypted under a master key), which derived rows must not hold in clear;
+the row names the event whose `role` is in force (`role_from`), and `list` reads the value from
+it. A retraction or an amendment is an event of the referral, so the row follows either."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ledger.api import Projection, View, source_version
 
 from . import stages
-from .stages import Summary, summarize
+from .stages import Summary, _thaw, summarize
 
 NAME = "summaries"
 CATEGORY = "summary"
@@ -32,17 +34,19 @@ class SummariesProjection(Projection):
         return [referral] if referral else []
 
     def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
-        summary = summarize(view.referral(part))
+        events = view.referral(part)
+        summary = summarize(events)
         if summary is None:
             return []
         found = summary.as_json()
-        del found["retracted"]
+        del found["retracted"], found["role"]
         return [
             {
                 "kind": "summary",
                 "start": summary.dates["requested"],
                 "referral": part,
                 "summary": found,
+                "role_from": role_from(events),
             }
         ]
 
@@ -56,6 +60,18 @@ class SummariesProjection(Projection):
         return view.referrals_of(person)
 
 
-def from_row(data: Mapping[str, Any], retracted: int) -> Summary:
-    """The summary a stored row holds, with how many of its referral's events were retracted."""
-    return Summary(**data["summary"], retracted=retracted)
+def role_from(events: Sequence[Mapping[str, Any]]) -> str | None:
+    """The id of the event whose `role` the request as amended has (`request_as_of`: the
+    last amendment that gives one, else the request), or None when none gives one."""
+    request = next(e for e in events if e["type"] == "referral-requested")
+    source = request if "role" in request else None
+    for event in events:
+        if event["type"] == "request-amended" and "role" in event:
+            source = event
+    return None if source is None else str(source["id"])
+
+
+def from_row(data: Mapping[str, Any], role: Any, retracted: int) -> Summary:
+    """The summary a stored row holds, with its role (read from `role_from`) and how many of
+    its referral's events were retracted."""
+    return Summary(**data["summary"], role=_thaw(role), retracted=retracted)
