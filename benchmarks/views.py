@@ -80,6 +80,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--work", type=Path, default=Path("/tmp/views-bench/work"))
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--only", action="append", help="only the figures that start with this (repeatable)"
+    )
     parser.add_argument("ledgers", type=Path, nargs="+", help="the smallest first")
     options = parser.parse_args()
     code = options.code.resolve()
@@ -101,6 +104,8 @@ def main() -> None:
             timed([*cli, *warm], here)  # kept rows up to date, caches hot
         print(f"{original.name}: {chosen}", file=sys.stderr, flush=True)
         for name, args in COMMANDS:
+            if options.only and not any(name.startswith(only) for only in options.only):
+                continue
             command = [*cli, *(a.format(**chosen) for a in args)]
             found = [timed(command, here) for _ in range(options.runs)]
             spent = statistics.median(wall for wall, _ in found)
@@ -111,8 +116,8 @@ def main() -> None:
     print(f"code: {code}; median of {options.runs}; events: {' / '.join(sizes)}")
     print("command: wall-clock seconds at each size, ratio | CPU seconds, ratio")
     for name, by_size in figures.items():
-        times = [by_size[size] for size in sizes]
-        used = [cpus[name][size] for size in sizes]
+        times = [by_size[size] for size in sizes if size in by_size]
+        used = [cpus[name][size] for size in sizes if size in by_size]
         print(
             f"{name:42} "
             + "  ".join(f"{t:7.3f}" for t in times)
