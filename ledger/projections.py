@@ -567,7 +567,9 @@ def derive_all(
     # A projection of alerts may also keep every obligation (rows of category "obligation").
     wanted = OBLIGATION_CATEGORIES if category in OBLIGATION_CATEGORIES else (category,)
     chosen = [
-        (plugin, p) for plugin, p in registered(ledger) if category is None or p.category in wanted
+        (plugin, p)
+        for plugin, p in registered(ledger)
+        if category is None or p.category in wanted
     ]
     for plugin, projection in chosen:
         try:
