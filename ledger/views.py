@@ -293,7 +293,9 @@ class View:
             self._people[handle] = added
             self._updates[handle] = updates
         added = self._people[handle]
-        updates = [e for e in self._updates.get(handle, []) if at is None or micros(e["at"]) <= at]
+        updates = [
+            e for e in self._updates.get(handle, []) if at is None or micros(e["at"]) <= at
+        ]
         if added is None or not updates:
             return added
         return freeze(PersonUpdated.update(added, updates))

@@ -187,6 +187,8 @@ def person_edit(
 ) -> None:
     given = {"name": name, "email": email, "company": company, "title": title}
     if all(value is None for value in given.values()):
-        raise LedgerError("person edit: give at least one of --name, --email, --company, --title")
+        raise LedgerError(
+            "person edit: give at least one of --name, --email, --company, --title"
+        )
     by = by_default(by, required=False)
     record({"type": "person-updated", "handle": handle, "by": by, **given}, at, event_id, as_json)
