@@ -70,6 +70,20 @@ class Projection:
         JSON)."""
         raise NotImplementedError
 
+    def parts_about(
+        self, view: View, *, person: str | None = None, referral: str | None = None
+    ) -> Iterable[str] | None:
+        """The parts that may hold rows about `person` (rows whose `person` or `owed_to` it
+        is) or about `referral` (rows whose `referral` it is), for a view derived afresh (a
+        `--known-at`) that asks about one person or one referral: only those parts are then
+        derived, not the whole ledger. When both are given, the parts about either will do
+        (the rows are filtered by both afterwards).
+
+        A superset is fine, on one condition: deriving a part that no event known to the view
+        names (see `parts`) must give no row about them. None, the default, means the
+        projection cannot say: it is derived whole, as it would be without this method."""
+        return None
+
 
 ROLES = ("requester", "referrer", "target")  # the roles a row's `role` may name
 # Row categories of obligations. "obligation" is for plugins that keep every obligation, met in
@@ -224,15 +238,24 @@ def catch_up(
         return _catch_up(ledger, on_error, only)
 
 
-def current(ledger: Ledger, *, on_error: Callable[[ProjectionFailed], None] = _warn) -> bool:
+def current(
+    ledger: Ledger,
+    *,
+    on_error: Callable[[ProjectionFailed], None] = _warn,
+    only: Sequence[str] | None = None,
+) -> bool:
     """Bring the kept rows up to date (see `catch_up`) and say whether they are: on a
-    read-only ledger they cannot be written, and a read command derives its rows instead."""
+    read-only ledger they cannot be written, and a read command derives its rows instead.
+    With `only`, just those projections (by name): a command that reads one projection's
+    rows need not wait for the others."""
     store = ledger.store
     if not store.read_only:
-        catch_up(ledger, on_error=on_error)
+        catch_up(ledger, on_error=on_error, only=only)
         return True
     head, _ = store.tail()
     for _plugin, projection in registered(ledger):
+        if only is not None and projection.name not in only:
+            continue
         position, version = store.position(projection.name)
         if version != kept_version(ledger, projection) or position < head:
             return False
@@ -528,12 +551,18 @@ def derive_all(
     *,
     category: str | None = None,
     on_error: Callable[[ProjectionFailed], None] = _warn,
+    person: str | None = None,
+    referral: str | None = None,
 ) -> Iterator[Row]:
     """Derive rows afresh from the events recorded by `known_at` (a replay), without storing.
 
     With `category`, only the projections of that category are derived, and only their rows
     of that category are kept (a projection may also emit rows of other categories, like the
-    alerts plugin's "obligation" rows)."""
+    alerts plugin's "obligation" rows).
+
+    With `person` or `referral`, what is asked for is the rows about them: a projection that
+    says which of its parts may hold those (`Projection.parts_about`) derives only these, and
+    may give other rows too (the caller filters); one that cannot say is derived whole."""
     view = View(ledger, known_at)
     # A projection of alerts may also keep every obligation (rows of category "obligation").
     wanted = OBLIGATION_CATEGORIES if category in OBLIGATION_CATEGORIES else (category,)
@@ -544,7 +573,13 @@ def derive_all(
     ]
     for plugin, projection in chosen:
         try:
-            rows = list(_derive_projection(ledger, projection, view))
+            about = None
+            if person is not None or referral is not None:
+                about = projection.parts_about(view, person=person, referral=referral)
+            if about is None:
+                rows = list(_derive_projection(ledger, projection, view))
+            else:
+                rows = list(_derive_parts(projection, about, view))
         except (UnknownEventType, VaultError):
             raise
         except Exception as exc:  # noqa: BLE001 — a plugin's failure is isolated
@@ -561,6 +596,13 @@ def _derive_projection(ledger: Ledger, projection: Projection, view: View) -> It
         for part in projection.parts(read_only(ledger, stored), view):
             parts[part] = None
     for part in parts:
+        for raw in projection.derive(part, view):
+            yield _from_tuple(_to_row(projection, part, raw))
+
+
+def _derive_parts(projection: Projection, parts: Iterable[str], view: View) -> Iterator[Row]:
+    """The rows of these parts alone (each once), from the view."""
+    for part in dict.fromkeys(parts):
         for raw in projection.derive(part, view):
             yield _from_tuple(_to_row(projection, part, raw))
 
@@ -640,7 +682,15 @@ def rows(
             ended=ended,
         )
     found = []
-    for row in derive_all(ledger, known_at, category=category, on_error=on_error):
+    derived = derive_all(
+        ledger,
+        known_at,
+        category=category,
+        on_error=on_error,
+        person=person if person is not None else involving,
+        referral=referral,
+    )
+    for row in derived:
         if row.start_us > as_of or not (ended or row.active(as_of)):
             continue
         if person is not None and row.person != person:

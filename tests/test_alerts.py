@@ -308,15 +308,17 @@ def test_one_new_event_rederives_only_its_referral(cli):
     ledger = Ledger(cli.db)
     try:
         catch_up(ledger)
-        assert catch_up(ledger) == {name: 0 for name in ("alerts", "flags", "reputation")}
+        assert catch_up(ledger) == {
+            name: 0 for name in ("alerts", "flags", "reputation", "summaries")
+        }
         story.vet(1)
         # The vetting's `relationship` is Carol's account of Ana, which counts everywhere (0.2):
         # the flags of both people's referrals (r1, and Carol's r2) and of their accounts.
-        assert catch_up(ledger) == {"alerts": 1, "flags": 4, "reputation": 1}
+        assert catch_up(ledger) == {"alerts": 1, "flags": 4, "reputation": 1, "summaries": 1}
         # A declaration bears on the flags of both people's referrals and their accounts, and
         # on the honest-accounts credit of the referral between the two (Eve's r2 to Carol).
         story.declare("eve", "carol", "friend", 2)
-        assert catch_up(ledger) == {"alerts": 0, "flags": 4, "reputation": 1}
+        assert catch_up(ledger) == {"alerts": 0, "flags": 4, "reputation": 1, "summaries": 0}
     finally:
         ledger.close()
 

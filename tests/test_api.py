@@ -1071,6 +1071,54 @@ def test_api_Projection(use, cli):
     assert cli.json("alerts", "--json", "--as-of", AT.format(3, "09")) == []  # not due yet
 
 
+def test_api_Projection_parts_about(use, cli):
+    """A view at `--known-at` asking about one person derives only the parts `parts_about`
+    names; a projection without it (the default: None) is derived whole, with the same rows."""
+    from ledger.api import View, hookimpl
+
+    whole = Debriefs.build([False])
+    use(debriefs=whole)
+    people(cli, "ana", "bob", "carol")
+    cli.record({"type": "mock-interview", "by": "ana", "with": "carol", "at": AT.format(2, "10")})
+    cli.record({"type": "mock-interview", "by": "bob", "with": "carol", "at": AT.format(2, "11")})
+    now = cli.export()[-1]["recorded_at"]
+    asked = ("alerts", "--json", "--as-of", LATER, "--known-at", now, "--person")
+    by_ana = cli.json(*asked, "ana")
+    assert [(a["kind"], a["person"]) for a in by_ana] == [("debrief-missing", "ana")]
+    assert len(cli.json(*asked, "carol")) == 2  # owed to carol
+
+    debrief = type(next(iter(whole.register_projections())))
+    calls: list[Any] = []
+    derived: list[str] = []
+
+    class Narrow(debrief):  # type: ignore[misc, valid-type]
+        def parts_about(
+            self, view: View, *, person: str | None = None, referral: str | None = None
+        ) -> list[str]:
+            calls.append((person, referral))
+            mine = view.events_by(person, ["mock-interview"]) if person else []
+            return [event["id"] for event in mine]
+
+        def derive(self, part: str, view: Any) -> Any:
+            derived.append(part)
+            return super().derive(part, view)
+
+    class Plugin(type(whole)):  # type: ignore[misc]
+        @hookimpl
+        def register_projections(self) -> list[Any]:
+            return [Narrow()]
+
+    use(debriefs=Plugin())
+    assert cli.json(*asked, "ana") == by_ana
+    assert calls == [("ana", None)]
+    assert derived == [cli.export()[-2]["id"]]  # ana's interview alone
+    # what it does not name is not derived: carol's are owed to her, not by her
+    calls.clear()
+    derived.clear()
+    assert cli.json(*asked, "carol") == []
+    assert calls == [("carol", None)] and derived == []
+
+
 def test_api_ProjectionFailed(use, cli):
     from ledger.api import ProjectionFailed, catch_up
 
@@ -1207,6 +1255,10 @@ def test_api_current(cli, monkeypatch):
     alerting(cli)
     led = a_ledger(cli)
     try:
+        # `only`: those projections alone are brought up to date
+        assert current(led, only=["flags"]) is True
+        assert led.store.position("flags")[0] == 4
+        assert led.store.position("alerts")[0] == 0
         assert current(led) is True
         assert led.store.position("alerts")[0] == 4  # it caught up
     finally:
@@ -1222,6 +1274,7 @@ def test_api_current(cli, monkeypatch):
     try:
         assert led.store.read_only
         assert current(led) is False
+        assert current(led, only=["alerts"]) is False
         assert led.store.position("alerts")[0] == 4  # nothing written
     finally:
         led.close()
@@ -1398,6 +1451,10 @@ def test_api_View(cli):
         before = View(led, micros(first["recorded_at"]) - 1)
         assert before.referral("r1") == []
         assert before.person("ana") is not None
+        # many events by id at once: those the view knows
+        found = now.events([first["id"], "add-ana", "no-such-id", first["id"]])
+        assert found == {first["id"]: now.event(first["id"]), "add-ana": now.event("add-ana")}
+        assert set(before.events([first["id"], "add-ana"])) == {"add-ana"}
     finally:
         led.close()
     # A person as their updates have them, from each update's `at` on; who declared them.

@@ -68,7 +68,7 @@ def test_small_chunks_pages_and_batches_derive_what_one_view_does(
     monkeypatch.setattr(views, "BATCH", 3)  # people per query
     monkeypatch.setattr(views, "TOLD", 5)
     done = projections.catch_up(synthetic, on_error=_raise)
-    assert set(done) == {"alerts", "flags", "reputation"} and all(done.values())
+    assert set(done) == {"alerts", "flags", "reputation", "summaries"} and all(done.values())
     rows = _stored_rows(synthetic)
     assert rows == _derived_rows(synthetic)
     # the synthetic ledger has what the batches are for: declarations, retractions

@@ -495,6 +495,9 @@ def test_with_a_master_key_the_database_holds_no_personal_data(cli, master_key):
     others = [CAROL_NAME, CAROL_NOTE, BOB_NOTE, "Bob Hopwood", "bob@acme.example"]
     cli.json("alerts", "--json", "--as-of", AS_OF)
     cli.json("flags", "--json", "--as-of", AS_OF)
+    # the summaries `list` keeps: the role, personal, is read from its event, not kept
+    listed = cli.json("list", "--json")
+    assert "Staff Brewmaster" in [s["role"] for s in listed]
 
     ledger = Ledger(cli.db, master_key=bytes.fromhex(master_key))
     try:

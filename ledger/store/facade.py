@@ -498,6 +498,15 @@ class Store:
         rows = self._select("WHERE l.event_id = ?", (event_id,))
         return rows[0] if rows else None
 
+    def get_many(self, event_ids: Sequence[str]) -> dict[str, Stored]:
+        """`get` of many events, by id (those stored): one query per 500 ids."""
+        found: dict[str, Stored] = {}
+        for chunk in _in_chunks(event_ids):
+            where, params = self.one_of("l.event_id", chunk)
+            for stored in self._select(f"WHERE {where}", params):
+                found[stored.event_id] = stored
+        return found
+
     def secrets(self, handles: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for chunk in _in_chunks(handles):
@@ -727,6 +736,45 @@ class Store:
                 "SELECT referral FROM {p}rl_log WHERE type = 'referral-requested' ORDER BY seq"
             )
         return list(dict.fromkeys(row["referral"] for row in rows))
+
+    def referral_counts(self, keys: Sequence[str]) -> dict[str, tuple[int | None, int]]:
+        """For each of these referrals that has events: the `seq` of its first
+        `referral-requested` (retracted or not; None without one) and how many
+        `event-retracted` it holds. One query per 500 keys, through the index on
+        (referral, seq): what `list` reads beside the kept summaries."""
+        found: dict[str, tuple[int | None, int]] = {}
+        for chunk in _in_chunks(keys):
+            where, params = self.one_of("referral", chunk)
+            with self.read() as cur:
+                rows = cur.all(
+                    "SELECT referral, "
+                    "MIN(CASE WHEN type = 'referral-requested' THEN seq END) AS requested, "
+                    "SUM(CASE WHEN type = 'event-retracted' THEN 1 ELSE 0 END) AS retractions "
+                    f"FROM {{p}}rl_log WHERE {where} GROUP BY referral",
+                    params,
+                )
+            for row in rows:
+                requested = row["requested"]
+                found[row["referral"]] = (
+                    None if requested is None else int(requested),
+                    int(row["retractions"] or 0),
+                )
+        return found
+
+    def part_rows(self, projection: str, parts: Sequence[str]) -> dict[str, list[bytes]]:
+        """The `data` of the stored rows of these parts of a projection, by part: one query
+        per 500 parts, through the index on (projection, part)."""
+        found: dict[str, list[bytes]] = {}
+        for chunk in _in_chunks(parts):
+            where, params = self.one_of("part", chunk)
+            with self.read() as cur:
+                rows = cur.all(
+                    f"SELECT part, data FROM {{p}}rl_rows WHERE projection = ? AND {where}",
+                    (projection, *params),
+                )
+            for row in rows:
+                found.setdefault(row["part"], []).append(bytes(row["data"]))
+        return found
 
     def person_handles(self) -> list[str]:
         """Every handle a `person-added` was recorded for, once, sorted (retracted and

@@ -38,3 +38,13 @@ class AlertsProjection(Projection):
 
     def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
         return obligations.obligations(part, view.referral(part), settings().due_micros)
+
+    def parts_about(
+        self, view: View, *, person: str | None = None, referral: str | None = None
+    ) -> Iterable[str]:
+        """A referral's obligations are its own; a person's are in the referrals that name
+        them (whoever owes or is owed is named by one of its events)."""
+        if referral is not None:
+            return [referral]
+        assert person is not None
+        return view.referrals_of(person)

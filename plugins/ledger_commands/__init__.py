@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ledger import hookimpl
@@ -12,3 +14,10 @@ def register_commands(cli: click.Group) -> None:
     from .commands import add_commands
 
     add_commands(cli)
+
+
+@hookimpl
+def register_projections() -> list[Any]:
+    from .summaries import SummariesProjection
+
+    return [SummariesProjection()]

@@ -44,14 +44,69 @@ def iter_summaries(
     from ledger.api import View
 
     view = View(ledger)
+    if person is not None and view.person(person) is None:
+        raise LedgerError(f"--person: unknown person {person!r}")
+    if indexed(ledger):
+        return _indexed(ledger, view, person, stage)
     if person is not None:
-        if view.person(person) is None:
-            raise LedgerError(f"--person: unknown person {person!r}")
         wanted = set(view.referrals_of(person))
         keys = [key for key in view.referral_keys() if key in wanted]
     else:
         keys = view.referral_keys()
     return _summaries(ledger, keys, person, stage)
+
+
+def indexed(ledger: Ledger) -> bool:
+    """Whether the kept summaries (`summaries.SummariesProjection`) are up to date, brought
+    up to date first where the ledger can be written. Not on a read-only ledger that is
+    behind, nor when deriving them failed: the summaries are then read from the events."""
+    from ledger.api import current
+
+    from .summaries import NAME
+
+    failed: list[Any] = []
+    return current(ledger, on_error=failed.append, only=[NAME]) and not failed
+
+
+def _indexed(
+    ledger: Ledger, view: View, person: str | None, stage: str | None
+) -> Iterator[Summary]:
+    """`iter_summaries` from the kept summaries: a stored row per referral, and the log's
+    count of its retractions, a batch of referrals per query."""
+    import orjson
+
+    from .summaries import NAME, from_row
+
+    store = ledger.store
+    if person is not None:
+        # the person's referrals (a superset), in the order they were requested
+        counts = store.referral_counts(view.referrals_of(person))
+        keys = sorted(
+            (key for key, (requested, _) in counts.items() if requested is not None),
+            key=lambda key: counts[key][0] or 0,
+        )
+    else:
+        keys = view.referral_keys()
+        counts = {}
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start : start + BATCH]
+        found = {key: orjson.loads(data) for key, [data] in store.part_rows(NAME, batch).items()}
+        if person is None:
+            counts = store.referral_counts(batch)
+        # the roles, from the events that give them (personal data: not kept in the rows)
+        sources = view.events(d["role_from"] for d in found.values() if d["role_from"])
+        for key in batch:
+            if key not in found:
+                continue  # its request is retracted: no summary
+            data = found[key]
+            source = sources.get(data["role_from"]) if data["role_from"] else None
+            role = None if source is None else source.get("role")
+            summary = from_row(data, role, counts[key][1])
+            if person is not None and not summary.involves(person):
+                continue
+            if stage is not None and summary.stage != stage:
+                continue
+            yield summary
 
 
 def _summaries(
@@ -128,7 +183,10 @@ def show(referral: str, as_json: bool) -> None:
 
 
 LIST_HELP = (
-    "List referrals with their stage.\n\n\b\nStages:\n"
+    "List referrals with their stage.\n\n"
+    "Each referral's summary is read from derived state kept like the alerts (brought up to "
+    "date first; `replay` rebuilds and checks it) rather than from its events.\n\n"
+    "\b\nStages:\n"
     + "\n".join(f"  {name:<18} {meaning}" for name, meaning in STAGES.items())
     + "\n\n\b\nExample:\n  referral-ledger list --person ana --stage introduced\n"
 )

@@ -77,6 +77,24 @@ class FlagsProjection(Projection):
             )
         return self._referral(name, view)
 
+    def parts_about(
+        self, view: View, *, person: str | None = None, referral: str | None = None
+    ) -> Iterable[str]:
+        """A person's flags: their own comparison (`p:`), and those of the referrals that name
+        them (each referral flag's person is named by one of its events). A referral's: its
+        own, and the comparisons of the people its events name (a misrepresentation names the
+        referral whose request or vetting gave an account: its requester's or referrer's)."""
+        if referral is not None:
+            named = {
+                handle
+                for event in view.referral_history(referral)
+                for handle in (event.get("by"), event.get("referrer"))
+                if isinstance(handle, str)
+            }
+            return [f"r:{referral}", *(f"p:{handle}" for handle in sorted(named))]
+        assert person is not None
+        return [f"p:{person}", *(f"r:{key}" for key in view.referrals_of(person))]
+
     def _referral(self, key: str, view: View) -> Iterator[dict[str, Any]]:
         events = view.referral(key)
         parties = view.parties(key)

@@ -45,6 +45,16 @@ class ConductProjection(Projection):
             return []
         return conduct(part, events, relationship(view, p.requester, p.referrer))
 
+    def parts_about(
+        self, view: View, *, person: str | None = None, referral: str | None = None
+    ) -> Iterable[str]:
+        """A referral's conduct is its own part; a person's is in the referrals that name them
+        (each row's person is named by one of the referral's events)."""
+        if referral is not None:
+            return [referral]
+        assert person is not None
+        return view.referrals_of(person)
+
 
 def _between(view: View, a: str, b: str) -> list[str]:
     """The referrals that `a` and `b` both take part in."""
