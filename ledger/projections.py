@@ -370,11 +370,12 @@ def _fresh(ledger: Ledger, view: View | None) -> View:
 
 
 def _preload(view: View, keys: Iterable[Any]) -> None:
-    """Read these referrals' events in bulk, ahead of the plugins' questions about them. On a
-    failure nothing is read ahead: each question then reads its referral, and a failure is
-    reported for the plugin that asked, as without reading ahead."""
+    """Read these referrals' events in bulk, ahead of the plugins' questions about them (and
+    of the scan's own: their events are then decoded once). On a failure nothing is read
+    ahead: each question then reads its referral, and a failure is reported for the plugin
+    that asked, as without reading ahead."""
     try:
-        view.preload(key for key in keys if isinstance(key, str) and key)
+        view._read_histories(key for key in keys if isinstance(key, str) and key)
     except (UnknownEventType, VaultError):
         raise
     except Exception:  # noqa: BLE001, S110 — see above
@@ -390,7 +391,7 @@ def _scan_event(
     on_error: Callable[[ProjectionFailed], None],
 ) -> None:
     """Collect the parts each live projection names for one event."""
-    event = read_only(ledger, stored)
+    event = view._decoded(stored)
     referral = event.get("referral")
     people = () if referral else tuple(view._people_of(stored.record))
     for todo in list(alive):

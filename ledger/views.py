@@ -140,6 +140,7 @@ class View:
         self._referrals: dict[str, list[Mapping[str, Any]]] = {}
         self._histories: dict[str, list[Mapping[str, Any]]] = {}
         self._parties: dict[str, Parties] = {}
+        self._by_seq: dict[int, Mapping[str, Any]] = {}  # the events of `_histories`
         self._mentions: dict[str, list[str]] = {}
         # How many events this view holds decoded: a catch-up keeps one view while it reads
         # and derives (each event decoded once, each referral read once), and starts a new one
@@ -255,9 +256,19 @@ class View:
     def referral_histories(self, keys: Iterable[str]) -> dict[str, list[Mapping[str, Any]]]:
         """`referral_history` of many referrals, by key, in a few queries; their live events
         (`referral`) are kept from the same rows, as `preload` keeps them."""
+        wanted = list(dict.fromkeys(keys))
+        self._read_histories(wanted)
+        return {key: list(self._histories[key]) for key in wanted}
+
+    def _read_histories(self, keys: Iterable[str]) -> None:
+        """Read and keep the histories and live events of these referrals (those not kept
+        yet), and each of their events by `seq` (see `_decoded`)."""
         wanted = [key for key in dict.fromkeys(keys) if key not in self._histories]
-        found = self.store.referrals_events(wanted) if wanted else {}
+        if not wanted:
+            return
+        found = self.store.referrals_events(wanted)
         retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
+        decoded = self._by_seq
         for key in wanted:
             # One read-only copy of each event for both: the live events are the history less
             # retractions and what they retract, as `_events` leaves out.
@@ -271,7 +282,14 @@ class View:
                     ]
                 )
             self._histories[key] = history
-        return {key: list(self._histories[key]) for key in dict.fromkeys(keys)}
+            for event in history:
+                decoded[event["seq"]] = event
+
+    def _decoded(self, stored: Stored) -> Mapping[str, Any]:
+        """`read_only(ledger, stored)`: the copy this view holds, when it read the event's
+        referral (see `_read_histories`), so that a catch-up builds it once."""
+        event = self._by_seq.get(stored.seq)
+        return event if event is not None else read_only(self.ledger, stored)
 
     def referral(self, key: str) -> list[Mapping[str, Any]]:
         """The referral's live events (no retractions, nothing retracted), by `at` then `seq`."""

@@ -1,0 +1,90 @@
+"""How long an import and the first read after it take, and the `replay` command.
+
+Run it with the code to measure on PYTHONPATH (the CLI runs in child processes, which
+inherit it), for example before and after a change:
+
+    PYTHONPATH=/work/main:/work/main/plugins python benchmarks/replay.py --events 100000
+    PYTHONPATH=.:plugins python benchmarks/replay.py --events 100000
+
+Each command runs in a fresh child process on a fresh copy of the same ledger; the figures are
+medians of `--runs` runs, wall and CPU (the child's user + system time: steadier on a shared
+machine). The first read after the import (`alerts`) is where the catch-up of the plugins'
+derived state lands when the import leaves it behind; import + first read is the total a user
+waits for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import synth
+
+SEED = 7
+
+
+def timed(args: Sequence[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one child process running the CLI with `args`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "ledger", *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--replay", action="store_true", help="also time the replay command")
+    options = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="replay-bench-") as tmp:
+        jsonl = Path(tmp) / "events.jsonl"
+        with jsonl.open("wb") as out:
+            for line in synth.lines(options.events, seed=SEED):
+                out.write(line + b"\n")
+        figures: dict[str, list[tuple[float, float]]] = {}
+        for _ in range(options.runs):
+            db = Path(tmp) / "ledger.db"
+            for stale in Path(tmp).glob("ledger.db*"):
+                stale.unlink()
+            steps = [
+                ("import", ["--db", str(db), "import", str(jsonl)]),
+                ("first read (alerts)", ["--db", str(db), "alerts"]),
+                ("second read (alerts)", ["--db", str(db), "alerts"]),
+            ]
+            if options.replay:
+                steps.append(("replay", ["--db", str(db), "replay"]))
+            for name, args in steps:
+                figures.setdefault(name, []).append(timed(args))
+        total = [
+            (a[0] + b[0], a[1] + b[1])
+            for a, b in zip(figures["import"], figures["first read (alerts)"], strict=True)
+        ]
+        figures["import + first read"] = total
+        print(f"{options.events:,} synthetic events, medians of {options.runs} runs")
+        print(f"{'step':<24}{'wall s':>10}{'cpu s':>10}")
+        for name, values in figures.items():
+            wall = statistics.median(v[0] for v in values)
+            cpu = statistics.median(v[1] for v in values)
+            print(f"{name:<24}{wall:>10.2f}{cpu:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
