@@ -1,10 +1,10 @@
 """How long an import and the first read after it take, and the `replay` command.
 
-Run it with the code to measure on PYTHONPATH (the CLI runs in child processes, which
-inherit it), for example before and after a change:
+Run it with the code to measure on PYTHONPATH, as absolute paths (the CLI runs in child
+processes, which inherit it), for example before and after a change:
 
     PYTHONPATH=/work/main:/work/main/plugins python benchmarks/replay.py --events 100000
-    PYTHONPATH=.:plugins python benchmarks/replay.py --events 100000
+    PYTHONPATH=$PWD:$PWD/plugins python benchmarks/replay.py --events 100000
 
 Each command runs in a fresh child process on a fresh copy of the same ledger; the figures are
 medians of `--runs` runs, wall and CPU (the child's user + system time: steadier on a shared
@@ -33,14 +33,17 @@ import synth
 SEED = 7
 
 
-def timed(args: Sequence[str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one child process running the CLI with `args`."""
+def timed(args: Sequence[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one child process running the CLI with `args`. It runs in
+    `cwd`, a directory without the project: `python -m` looks in the working directory
+    first, and the code measured must be the one on PYTHONPATH."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "ledger", *args],
         check=True,
         stdout=subprocess.DEVNULL,
+        cwd=cwd,
     )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -72,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             if options.replay:
                 steps.append(("replay", ["--db", str(db), "replay"]))
             for name, args in steps:
-                figures.setdefault(name, []).append(timed(args))
+                figures.setdefault(name, []).append(timed(args, Path(tmp)))
         total = [
             (a[0] + b[0], a[1] + b[1])
             for a, b in zip(figures["import"], figures["first read (alerts)"], strict=True)
