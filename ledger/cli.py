@@ -450,9 +450,7 @@ def import_(path: str, as_json: bool) -> None:
         lines = _read_lines(path, reading)
         ledger = get_ledger(create=True)
         result = ledger.import_lines(lines, checked=checking)
-    _catch_up_after_import(ledger)
-    if result.email_like_ids:
-        _warn_email_ids(result.email_like_ids)
+    email_like_ids = result.email_like_ids
     summary = {
         "stored": result.count,
         "unchanged": result.unchanged,
@@ -460,6 +458,10 @@ def import_(path: str, as_json: bool) -> None:
         "first_seq": result.first_seq,
         "last_seq": result.last_seq,
     }
+    del lines, result  # the catch-up need not hold the imported events in memory too
+    _catch_up_after_import(ledger)
+    if email_like_ids:
+        _warn_email_ids(email_like_ids)
     if as_json:
         emit_json(summary)
     else:

@@ -45,7 +45,7 @@ PAGE = 1000  # events read at a time while collecting parts
 # Events a catch-up's view keeps decoded, at most: past it the next page or chunk gets a new
 # view. One view for many pages and chunks reads and decodes each referral once, not once per
 # page that names it and again per chunk that derives it.
-KEPT = 50_000
+KEPT = 150_000
 LIST_PAGE = 1000  # rows `listed` reads at a time
 
 
