@@ -16,7 +16,9 @@ waits for.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -51,11 +53,53 @@ def timed(args: Sequence[str], cwd: Path) -> tuple[float, float]:
     return wall, cpu
 
 
+CATCH_UP = """
+import sys, time
+from ledger.app import Ledger
+from ledger.projections import catch_up
+ledger = Ledger(sys.argv[1])
+with ledger.store.write() as cur:
+    cur.run("DELETE FROM {p}rl_rows")
+    cur.run("DELETE FROM {p}rl_positions")
+def fail(error):
+    raise error
+wall, cpu = time.perf_counter(), time.process_time()
+catch_up(ledger, on_error=fail)
+print(time.perf_counter() - wall, time.process_time() - cpu)
+"""
+
+
+def catch_up_from_scratch(db: Path, cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of catching every projection up from the first event (what
+    `replay` rebuilds, and what the first read after an import did before it caught up), on a
+    copy of the ledger, in a child process."""
+    copy = db.with_name("catch-up.db")
+    with (
+        contextlib.closing(sqlite3.connect(db)) as source,
+        contextlib.closing(sqlite3.connect(copy)) as target,
+    ):
+        source.backup(target)  # the WAL's pages too
+    found = subprocess.run(
+        [sys.executable, "-c", CATCH_UP, str(copy)],
+        check=True,
+        capture_output=True,
+        cwd=cwd,
+    )
+    copy.unlink()
+    wall, cpu = found.stdout.split()
+    return float(wall), float(cpu)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--replay", action="store_true", help="also time the replay command")
+    parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="also time a catch-up of every projection from the first event, in-process",
+    )
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="replay-bench-") as tmp:
         jsonl = Path(tmp) / "events.jsonl"
@@ -76,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 steps.append(("replay", ["--db", str(db), "replay"]))
             for name, args in steps:
                 figures.setdefault(name, []).append(timed(args, Path(tmp)))
+            if options.catch_up:
+                figures.setdefault("catch-up from scratch", []).append(
+                    catch_up_from_scratch(db, Path(tmp))
+                )
         total = [
             (a[0] + b[0], a[1] + b[1])
             for a, b in zip(figures["import"], figures["first read (alerts)"], strict=True)
