@@ -438,7 +438,8 @@ def import_(path: str, as_json: bool) -> None:
 
     The file is read, checked and written a page of events at a time, in one transaction: a
     long file takes no more memory than a short one, a refused line anywhere stores nothing,
-    and other writers wait until the import ends.
+    and other writers wait until the import ends. The plugins' derived state (alerts, flags,
+    ...) is then brought up to date, so that the next command does not wait for it.
 
     \b
     Example:
@@ -450,9 +451,9 @@ def import_(path: str, as_json: bool) -> None:
     # bytes (about 5000 events, the fewest that make a bar worth showing, are 400 kB).
     with Steps("Checking", at=400_000) as checking:
         lines = _read_lines(path, checking)
-        result = get_ledger(create=True).import_lines(lines)
-    if result.email_like_ids:
-        _warn_email_ids(result.email_like_ids)
+        ledger = get_ledger(create=True)
+        result = ledger.import_lines(lines)
+    email_like_ids = result.email_like_ids
     summary = {
         "stored": result.count,
         "unchanged": result.unchanged,
@@ -460,12 +461,27 @@ def import_(path: str, as_json: bool) -> None:
         "first_seq": result.first_seq,
         "last_seq": result.last_seq,
     }
+    del lines, result  # the catch-up need not hold the imported events in memory too
+    _catch_up_after_import(ledger)
+    if email_like_ids:
+        _warn_email_ids(email_like_ids)
     if as_json:
         emit_json(summary)
     else:
         click.echo(
             f"Imported {summary['stored']} new event(s); {summary['unchanged']} already stored."
         )
+
+
+def _catch_up_after_import(ledger: Ledger) -> None:
+    """Bring the derived state up to the imported events, with a progress bar on a terminal
+    (see `projections.catch_up`): what the first read would do otherwise. The import stands
+    whatever happens here; what stops the catch-up (a busy ledger, an event type no enabled
+    plugin defines) is left for the next read to catch up, or to report."""
+    from .projections import catch_up
+
+    with contextlib.suppress(LedgerError):
+        catch_up(ledger)
 
 
 def _warn_email_ids(count: int) -> None:

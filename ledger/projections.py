@@ -19,6 +19,7 @@ import tempfile
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -40,7 +41,11 @@ if TYPE_CHECKING:
     from .store import Stored
 
 CHUNK = 500  # parts re-derived per transaction
-PAGE = 1000  # events read per view while collecting parts
+PAGE = 1000  # events read at a time while collecting parts
+# Events a catch-up's view keeps decoded, at most: past it the next page or chunk gets a new
+# view. One view for many pages and chunks reads and decodes each referral once, not once per
+# page that names it and again per chunk that derives it.
+KEPT = 150_000
 LIST_PAGE = 1000  # rows `listed` reads at a time
 
 
@@ -292,8 +297,8 @@ def _catch_up(
         moved: list[tuple[str, Projection]] = []
         for position, group in groups.items():
             caught = max(caught, head - position)
-            todos = _scan(ledger, group, position, head, on_error)
-            moved += _advance(ledger, todos, position, head, done, on_error)
+            todos, view = _scan(ledger, group, position, head, on_error)
+            moved += _advance(ledger, todos, position, head, done, on_error, view)
         pending = moved
     if caught >= ANALYZE_AFTER:
         store.analyze(("rl_rows",))  # as after a large import: the planner's statistics
@@ -351,8 +356,9 @@ def _scan(
     position: int,
     head: int,
     on_error: Callable[[ProjectionFailed], None],
-) -> list[_Todo]:
+) -> tuple[list[_Todo], View]:
     """Read the events after `position` once, and collect the parts each projection names.
+    Returns them, and the view that answered parts(), for deriving to go on with.
 
     A projection whose parts() raises is reported and left out."""
     todos = [_Todo(plugin, projection) for plugin, projection in group]
@@ -361,12 +367,14 @@ def _scan(
     bar = _progress(head - position, f"Reading events for {names}")
     events = ledger.store.events(after=position, until=head)
     step = -1
+    view = _fresh(ledger, None)
     while page := list(islice(events, PAGE)):
-        # A view per page keeps its caches small. Told of the people the page's own events of
-        # a person name (who declared knowing whom), it reads what parts() asks about them
-        # (their referrals, say) in one query, not one each.
-        view = View(ledger)
+        view = _fresh(ledger, view)
+        # Told of the people the page's own events of a person name (who declared knowing
+        # whom), the view reads what parts() asks about them (their referrals, say) in one
+        # query, not one each; and the page's referrals are read together, in a few queries.
         view._tell(stored.record for stored in page if not stored.record.get("referral"))
+        _preload(view, (stored.record.get("referral") for stored in page))
         for stored in page:
             step += 1
             _scan_event(ledger, stored, step, view, alive, on_error)
@@ -374,7 +382,27 @@ def _scan(
             bar.update(len(page))
     if bar is not None:
         bar.render_finish()
-    return alive
+    return alive, view
+
+
+def _fresh(ledger: Ledger, view: View | None) -> View:
+    """`view`, or a new view once it holds more than KEPT events."""
+    if view is None or view._loaded > KEPT:
+        return View(ledger)
+    return view
+
+
+def _preload(view: View, keys: Iterable[Any]) -> None:
+    """Read these referrals' events in bulk, ahead of the plugins' questions about them (and
+    of the scan's own: their events are then decoded once). On a failure nothing is read
+    ahead: each question then reads its referral, and a failure is reported for the plugin
+    that asked, as without reading ahead."""
+    try:
+        view._read_histories(key for key in keys if isinstance(key, str) and key)
+    except (UnknownEventType, VaultError):
+        raise
+    except Exception:  # noqa: BLE001, S110 — see above
+        pass
 
 
 def _scan_event(
@@ -386,7 +414,7 @@ def _scan_event(
     on_error: Callable[[ProjectionFailed], None],
 ) -> None:
     """Collect the parts each live projection names for one event."""
-    event = read_only(ledger, stored)
+    event = view._decoded(stored)
     referral = event.get("referral")
     people = () if referral else tuple(view._people_of(stored.record))
     for todo in list(alive):
@@ -447,21 +475,24 @@ def _advance(
     head: int,
     done: dict[str, int],
     on_error: Callable[[ProjectionFailed], None],
+    view: View | None = None,
 ) -> list[tuple[str, Projection]]:
     """Re-derive the parts the scan named, a chunk at a time, and replace their rows; move each
     projection to `head` with its last chunk. Returns the projections whose position changed
     meanwhile (to do again).
 
-    The projections share each chunk's view: a chunk holds every projection's parts that came
-    from the same referrals, so a referral's events are read once for all of them."""
+    The projections share the view (the scan's, `view`, while it holds few events): a chunk
+    holds every projection's parts that came from the same referrals, so a referral's events
+    are read once for all of them."""
     moved: list[tuple[str, Projection]] = []
     alive = {t.name: t for t in todos}
     bar = _progress(sum(len(t.parts) for t in todos), f"Deriving {', '.join(alive)}")
     for chunk, last in _chunks(todos):
         if not alive:
             break
-        # A view per chunk keeps memory bounded; preloading reads its referrals in one query.
-        view = View(ledger)
+        # A new view past KEPT events keeps memory bounded; preloading reads the chunk's
+        # referrals (those the view does not hold yet) in one query.
+        view = _fresh(ledger, view)
         for name, parts in chunk.items():
             if name in alive:
                 told = alive[name].people
@@ -567,9 +598,7 @@ def derive_all(
     # A projection of alerts may also keep every obligation (rows of category "obligation").
     wanted = OBLIGATION_CATEGORIES if category in OBLIGATION_CATEGORIES else (category,)
     chosen = [
-        (plugin, p)
-        for plugin, p in registered(ledger)
-        if category is None or p.category in wanted
+        (plugin, p) for plugin, p in registered(ledger) if category is None or p.category in wanted
     ]
     for plugin, projection in chosen:
         try:
@@ -904,27 +933,36 @@ def replay(ledger: Ledger) -> list[Replayed]:
         failures[error.projection] = str(error)
 
     catch_up(ledger, on_error=failed)
-    results = []
-    for plugin, projection in registered(ledger):
-        name = projection.name
-        result = Replayed(name, plugin)
-        # Incremental rows count +1, rebuilt ones -1: what is left is the difference.
-        balance: Counter[bytes] = Counter()
-        with tempfile.TemporaryFile() as before, tempfile.TemporaryFile() as after:
-            result.incremental = _count_rows(
-                ledger, name, balance, 1, before, f"Reading the rows of {name}"
+    chosen = registered(ledger)
+    results = [Replayed(projection.name, plugin) for plugin, projection in chosen]
+    # Incremental rows count +1, rebuilt ones -1: what is left is the difference.
+    balances: list[Counter[bytes]] = [Counter() for _ in chosen]
+    with ExitStack() as files:
+        spools = [
+            (
+                files.enter_context(tempfile.TemporaryFile()),
+                files.enter_context(tempfile.TemporaryFile()),
             )
-            with ledger.store.write() as cur:
-                ledger.store.delete_rows(cur, name)
+            for _ in chosen
+        ]
+        for result, balance, (before, _after) in zip(results, balances, spools, strict=True):
+            result.incremental = _count_rows(
+                ledger, result.name, balance, 1, before, f"Reading the rows of {result.name}"
+            )
+        # Every projection rebuilt in one pass: each event read and decoded once for all.
+        with ledger.store.write() as cur:
+            for _plugin, projection in chosen:
+                ledger.store.delete_rows(cur, projection.name)
                 _set_position(ledger, cur, projection, 0)
-            catch_up(ledger, on_error=failed, only=[name])
+        if chosen:
+            catch_up(ledger, on_error=failed, only=[result.name for result in results])
+        for result, balance, (before, after) in zip(results, balances, spools, strict=True):
             result.rebuilt = _count_rows(
-                ledger, name, balance, -1, after, f"Comparing the rows of {name}"
+                ledger, result.name, balance, -1, after, f"Comparing the rows of {result.name}"
             )
             result.only_incremental = _differing(before, balance, 1)
             result.only_rebuilt = _differing(after, balance, -1)
-        result.error = failures.get(name)
-        results.append(result)
+            result.error = failures.get(result.name)
     return results
 
 

@@ -215,10 +215,9 @@ def relationship(view: View, a: str, b: str) -> Relationship:
     if pair not in cache:
         accounts = [declared(d) for d in view.declarations_between(a, b)]
         for key in sorted(set(view.referrals_of(a)) & set(view.referrals_of(b))):
-            events = view.referral(key)
-            p = parties(events)
+            p = view.parties(key)  # the parties of view.referral(key), kept by the view
             if {p.requester, p.referrer} == {a, b}:
-                accounts += referral_accounts(events)
+                accounts += referral_accounts(view.referral(key))
         cache[pair] = Relationship(*pair, accounts)
     found = cache[pair]
     return found if found.people == (a, b) else Relationship(a, b, found.accounts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -113,6 +114,7 @@ def read_only(ledger: Ledger, stored: Stored) -> Mapping[str, Any]:
 
 
 BATCH = 500  # people read per query
+_PERSON_TYPES = ("person-added", "person-updated", "person-forgotten")
 TOLD = 10_000  # records kept to note their people later, at most
 
 
@@ -136,7 +138,14 @@ class View:
         self._updates: dict[str, list[Mapping[str, Any]]] = {}
         self._declarations: dict[str, list[Mapping[str, Any]]] = {}
         self._referrals: dict[str, list[Mapping[str, Any]]] = {}
+        self._histories: dict[str, list[Mapping[str, Any]]] = {}
+        self._parties: dict[str, Parties] = {}
+        self._by_seq: dict[int, Mapping[str, Any]] = {}  # the events of `_histories`
         self._mentions: dict[str, list[str]] = {}
+        # How many events this view holds decoded: a catch-up keeps one view while it reads
+        # and derives (each event decoded once, each referral read once), and starts a new one
+        # past a budget (see projections.KEPT), so that its memory stays bounded.
+        self._loaded = 0
         # The people named by the events this view has handed out (or was told of): the first
         # `declarations` (or `referrals_of`) it is asked reads those of all of them it has not
         # read yet in one query, since plugins ask about the people of the events they look
@@ -145,6 +154,9 @@ class View:
         self._told: list[Mapping[str, Any]] = []
         self._unread_declarations: dict[str, None] = {}
         self._unread_mentions: dict[str, None] = {}
+        self._unread_people: dict[str, None] = {}
+        self._update_times: dict[str, list[int]] = {}
+        self._updated: dict[tuple[str, int], Mapping[str, Any]] = {}
 
     # -- filtering --------------------------------------------------------------------------
 
@@ -184,6 +196,7 @@ class View:
                 continue
             self._told.append(stored.record)
             out.append(read_only(self.ledger, stored))
+        self._loaded += len(out)
         if len(self._told) > TOLD:
             self._note_told()
         return out
@@ -199,6 +212,8 @@ class View:
                 self._unread_declarations[handle] = None
             if handle not in self._mentions:
                 self._unread_mentions[handle] = None
+            if handle not in self._people:
+                self._unread_people[handle] = None
 
     def _note_told(self) -> None:
         # Each person once: the same few come back in most of a referral's events.
@@ -242,9 +257,18 @@ class View:
         """`referral_history` of many referrals, by key, in a few queries; their live events
         (`referral`) are kept from the same rows, as `preload` keeps them."""
         wanted = list(dict.fromkeys(keys))
+        self._read_histories(wanted)
+        return {key: list(self._histories[key]) for key in wanted}
+
+    def _read_histories(self, keys: Iterable[str]) -> None:
+        """Read and keep the histories and live events of these referrals (those not kept
+        yet), and each of their events by `seq` (see `_decoded`)."""
+        wanted = [key for key in dict.fromkeys(keys) if key not in self._histories]
+        if not wanted:
+            return
         found = self.store.referrals_events(wanted)
         retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
-        histories = {}
+        decoded = self._by_seq
         for key in wanted:
             # One read-only copy of each event for both: the live events are the history less
             # retractions and what they retract, as `_events` leaves out.
@@ -257,8 +281,15 @@ class View:
                         if e["id"] not in retracted and e["type"] != "event-retracted"
                     ]
                 )
-            histories[key] = history
-        return histories
+            self._histories[key] = history
+            for event in history:
+                decoded[event["seq"]] = event
+
+    def _decoded(self, stored: Stored) -> Mapping[str, Any]:
+        """`read_only(ledger, stored)`: the copy this view holds, when it read the event's
+        referral (see `_read_histories`), so that a catch-up builds it once."""
+        event = self._by_seq.get(stored.seq)
+        return event if event is not None else read_only(self.ledger, stored)
 
     def referral(self, key: str) -> list[Mapping[str, Any]]:
         """The referral's live events (no retractions, nothing retracted), by `at` then `seq`."""
@@ -269,11 +300,15 @@ class View:
 
     def parties(self, key: str) -> Parties:
         """Requester, referrer and target of the referral, from its live events."""
-        return parties(self.referral(key))
+        if key not in self._parties:
+            self._parties[key] = parties(self.referral(key))
+        return self._parties[key]
 
     def referral_history(self, key: str) -> list[Mapping[str, Any]]:
         """Every known event of the referral, retractions and retracted ones included, by seq."""
-        return self._read(self.store.referral_events(key), live=False)
+        if key not in self._histories:
+            self._histories[key] = self._read(self.store.referral_events(key), live=False)
+        return list(self._histories[key])
 
     def person(self, handle: str, at: int | None = None) -> Mapping[str, Any] | None:
         """The person's live `person-added` event as their live `person-updated` events by
@@ -281,24 +316,33 @@ class View:
         forgotten; or None. (A handle whose `person-added` was retracted and that was added
         again has one live `person-added`: the last.)"""
         if handle not in self._people:
-            rows = self._events(
-                self.store.person_events(
-                    handle, ("person-added", "person-updated", "person-forgotten")
-                )
-            )
-            added = next((e for e in reversed(rows) if e["type"] == "person-added"), None)
-            if added is not None and any(e["type"] == "person-forgotten" for e in rows):
-                added = freeze({**added, "forgotten": True})
-            updates = [e for e in rows if e["type"] == "person-updated"]
-            self._people[handle] = added
-            self._updates[handle] = updates
+            batch = self._batch(handle, self._unread_people)
+            found = self.store.people_events(batch, _PERSON_TYPES)
+            retracted = self.retracted([s.event_id for rows in found.values() for s in rows])
+            for name in batch:
+                self._keep_person(name, self._events(found.get(name, []), retracted=retracted))
+                self._unread_people.pop(name, None)
         added = self._people[handle]
-        updates = [
-            e for e in self._updates.get(handle, []) if at is None or micros(e["at"]) <= at
-        ]
+        updates = self._updates.get(handle, [])
         if added is None or not updates:
             return added
-        return freeze(PersonUpdated.update(added, updates))
+        # The updates are by `at`: those by `at` are the first so many, and the person as
+        # they leave them is the same for every `at` between two updates.
+        count = len(updates) if at is None else bisect_right(self._update_times[handle], at)
+        if not count:
+            return added
+        if (handle, count) not in self._updated:
+            self._updated[handle, count] = freeze(PersonUpdated.update(added, updates[:count]))
+        return self._updated[handle, count]
+
+    def _keep_person(self, handle: str, rows: list[Mapping[str, Any]]) -> None:
+        added = next((e for e in reversed(rows) if e["type"] == "person-added"), None)
+        if added is not None and any(e["type"] == "person-forgotten" for e in rows):
+            added = freeze({**added, "forgotten": True})
+        updates = [e for e in rows if e["type"] == "person-updated"]
+        self._people[handle] = added
+        self._updates[handle] = updates
+        self._update_times[handle] = [micros(e["at"]) for e in updates]
 
     def person_updates(self, handle: str) -> list[Mapping[str, Any]]:
         """The person's live `person-updated` events, by `at`."""

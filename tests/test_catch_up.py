@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+from conftest import Cli
 
 from ledger import config, plugins, projections, views
 from ledger.app import Ledger
@@ -74,6 +75,73 @@ def test_small_chunks_pages_and_batches_derive_what_one_view_does(
     # the synthetic ledger has what the batches are for: declarations, retractions
     kinds = {orjson.loads(key)[2] for key in rows}
     assert {"took-part", "thank-you-missing", "misrepresented-relationship"} <= kinds
+
+
+def test_a_view_renewed_past_its_budget_derives_what_one_view_does(
+    synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projections, "KEPT", 50)  # a new view every page and chunk or so
+    monkeypatch.setattr(projections, "PAGE", 100)
+    monkeypatch.setattr(projections, "CHUNK", 40)
+    made = 0
+    real = projections.View
+
+    def counted(*args: Any, **kwargs: Any) -> views.View:
+        nonlocal made
+        made += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(projections, "View", counted)
+    projections.catch_up(synthetic, on_error=_raise)
+    assert made > 10  # renewed again and again
+    assert _stored_rows(synthetic) == _derived_rows(synthetic)
+
+
+def test_a_catch_up_reads_each_referral_once_for_every_page_and_projection(
+    synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The referrals of a page of events are read together, once for the whole catch-up
+    (scan and derive, every projection), not once per page or chunk that names them, nor one
+    query per referral or person."""
+    monkeypatch.setattr(projections, "PAGE", 100)  # 15 pages
+    monkeypatch.setattr(projections, "CHUNK", 50)
+    store = synthetic.store
+    read: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    for name in ("referral_events", "person_events", "referrals_events", "people_events"):
+        real = getattr(store, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            if _name == "referrals_events":
+                read.update(args[0])
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(store, name, counted)
+    projections.catch_up(synthetic, on_error=_raise)
+    assert calls["referral_events"] == calls["person_events"] == 0
+    assert calls["referrals_events"] <= 15 + 30  # a query a page, a few for the chunks
+    assert read and set(read.values()) == {1}, read.most_common(3)  # each referral once
+    assert _stored_rows(synthetic) == _derived_rows(synthetic)
+
+
+def test_an_import_leaves_the_derived_state_caught_up(cli: Cli, tmp_path: Path) -> None:
+    """The first read after an import has nothing to catch up: the import did it."""
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(b"\n".join(synth.lines(400, seed=5)) + b"\n")
+    cli.ok("import", str(source))
+    ledger = Ledger(cli.db)
+    try:
+        head, _ = ledger.store.tail()
+        assert head == 400
+        names = [projection.name for _plugin, projection in projections.registered(ledger)]
+        assert {"alerts", "flags", "reputation"} <= set(names)
+        for projection_name in names:
+            assert ledger.store.position(projection_name)[0] == head, projection_name
+        assert set(projections.catch_up(ledger, on_error=_raise).values()) == {0}
+        assert _stored_rows(ledger) == _derived_rows(ledger)
+    finally:
+        ledger.close()
 
 
 def test_catching_up_again_from_the_start_replaces_the_rows_it_has(synthetic: Ledger) -> None:

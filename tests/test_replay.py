@@ -84,6 +84,68 @@ def test_replay_reports_a_projection_that_drifts_from_a_rebuild(sqlite_db: str) 
         ledger.close()
 
 
+class Failing(Projection):
+    """A projection whose plugin raises when it derives."""
+
+    name = "test-failing"
+    category = "test"
+
+    def parts(self, event: Mapping[str, Any], view: View) -> Iterable[str]:
+        return [event["referral"]] if event.get("referral") else []
+
+    def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
+        raise RuntimeError("cannot derive")
+
+
+class _Failing:
+    @staticmethod
+    @hookimpl
+    def register_projections() -> list[Projection]:
+        return [Failing()]
+
+
+def test_replay_rebuilds_every_projection_in_one_pass_over_the_log(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One read of the log rebuilds every projection (not one read each), and each plugin is
+    judged on its own: the buggy one's difference and the failing one's error, the others the
+    same."""
+    from ledger.app import Ledger
+    from ledger.plugins import Plugins
+    from ledger.projections import catch_up, replay
+
+    extra = {"buggy": _Buggy, "failing": _Failing}
+    ledger = Ledger(db, plugins=Plugins(extra=extra))
+    try:
+        for event in STORY[:8]:
+            ledger.record(event)
+            catch_up(ledger, on_error=lambda error: None)
+        reads = 0
+        events = ledger.store.events
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return events(*args, **kwargs)
+
+        monkeypatch.setattr(ledger.store, "events", counted)
+        results = {r.name: r for r in replay(ledger)}
+        # one read to bring the rows up to date first (the failing one is behind: it fails
+        # again), one to rebuild all five; not one per projection
+        assert reads == 2
+        assert {"alerts", "flags", "reputation", "test-counting", "test-failing"} <= set(results)
+        assert all(results[name].same for name in ("alerts", "flags", "reputation"))
+        assert results["alerts"].rebuilt == results["alerts"].incremental > 0
+        counting = results["test-counting"]
+        assert counting.error is None and not counting.same
+        assert [r["data"]["count"] for r in counting.only_rebuilt] == [2]
+        failing = results["test-failing"]
+        assert failing.error is not None and "cannot derive" in failing.error
+        assert failing.rebuilt == failing.incremental == 0
+    finally:
+        ledger.close()
+
+
 COLUMNS = "projection, part, category, kind, referral, person, owed_to, start_us, end_us, data"
 
 
