@@ -67,11 +67,12 @@ class _Entries:
         aggregate.__init__(record)
         return aggregate
 
-    def advance(self, record: dict[str, Any], at: datetime) -> int:
+    def advance(self, record: dict[str, Any], at: datetime, at_us: int | None = None) -> int:
         """Apply its next event to the aggregate, as the event's `mutate` does (without
-        building it); return the event's version."""
+        building it); return the event's version. `at_us` is `at` in microseconds, when the
+        caller has it already."""
         aggregate: Any = self
-        aggregate.apply_record(record, at)
+        aggregate.apply_record(record, at if at_us is None else at_us)
         aggregate.version = version = aggregate.version + 1
         aggregate.modified_on = at
         return int(version)
@@ -118,7 +119,7 @@ class Referral(Aggregate, _Entries):
         self.requested_at: int = at_us
         self.remember(record, at_us)
 
-    def apply_record(self, record: dict[str, Any], timestamp: datetime | str) -> None:
+    def apply_record(self, record: dict[str, Any], timestamp: datetime | str | int) -> None:
         if record["type"] == "referral-requested":
             self.requested(record, _micros(timestamp))
             return
@@ -173,7 +174,7 @@ class Person(Aggregate, _Entries):
         self.company: str | None = record.get("company")
         self.remember(record, at_us)
 
-    def apply_record(self, record: dict[str, Any], timestamp: datetime | str) -> None:
+    def apply_record(self, record: dict[str, Any], timestamp: datetime | str | int) -> None:
         if record["type"] == "person-added":
             self.added(record, _micros(timestamp))
             return
@@ -188,7 +189,9 @@ class Person(Aggregate, _Entries):
         return self.added_id not in self.retracted
 
 
-def _micros(moment: datetime | str) -> int:
+def _micros(moment: datetime | str | int) -> int:
+    if type(moment) is int:  # microseconds already (`advance`)
+        return moment
     if isinstance(moment, str):
         moment = parse_timestamp(moment, future_ok=True)
     return to_micros(moment)

@@ -52,9 +52,12 @@ def freeze(value: Any) -> Any:
     """A read-only copy: mappings become mappingproxies, lists become tuples."""
     # Scalars are kept without a call each: replays freeze every event they read.
     if isinstance(value, dict):
-        return MappingProxyType(
-            {k: freeze(v) if isinstance(v, dict | list) else v for k, v in value.items()}
-        )
+        for v in value.values():
+            if isinstance(v, dict | list):
+                return MappingProxyType(
+                    {k: freeze(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+                )
+        return MappingProxyType(dict(value))  # flat, as most records are: one copy in C
     if isinstance(value, list):
         return tuple(freeze(v) if isinstance(v, dict | list) else v for v in value)
     return value
@@ -679,7 +682,11 @@ class _Batch:
         return self.secrets[handle]
 
     def prepare(self, raw: dict[str, Any], *, restore: bool, line: int | None) -> Pending | None:
-        envelope = {k: raw.pop(k) for k in ENVELOPE_FIELDS if k in raw}
+        envelope = (
+            {}
+            if raw.keys().isdisjoint(ENVELOPE_FIELDS)
+            else {k: raw.pop(k) for k in ENVELOPE_FIELDS if k in raw}
+        )
         kind = raw.get("type")
         # `type` may be any JSON value here (a list is unhashable); validate() reports it
         model = self.ledger.types.get(kind) if isinstance(kind, str) else None
@@ -737,11 +744,7 @@ class _Batch:
         )
         new_keys: dict[str, bytes] = {}
         secret = None
-        has_plaintext = any(
-            path not in forgotten and is_personal_value(get_path(record, path))
-            for path in event.personal
-        )
-        if owner is not None and has_plaintext:
+        if owner is not None and _has_plaintext(record, event.personal, forgotten):
             owner_person = self.person(owner)
             if owner_person is not None and owner_person.forgotten:
                 given = [p for p in event.personal if is_personal_value(get_path(record, p))]
@@ -778,7 +781,7 @@ class _Batch:
                 if reason:
                     raise LedgerError(f"refused by plugin {plugin_name!r}: {reason}")
 
-        origin, self.located[event_id] = self._apply(type(event), sealed, at)
+        origin, self.located[event_id] = self._apply(type(event), sealed, at, at_us)
         if self.validators:
             self.pending.append(frozen)
         if record["type"] == "event-retracted":
@@ -1012,7 +1015,7 @@ class _Batch:
         self.file_prev, self.file_seq = digest, seq
 
     def _apply(
-        self, model: type[Event], sealed: dict[str, Any], at: datetime
+        self, model: type[Event], sealed: dict[str, Any], at: datetime, at_us: int
     ) -> tuple[_Origin, Referral | Person]:
         """Apply the event to its aggregate; return where it is stored, and the aggregate."""
         record = sealed
@@ -1036,7 +1039,7 @@ class _Batch:
         aggregate = existing
         if aggregate is None:
             raise LedgerError(f"{record['type']}: no referral or person to record it on")
-        version = aggregate.advance(record, at)
+        version = aggregate.advance(record, at, at_us)
         return (aggregate.id, version, _RECORDED[type(aggregate)], None), aggregate
 
 
@@ -1045,6 +1048,14 @@ class _Batch:
 _Origin = tuple[Any, int, str, str | None]
 _CREATED: dict[type, str] = {Referral: Referral.Created.TOPIC, Person: Person.Created.TOPIC}
 _RECORDED: dict[type, str] = {Referral: Referral.Recorded.TOPIC, Person: Person.Recorded.TOPIC}
+
+
+def _has_plaintext(record: dict[str, Any], personal: tuple[str, ...], forgotten: Any) -> bool:
+    """Whether the record gives a personal value (one not erased): what sealing must hide."""
+    for path in personal:
+        if path not in forgotten and is_personal_value(get_path(record, path)):
+            return True
+    return False
 
 
 def _has_request(referral: Referral | None) -> bool:

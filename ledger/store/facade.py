@@ -1299,9 +1299,10 @@ class Appender:
                     "hash does not match the event's content and position", line=item.line
                 )
             prev = digest
+            originator = originator_of(item.originator_id)
             rows.events.append(
                 (
-                    originator_of(item.originator_id),
+                    originator,
                     item.originator_version,
                     item.topic,
                     item.state(record_bytes),
@@ -1318,7 +1319,7 @@ class Appender:
                     other,
                     item.at_us,  # the event's `at`
                     recorded_us,
-                    originator_of(item.originator_id),
+                    originator,
                     item.originator_version,
                     digest,
                     by,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,14 +37,20 @@ def register_commands(cli: click.Group) -> None:
     cli.add_command(calendar)
 
 
+@functools.cache
+def _obligations() -> Any:
+    from . import obligations
+
+    return obligations
+
+
 @hookimpl
 def validate_event(
     event: Mapping[str, Any], ledger: Any, pending: Sequence[Mapping[str, Any]]
 ) -> str | None:
     """Refuse a waiver of an obligation that is not open at the waiver's `at`, judged on the
     referral's stored events and the ones before it in the same import (`pending`)."""
-    from . import obligations
-
+    obligations = _obligations()  # asked for every event an import checks: imported once
     if event["type"] != obligations.WAIVED:
         return None
     kind, person, by = event["kind"], event["person"], event["by"]
