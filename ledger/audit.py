@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from .errors import LedgerError
 from .events import CORE_TYPES, Event, format_timestamp, from_micros, shown
 from .provenance import recorder_shown
@@ -175,7 +177,19 @@ def build_audit(
 
 def _public(found: Iterable[Any]) -> list[dict[str, Any]]:
     """Rows as `alerts`/`flags` print them: without the interval kept for bookkeeping."""
-    found = sorted(found, key=lambda r: (r.start_us, r.kind, r.person or ""))
+    # then as the listings break ties (see `in_listing_order`), so that rows alike in start,
+    # kind and person come out in one order whatever order the database returned them in
+    found = sorted(
+        found,
+        key=lambda r: (
+            r.start_us,
+            r.kind,
+            r.person or "",
+            r.owed_to or "",
+            r.projection,
+            orjson.dumps(r.data),
+        ),
+    )
     return [r.public() for r in found]
 
 
