@@ -18,6 +18,7 @@ from .text import visible
 
 if TYPE_CHECKING:
     from .app import Ledger
+    from .verify import Checkpoint
 
 
 class State:
@@ -484,6 +485,19 @@ def _catch_up_after_import(ledger: Ledger) -> None:
         catch_up(ledger)
 
 
+def _read_checkpoint(path: str | None) -> Checkpoint | None:
+    """The checkpoint record `--checkpoint FILE` names (None without the option); a bad one is
+    bad input naming the option."""
+    from .verify import parse_checkpoint
+
+    if path is None:
+        return None
+    try:
+        return parse_checkpoint(_read_file(path))
+    except ValueError as exc:
+        raise LedgerError(f"--checkpoint {path}: {exc}") from None
+
+
 def _warn_email_ids(count: int) -> None:
     which = "an event id contains" if count == 1 else f"{count} event ids contain"
     click.echo(
@@ -840,14 +854,9 @@ def verify(
       referral-ledger verify --fast --checkpoint head.json
     """
     from .store import DamagedLedger
-    from .verify import damaged_verdict, fast_verify, parse_checkpoint, verify_store
+    from .verify import damaged_verdict, fast_verify, verify_store
 
-    cp = None
-    if checkpoint_file is not None:
-        try:
-            cp = parse_checkpoint(_read_file(checkpoint_file))
-        except ValueError as exc:
-            raise LedgerError(f"--checkpoint {checkpoint_file}: {exc}") from None
+    cp = _read_checkpoint(checkpoint_file)
     if head is not None and not (len(head) == 64 and all(c in "0123456789abcdef" for c in head)):
         raise LedgerError("--head: must be 64 lowercase hex digits, as verify printed it")
     if fast and cp is None:
@@ -1021,14 +1030,9 @@ def audit(
       referral-ledger audit ana-acme --html ana.html
     """
     from .audit import build_audit, timeline
-    from .verify import audit_chain, parse_checkpoint, verify_store
+    from .verify import audit_chain, verify_store
 
-    cp = None
-    if checkpoint_file is not None:
-        try:
-            cp = parse_checkpoint(_read_file(checkpoint_file))
-        except ValueError as exc:
-            raise LedgerError(f"--checkpoint {checkpoint_file}: {exc}") from None
+    cp = _read_checkpoint(checkpoint_file)
     ledger = get_ledger()
     if ledger.referral(referral) is None:
         raise LedgerError(f"unknown referral {referral!r}")
