@@ -257,6 +257,28 @@ def bench_sqlite(events: int, tmp: Path) -> None:
 # -- PostgreSQL ------------------------------------------------------------------------------------
 
 
+def raw_psycopg_insert(base: str, schema: str, lines: list[bytes]) -> float:
+    """The floor: seconds to decode each line and insert it into a table of `schema`, in one
+    transaction, with psycopg's `executemany`."""
+    import psycopg
+
+    with psycopg.connect(base) as conn:
+        conn.execute(
+            f'CREATE TABLE "{schema}".raw_events (seq bigint PRIMARY KEY, id text UNIQUE NOT NULL, '
+            "type text NOT NULL, at text NOT NULL, data bytea NOT NULL)"
+        )
+        conn.commit()
+        start = time.perf_counter()
+        rows = []
+        for seq, line in enumerate(lines, start=1):
+            event = json.loads(line)
+            rows.append((seq, event["id"], event["type"], event["at"], line))
+        with conn.cursor() as cur:
+            cur.executemany(f'INSERT INTO "{schema}".raw_events VALUES (%s,%s,%s,%s,%s)', rows)
+        conn.commit()
+        return time.perf_counter() - start
+
+
 def bench_postgres(events: int, url: str) -> None:
     import psycopg
 
@@ -272,21 +294,7 @@ def bench_postgres(events: int, url: str) -> None:
         start = time.perf_counter()
         ledger.import_lines(lines)
         ours = time.perf_counter() - start
-        with psycopg.connect(base) as conn:
-            conn.execute(
-                f'CREATE TABLE "{schema}".raw_events (seq bigint PRIMARY KEY, id text UNIQUE NOT NULL, '
-                "type text NOT NULL, at text NOT NULL, data bytea NOT NULL)"
-            )
-            conn.commit()
-            start = time.perf_counter()
-            rows = []
-            for seq, line in enumerate(lines, start=1):
-                event = json.loads(line)
-                rows.append((seq, event["id"], event["type"], event["at"], line))
-            with conn.cursor() as cur:
-                cur.executemany(f'INSERT INTO "{schema}".raw_events VALUES (%s,%s,%s,%s,%s)', rows)
-            conn.commit()
-            raw = time.perf_counter() - start
+        raw = raw_psycopg_insert(base, schema, lines)
         report(
             "import (events/s) vs raw psycopg insert",
             events / ours,

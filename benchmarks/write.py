@@ -11,7 +11,6 @@ Run it with the code to measure first on PYTHONPATH (the project and its plugins
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -67,29 +66,14 @@ def bench_pg(url: str, events: int, runs: int) -> None:
             ledger.import_lines(lines)
             ours = time.perf_counter() - start
             ledger.close()
-            with psycopg.connect(base) as conn:
-                conn.execute(
-                    f'CREATE TABLE "{schema}".raw_events (seq bigint PRIMARY KEY, '
-                    "id text UNIQUE NOT NULL, type text NOT NULL, at text NOT NULL, "
-                    "data bytea NOT NULL)"
-                )
-                conn.commit()
-                start = time.perf_counter()
-                rows = []
-                for seq, line in enumerate(lines, start=1):
-                    event = json.loads(line)
-                    rows.append((seq, event["id"], event["type"], event["at"], line))
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        f'INSERT INTO "{schema}".raw_events VALUES (%s,%s,%s,%s,%s)', rows
-                    )
-                conn.commit()
-                floor = time.perf_counter() - start
+            floor = run.raw_psycopg_insert(base, schema, lines)
         finally:
             with psycopg.connect(base, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         ratios.append(floor / ours)
-        print(f"PostgreSQL import {events / ours:,.0f} ev/s; raw psycopg {events / floor:,.0f} ev/s")
+        print(
+            f"PostgreSQL import {events / ours:,.0f} ev/s; raw psycopg {events / floor:,.0f} ev/s"
+        )
     print(f"ratio {statistics.median(ratios):.3f} (median of {runs})")
 
 
