@@ -191,7 +191,7 @@ def mode_damage(mode: str | None, check: str | None, kept: str | None) -> str | 
 _MODE_WORDS = {PLAINTEXT: "unencrypted", ENCRYPTED: "encrypted"}
 
 
-def _in_chunks(keys: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+def _in_chunks(keys: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
     """The distinct keys, in order, `size` at a time: one query per page (see `one_of`)
     instead of one per key."""
     names = list(dict.fromkeys(keys))
@@ -916,10 +916,8 @@ class Store:
         the originator id as 32 hex digits."""
         found: dict[str, int] = {}
         originator = self.backend.originator
-        for start in range(0, len(origins), 500):
-            where, params = self.one_of(
-                "originator_id", [originator(o) for o in origins[start : start + 500]]
-            )
+        for chunk in _in_chunks([originator(o) for o in origins]):
+            where, params = self.one_of("originator_id", chunk)
             with self.read() as cur:
                 rows = cur.all(
                     f"SELECT originator_id, COUNT(*) AS n FROM {{events}} WHERE {where} "
