@@ -42,10 +42,14 @@ if TYPE_CHECKING:
 
 CHUNK = 500  # parts re-derived per transaction
 PAGE = 1000  # events read at a time while collecting parts
-# Events a catch-up's view keeps decoded, at most: past it the next page or chunk gets a new
-# view. One view for many pages and chunks reads and decodes each referral once, not once per
-# page that names it and again per chunk that derives it.
-KEPT = 150_000
+# Events a catch-up reads, collects the parts of and derives before it reads on: what it holds
+# (the parts to derive, the view that derives them) is bounded by the window, not by how far
+# behind the projections are. A part named in two windows is derived in both.
+WINDOW = 200_000
+# Events a catch-up's view keeps decoded, at most (see `View._trim`): one view for the whole
+# catch-up reads and decodes each referral once, not once per page that names it and again per
+# chunk that derives it, and forgets the referrals it read first past this budget.
+KEPT = 80_000
 LIST_PAGE = 1000  # rows `listed` reads at a time
 
 
@@ -299,8 +303,7 @@ def _catch_up(
         moved: list[tuple[str, Projection]] = []
         for position, group in groups.items():
             caught = max(caught, head - position)
-            todos, view = _scan(ledger, group, position, head, on_error)
-            moved += _advance(ledger, todos, position, head, done, on_error, view)
+            moved += _catch_up_group(ledger, group, position, head, done, on_error)
         pending = moved
     if caught >= ANALYZE_AFTER:
         store.analyze(("rl_rows",))  # as after a large import: the planner's statistics
@@ -352,26 +355,77 @@ class _Todo:
         return self.projection.name
 
 
+def _catch_up_group(
+    ledger: Ledger,
+    group: list[tuple[str, Projection]],
+    position: int,
+    head: int,
+    done: dict[str, int],
+    on_error: Callable[[ProjectionFailed], None],
+) -> list[tuple[str, Projection]]:
+    """Bring projections at the same `position` to `head`, a WINDOW of events at a time: the
+    parts a window's events name are derived and written, and the projections moved to the
+    window's end, before the next window is read. Adds to `done` the parts each re-derived;
+    returns the projections whose position changed meanwhile (to do again)."""
+    moved: list[tuple[str, Projection]] = []
+    names = ", ".join(p.name for _, p in group)
+    # One bar for the whole catch-up: each window's events count twice, read then derived.
+    bar = _Bar(_progress(2 * (head - position), f"Catching up {names}"))
+    view = View(ledger)  # one for every window: what the next asks about again is kept
+    while group and position < head:
+        until = min(head, position + WINDOW)
+        finished: dict[str, int] = {}
+        todos = _scan(ledger, group, position, until, view, on_error, bar)
+        moved += _advance(ledger, todos, view, position, until, finished, on_error, bar)
+        for plugin, projection in group:
+            if projection.name in finished:
+                done[projection.name] = done.get(projection.name, 0) + finished[projection.name]
+            else:  # failed (reported) or moved by another process: not done by this pass
+                done.pop(projection.name, None)
+        group = [(plugin, p) for plugin, p in group if p.name in finished]
+        position = until
+    bar.finish()
+    return moved
+
+
+class _Bar:
+    """A catch-up's progress bar (or none, see `_progress`), moved on by whole steps."""
+
+    def __init__(self, bar: Any):
+        self.bar = bar
+        self.shown = 0.0
+
+    def update(self, steps: float) -> None:
+        if self.bar is not None:
+            before = int(self.shown)
+            self.shown += steps
+            if int(self.shown) > before:
+                self.bar.update(int(self.shown) - before)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+
+
 def _scan(
     ledger: Ledger,
     group: list[tuple[str, Projection]],
     position: int,
     head: int,
+    view: View,
     on_error: Callable[[ProjectionFailed], None],
-) -> tuple[list[_Todo], View]:
-    """Read the events after `position` once, and collect the parts each projection names.
-    Returns them, and the view that answered parts(), for deriving to go on with.
+    bar: _Bar,
+) -> list[_Todo]:
+    """Read the events after `position` up to `head` once, and collect the parts each
+    projection names, asking `view` (which deriving goes on with).
 
     A projection whose parts() raises is reported and left out."""
     todos = [_Todo(plugin, projection) for plugin, projection in group]
     alive = list(todos)
-    names = ", ".join(p.name for _, p in group)
-    bar = _progress(head - position, f"Reading events for {names}")
     events = ledger.store.events(after=position, until=head)
     step = -1
-    view = _fresh(ledger, None)
     while page := list(islice(events, PAGE)):
-        view = _fresh(ledger, view)
+        view._trim(KEPT)
         # Told of the people the page's own events of a person name (who declared knowing
         # whom), the view reads what parts() asks about them (their referrals, say) in one
         # query, not one each; and the page's referrals are read together, in a few queries.
@@ -380,18 +434,8 @@ def _scan(
         for stored in page:
             step += 1
             _scan_event(ledger, stored, step, view, alive, on_error)
-        if bar is not None:
-            bar.update(len(page))
-    if bar is not None:
-        bar.render_finish()
-    return alive, view
-
-
-def _fresh(ledger: Ledger, view: View | None) -> View:
-    """`view`, or a new view once it holds more than KEPT events."""
-    if view is None or view._loaded > KEPT:
-        return View(ledger)
-    return view
+        bar.update(len(page))
+    return alive
 
 
 def _preload(view: View, keys: Iterable[Any]) -> None:
@@ -473,28 +517,29 @@ def _chunks(todos: list[_Todo]) -> Iterator[tuple[dict[str, list[str]], set[str]
 def _advance(
     ledger: Ledger,
     todos: list[_Todo],
+    view: View,
     position: int,
     head: int,
     done: dict[str, int],
     on_error: Callable[[ProjectionFailed], None],
-    view: View | None = None,
+    bar: _Bar,
 ) -> list[tuple[str, Projection]]:
-    """Re-derive the parts the scan named, a chunk at a time, and replace their rows; move each
-    projection to `head` with its last chunk. Returns the projections whose position changed
-    meanwhile (to do again).
+    """Re-derive the parts the scan of the events up to `head` named, a chunk at a time, and
+    replace their rows; move each projection to `head` with its last chunk. Returns the
+    projections whose position changed meanwhile (to do again).
 
-    The projections share the view (the scan's, `view`, while it holds few events): a chunk
-    holds every projection's parts that came from the same referrals, so a referral's events
-    are read once for all of them."""
+    The projections share the scan's view: a chunk holds every projection's parts that came
+    from the same referrals, so a referral's events are read once for all of them."""
     moved: list[tuple[str, Projection]] = []
     alive = {t.name: t for t in todos}
-    bar = _progress(sum(len(t.parts) for t in todos), f"Deriving {', '.join(alive)}")
+    # The bar moves by the window's events as the parts are derived.
+    per_part = (head - position) / max(1, sum(len(t.parts) for t in todos))
     for chunk, last in _chunks(todos):
         if not alive:
             break
-        # A new view past KEPT events keeps memory bounded; preloading reads the chunk's
-        # referrals (those the view does not hold yet) in one query.
-        view = _fresh(ledger, view)
+        # The view forgets what it read first past KEPT events; preloading reads the chunk's
+        # referrals (those the view does not hold) in one query.
+        view._trim(KEPT)
         for name, parts in chunk.items():
             if name in alive:
                 told = alive[name].people
@@ -542,10 +587,7 @@ def _advance(
             del alive[todo.name]
         for name in last & alive.keys():
             done[name] = len(alive.pop(name).parts)
-        if bar is not None:
-            bar.update(sum(len(parts) for parts in chunk.values()))
-    if bar is not None:
-        bar.render_finish()
+        bar.update(per_part * sum(len(parts) for parts in chunk.values()))
     return moved
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 import re
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import chain
+from itertools import chain, islice
 from operator import gt
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -142,10 +143,6 @@ class View:
         self._parties: dict[str, Parties] = {}
         self._by_seq: dict[int, Mapping[str, Any]] = {}  # the events of `_histories`
         self._mentions: dict[str, list[str]] = {}
-        # How many events this view holds decoded: a catch-up keeps one view while it reads
-        # and derives (each event decoded once, each referral read once), and starts a new one
-        # past a budget (see projections.KEPT), so that its memory stays bounded.
-        self._loaded = 0
         # The people named by the events this view has handed out (or was told of): the first
         # `declarations` (or `referrals_of`) it is asked reads those of all of them it has not
         # read yet in one query, since plugins ask about the people of the events they look
@@ -155,6 +152,10 @@ class View:
         self._unread_declarations: dict[str, None] = {}
         self._unread_mentions: dict[str, None] = {}
         self._unread_people: dict[str, None] = {}
+        # What `referrals_of` gave last: a plugin that asks for a person's referrals goes on to
+        # read them, so the first one it asks for that this view does not hold is read with
+        # the others of the same answer (those not held), in one query, not one each.
+        self._mentioned: deque[list[str]] = deque(maxlen=8)
         self._update_times: dict[str, list[int]] = {}
         self._updated: dict[tuple[str, int], Mapping[str, Any]] = {}
 
@@ -196,7 +197,6 @@ class View:
                 continue
             self._told.append(stored.record)
             out.append(read_only(self.ledger, stored))
-        self._loaded += len(out)
         if len(self._told) > TOLD:
             self._note_told()
         return out
@@ -219,6 +219,50 @@ class View:
         # Each person once: the same few come back in most of a referral's events.
         self._expect(dict.fromkeys(chain.from_iterable(map(self._people_of, self._told))))
         self._told.clear()
+
+    def _trim(self, budget: int) -> None:
+        """Forget what this view read first, once it holds more than `budget` events, down to
+        three quarters of them; anything forgotten is read again if asked for.
+
+        A catch-up keeps one view while it reads and derives (each event decoded once, each
+        referral read once) and calls this between pages and chunks, so that its memory stays
+        bounded: it goes through the events in order, and what it read first (the referrals
+        of its first events) is what it is least likely to ask about again. What it keeps of
+        people (their own events, declarations, referrals) is forgotten at once, only when it
+        alone is over half the budget."""
+        keep = budget * 3 // 4
+        referrals, people = self._held()
+        if referrals + people <= budget:
+            return
+        if people > budget // 2:
+            for cache in (self._people, self._updates, self._update_times, self._updated):
+                cache.clear()
+            self._declarations.clear()
+            self._mentions.clear()
+            people = 0
+        # Oldest first: dicts keep the order referrals were read in.
+        for key in list(chain(self._referrals, self._histories)):
+            if referrals + people <= keep:
+                break
+            live, history = self._referrals.pop(key, ()), self._histories.pop(key, ())
+            self._parties.pop(key, None)
+            for event in history:
+                self._by_seq.pop(event["seq"], None)
+            referrals -= len(live) + len(history)
+
+    def _held(self) -> tuple[int, int]:
+        """How many events this view keeps of referrals, and of people (an event kept both in
+        a referral's live events and in its history counts twice)."""
+        referrals = sum(map(len, self._referrals.values())) + sum(
+            map(len, self._histories.values())
+        )
+        people = (
+            len(self._people)
+            + sum(map(len, self._updates.values()))
+            + sum(map(len, self._declarations.values()))
+            + sum(map(len, self._mentions.values())) // 4  # keys, not events
+        )
+        return referrals, people
 
     @functools.cached_property
     def _people_fields(self) -> dict[str, tuple[str, ...]]:
@@ -294,7 +338,12 @@ class View:
     def referral(self, key: str) -> list[Mapping[str, Any]]:
         """The referral's live events (no retractions, nothing retracted), by `at` then `seq`."""
         if key not in self._referrals:
-            self._referrals[key] = self._events(self.store.referral_events(key))
+            batch = next((keys for keys in reversed(self._mentioned) if key in keys), None)
+            if batch is None:
+                self._referrals[key] = self._events(self.store.referral_events(key))
+            else:
+                held = self._referrals
+                self.preload([key, *islice((k for k in batch if k not in held), BATCH - 1)])
         # A copy: a plugin that reorders its list must not change what the next plugin sees.
         return list(self._referrals[key])
 
@@ -379,7 +428,10 @@ class View:
             for name in batch:
                 self._mentions[name] = found.get(name, [])
                 self._unread_mentions.pop(name, None)
-        return list(self._mentions[handle])
+        keys = self._mentions[handle]
+        if len(keys) > 1:
+            self._mentioned.append(keys)
+        return list(keys)
 
     def declaring(self, handle: str) -> list[str]:
         """Handles of the people who declared a connection with this person (a superset is

@@ -77,24 +77,78 @@ def test_small_chunks_pages_and_batches_derive_what_one_view_does(
     assert {"took-part", "thank-you-missing", "misrepresented-relationship"} <= kinds
 
 
-def test_a_view_renewed_past_its_budget_derives_what_one_view_does(
+def test_a_view_trimmed_past_its_budget_derives_what_one_view_does(
     synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(projections, "KEPT", 50)  # a new view every page and chunk or so
+    monkeypatch.setattr(projections, "KEPT", 50)  # trimmed every page and chunk or so
     monkeypatch.setattr(projections, "PAGE", 100)
     monkeypatch.setattr(projections, "CHUNK", 40)
-    made = 0
-    real = projections.View
+    held: list[tuple[int, int]] = []
+    real = views.View._trim
 
-    def counted(*args: Any, **kwargs: Any) -> views.View:
-        nonlocal made
-        made += 1
-        return real(*args, **kwargs)
+    def measured(self: views.View, budget: int) -> None:
+        before = sum(self._held())
+        real(self, budget)
+        held.append((before, sum(self._held())))
 
-    monkeypatch.setattr(projections, "View", counted)
+    monkeypatch.setattr(views.View, "_trim", measured)
     projections.catch_up(synthetic, on_error=_raise)
-    assert made > 10  # renewed again and again
+    trimmed = [(before, after) for before, after in held if after < before]
+    assert len(trimmed) > 10  # trimmed again and again
+    assert all(after <= 37 for _, after in trimmed)  # down to three quarters of the budget
     assert _stored_rows(synthetic) == _derived_rows(synthetic)
+
+
+def test_a_catch_up_in_windows_derives_what_one_view_does(
+    synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up over more events than a window reads, derives and writes a window at a time
+    (referrals and people named on both sides of a boundary are derived in both): the rows are
+    the same, and each window's end is a position the projections reach."""
+    monkeypatch.setattr(projections, "WINDOW", 170)  # 1500 events: nine windows, uneven
+    monkeypatch.setattr(projections, "PAGE", 60)
+    reached: Counter[int] = Counter()
+    real = synthetic.store.set_position
+
+    def recorded(cur: Any, name: str, seq: int, version: str) -> None:
+        reached[seq] += 1
+        real(cur, name, seq, version)
+
+    monkeypatch.setattr(synthetic.store, "set_position", recorded)
+    done = projections.catch_up(synthetic, on_error=_raise)
+    assert set(done) == {"alerts", "flags", "reputation", "summaries"} and all(done.values())
+    ends = sorted(reached)
+    assert ends[-1] == 1500 and {170, 340, 1360} <= set(ends)
+    assert set(reached.values()) == {4}  # every projection, at every window's end
+    assert _stored_rows(synthetic) == _derived_rows(synthetic)
+    # More events later: caught up from the last window's end, in windows again.
+    synthetic.import_lines(list(synth.lines(300, seed=7, prefix="b")))
+    projections.catch_up(synthetic, on_error=_raise)
+    assert _stored_rows(synthetic) == _derived_rows(synthetic)
+
+
+def test_a_projection_failing_in_a_later_window_keeps_what_the_earlier_ones_wrote(
+    synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projections, "WINDOW", 500)
+    flags = next(p for _, p in projections.registered(synthetic) if p.name == "flags")
+    real = type(flags).parts
+    seen = 0
+
+    def failing_late(self: Any, event: Any, view: Any) -> Any:
+        nonlocal seen
+        seen += 1
+        if seen > 700:
+            raise RuntimeError("boom")
+        return real(self, event, view)
+
+    monkeypatch.setattr(type(flags), "parts", failing_late)
+    failures: list[projections.ProjectionFailed] = []
+    done = projections.catch_up(synthetic, on_error=failures.append)
+    assert [f.projection for f in failures] == ["flags"]
+    assert "flags" not in done and {"alerts", "reputation", "summaries"} <= set(done)
+    assert synthetic.store.position("flags")[0] == 500  # the first window stands
+    assert synthetic.store.position("alerts")[0] == 1500
 
 
 def test_a_catch_up_reads_each_referral_once_for_every_page_and_projection(

@@ -259,5 +259,5 @@ def test_replay_of_a_hundred_thousand_events(sqlite_cli: Cli, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     out = orjson.loads(result.stdout)
     assert out["ok"] is True and out["events"] == total
-    assert "Reading events for alerts" in result.stderr  # the progress bar
+    assert "Catching up alerts" in result.stderr  # the progress bar
     print(f"\n{total} events: import and catch-up {imported:.1f}s, replay {out['seconds']:.1f}s")

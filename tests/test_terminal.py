@@ -214,7 +214,7 @@ def test_progress_bars_only_on_a_terminal_and_never_with_quiet(tmp_path, many_ev
     assert shown.returncode == 0 and b"Imported 6000 new event(s)" in shown.stdout
     assert b"Checking" in shown.stderr and b"100%" in shown.stderr
     # and the plugins' derived state is caught up at once, with its own bar
-    assert b"Reading events for" in shown.stderr
+    assert b"Catching up" in shown.stderr
     verified = on_terminal(str(tmp_path / "b.db"), "verify", stderr_only=True)
     assert b"Verifying" in verified.stderr and b"100%" in verified.stderr
     assert b"Verifying" not in run(str(tmp_path / "b.db"), "verify").stderr
@@ -223,7 +223,7 @@ def test_progress_bars_only_on_a_terminal_and_never_with_quiet(tmp_path, many_ev
         quiet = on_terminal(db, "--quiet", *args, stderr_only=True)
         assert quiet.returncode == 0
         assert b"Checking" not in quiet.stderr and b"Verifying" not in quiet.stderr
-        assert b"Reading events" not in quiet.stderr
+        assert b"Catching up" not in quiet.stderr
         assert b"%" not in quiet.stderr
 
 
