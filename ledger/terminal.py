@@ -89,19 +89,26 @@ def fit(line: str) -> str:
     return cut(visible(line), width())
 
 
-def named(view: View) -> Callable[[str | None], str]:
+def named(view: View, handles: Iterable[str | None] = ()) -> Callable[[str | None], str]:
     """A function that gives a handle with the person's name beside it, `ana (Ana Ruiz)`, as
     `view` knows them, each person looked up once: the handle alone for a forgotten person
-    (whose name is erased) or an unknown one, and `-` for None."""
+    (whose name is erased) or an unknown one, and `-` for None. The people of `handles` are
+    looked up at once, in a few queries (`View.people`), for a table that names many."""
     seen: dict[str, str] = {}
+
+    def shown(handle: str, person: Mapping[str, Any] | None) -> str:
+        name = None if person is None or person.get("forgotten") else person.get("name")
+        return f"{handle} ({name})" if isinstance(name, str) and name else handle
+
+    wanted = [handle for handle in handles if handle is not None]
+    if wanted:
+        seen.update((h, shown(h, person)) for h, person in view.people(wanted).items())
 
     def who(handle: str | None) -> str:
         if handle is None:
             return "-"
         if handle not in seen:
-            person = view.person(handle)
-            name = None if person is None or person.get("forgotten") else person.get("name")
-            seen[handle] = f"{handle} ({name})" if isinstance(name, str) and name else handle
+            seen[handle] = shown(handle, view.person(handle))
         return seen[handle]
 
     return who

@@ -384,6 +384,15 @@ class View:
             self._updated[handle, count] = freeze(PersonUpdated.update(added, updates[:count]))
         return self._updated[handle, count]
 
+    def people(self, handles: Iterable[str]) -> dict[str, Mapping[str, Any] | None]:
+        """`person(handle)` of many people, by handle, in a few queries (BATCH a query)."""
+        wanted = list(dict.fromkeys(handles))
+        unread = self._unread_people
+        for handle in wanted:
+            if handle not in self._people:
+                unread[handle] = None
+        return {handle: self.person(handle) for handle in wanted}
+
     def _keep_person(self, handle: str, rows: list[Mapping[str, Any]]) -> None:
         added = next((e for e in reversed(rows) if e["type"] == "person-added"), None)
         if added is not None and any(e["type"] == "person-forgotten" for e in rows):

@@ -292,6 +292,47 @@ def test_api_named(use, cli):
     assert seen == ["ana (Ana)", "bo", "-", "nobody"]  # a forgotten name is never shown
 
 
+def test_api_named_and_people_look_many_up_in_a_few_queries(use, cli, monkeypatch, tmp_path):
+    from ledger.api import View, get_ledger, named
+
+    handles = [f"p{i:03d}" for i in range(120)]
+    added = [
+        {
+            "type": "person-added",
+            "handle": h,
+            "name": h.title(),
+            "at": AT.format(1, "09"),
+            "id": f"add-{h}",
+        }
+        for h in handles
+    ]
+    (tmp_path / "people.jsonl").write_text("\n".join(map(json.dumps, added)))
+    cli.ok("import", str(tmp_path / "people.jsonl"))
+    cli.ok("forget", "p007", "--yes")
+    seen: dict[str, object] = {}
+    queries = []
+
+    def probe() -> None:
+        view = View(get_ledger())
+        real = view.store.people_events
+        monkeypatch.setattr(
+            view.store, "people_events", lambda *a, **k: queries.append(a) or real(*a, **k)
+        )
+        found = view.people([*handles, "nobody", "p001"])
+        seen["people"] = {h: None if p is None else p.get("name") for h, p in found.items()}
+        seen["forgotten"] = found["p007"]["forgotten"]
+        who = named(view, [None, *handles])
+        seen["who"] = [who("p001"), who("p007"), who(None), who("nobody")]
+
+    use(probe=command(probe))
+    cli.ok("probe")
+    assert list(seen["people"]) == [*handles, "nobody"]  # each once, in the order asked
+    assert seen["people"]["p001"] == "P001" and seen["people"]["nobody"] is None
+    assert seen["forgotten"] is True
+    assert seen["who"] == ["p001 (P001)", "p007", "-", "nobody"]
+    assert len(queries) == 1  # 121 people in one query; `named` asked the view that holds them
+
+
 def test_api_paint(monkeypatch):
     from ledger.api import paint
 

@@ -208,15 +208,16 @@ def echo_table(found: Iterable[Summary], ledger: Ledger) -> None:
     """The referrals as a table fitted to the terminal, names beside the handles."""
     from ledger.api import View, named, table
 
-    who = named(View(ledger))
     # Only the cells are held, not the summaries: the widths need every row before the first.
+    # The people are looked up once every row is read, together, in a few queries.
     header = ("REFERRAL", "STAGE", "COMPANY", "REQUESTER", "REFERRER", "TARGET")
-    rows = [
-        (s.referral, s.stage, _text(s.company), who(s.requester), who(s.referrer), who(s.target))
-        for s in found
+    cells = [
+        (s.referral, s.stage, _text(s.company), s.requester, s.referrer, s.target) for s in found
     ]
-    if not rows:
+    if not cells:
         click.echo("No referrals.")
         return
+    who = named(View(ledger), (handle for row in cells for handle in row[3:]))
+    rows = [(*row[:3], *map(who, row[3:])) for row in cells]
     for line in table(header, rows, fixed=(1,)):
         click.echo(line)
