@@ -49,7 +49,7 @@ WINDOW = 200_000
 # Events a catch-up's view keeps decoded, at most (see `View._trim`): one view for the whole
 # catch-up reads and decodes each referral once, not once per page that names it and again per
 # chunk that derives it, and forgets the referrals it read first past this budget.
-KEPT = 80_000
+KEPT = 60_000
 LIST_PAGE = 1000  # rows `listed` reads at a time
 
 
@@ -371,10 +371,11 @@ def _catch_up_group(
     names = ", ".join(p.name for _, p in group)
     # One bar for the whole catch-up: each window's events count twice, read then derived.
     bar = _Bar(_progress(2 * (head - position), f"Catching up {names}"))
-    view = View(ledger)  # one for every window: what the next asks about again is kept
     while group and position < head:
         until = min(head, position + WINDOW)
         finished: dict[str, int] = {}
+        # A view per window: what plugins keep per view (their caches) goes with it.
+        view = View(ledger)
         todos = _scan(ledger, group, position, until, view, on_error, bar)
         moved += _advance(ledger, todos, view, position, until, finished, on_error, bar)
         for plugin, projection in group:
