@@ -7,6 +7,8 @@ reads a relationship reads it through `ledger.api.relationship`: the current acc
 
 from __future__ import annotations
 
+import weakref
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +32,7 @@ FOURTEEN_DAYS = 14 * DAY_US  # fixed by the contract
 THIRTY_DAYS = 30 * DAY_US  # fixed by the contract
 Change = tuple[int, dict[str, Any] | None]
 HANDOVERS = ("introduction-made", "resume-forwarded")
+AMENDED = "request-amended"  # changes the request from its `at` on (`request_as_of`)
 
 # Every kind this plugin raises, with whose conduct it is about (docs/reference.md lists them).
 FLAG_KINDS = {
@@ -275,31 +278,35 @@ def last_minute_networking(
     moments = {asked}
     # The referral's own events too: an amendment may change `posting_at`.
     moments.update(e_at for e in events if (e_at := micros(e["at"])) > asked)
-    moments.update(m for found in known.values() for m in found.moments() if m > asked)
-    # A `person-updated` may move someone into or out of the company.
-    moments.update(
-        m
-        for other in known
-        for update in view.person_updates(other)
-        if (m := micros(update["at"])) > asked
-    )
-
-    def insiders(moment: int) -> list[Relationship]:
-        """The requester's relationships with people at the company as of `moment`."""
-        return [
-            found
-            for other, found in known.items()
-            if str((view.person(other, moment) or {}).get("company") or "").casefold() == company
-        ]
+    # The requester's relationships with anyone ever at the company, with when that person's
+    # updates move them (a `person-updated` may move someone into or out of the company), and
+    # whether they are at it before the first and after each.
+    candidates: list[tuple[list[int], list[bool], Relationship]] = []
+    for found in known.values():
+        moments.update(m for m in found.moments() if m > asked)
+    for other, found in known.items():
+        times, companies = _companies(view, other)
+        moments.update(m for m in times if m > asked)
+        at_company = [c == company for c in companies]
+        if any(at_company):
+            candidates.append((times, at_company, found))
+    amended = [micros(e["at"]) for e in events if e["type"] == AMENDED]  # by `at`
+    postings: dict[int, Any] = {}  # the posting date after so many amendments
 
     changes: list[Change] = []
     for moment in sorted(moments):
-        posting = (request_as_of(events, moment) or request).get("posting_at")
+        count = bisect_right(amended, moment)
+        if count not in postings:
+            postings[count] = (request_as_of(events, moment) or request).get("posting_at")
+        posting = postings[count]
         if not posting:
             changes.append((moment, None))
             continue
         cutoff = micros(f"{posting}T00:00:00Z")
-        if any(_inside(found, moment, cutoff) for found in insiders(moment)):
+        if any(
+            at_company[bisect_right(times, moment)] and _inside(found, moment, cutoff)
+            for times, at_company, found in candidates
+        ):
             changes.append((moment, None))
             continue
         message = (
@@ -320,6 +327,30 @@ def last_minute_networking(
             )
         )
     return changes
+
+
+# Each person's company over world time, per view (a view's events do not change while it
+# lives): a requester's acquaintances are looked up again for each of their referrals.
+_COMPANIES: weakref.WeakKeyDictionary[View, dict[str, tuple[list[int], list[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _companies(view: View, handle: str) -> tuple[list[int], list[str]]:
+    """The world times of the person's `person-updated` events (by `at`), and their company
+    (casefolded; "" for none) before the first and after each: at world time `at` it is
+    `companies[bisect_right(times, at)]`."""
+    cache = _COMPANIES.get(view)
+    if cache is None:
+        cache = _COMPANIES[view] = {}
+    if handle not in cache:
+        times = [micros(update["at"]) for update in view.person_updates(handle)]
+        # The person as of a time before the first update, and as of each update's time.
+        probes: list[int | None] = [times[0] - 1, *times] if times else [None]
+        cache[handle] = times, [
+            str((view.person(handle, at) or {}).get("company") or "").casefold() for at in probes
+        ]
+    return cache[handle]
 
 
 def stranger_forward(
