@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .events import RequestAmended
 from .kinds import KINDS, WEAK_KINDS
-from .views import micros, parties
+from .views import Parties, micros, parties
 
 if TYPE_CHECKING:
     from .views import View
@@ -94,6 +94,13 @@ class Relationship:
         self.accounts: list[Account] = sorted(accounts, key=_order)
         # The accounts given by a world time are the first so many: bisect their `at`s.
         self._ats = [x.at for x in self.accounts]
+        # `start` once so many accounts are given: the earliest start of a non-weak one so far.
+        self._starts: list[int | None] = [None]
+        for x in self.accounts:
+            earliest = self._starts[-1]
+            if not x.weak and (earliest is None or x.start < earliest):
+                earliest = x.start
+            self._starts.append(earliest)
 
     def _count(self, at: int | None) -> int:
         """How many accounts had been given by world time `at` (all of them when None)."""
@@ -114,7 +121,7 @@ class Relationship:
     def start(self, at: int | None = None) -> int | None:
         """When the relationship started, as the accounts given by `at` tell: the earliest start
         of any non-weak account by either side; None while every account is weak."""
-        return min((x.start for x in self.given(at) if not x.weak), default=None)
+        return self._starts[self._count(at)]
 
     def moments(self) -> list[int]:
         """The world times at which an account was given, in order."""
@@ -144,7 +151,11 @@ def declared(event: Mapping[str, Any]) -> Account:
 def referral_accounts(events: Sequence[Mapping[str, Any]]) -> list[Account]:
     """The accounts a referral's live events give: the request's `relationship` (and each
     amendment's, from the amendment's `at`), and each vetting's."""
-    p = parties(events)
+    return _given_in(events, parties(events))
+
+
+def _given_in(events: Sequence[Mapping[str, Any]], p: Parties) -> list[Account]:
+    """`referral_accounts` of the events whose parties are `p`."""
     if p.request is None or p.requester is None or p.referrer is None:
         return []
     key = p.request["referral"]
@@ -241,7 +252,7 @@ def _accounts(view: View, a: str, b: str) -> list[Account]:
     for key in sorted(set(view.referrals_of(a)) & set(view.referrals_of(b))):
         p = view.parties(key)  # the parties of view.referral(key), kept by the view
         if {p.requester, p.referrer} == {a, b}:
-            accounts += referral_accounts(view.referral(key))
+            accounts += _given_in(view.referral(key), p)
     return accounts
 
 

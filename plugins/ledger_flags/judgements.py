@@ -19,7 +19,6 @@ from ledger.api import (
     View,
     lacking_preparation,
     micros,
-    parties,
     relationship,
     relationships,
     request_as_of,
@@ -278,55 +277,53 @@ def last_minute_networking(
     moments = {asked}
     # The referral's own events too: an amendment may change `posting_at`.
     moments.update(e_at for e in events if (e_at := micros(e["at"])) > asked)
-    # The requester's relationships with anyone ever at the company, with when that person's
-    # updates move them (a `person-updated` may move someone into or out of the company), and
-    # whether they are at it before the first and after each.
+    # The requester's relationships with anyone ever at the company (a `person-updated` may
+    # move someone into or out of it): with the times of that person's updates, and whether
+    # they are at the company before the first and after each.
     candidates: list[tuple[list[int], list[bool], Relationship]] = []
-    for found in known.values():
-        moments.update(m for m in found.moments() if m > asked)
     for other, found in known.items():
         times, companies = _companies(view, other)
+        moments.update(m for m in found.moments() if m > asked)
         moments.update(m for m in times if m > asked)
         at_company = [c == company for c in companies]
         if any(at_company):
             candidates.append((times, at_company, found))
     amended = [micros(e["at"]) for e in events if e["type"] == AMENDED]  # by `at`
-    postings: dict[int, Any] = {}  # the posting date after so many amendments
+    # After so many amendments: the day the position was posted from, and the flag raised
+    # when no insider was known before it; None without a posting date.
+    postings: dict[int, tuple[int, dict[str, Any]] | None] = {}
 
     changes: list[Change] = []
     for moment in sorted(moments):
         count = bisect_right(amended, moment)
         if count not in postings:
-            postings[count] = (request_as_of(events, moment) or request).get("posting_at")
-        posting = postings[count]
-        if not posting:
+            postings[count] = _posted(key, p, request_as_of(events, moment) or request)
+        posted = postings[count]
+        if posted is None:
             changes.append((moment, None))
             continue
-        cutoff = micros(f"{posting}T00:00:00Z")
-        if any(
+        cutoff, flag = posted
+        inside = any(
             at_company[bisect_right(times, moment)] and _inside(found, moment, cutoff)
             for times, at_company, found in candidates
-        ):
-            changes.append((moment, None))
-            continue
-        message = (
-            f"{p.requester} had no relationship at {request['company']} stronger than a weak "
-            f"tie and begun before the position was posted ({posting})"
         )
-        changes.append(
-            (
-                moment,
-                _flag(
-                    "last-minute-networking",
-                    key,
-                    p.requester,
-                    "requester",
-                    message,
-                    [request["id"]],
-                ),
-            )
-        )
+        changes.append((moment, None if inside else flag))
     return changes
+
+
+def _posted(key: str, p: Parties, amended: Event) -> tuple[int, dict[str, Any]] | None:
+    """The start of the day the request (as `amended`) says the position was posted, and the
+    flag raised when the requester knew no insider before it; None without a posting date."""
+    request, posting = p.request, amended.get("posting_at")
+    if not posting:
+        return None
+    assert request is not None and p.requester is not None
+    message = (
+        f"{p.requester} had no relationship at {request['company']} stronger than a weak "
+        f"tie and begun before the position was posted ({posting})"
+    )
+    flag = _flag("last-minute-networking", key, p.requester, "requester", message, [request["id"]])
+    return micros(f"{posting}T00:00:00Z"), flag
 
 
 # Each person's company over world time, per view (a view's events do not change while it
@@ -433,8 +430,7 @@ def multiple_referrers_same_target(
     for other in view.referrals_of(p.requester):
         if other == key:
             continue
-        others = view.referral(other)
-        q = parties(others)
+        q = view.parties(other)
         if (
             q.request is None
             or q.requester != p.requester
@@ -446,7 +442,7 @@ def multiple_referrers_same_target(
         q_asked = micros(q.request["at"])
         if (q_asked, q.request["seq"]) >= (asked, request["seq"]) or asked - q_asked > THIRTY_DAYS:
             continue
-        if _still_open(others, asked):
+        if _still_open(view.referral(other), asked):
             start = max(asked, p.target_since, q.target_since)
             earlier.append((start, q.request, str(q.referrer)))
     changes: list[Change] = []
@@ -490,17 +486,33 @@ def person_misrepresented(handle: str, view: View) -> dict[str | None, list[Chan
     the other person's, over time: one timeline per referral the comparison belongs to (None
     for two declarations, across everyone `handle` declared)."""
     known = relationships(view, handle)
-    moments = sorted({m for found in known.values() for m in found.moments()})
+    rank = {other: index for index, other in enumerate(known)}
+    # A comparison changes only when an account of its relationship is given.
+    changing: dict[int, list[str]] = {}
+    for other, found in known.items():
+        for moment in found.moments():
+            changing.setdefault(moment, []).append(other)
+    # The comparisons two or more ranks apart at the moment, with the referral of each.
+    gaps: dict[str, tuple[str | None, Account, Account]] = {}
     out: dict[str | None, list[Change]] = {}
-    for moment in moments:
-        apart: dict[str | None, list[tuple[str, Account, Account]]] = {}
-        for other, found in known.items():
+    shown: dict[str | None, list[tuple[str, Account, Account]] | None] = {}
+    for moment in sorted(changing):
+        for other in changing[moment]:
+            found = known[other]
             mine, theirs = found.current(handle, moment), found.current(other, moment)
             if mine is None or theirs is None or mine.strength - theirs.strength < 2:
-                continue
-            apart.setdefault(_the_referral(mine, theirs), []).append((other, mine, theirs))
-        for referral in out.keys() | apart.keys():
+                gaps.pop(other, None)
+            else:
+                gaps[other] = (_the_referral(mine, theirs), mine, theirs)
+        apart: dict[str | None, list[tuple[str, Account, Account]]] = {}
+        for other in sorted(gaps, key=rank.__getitem__):
+            referral, mine, theirs = gaps[other]
+            apart.setdefault(referral, []).append((other, mine, theirs))
+        for referral in [*out, *(r for r in apart if r not in out)]:
             pairs = apart.get(referral)
+            if referral in shown and shown[referral] == pairs:
+                continue  # the same flag (or none) as from the last change: nothing changes
+            shown[referral] = pairs
             flag = _misrepresented(handle, view, referral, pairs) if pairs else None
             out.setdefault(referral, []).append((moment, flag))
     return out
