@@ -15,6 +15,7 @@ Everything here reads a `View`, so it respects the view's `known_at`; the world 
 
 from __future__ import annotations
 
+import functools
 import weakref
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,13 +95,17 @@ class Relationship:
         self.accounts: list[Account] = sorted(accounts, key=_order)
         # The accounts given by a world time are the first so many: bisect their `at`s.
         self._ats = [x.at for x in self.accounts]
-        # `start` once so many accounts are given: the earliest start of a non-weak one so far.
-        self._starts: list[int | None] = [None]
+
+    @functools.cached_property
+    def _starts(self) -> list[int | None]:
+        """`start` once so many accounts are given: the earliest start of a non-weak one."""
+        starts: list[int | None] = [None]
         for x in self.accounts:
-            earliest = self._starts[-1]
+            earliest = starts[-1]
             if not x.weak and (earliest is None or x.start < earliest):
                 earliest = x.start
-            self._starts.append(earliest)
+            starts.append(earliest)
+        return starts
 
     def _count(self, at: int | None) -> int:
         """How many accounts had been given by world time `at` (all of them when None)."""
