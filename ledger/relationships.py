@@ -15,7 +15,9 @@ Everything here reads a `View`, so it respects the view's `known_at`; the world 
 
 from __future__ import annotations
 
+import functools
 import weakref
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .events import RequestAmended
 from .kinds import KINDS, WEAK_KINDS
-from .views import micros, parties
+from .views import Parties, micros, parties
 
 if TYPE_CHECKING:
     from .views import View
@@ -91,30 +93,44 @@ class Relationship:
     def __init__(self, a: str, b: str, accounts: Iterable[Account]):
         self.people = (a, b)
         self.accounts: list[Account] = sorted(accounts, key=_order)
+        # The accounts given by a world time are the first so many: bisect their `at`s.
+        self._ats = [x.at for x in self.accounts]
+
+    @functools.cached_property
+    def _starts(self) -> list[int | None]:
+        """`start` once so many accounts are given: the earliest start of a non-weak one."""
+        starts: list[int | None] = [None]
+        for x in self.accounts:
+            earliest = starts[-1]
+            if not x.weak and (earliest is None or x.start < earliest):
+                earliest = x.start
+            starts.append(earliest)
+        return starts
+
+    def _count(self, at: int | None) -> int:
+        """How many accounts had been given by world time `at` (all of them when None)."""
+        return len(self._ats) if at is None else bisect_right(self._ats, at)
 
     def given(self, at: int | None = None) -> list[Account]:
         """The accounts given by world time `at` (all of them when None), by `at` then `seq`."""
-        return [x for x in self.accounts if at is None or x.at <= at]
+        return self.accounts[: self._count(at)]
 
     def current(self, by: str, at: int | None = None) -> Account | None:
         """`by`'s current account at world time `at`: the latest they had given by then."""
-        found = None
-        for account in self.accounts:
-            if at is not None and account.at > at:
-                break
-            if account.by == by:
-                found = account
-        return found
+        accounts = self.accounts
+        for index in range(self._count(at) - 1, -1, -1):
+            if accounts[index].by == by:
+                return accounts[index]
+        return None
 
     def start(self, at: int | None = None) -> int | None:
         """When the relationship started, as the accounts given by `at` tell: the earliest start
         of any non-weak account by either side; None while every account is weak."""
-        starts = [x.start for x in self.given(at) if not x.weak]
-        return min(starts) if starts else None
+        return self._starts[self._count(at)]
 
     def moments(self) -> list[int]:
         """The world times at which an account was given, in order."""
-        return sorted({x.at for x in self.accounts})
+        return list(dict.fromkeys(self._ats))
 
     def __repr__(self) -> str:
         a, b = self.people
@@ -140,7 +156,11 @@ def declared(event: Mapping[str, Any]) -> Account:
 def referral_accounts(events: Sequence[Mapping[str, Any]]) -> list[Account]:
     """The accounts a referral's live events give: the request's `relationship` (and each
     amendment's, from the amendment's `at`), and each vetting's."""
-    p = parties(events)
+    return _given_in(events, parties(events))
+
+
+def _given_in(events: Sequence[Mapping[str, Any]], p: Parties) -> list[Account]:
+    """`referral_accounts` of the events whose parties are `p`."""
     if p.request is None or p.requester is None or p.referrer is None:
         return []
     key = p.request["referral"]
@@ -201,43 +221,65 @@ def request_as_of(
     return MappingProxyType(RequestAmended.amend(request, amendments))
 
 
-# Relationships already read, per view (a view's events do not change while it lives).
+# Relationships already read, per view (a view's events do not change while it lives): by
+# the two people in the order asked, and each person's `relationships`.
 _CACHE: weakref.WeakKeyDictionary[View, dict[tuple[str, str], Relationship]] = (
     weakref.WeakKeyDictionary()
 )
+_KNOWN: weakref.WeakKeyDictionary[View, dict[str, dict[str, Relationship]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _kept(cache: weakref.WeakKeyDictionary[View, dict[Any, Any]], view: View) -> dict[Any, Any]:
+    """The view's entry of `cache`, made empty the first time."""
+    found = cache.get(view)
+    if found is None:
+        found = cache[view] = {}
+    return found
 
 
 def relationship(view: View, a: str, b: str) -> Relationship:
     """Everything the view holds of how `a` and `b` know each other: both sides'
     declarations, and the requests and vettings of the referrals between them."""
-    cache = _CACHE.setdefault(view, {})
-    pair = (a, b) if a <= b else (b, a)
-    if pair not in cache:
-        accounts = [declared(d) for d in view.declarations_between(a, b)]
-        for key in sorted(set(view.referrals_of(a)) & set(view.referrals_of(b))):
-            p = view.parties(key)  # the parties of view.referral(key), kept by the view
-            if {p.requester, p.referrer} == {a, b}:
-                accounts += referral_accounts(view.referral(key))
-        cache[pair] = Relationship(*pair, accounts)
-    found = cache[pair]
-    return found if found.people == (a, b) else Relationship(a, b, found.accounts)
+    cache = _kept(_CACHE, view)
+    found = cache.get((a, b))
+    if found is None:
+        # The same accounts either way round (ordered by `at` then `seq`, which is unique).
+        other_way = cache.get((b, a))
+        accounts = other_way.accounts if other_way is not None else _accounts(view, a, b)
+        found = cache[a, b] = Relationship(a, b, accounts)
+    return found
+
+
+def _accounts(view: View, a: str, b: str) -> list[Account]:
+    accounts = [declared(d) for d in view.declarations_between(a, b)]
+    for key in sorted(set(view.referrals_of(a)) & set(view.referrals_of(b))):
+        p = view.parties(key)  # the parties of view.referral(key), kept by the view
+        if {p.requester, p.referrer} == {a, b}:
+            accounts += _given_in(view.referral(key), p)
+    return accounts
 
 
 def relationships(view: View, handle: str) -> dict[str, Relationship]:
     """`relationship` of `handle` with everyone they have an account with that the view can
-    find: the people they declared, and the other parties of their referrals (whose own
-    declarations about `handle` count). A declaration about `handle` by someone else is
-    found only through one of these: the ledger keeps no index of whom declarations name."""
-    others: dict[str, None] = {}
-    for declaration in view.declarations(handle):
-        others[declaration["with"]] = None
-    for key in view.referrals_of(handle):
-        p = view.parties(key)
-        if handle in (p.requester, p.referrer, p.target):
-            for person in (p.requester, p.referrer, p.target):
-                if person is not None and person != handle:
-                    others[person] = None
-    return {other: relationship(view, handle, other) for other in sorted(others)}
+    find, by handle: the people they declared, and the other parties of their referrals
+    (whose own declarations about `handle` count). A declaration about `handle` by someone
+    else is found only through one of these: the ledger keeps no index of whom declarations
+    name."""
+    cache = _kept(_KNOWN, view)
+    if handle not in cache:
+        others: dict[str, None] = {}
+        for declaration in view.declarations(handle):
+            others[declaration["with"]] = None
+        for key in view.referrals_of(handle):
+            p = view.parties(key)
+            if handle in (p.requester, p.referrer, p.target):
+                for person in (p.requester, p.referrer, p.target):
+                    if person is not None and person != handle:
+                        others[person] = None
+        cache[handle] = {other: relationship(view, handle, other) for other in sorted(others)}
+    return dict(cache[handle])
 
 
 __all__ = [

@@ -355,7 +355,7 @@ def is_open(
 
 
 def obligations(
-    key: str, events: Sequence[Event], due: Callable[[str], int]
+    key: str, events: Sequence[Event], due: Callable[[str], int], p: Parties | None = None
 ) -> Iterator[dict[str, Any]]:
     """Every obligation the referral's live events (by `at`, as `View.referral` gives them)
     give rise to, and the alerts among them, each with its validity in world time.
@@ -364,8 +364,10 @@ def obligations(
     of category "obligation" from its opening to its end, met in time or not, for timelines
     (`audit`). An obligation that falls overdue also yields an alert: it starts just after its
     due time and ends when the obligation is met (or the referral closes, where it should).
+    `p` is `parties(events)`, when the caller has it (`View.parties`).
     """
-    p = parties(events)
+    if p is None:
+        p = parties(events)
     if p.request is None:
         return
     # World times of the events, in their order: by `at`, so what meets an obligation opened
@@ -403,7 +405,7 @@ def obligations(
                     end = waived_at  # met, from the waiver's `at` on
                 latest[pair] = end
                 due_at = opened_at + due_in
-                due_text = timestamp(due_at)
+                due_text, since = timestamp(due_at), timestamp(opened_at)
                 message = rule.what.format(person=person, owed_to=owed_to)
                 row = {
                     "kind": rule.kind,
@@ -412,14 +414,14 @@ def obligations(
                     "owed_to": owed_to,
                     "role": role,
                     "due": due_text,
-                    "since": timestamp(opened_at),
+                    "since": since,
                     "message": f"{message} (due {due_text})",
                     "company": p.request.get("company"),
                     "opened_by": opener["id"],
                     "evidence": [opener["id"]],
                     **({"end": timestamp(end)} if end is not None else {}),
                 }
-                yield {**row, "category": "obligation", "start": timestamp(opened_at)}
+                yield {**row, "category": "obligation", "start": since}
                 if end is not None and end <= due_at:
                     continue  # met in time: no alert
                 yield {**row, "start": timestamp(due_at + 1)}

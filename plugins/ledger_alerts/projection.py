@@ -37,7 +37,8 @@ class AlertsProjection(Projection):
         return [referral] if referral else []
 
     def derive(self, part: str, view: View) -> Iterable[Mapping[str, Any]]:
-        return obligations.obligations(part, view.referral(part), settings().due_micros)
+        events = view.referral(part)
+        return obligations.obligations(part, events, settings().due_micros, view.parties(part))
 
     def parts_about(
         self, view: View, *, person: str | None = None, referral: str | None = None

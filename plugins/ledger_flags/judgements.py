@@ -7,6 +7,8 @@ reads a relationship reads it through `ledger.api.relationship`: the current acc
 
 from __future__ import annotations
 
+import weakref
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -17,7 +19,6 @@ from ledger.api import (
     View,
     lacking_preparation,
     micros,
-    parties,
     relationship,
     relationships,
     request_as_of,
@@ -30,6 +31,7 @@ FOURTEEN_DAYS = 14 * DAY_US  # fixed by the contract
 THIRTY_DAYS = 30 * DAY_US  # fixed by the contract
 Change = tuple[int, dict[str, Any] | None]
 HANDOVERS = ("introduction-made", "resume-forwarded")
+AMENDED = "request-amended"  # changes the request from its `at` on (`request_as_of`)
 
 # Every kind this plugin raises, with whose conduct it is about (docs/reference.md lists them).
 FLAG_KINDS = {
@@ -275,51 +277,77 @@ def last_minute_networking(
     moments = {asked}
     # The referral's own events too: an amendment may change `posting_at`.
     moments.update(e_at for e in events if (e_at := micros(e["at"])) > asked)
-    moments.update(m for found in known.values() for m in found.moments() if m > asked)
-    # A `person-updated` may move someone into or out of the company.
-    moments.update(
-        m
-        for other in known
-        for update in view.person_updates(other)
-        if (m := micros(update["at"])) > asked
-    )
-
-    def insiders(moment: int) -> list[Relationship]:
-        """The requester's relationships with people at the company as of `moment`."""
-        return [
-            found
-            for other, found in known.items()
-            if str((view.person(other, moment) or {}).get("company") or "").casefold() == company
-        ]
+    # The requester's relationships with anyone ever at the company (a `person-updated` may
+    # move someone into or out of it): with the times of that person's updates, and whether
+    # they are at the company before the first and after each.
+    candidates: list[tuple[list[int], list[bool], Relationship]] = []
+    for other, found in known.items():
+        times, companies = _companies(view, other)
+        moments.update(m for m in found.moments() if m > asked)
+        moments.update(m for m in times if m > asked)
+        at_company = [c == company for c in companies]
+        if any(at_company):
+            candidates.append((times, at_company, found))
+    amended = [micros(e["at"]) for e in events if e["type"] == AMENDED]  # by `at`
+    # After so many amendments: the day the position was posted from, and the flag raised
+    # when no insider was known before it; None without a posting date.
+    postings: dict[int, tuple[int, dict[str, Any]] | None] = {}
 
     changes: list[Change] = []
     for moment in sorted(moments):
-        posting = (request_as_of(events, moment) or request).get("posting_at")
-        if not posting:
+        count = bisect_right(amended, moment)
+        if count not in postings:
+            postings[count] = _posted(key, p, request_as_of(events, moment) or request)
+        posted = postings[count]
+        if posted is None:
             changes.append((moment, None))
             continue
-        cutoff = micros(f"{posting}T00:00:00Z")
-        if any(_inside(found, moment, cutoff) for found in insiders(moment)):
-            changes.append((moment, None))
-            continue
-        message = (
-            f"{p.requester} had no relationship at {request['company']} stronger than a weak "
-            f"tie and begun before the position was posted ({posting})"
+        cutoff, flag = posted
+        inside = any(
+            at_company[bisect_right(times, moment)] and _inside(found, moment, cutoff)
+            for times, at_company, found in candidates
         )
-        changes.append(
-            (
-                moment,
-                _flag(
-                    "last-minute-networking",
-                    key,
-                    p.requester,
-                    "requester",
-                    message,
-                    [request["id"]],
-                ),
-            )
-        )
+        changes.append((moment, None if inside else flag))
     return changes
+
+
+def _posted(key: str, p: Parties, amended: Event) -> tuple[int, dict[str, Any]] | None:
+    """The start of the day the request (as `amended`) says the position was posted, and the
+    flag raised when the requester knew no insider before it; None without a posting date."""
+    request, posting = p.request, amended.get("posting_at")
+    if not posting:
+        return None
+    assert request is not None and p.requester is not None
+    message = (
+        f"{p.requester} had no relationship at {request['company']} stronger than a weak "
+        f"tie and begun before the position was posted ({posting})"
+    )
+    flag = _flag("last-minute-networking", key, p.requester, "requester", message, [request["id"]])
+    return micros(f"{posting}T00:00:00Z"), flag
+
+
+# Each person's company over world time, per view (a view's events do not change while it
+# lives): a requester's acquaintances are looked up again for each of their referrals.
+_COMPANIES: weakref.WeakKeyDictionary[View, dict[str, tuple[list[int], list[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _companies(view: View, handle: str) -> tuple[list[int], list[str]]:
+    """The world times of the person's `person-updated` events (by `at`), and their company
+    (casefolded; "" for none) before the first and after each: at world time `at` it is
+    `companies[bisect_right(times, at)]`."""
+    cache = _COMPANIES.get(view)
+    if cache is None:
+        cache = _COMPANIES[view] = {}
+    if handle not in cache:
+        times = [micros(update["at"]) for update in view.person_updates(handle)]
+        # The person as of a time before the first update, and as of each update's time.
+        probes: list[int | None] = [times[0] - 1, *times] if times else [None]
+        cache[handle] = times, [
+            str((view.person(handle, at) or {}).get("company") or "").casefold() for at in probes
+        ]
+    return cache[handle]
 
 
 def stranger_forward(
@@ -402,8 +430,7 @@ def multiple_referrers_same_target(
     for other in view.referrals_of(p.requester):
         if other == key:
             continue
-        others = view.referral(other)
-        q = parties(others)
+        q = view.parties(other)
         if (
             q.request is None
             or q.requester != p.requester
@@ -415,7 +442,7 @@ def multiple_referrers_same_target(
         q_asked = micros(q.request["at"])
         if (q_asked, q.request["seq"]) >= (asked, request["seq"]) or asked - q_asked > THIRTY_DAYS:
             continue
-        if _still_open(others, asked):
+        if _still_open(view.referral(other), asked):
             start = max(asked, p.target_since, q.target_since)
             earlier.append((start, q.request, str(q.referrer)))
     changes: list[Change] = []
@@ -459,17 +486,33 @@ def person_misrepresented(handle: str, view: View) -> dict[str | None, list[Chan
     the other person's, over time: one timeline per referral the comparison belongs to (None
     for two declarations, across everyone `handle` declared)."""
     known = relationships(view, handle)
-    moments = sorted({m for found in known.values() for m in found.moments()})
+    rank = {other: index for index, other in enumerate(known)}
+    # A comparison changes only when an account of its relationship is given.
+    changing: dict[int, list[str]] = {}
+    for other, found in known.items():
+        for moment in found.moments():
+            changing.setdefault(moment, []).append(other)
+    # The comparisons two or more ranks apart at the moment, with the referral of each.
+    gaps: dict[str, tuple[str | None, Account, Account]] = {}
     out: dict[str | None, list[Change]] = {}
-    for moment in moments:
-        apart: dict[str | None, list[tuple[str, Account, Account]]] = {}
-        for other, found in known.items():
+    shown: dict[str | None, list[tuple[str, Account, Account]] | None] = {}
+    for moment in sorted(changing):
+        for other in changing[moment]:
+            found = known[other]
             mine, theirs = found.current(handle, moment), found.current(other, moment)
             if mine is None or theirs is None or mine.strength - theirs.strength < 2:
-                continue
-            apart.setdefault(_the_referral(mine, theirs), []).append((other, mine, theirs))
-        for referral in out.keys() | apart.keys():
+                gaps.pop(other, None)
+            else:
+                gaps[other] = (_the_referral(mine, theirs), mine, theirs)
+        apart: dict[str | None, list[tuple[str, Account, Account]]] = {}
+        for other in sorted(gaps, key=rank.__getitem__):
+            referral, mine, theirs = gaps[other]
+            apart.setdefault(referral, []).append((other, mine, theirs))
+        for referral in [*out, *(r for r in apart if r not in out)]:
             pairs = apart.get(referral)
+            if referral in shown and shown[referral] == pairs:
+                continue  # the same flag (or none) as from the last change: nothing changes
+            shown[referral] = pairs
             flag = _misrepresented(handle, view, referral, pairs) if pairs else None
             out.setdefault(referral, []).append((moment, flag))
     return out

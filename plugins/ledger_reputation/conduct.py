@@ -64,16 +64,19 @@ def _handed_over(event: Event, requester: str) -> str:
     return f"forwarded {requester}'s resume to {event['to']}"
 
 
-def conduct(key: str, events: Sequence[Event], rel: Relationship) -> Iterator[dict[str, Any]]:
+def conduct(
+    key: str, events: Sequence[Event], rel: Relationship, p: Parties | None = None
+) -> Iterator[dict[str, Any]]:
     """Who took part in the referral (0 points, so they are listed), their conduct, and the
     obligations waived in it (0 points: `scores` leaves the alerts they ended uncounted).
 
     `events` are the referral's live events in order; `rel` is how its requester and referrer
     know each other (`ledger.api.relationship`), whose current accounts the honesty bonus
-    compares."""
+    compares; `p` is `parties(events)`, when the caller has it (`View.parties`)."""
     from ledger.api import timestamp
 
-    p = parties(events)
+    if p is None:
+        p = parties(events)
     request = p.request
     if request is None or p.requester is None or p.referrer is None:
         return

@@ -43,7 +43,7 @@ class ConductProjection(Projection):
         p = view.parties(part)
         if p.requester is None or p.referrer is None:
             return []
-        return conduct(part, events, relationship(view, p.requester, p.referrer))
+        return conduct(part, events, relationship(view, p.requester, p.referrer), p)
 
     def parts_about(
         self, view: View, *, person: str | None = None, referral: str | None = None
