@@ -550,6 +550,10 @@ class _Before(Sequence[Mapping[str, Any]]):
         return itertools.islice(self._events, self._length)
 
 
+# What `validate_event` is given (hookspecs.py); an implementation may take fewer of them.
+_VALIDATE_ARGS = {"event", "ledger", "pending"}
+
+
 class _Batch:
     """The state one write sees: the stored aggregates plus this batch's own events."""
 
@@ -565,8 +569,13 @@ class _Batch:
         self.last_recorded: datetime | None = None
         self.stored_ids: set[str] | None = None  # None: not prefetched, ask the store
         pm = ledger.plugins.pm
+        # (plugin, function, the arguments it takes: None for all of them, passed as they are)
         self.validators = [
-            (pm.get_name(impl.plugin) or repr(impl.plugin), impl.function, impl.argnames)
+            (
+                pm.get_name(impl.plugin) or repr(impl.plugin),
+                impl.function,
+                None if set(impl.argnames) == _VALIDATE_ARGS else impl.argnames,
+            )
             for impl in reversed(pm.hook.validate_event.get_hookimpls())
         ]
         # The ledger held no event when this write began: nothing stored to look up. (Another
@@ -789,7 +798,10 @@ class _Batch:
             # `Plugins.call_each`, with each plugin's name looked up once a write, not per event
             for plugin_name, function, argnames in self.validators:
                 try:
-                    reason = function(**{arg: arguments[arg] for arg in argnames})
+                    if argnames is not None:
+                        reason = function(**{arg: arguments[arg] for arg in argnames})
+                    else:
+                        reason = function(**arguments)
                 except Exception as exc:  # noqa: BLE001 — a plugin's failure refuses the event
                     _refuse(PluginError(plugin_name, exc))
                 if reason:
