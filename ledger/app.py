@@ -35,6 +35,7 @@ from .privacy import (
     is_personal_value,
     new_secret,
     parse_secret,
+    personal_values,
     seal,
     sealed_paths,
     take_forgotten,
@@ -48,18 +49,23 @@ RETRIES = 8
 MAX_IMPORT_BYTES = 2 * 1024**3
 
 
+# A tuple rather than `dict | list`: the union is built anew at each evaluation, which costs
+# more than the test itself on the paths that look at every value of every event.
+_CONTAINERS = (dict, list)
+
+
 def freeze(value: Any) -> Any:
     """A read-only copy: mappings become mappingproxies, lists become tuples."""
     # Scalars are kept without a call each: replays freeze every event they read.
     if isinstance(value, dict):
         for v in value.values():
-            if isinstance(v, dict | list):
+            if isinstance(v, _CONTAINERS):
                 return MappingProxyType(
-                    {k: freeze(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+                    {k: freeze(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
                 )
         return MappingProxyType(dict(value))  # flat, as most records are: one copy in C
     if isinstance(value, list):
-        return tuple(freeze(v) if isinstance(v, dict | list) else v for v in value)
+        return tuple(freeze(v) if isinstance(v, _CONTAINERS) else v for v in value)
     return value
 
 
@@ -219,7 +225,8 @@ class Ledger:
             pendings: list[Pending] = []
             for line, raw in page:
                 try:
-                    pending = batch.prepare(dict(raw), restore=restore, line=line)
+                    # `raw` is this import's own parse of the line: `prepare` may take it apart
+                    pending = batch.prepare(raw, restore=restore, line=line)
                 except ConflictError:
                     raise
                 except LedgerError as exc:
@@ -544,6 +551,10 @@ class _Before(Sequence[Mapping[str, Any]]):
         return itertools.islice(self._events, self._length)
 
 
+# What `validate_event` is given (hookspecs.py); an implementation may take fewer of them.
+_VALIDATE_ARGS = {"event", "ledger", "pending"}
+
+
 class _Batch:
     """The state one write sees: the stored aggregates plus this batch's own events."""
 
@@ -559,8 +570,13 @@ class _Batch:
         self.last_recorded: datetime | None = None
         self.stored_ids: set[str] | None = None  # None: not prefetched, ask the store
         pm = ledger.plugins.pm
+        # (plugin, function, the arguments it takes: None for all of them, passed as they are)
         self.validators = [
-            (pm.get_name(impl.plugin) or repr(impl.plugin), impl.function, impl.argnames)
+            (
+                pm.get_name(impl.plugin) or repr(impl.plugin),
+                impl.function,
+                None if set(impl.argnames) == _VALIDATE_ARGS else impl.argnames,
+            )
             for impl in reversed(pm.hook.validate_event.get_hookimpls())
         ]
         # The ledger held no event when this write began: nothing stored to look up. (Another
@@ -745,7 +761,9 @@ class _Batch:
         )
         new_keys: dict[str, bytes] = {}
         secret = None
-        if owner is not None and _has_plaintext(record, event.personal, forgotten):
+        # One walk over the personal fields: whether sealing needs a secret, and what it seals.
+        plaintext = personal_values(record, event.personal, forgotten)
+        if owner is not None and plaintext:
             owner_person = self.person(owner)
             if owner_person is not None and owner_person.forgotten:
                 given = [p for p in event.personal if is_personal_value(get_path(record, p))]
@@ -759,7 +777,12 @@ class _Batch:
                 self.secrets[owner] = secret
                 new_keys[owner] = secret
         sealed, private = seal(
-            record, event.personal, owner=owner, secret=secret, forgotten=forgotten
+            record,
+            event.personal,
+            owner=owner,
+            secret=secret,
+            forgotten=forgotten,
+            values=plaintext,
         )
         # One event given to `record` is no file with a chain of its own: its envelope's shape
         # is checked, then its values against what this ledger would assign.
@@ -776,7 +799,10 @@ class _Batch:
             # `Plugins.call_each`, with each plugin's name looked up once a write, not per event
             for plugin_name, function, argnames in self.validators:
                 try:
-                    reason = function(**{arg: arguments[arg] for arg in argnames})
+                    if argnames is not None:
+                        reason = function(**{arg: arguments[arg] for arg in argnames})
+                    else:
+                        reason = function(**arguments)
                 except Exception as exc:  # noqa: BLE001 — a plugin's failure refuses the event
                     _refuse(PluginError(plugin_name, exc))
                 if reason:
@@ -1049,14 +1075,6 @@ class _Batch:
 _Origin = tuple[Any, int, str, str | None]
 _CREATED: dict[type, str] = {Referral: Referral.Created.TOPIC, Person: Person.Created.TOPIC}
 _RECORDED: dict[type, str] = {Referral: Referral.Recorded.TOPIC, Person: Person.Recorded.TOPIC}
-
-
-def _has_plaintext(record: dict[str, Any], personal: tuple[str, ...], forgotten: Any) -> bool:
-    """Whether the record gives a personal value (one not erased): what sealing must hide."""
-    for path in personal:
-        if path not in forgotten and is_personal_value(get_path(record, path)):
-            return True
-    return False
 
 
 def _has_request(referral: Referral | None) -> bool:

@@ -232,7 +232,10 @@ class Event(Strict):
 
     def record(self) -> dict[str, Any]:
         """The event as an interchange-format dict, without absent optional fields."""
-        return self.model_dump(by_alias=True, exclude_none=True)
+        # `model_dump` without its wrapper, as `validate` calls the validator (once an event)
+        return self.__pydantic_serializer__.to_python(  # type: ignore[no-any-return]
+            self, by_alias=True, exclude_none=True
+        )
 
     def owner(self) -> str | None:
         """Whose personal data the event's free text is: the person who recorded it."""

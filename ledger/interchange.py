@@ -43,12 +43,17 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+# A tuple rather than `dict | list`, which is built anew at each evaluation (`_keys` looks at
+# every value of every nested event an import reads).
+_CONTAINERS = (dict, list)
+
+
 def _keys(value: Any) -> int:
     """How many object keys a parsed value holds (called once its depth is known small)."""
     if isinstance(value, dict):
-        return len(value) + sum(_keys(v) for v in value.values() if isinstance(v, dict | list))
+        return len(value) + sum(_keys(v) for v in value.values() if isinstance(v, _CONTAINERS))
     if isinstance(value, list):
-        return sum(_keys(v) for v in value if isinstance(v, dict | list))
+        return sum(_keys(v) for v in value if isinstance(v, _CONTAINERS))
     return 0
 
 

@@ -36,7 +36,21 @@ def is_commitment(value: Any) -> bool:
 
 def is_personal_value(value: Any) -> bool:
     # false, an empty list and an empty string are not data about anyone
-    return isinstance(value, str | list) and len(value) > 0
+    # (a tuple rather than `str | list`, which would be built anew at each call)
+    return isinstance(value, (str, list)) and len(value) > 0
+
+
+def personal_values(
+    record: dict[str, Any], personal: tuple[str, ...], forgotten: dict[str, str]
+) -> dict[str, Any]:
+    """The personal values a record gives (those not erased), by path: what `seal` hides."""
+    found: dict[str, Any] = {}
+    for path in personal:
+        if path not in forgotten:
+            value = get_path(record, path)
+            if is_personal_value(value):
+                found[path] = value
+    return found
 
 
 def get_path(record: dict[str, Any], path: str) -> Any:
@@ -89,25 +103,22 @@ def seal(
     owner: str | None,
     secret: bytes | None,
     forgotten: dict[str, str],
+    values: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Replace personal values by commitments. Returns (sealed record, plaintext by path);
-    `record` itself is left as it was."""
+    `record` itself is left as it was. `values` is `personal_values(record, personal,
+    forgotten)` when the caller has it already (it is then the plaintext returned)."""
+    private = personal_values(record, personal, forgotten) if values is None else values
     sealed = record
-    private: dict[str, Any] = {}
+    if not private and not forgotten:
+        return sealed, private  # nothing personal given: most events
     for path in personal:
         if path in forgotten:
             sealed = with_path(sealed, path, {"commitment": forgotten[path], "owner": owner})
-            continue
-        value = get_path(sealed, path)
-        if not is_personal_value(value):
-            continue
-        assert secret is not None and owner is not None
-        sealed = with_path(
-            sealed,
-            path,
-            {"commitment": commitment(secret, record["id"], path, value), "owner": owner},
-        )
-        private[path] = value
+        elif path in private:
+            assert secret is not None and owner is not None
+            value = commitment(secret, record["id"], path, private[path])
+            sealed = with_path(sealed, path, {"commitment": value, "owner": owner})
     return sealed, private
 
 
