@@ -19,13 +19,15 @@ from .events import parse_timestamp, to_micros
 _NAMESPACE = uuid.UUID("6f1c3a52-8a0e-4d3e-9a55-1c0ad3c0e7a1")
 
 
-# Cached: an import asks for the aggregate of each event it checks.
-@functools.lru_cache(maxsize=65536)
+# Cached: an import asks for the aggregate of each event it checks. A few thousand recent
+# keys hold the referrals and people in flight: a full cache of 65,536 held about 30 MB for
+# the rest of the process.
+@functools.lru_cache(maxsize=4096)
 def referral_id(key: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, "referral:" + key)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def person_id(handle: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, "person:" + handle)
 

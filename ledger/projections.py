@@ -45,11 +45,11 @@ PAGE = 1000  # events read at a time while collecting parts
 # Events a catch-up reads, collects the parts of and derives before it reads on: what it holds
 # (the parts to derive, the view that derives them) is bounded by the window, not by how far
 # behind the projections are. A part named in two windows is derived in both.
-WINDOW = 200_000
+WINDOW = 100_000
 # Events a catch-up's view keeps decoded, at most (see `View._trim`): one view for the whole
 # catch-up reads and decodes each referral once, not once per page that names it and again per
 # chunk that derives it, and forgets the referrals it read first past this budget.
-KEPT = 60_000
+KEPT = 50_000
 LIST_PAGE = 1000  # rows `listed` reads at a time
 
 

@@ -175,7 +175,7 @@ def _hex(value: Any) -> str:
     return value.hex if isinstance(value, uuid.UUID) else str(value).replace("-", "").lower()
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def _origin(kind: str, key: str) -> str:
     return (person_id if kind == "person" else referral_id)(key).hex
 

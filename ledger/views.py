@@ -35,7 +35,7 @@ _EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=8192)
 def micros(timestamp: str) -> int:
     """Microseconds since the epoch of an interchange timestamp."""
     # Cached: views sort every referral's events by it, and plugins ask again for each row.
