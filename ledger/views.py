@@ -224,8 +224,8 @@ class View:
         """Forget what this view read first, once it holds more than `budget` events, down to
         three quarters of them; anything forgotten is read again if asked for.
 
-        A catch-up keeps one view while it reads and derives (each event decoded once, each
-        referral read once) and calls this between pages and chunks, so that its memory stays
+        A catch-up keeps one view while it reads and derives a window of events (each event
+        decoded once, each referral read once) and calls this between pages and chunks, so that its memory stays
         bounded: it goes through the events in order, and what it read first (the referrals
         of its first events) is what it is least likely to ask about again. What it keeps of
         people (their own events, declarations, referrals) is forgotten at once, only when it
@@ -235,10 +235,15 @@ class View:
         if referrals + people <= budget:
             return
         if people > budget // 2:
-            for cache in (self._people, self._updates, self._update_times, self._updated):
+            for cache in (
+                self._people,
+                self._updates,
+                self._update_times,
+                self._updated,
+                self._declarations,
+                self._mentions,
+            ):
                 cache.clear()
-            self._declarations.clear()
-            self._mentions.clear()
             people = 0
         # Oldest first: dicts keep the order referrals were read in.
         for key in list(chain(self._referrals, self._histories)):
