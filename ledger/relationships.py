@@ -16,7 +16,6 @@ Everything here reads a `View`, so it respects the view's `known_at`; the world 
 from __future__ import annotations
 
 import functools
-import weakref
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -221,28 +220,16 @@ def request_as_of(
     return MappingProxyType(RequestAmended.amend(request, amendments))
 
 
-# Relationships already read, per view (a view's events do not change while it lives): by
-# the two people in the order asked, and each person's `relationships`.
-_CACHE: weakref.WeakKeyDictionary[View, dict[tuple[str, str], Relationship]] = (
-    weakref.WeakKeyDictionary()
-)
-_KNOWN: weakref.WeakKeyDictionary[View, dict[str, dict[str, Relationship]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _kept(cache: weakref.WeakKeyDictionary[View, dict[Any, Any]], view: View) -> dict[Any, Any]:
-    """The view's entry of `cache`, made empty the first time."""
-    found = cache.get(view)
-    if found is None:
-        found = cache[view] = {}
-    return found
+# Relationships already read are kept in the view's memos (a view's events do not change while
+# it lives): by the two people in the order asked, and each person's `relationships`.
+_PAIRS = "ledger.relationships:pairs"
+_KNOWN = "ledger.relationships:known"
 
 
 def relationship(view: View, a: str, b: str) -> Relationship:
     """Everything the view holds of how `a` and `b` know each other: both sides'
     declarations, and the requests and vettings of the referrals between them."""
-    cache = _kept(_CACHE, view)
+    cache: dict[tuple[str, str], Relationship] = view.memo(_PAIRS)
     found = cache.get((a, b))
     if found is None:
         # The same accounts either way round (ordered by `at` then `seq`, which is unique).
@@ -267,7 +254,7 @@ def relationships(view: View, handle: str) -> dict[str, Relationship]:
     (whose own declarations about `handle` count). A declaration about `handle` by someone
     else is found only through one of these: the ledger keeps no index of whom declarations
     name."""
-    cache = _kept(_KNOWN, view)
+    cache: dict[str, dict[str, Relationship]] = view.memo(_KNOWN)
     if handle not in cache:
         others: dict[str, None] = {}
         for declaration in view.declarations(handle):

@@ -84,19 +84,44 @@ def test_a_view_trimmed_past_its_budget_derives_what_one_view_does(
     monkeypatch.setattr(projections, "PAGE", 100)
     monkeypatch.setattr(projections, "CHUNK", 40)
     held: list[tuple[int, int]] = []
+    memos: list[tuple[int, int]] = []  # what the plugins keep in the view's memos
     real = views.View._trim
 
     def measured(self: views.View, budget: int) -> None:
-        before = sum(self._held())
+        before, memo = sum(self._held()), sum(map(len, self._memos.values()))
         real(self, budget)
         held.append((before, sum(self._held())))
+        memos.append((memo, sum(map(len, self._memos.values()))))
 
     monkeypatch.setattr(views.View, "_trim", measured)
     projections.catch_up(synthetic, on_error=_raise)
     trimmed = [(before, after) for before, after in held if after < before]
     assert len(trimmed) > 10  # trimmed again and again
     assert all(after <= 37 for _, after in trimmed)  # down to three quarters of the budget
+    # the relationships and companies the plugins worked out went too, and were worked out again
+    assert max(before for before, _ in memos) > 0 and all(after == 0 for _, after in memos)
     assert _stored_rows(synthetic) == _derived_rows(synthetic)
+
+
+def test_a_views_memo_lasts_until_the_view_forgets() -> None:
+    view = views.View.__new__(views.View)
+    views.View.__init__(view, _NoLedger())  # type: ignore[arg-type]
+    memo = view.memo("mine")
+    memo.update(a=1, b=2)
+    assert view.memo("mine") is memo and view.memo("theirs") == {}
+    view._trim(10)  # under the budget: kept
+    assert memo == {"a": 1, "b": 2}
+    memo.update({n: n for n in range(20)})  # the memos alone past the budget: emptied
+    view._trim(10)
+    assert memo == {} and view.memo("mine") is memo
+    memo["c"] = 3
+    view._referrals["r"] = [{"seq": n} for n in range(11)]  # the view past it: emptied too
+    view._trim(10)
+    assert memo == {} and view._referrals == {}
+
+
+class _NoLedger:
+    store = None
 
 
 def test_a_catch_up_in_windows_derives_what_one_view_does(

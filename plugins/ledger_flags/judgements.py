@@ -7,7 +7,6 @@ reads a relationship reads it through `ledger.api.relationship`: the current acc
 
 from __future__ import annotations
 
-import weakref
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -326,20 +325,16 @@ def _posted(key: str, p: Parties, amended: Event) -> tuple[int, dict[str, Any]] 
     return micros(f"{posting}T00:00:00Z"), flag
 
 
-# Each person's company over world time, per view (a view's events do not change while it
-# lives): a requester's acquaintances are looked up again for each of their referrals.
-_COMPANIES: weakref.WeakKeyDictionary[View, dict[str, tuple[list[int], list[str]]]] = (
-    weakref.WeakKeyDictionary()
-)
+# Each person's company over world time, in the view's memo (a view's events do not change
+# while it lives): a requester's acquaintances are looked up again for each of their referrals.
+_COMPANIES = "ledger_flags:companies"
 
 
 def _companies(view: View, handle: str) -> tuple[list[int], list[str]]:
     """The world times of the person's `person-updated` events (by `at`), and their company
     (casefolded; "" for none) before the first and after each: at world time `at` it is
     `companies[bisect_right(times, at)]`."""
-    cache = _COMPANIES.get(view)
-    if cache is None:
-        cache = _COMPANIES[view] = {}
+    cache: dict[str, tuple[list[int], list[str]]] = view.memo(_COMPANIES)
     if handle not in cache:
         times = [micros(update["at"]) for update in view.person_updates(handle)]
         # The person as of a time before the first update, and as of each update's time.
