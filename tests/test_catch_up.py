@@ -99,7 +99,7 @@ def test_a_view_trimmed_past_its_budget_derives_what_one_view_does(
     assert len(trimmed) > 10  # trimmed again and again
     assert all(after <= 37 for _, after in trimmed)  # down to three quarters of the budget
     # the relationships and companies the plugins worked out went too, and were worked out again
-    assert max(before for before, _ in memos) > 0 and all(after == 0 for _, after in memos)
+    assert max(before for before, _ in memos) > 50 and all(after <= 50 for _, after in memos)
     assert _stored_rows(synthetic) == _derived_rows(synthetic)
 
 
@@ -115,9 +115,9 @@ def test_a_views_memo_lasts_until_the_view_forgets() -> None:
     view._trim(10)
     assert memo == {} and view.memo("mine") is memo
     memo["c"] = 3
-    view._referrals["r"] = [{"seq": n} for n in range(11)]  # the view past it: emptied too
+    view._referrals["r"] = [{"seq": n} for n in range(11)]  # the view past it: kept
     view._trim(10)
-    assert memo == {} and view._referrals == {}
+    assert memo == {"c": 3} and view._referrals == {}
 
 
 class _NoLedger:
