@@ -148,6 +148,44 @@ def test_replay_rebuilds_every_projection_in_one_pass_over_the_log(
         ledger.close()
 
 
+def test_a_replay_reads_each_event_of_a_referral_once(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan reads its referrals' events in bulk, for the view that derives them; it reads
+    whole only the events it does not then hold (a person's own), not every event again."""
+    from ledger.app import Ledger
+    from ledger.projections import catch_up
+
+    ledger = Ledger(db)
+    try:
+        for event in STORY:
+            ledger.record(event)
+        with ledger.store.read() as cur:
+            found = cur.all("SELECT seq, referral FROM {p}rl_log ORDER BY seq")
+        personal = [int(r["seq"]) for r in found if not r["referral"]]
+        assert personal and len(personal) < len(found)  # the story has both kinds
+        asked: list[int] = []
+        referrals: list[str] = []
+        events_at, referrals_events = ledger.store.events_at, ledger.store.referrals_events
+
+        def counted_at(seqs: Any) -> Any:
+            asked.extend(seqs)
+            return events_at(seqs)
+
+        def counted_referrals(keys: Any) -> Any:
+            referrals.extend(keys)
+            return referrals_events(keys)
+
+        monkeypatch.setattr(ledger.store, "events_at", counted_at)
+        monkeypatch.setattr(ledger.store, "referrals_events", counted_referrals)
+        done = catch_up(ledger)
+        assert done["alerts"] > 0 and done["flags"] > 0
+        assert asked == personal
+        assert sorted(referrals) == sorted({r["referral"] for r in found if r["referral"]})
+    finally:
+        ledger.close()
+
+
 COLUMNS = "projection, part, category, kind, referral, person, owed_to, start_us, end_us, data"
 
 
