@@ -38,7 +38,6 @@ from .views import View, micros, read_only
 
 if TYPE_CHECKING:
     from .app import Ledger
-    from .store import Stored
 
 CHUNK = 500  # parts re-derived per transaction
 PAGE = 1000  # events read at a time while collecting parts
@@ -186,19 +185,23 @@ def visible_projections(ledger: Ledger) -> list[str] | None:
 def _to_row(projection: Projection, part: str, raw: Mapping[str, Any]) -> tuple[Any, ...]:
     # Plugins mostly build a dict for each row, which is only read here: no copy of it then.
     data = raw if type(raw) is dict else dict(raw)
-    start = data.get("start")
-    end = data.get("end")
+    get = data.get  # a replay builds tens of thousands of rows: one lookup of the method
+    start = get("start")
+    end = get("end")
     if not isinstance(start, str):
         raise TypeError(f"row of part {part!r} has no 'start' timestamp")
-    check_role(part, data)
+    role = get("role")
+    if role is not None and role not in ROLES:
+        check_role(part, data)
+    kind = data["kind"]
     return (
         projection.name,
         part,
-        data.get("category", projection.category),
-        str(data["kind"]),
-        data.get("referral"),
-        data.get("person"),
-        data.get("owed_to"),
+        get("category", projection.category),
+        kind if type(kind) is str else str(kind),
+        get("referral"),
+        get("person"),
+        get("owed_to"),
         micros(start),
         micros(end) if isinstance(end, str) else None,
         # A copy: orjson's bytes keep their 4 KiB buffer, ten times a usual row, and a chunk
@@ -423,19 +426,30 @@ def _scan(
     A projection whose parts() raises is reported and left out."""
     todos = [_Todo(plugin, projection) for plugin, projection in group]
     alive = list(todos)
-    events = ledger.store.events(after=position, until=head)
     step = -1
-    while page := list(islice(events, PAGE)):
+    for logged in ledger.store.log_referrals(after=position, until=head, page=PAGE):
         view._trim(KEPT)
+        # The page's referrals are read together, in a few queries, and their events decoded
+        # once, for the view: only the events it does not then hold (a person's own, say)
+        # are read whole here, not every event a second time.
+        _preload(view, (referral for _seq, referral in logged))
+        held = view._by_seq
+        page = ledger.store.events_at([seq for seq, _referral in logged if seq not in held])
         # Told of the people the page's own events of a person name (who declared knowing
         # whom), the view reads what parts() asks about them (their referrals, say) in one
-        # query, not one each; and the page's referrals are read together, in a few queries.
+        # query, not one each.
         view._tell(stored.record for stored in page if not stored.record.get("referral"))
-        _preload(view, (stored.record.get("referral") for stored in page))
-        for stored in page:
+        read = {stored.seq: stored for stored in page}
+        for seq, _referral in logged:
+            event = held.get(seq)
+            if event is None:
+                stored = read.get(seq)
+                if stored is None:
+                    continue  # logged without its stored event: `verify` reports it
+                event = view._decoded(stored)
             step += 1
-            _scan_event(ledger, stored, step, view, alive, on_error)
-        bar.update(len(page))
+            _scan_event(event, step, view, alive, on_error)
+        bar.update(len(logged))
     return alive
 
 
@@ -453,17 +467,15 @@ def _preload(view: View, keys: Iterable[Any]) -> None:
 
 
 def _scan_event(
-    ledger: Ledger,
-    stored: Stored,
+    event: Mapping[str, Any],
     step: int,
     view: View,
     alive: list[_Todo],
     on_error: Callable[[ProjectionFailed], None],
 ) -> None:
-    """Collect the parts each live projection names for one event."""
-    event = view._decoded(stored)
+    """Collect the parts each live projection names for one event (as the view decoded it)."""
     referral = event.get("referral")
-    people = () if referral else tuple(view._people_of(stored.record))
+    people = () if referral else tuple(view._people_of(event))
     for todo in list(alive):
         try:
             found = todo.projection.parts(event, view)

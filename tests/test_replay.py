@@ -121,14 +121,16 @@ def test_replay_rebuilds_every_projection_in_one_pass_over_the_log(
             ledger.record(event)
             catch_up(ledger, on_error=lambda error: None)
         reads = 0
-        events = ledger.store.events
+        # a catch-up goes through the log by its (seq, referral) pages, and reads whole only
+        # the events its view does not hold
+        scan = ledger.store.log_referrals
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             nonlocal reads
             reads += 1
-            return events(*args, **kwargs)
+            return scan(*args, **kwargs)
 
-        monkeypatch.setattr(ledger.store, "events", counted)
+        monkeypatch.setattr(ledger.store, "log_referrals", counted)
         results = {r.name: r for r in replay(ledger)}
         # one read to bring the rows up to date first (the failing one is behind: it fails
         # again), one to rebuild all five; not one per projection
@@ -142,6 +144,44 @@ def test_replay_rebuilds_every_projection_in_one_pass_over_the_log(
         failing = results["test-failing"]
         assert failing.error is not None and "cannot derive" in failing.error
         assert failing.rebuilt == failing.incremental == 0
+    finally:
+        ledger.close()
+
+
+def test_a_replay_reads_each_event_of_a_referral_once(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan reads its referrals' events in bulk, for the view that derives them; it reads
+    whole only the events it does not then hold (a person's own), not every event again."""
+    from ledger.app import Ledger
+    from ledger.projections import catch_up
+
+    ledger = Ledger(db)
+    try:
+        for event in STORY:
+            ledger.record(event)
+        with ledger.store.read() as cur:
+            found = cur.all("SELECT seq, referral FROM {p}rl_log ORDER BY seq")
+        personal = [int(r["seq"]) for r in found if not r["referral"]]
+        assert personal and len(personal) < len(found)  # the story has both kinds
+        asked: list[int] = []
+        referrals: list[str] = []
+        events_at, referrals_events = ledger.store.events_at, ledger.store.referrals_events
+
+        def counted_at(seqs: Any) -> Any:
+            asked.extend(seqs)
+            return events_at(seqs)
+
+        def counted_referrals(keys: Any) -> Any:
+            referrals.extend(keys)
+            return referrals_events(keys)
+
+        monkeypatch.setattr(ledger.store, "events_at", counted_at)
+        monkeypatch.setattr(ledger.store, "referrals_events", counted_referrals)
+        done = catch_up(ledger)
+        assert done["alerts"] > 0 and done["flags"] > 0
+        assert asked == personal
+        assert sorted(referrals) == sorted({r["referral"] for r in found if r["referral"]})
     finally:
         ledger.close()
 

@@ -607,6 +607,31 @@ class Store:
                 upper = int(row["next"]) - 1
             after = upper
 
+    def log_referrals(
+        self, *, after: int, until: int, page: int = PAGE
+    ) -> Iterator[list[tuple[int, str | None]]]:
+        """(seq, referral) of each logged event after `after` up to `until`, a page of `seq` at
+        a time, from the log alone: a catch-up reads the referrals of a page in bulk first,
+        and then needs the whole event (`events_at`) only of the events it does not hold."""
+        while after < until:
+            upper = min(after + page, until)
+            with self.read() as cur:
+                rows = cur.all(
+                    "SELECT seq, referral FROM {p}rl_log WHERE seq > ? AND seq <= ? ORDER BY seq",
+                    (after, upper),
+                )
+            yield [(int(row["seq"]), row["referral"]) for row in rows]
+            after = upper
+
+    def events_at(self, seqs: Sequence[int]) -> list[Stored]:
+        """The stored events of these `seq`, in `seq` order: one query per 500."""
+        found: list[Stored] = []
+        for chunk in _in_chunks(seqs):
+            where, params = self.one_of("l.seq", chunk)
+            found += self._select(f"WHERE {where} ORDER BY l.seq", params)
+        found.sort(key=lambda stored: stored.seq)
+        return found
+
     def latest_events(
         self, limit: int, *, person: str | None = None, referral: str | None = None
     ) -> list[Stored]:

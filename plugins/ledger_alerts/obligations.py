@@ -419,9 +419,12 @@ def obligations(
                     "company": p.request.get("company"),
                     "opened_by": opener["id"],
                     "evidence": [opener["id"]],
-                    **({"end": timestamp(end)} if end is not None else {}),
                 }
+                if end is not None:
+                    row["end"] = timestamp(end)
                 yield {**row, "category": "obligation", "start": since}
                 if end is not None and end <= due_at:
                     continue  # met in time: no alert
-                yield {**row, "start": timestamp(due_at + 1)}
+                # `row` itself, now that its copy above is given: the same keys in the same order
+                row["start"] = timestamp(due_at + 1)
+                yield row

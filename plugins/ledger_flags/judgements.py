@@ -282,10 +282,13 @@ def last_minute_networking(
     candidates: list[tuple[list[int], list[bool], Relationship]] = []
     for other, found in known.items():
         times, companies = _companies(view, other)
-        moments.update(m for m in found.moments() if m > asked)
-        moments.update(m for m in times if m > asked)
         at_company = [c == company for c in companies]
         if any(at_company):
+            # Only the accounts and moves of someone ever at the company can change the
+            # answer: at anyone else's moments it is what it was just before, a repeat that
+            # `rows_of` merges, so those moments are not looked at.
+            moments.update(m for m in found.moments() if m > asked)
+            moments.update(m for m in times if m > asked)
             candidates.append((times, at_company, found))
     amended = [micros(e["at"]) for e in events if e["type"] == AMENDED]  # by `at`
     # After so many amendments: the day the position was posted from, and the flag raised
