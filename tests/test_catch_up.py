@@ -115,9 +115,31 @@ def test_a_views_memo_lasts_until_the_view_forgets() -> None:
     view._trim(10)
     assert memo == {} and view.memo("mine") is memo
     memo["c"] = 3
-    view._referrals["r"] = [{"seq": n} for n in range(11)]  # the view past it: kept
+    view._referrals["r"] = [{"seq": n} for n in range(11)]  # the view past it: emptied too
     view._trim(10)
-    assert memo == {"c": 3} and view._referrals == {}
+    assert memo == {} and view._referrals == {}
+
+
+def test_a_view_past_its_budget_forgets_the_people_it_read_first() -> None:
+    view = views.View.__new__(views.View)
+    views.View.__init__(view, _NoLedger())  # type: ignore[arg-type]
+    for n in range(60):  # 60 people, each with one update: 120 events, past a budget of 100
+        view._keep_person(f"p{n}", [_added(n), _updated(n)])
+        view._declarations[f"p{n}"] = []
+    view._trim(100)
+    # down to about a quarter of the budget: the last ones read are those kept, in each cache
+    assert 0 < len(view._people) < 60 and sum(view._held()) <= 25
+    assert list(view._people) == [f"p{n}" for n in range(60 - len(view._people), 60)]
+    assert set(view._updates) == set(view._update_times) == set(view._people)
+    assert list(view._declarations)[-1] == "p59" and "p0" not in view._declarations
+
+
+def _added(n: int) -> dict[str, Any]:
+    return {"type": "person-added", "handle": f"p{n}", "at": "2026-01-01T00:00:00Z", "seq": n}
+
+
+def _updated(n: int) -> dict[str, Any]:
+    return {"type": "person-updated", "handle": f"p{n}", "at": "2026-01-02T00:00:00Z", "seq": n}
 
 
 class _NoLedger:
