@@ -606,10 +606,14 @@ class _Batch:
         handles: set[str] = set()
         keys: set[str] = set()
         types = self.ledger.types
+        people_of: dict[Any, tuple[str, ...]] = {None: ()}  # each type's people fields, once
         for raw in raws:
             kind = raw.get("type")
             model = types.get(kind) if isinstance(kind, str) else None
-            for name in model.people() if model is not None else ():
+            names = people_of.get(model)
+            if names is None:
+                names = people_of[model] = model.people()  # type: ignore[union-attr]
+            for name in names:
                 value = raw.get(name)
                 if isinstance(value, str) and HANDLE_RE.match(value):
                     handles.add(value)
