@@ -842,7 +842,8 @@ class _Batch:
             new_keys=new_keys,
             secret=secret if private else None,
             forget=record["handle"] if record["type"] == "person-forgotten" else None,
-            plugin=self._type_owner(record["type"]) if self.ledger.type_plugins else None,
+            # (the alerts plugin registers a type: most events are still the contract's)
+            plugin=self._type_owner(kind) if kind in self.ledger.type_plugins else None,
             recorded_at=recorded_at,
             recorded_by=envelope.get("recorded_by") if recorded_at is not None else None,
             expect_seq=envelope.get("seq") if restore or line is None else None,
