@@ -142,8 +142,9 @@ class Referral(Aggregate, _Entries):
 
     @property
     def closed_at(self) -> int | None:
-        closes = [e["at"] for e in self.live_of("referral-closed")]
-        return min(closes) if closes else None
+        # asked by every rule check of the referral's events: no list built when none is closed
+        closes = self.live_by_type.get("referral-closed")
+        return min(e["at"] for e in closes.values()) if closes else None
 
     def held_interviews(self) -> list[int]:
         return [e["at"] for e in self.live_of("interview-held")]

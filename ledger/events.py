@@ -101,6 +101,17 @@ _TIMESTAMP_START = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 @functools.lru_cache(maxsize=4096)  # 65,536 held about 14 MB for the rest of the process
 def _parse_utc(value: str) -> datetime:
     # Cached: one import parses each event's `at` several times (validation, rules, storage).
+    if _WRITTEN_UTC.fullmatch(value):
+        # As the ledger writes it (UTC, `Z`, whole seconds), as most input is: `fromisoformat`
+        # gives it in UTC already, so only the calendar and the 1970 bound can refuse it, with
+        # the messages below (0.43 against 0.78 µs a timestamp).
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a valid ISO 8601 timestamp") from None
+        if parsed < EPOCH:
+            raise ValueError(f"{value!r} is before 1970")
+        return parsed
     if not _TIMESTAMP_START.match(value):
         raise ValueError(f"{value!r} is not an ISO 8601 timestamp like 2026-11-02T09:30:00Z")
     try:
@@ -149,13 +160,17 @@ def format_micros(micros: int) -> str:
 _WRITTEN_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
+# The two validators below are `parse_timestamp` inlined: pydantic's strict `str` has checked
+# the type already, and every event an import reads passes through one of them.
 def _check_at(value: str) -> str:
-    moment = parse_timestamp(value)
+    moment = _parse_utc(value)
+    if moment > datetime.now(UTC) + FUTURE_SLACK:
+        raise ValueError(f"{value!r} is in the future")
     return value if _WRITTEN_UTC.fullmatch(value) else format_timestamp(moment)
 
 
 def _check_future_ok_timestamp(value: str) -> str:
-    moment = parse_timestamp(value, future_ok=True)
+    moment = _parse_utc(value)
     return value if _WRITTEN_UTC.fullmatch(value) else format_timestamp(moment)
 
 

@@ -139,10 +139,16 @@ class Pending:
     expect_hash: str | None = None
     line: int | None = None
     plugin: tuple[str, str | None] | None = None  # (plugin, distribution) of a plugin's type
+    # A restored line whose `hash` was checked against the file's chain: the record's
+    # canonical bytes as hashed, and the (prev, seq, recorded_at, recorded_by) they were hashed
+    # with. When the ledger's chain gives the same, the append takes the bytes and the hash as
+    # they are instead of encoding and hashing the record again (same inputs, same digest).
+    checked_bytes: bytes | None = None
+    checked_link: tuple[str, int, str, str | None] | None = None
 
     @property
     def record_bytes(self) -> bytes:
-        return dumps(self.record)
+        return self.checked_bytes if self.checked_bytes is not None else dumps(self.record)
 
     def state(self, record_bytes: bytes) -> bytes:
         """The stored event's state, as eventsourcing's mapper and `OrjsonTranscoder` encode
@@ -1309,9 +1315,13 @@ class Appender:
             # A restored line keeps who stored it, as it keeps when (a 0.1 line: no one).
             by = item.recorded_by if restore and item.recorded_at is not None else identity
             # The record's canonical bytes, made once: the chain covers them, and the stored
-            # event's state holds them as they are (see `Pending.state`).
-            record_bytes = dumps(record)
-            digest = chain_hash(prev, seq, record["id"], recorded_at, record_bytes, by)
+            # event's state holds them as they are (see `Pending.state`). A restored line's
+            # were made, and hashed, when its own hash was checked.
+            record_bytes = item.record_bytes
+            if item.checked_link == (prev, seq, recorded_at, by) and item.expect_hash is not None:
+                digest = item.expect_hash  # chain_hash of these very inputs: checked equal
+            else:
+                digest = chain_hash(prev, seq, record["id"], recorded_at, record_bytes, by)
             if item.expect_seq is not None and item.expect_seq != seq:
                 raise LedgerError(
                     f"seq {item.expect_seq} does not follow the ledger (expected {seq})",
