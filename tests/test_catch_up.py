@@ -104,8 +104,7 @@ def test_a_view_trimmed_past_its_budget_derives_what_one_view_does(
 
 
 def test_a_views_memo_lasts_until_the_view_forgets() -> None:
-    view = views.View.__new__(views.View)
-    views.View.__init__(view, _NoLedger())  # type: ignore[arg-type]
+    view = views.View(_NoLedger())  # type: ignore[arg-type]
     memo = view.memo("mine")
     memo.update(a=1, b=2)
     assert view.memo("mine") is memo and view.memo("theirs") == {}
@@ -121,8 +120,7 @@ def test_a_views_memo_lasts_until_the_view_forgets() -> None:
 
 
 def test_a_view_past_its_budget_forgets_the_people_it_read_first() -> None:
-    view = views.View.__new__(views.View)
-    views.View.__init__(view, _NoLedger())  # type: ignore[arg-type]
+    view = views.View(_NoLedger())  # type: ignore[arg-type]
     for n in range(60):  # 60 people, each with one update: 120 events, past a budget of 100
         view._keep_person(f"p{n}", [_added(n), _updated(n)])
         view._declarations[f"p{n}"] = []
