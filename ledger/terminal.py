@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Any, Self
 
 import click
 
-from .text import visible
+from .text import plain, visible
 
 if TYPE_CHECKING:
     from .views import View
@@ -128,22 +128,45 @@ def table(
     ending with `…`. Cells are user text, made safe (`visible`) here. `right` columns are
     aligned right; `colours` gives, for a column, the colour of a cell from its text (when
     colour is on). The last column is not padded."""
-    body = [[visible(str(cell)) for cell in row] for row in rows]
-    every = ([list(header)] if header is not None else []) + body
+    every: list[list[str]] = [list(header)] if header is not None else []
+    sizes = [list(map(cells, every[0]))] if every else []  # each cell's columns, counted once
+    for row in rows:
+        texts = list(map(str, row))
+        if plain("".join(texts)):  # most rows: each cell as it is, one column a character
+            every.append(texts)
+            sizes.append(list(map(len, texts)))
+        else:
+            shown = list(map(visible, texts))
+            every.append(shown)
+            sizes.append(list(map(cells, shown)))
     if not every:
         return
     count = len(every[0])
-    natural = [max(cells(row[i]) for row in every) for i in range(count)]
+    natural = [max(size[i] for size in sizes) for i in range(count)]
     room = width() if limit is None else limit
     widths = _fitted(natural, fixed, room)
+    cutting = widths != natural  # else every cell fits its column as it is
     too_wide = room is not None and sum(widths) + len(GAP) * (count - 1) > room
     on = bool(colours) and not too_wide and colour_on()
-    for n, line in enumerate(every):
+    if not cutting and not on and not right:  # the common case, and long listings: padding
+        last = count - 1
+        for line, size in zip(every, sizes, strict=True):
+            parts = [line[i] + " " * (widths[i] - size[i]) for i in range(last)]
+            parts.append(line[last])
+            joined = GAP.join(parts).rstrip()
+            yield cut(joined, room) if too_wide else joined
+        return
+    padded = [i < count - 1 or i in right for i in range(count)]
+    for n, (line, size) in enumerate(zip(every, sizes, strict=True)):
         painted = on and colours is not None and not (header is not None and n == 0)
         parts = []
         for i, cell in enumerate(line):
-            shown = cut(cell, widths[i])
-            pad = " " * (widths[i] - cells(shown)) if i < count - 1 or i in right else ""
+            if cutting:
+                shown = cut(cell, widths[i])
+                used = cells(shown)
+            else:
+                shown, used = cell, size[i]
+            pad = " " * (widths[i] - used) if padded[i] else ""
             text = pad + shown if i in right else shown + pad
             if painted and colours is not None and i in colours:
                 text = paint(text, colours[i](cell), on=True)

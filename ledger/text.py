@@ -25,6 +25,12 @@ def visible(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+def plain(text: str) -> bool:
+    """Whether `text` is ASCII with nothing for `visible` to escape: shown as it is, each
+    character in one column."""
+    return text.isascii() and _UNSAFE.search(text) is None
+
+
 def first_spoofing(text: str) -> str | None:
     """The first spoofing character of `text`, or None."""
     found = _SPOOFING.search(text)

@@ -121,6 +121,8 @@ TOLD = 10_000  # records kept to note their people later, at most
 
 def by_at(events: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Events by `seq` (a list the caller gives up), by `at` then `seq`."""
+    if len(events) < 2:
+        return events  # a person's events, most often: their `person-added` alone
     at = [micros(event["at"]) for event in events]
     # Most are by `at` already; else a stable sort by `at` alone keeps `seq` order for ties.
     if any(map(gt, at, at[1:])):

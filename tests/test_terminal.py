@@ -128,6 +128,22 @@ def test_wide_characters_count_as_two_columns_and_controls_are_shown():
     assert "\x1b" not in line and "\\x1b" in line
 
 
+def test_rows_of_plain_text_and_rows_to_escape_line_up_alike():
+    """Most rows are ASCII with nothing to escape and are padded as they are; a row with a wide
+    character or a control takes the long way: the columns line up the same."""
+    rows = [("a", "日本", "x"), ("bbb", "c", "yy"), ("\x1b", "d", "z"), ("e", "", "")]
+    assert list(table(("H1", "H2", "H3"), rows, limit=None)) == [
+        "H1    H2    H3",
+        "a     日本  x",
+        "bbb   c     yy",
+        "\\x1b  d     z",
+        "e",
+    ]
+    # aligned right, the same widths; and cut to fit, each line within the limit
+    assert list(table(None, rows[1:2], right=(0,), limit=None)) == ["bbb  c  yy"]
+    assert all(cells(line) <= 9 for line in table(("H1", "H2", "H3"), rows, limit=9))
+
+
 # -- colour -----------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import click
 from ledger.api import LedgerError, State, emit_json, get_state, safe
 
 from .command import LedgerCommand
-from .reading import echo_table, summaries
+from .reading import cells, echo_table, summaries
 
 DEFAULT_FILE = "referral-ledger-demo.db"
 # The story's "today": a fixed world time, so the demo shows the same alerts every run.
@@ -160,7 +160,7 @@ def demo(ctx: click.Context, db_file: str | None, into_ledger: bool, as_json: bo
         )
         click.echo(f"Explore it with: referral-ledger --db {safe(location)} show ana-acme\n")
         click.echo("Referrals:")
-        echo_table(found, target.ledger)
+        echo_table(map(cells, found), target.ledger)
         for name in JUDGEMENTS:
             if name not in getattr(ctx.find_root().command, "commands", {}):
                 continue

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 # Referrals summarized per View by `list`: a View keeps every referral it has read, so a
 # fresh one per batch bounds the memory, and one batch is read in a few queries.
 BATCH = 1000
+ECHO_PAGE = 1000  # lines of a table written at once
 
 
 def retractions(history: list[Mapping[str, Any]]) -> int:
@@ -197,27 +199,58 @@ LIST_HELP = (
 @click.option("--stage", type=click.Choice(list(STAGES)), help="Only referrals at this stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(person: str | None, stage: str | None, as_json: bool) -> None:
-    found = iter_summaries(get_ledger(), person, stage)
+    ledger = get_ledger()
     if as_json:
-        emit_json_array(summary.as_json() for summary in found)
+        emit_json_array(summary.as_json() for summary in iter_summaries(ledger, person, stage))
         return
-    echo_table(found, get_ledger())
+    echo_table(_cells(ledger, person, stage), ledger)
 
 
-def echo_table(found: Iterable[Summary], ledger: Ledger) -> None:
-    """The referrals as a table fitted to the terminal, names beside the handles."""
+def _cells(ledger: Ledger, person: str | None, stage: str | None) -> Iterator[tuple[Any, ...]]:
+    """What the table shows of each referral `iter_summaries` gives: from the kept rows when
+    they are up to date, without the roles and counts of retractions the table leaves out
+    (the summaries' fields read from the rows as they are)."""
+    from ledger.api import View
+
+    if person is not None or not indexed(ledger):
+        yield from map(cells, iter_summaries(ledger, person, stage))
+        return
+    import orjson
+
+    from .summaries import NAME
+
+    keys = View(ledger).referral_keys()
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start : start + BATCH]
+        found = ledger.store.part_rows(NAME, batch)
+        for key in batch:
+            if key not in found:
+                continue  # its request is retracted: no summary
+            [data] = found[key]
+            s = orjson.loads(data)["summary"]
+            if stage is None or s["stage"] == stage:
+                yield (key, s["stage"], s["company"], s["requester"], s["referrer"], s["target"])
+
+
+def cells(s: Summary) -> tuple[Any, ...]:
+    """What the table of referrals (`echo_table`) shows of a summary."""
+    return (s.referral, s.stage, s.company, s.requester, s.referrer, s.target)
+
+
+def echo_table(found: Iterable[Sequence[Any]], ledger: Ledger) -> None:
+    """The referrals (`_cells`) as a table fitted to the terminal, names beside the handles."""
     from ledger.api import View, named, table
 
     # Only the cells are held, not the summaries: the widths need every row before the first.
     # The people are looked up once every row is read, together, in a few queries.
     header = ("REFERRAL", "STAGE", "COMPANY", "REQUESTER", "REFERRER", "TARGET")
-    cells = [
-        (s.referral, s.stage, _text(s.company), s.requester, s.referrer, s.target) for s in found
-    ]
+    cells = [(key, stage, _text(company), *people) for key, stage, company, *people in found]
     if not cells:
         click.echo("No referrals.")
         return
     who = named(View(ledger), (handle for row in cells for handle in row[3:]))
     rows = [(*row[:3], *map(who, row[3:])) for row in cells]
-    for line in table(header, rows, fixed=(1,)):
-        click.echo(line)
+    lines = table(header, rows, fixed=(1,))
+    # written a page at a time: one write a line would be a third of the time of a long list
+    while page := list(islice(lines, ECHO_PAGE)):
+        click.echo("\n".join(page))
