@@ -93,22 +93,23 @@ def named(view: View, handles: Iterable[str | None] = ()) -> Callable[[str | Non
     """A function that gives a handle with the person's name beside it, `ana (Ana Ruiz)`, as
     `view` knows them, each person looked up once: the handle alone for a forgotten person
     (whose name is erased) or an unknown one, and `-` for None. The people of `handles` are
-    looked up at once, in a few queries (`View.people`), for a table that names many."""
+    looked up at once, in a few queries (`View.names`), for a table that names many."""
     seen: dict[str, str] = {}
 
-    def shown(handle: str, person: Mapping[str, Any] | None) -> str:
-        name = None if person is None or person.get("forgotten") else person.get("name")
-        return f"{handle} ({name})" if isinstance(name, str) and name else handle
+    def shown(handle: str, name: str | None) -> str:
+        return f"{handle} ({name})" if name else handle
 
     wanted = [handle for handle in handles if handle is not None]
     if wanted:
-        seen.update((h, shown(h, person)) for h, person in view.people(wanted).items())
+        seen.update((h, shown(h, name)) for h, name in view.names(wanted).items())
 
     def who(handle: str | None) -> str:
         if handle is None:
             return "-"
         if handle not in seen:
-            seen[handle] = shown(handle, view.person(handle))
+            person = view.person(handle)
+            name = None if person is None or person.get("forgotten") else person.get("name")
+            seen[handle] = shown(handle, name if isinstance(name, str) else None)
         return seen[handle]
 
     return who

@@ -333,6 +333,65 @@ def test_api_named_and_people_look_many_up_in_a_few_queries(use, cli, monkeypatc
     assert len(queries) == 1  # 121 people in one query; `named` asked the view that holds them
 
 
+def test_view_names_are_the_names_person_gives(cli, monkeypatch):
+    """`View.names` reads most people without their events (one `person-added` and nothing
+    else); whoever has more (an update, a retraction, being forgotten) or is not yet known
+    at `known_at` is read as `person` reads them: the names are the same either way."""
+    from ledger.api import View, micros
+
+    people(cli, "ana", "bo", "cy", "dee")
+    first = a_ledger(cli)
+    try:
+        known_at = micros(View(first).event("add-dee")["recorded_at"])
+    finally:
+        first.close()
+    people(cli, "eve")  # recorded after `known_at`
+    cli.record({"type": "person-updated", "handle": "cy", "name": "Cyd", "at": AT.format(2, "09")})
+    cli.record(
+        {
+            "type": "event-retracted",
+            "by": "dee",
+            "retracts": "add-dee",
+            "reason": "A mistake",
+            "at": AT.format(2, "09"),
+        }
+    )
+    cli.ok("forget", "bo", "--yes")
+    handles = ["ana", "bo", "cy", "dee", "eve", "nobody", "ana"]
+    led = a_ledger(cli)
+    try:
+        for at in (None, known_at):
+            light: list[str] = []
+            view = View(led, at)
+            real = view.store.people_events
+            monkeypatch.setattr(
+                view.store,
+                "people_events",
+                lambda h, *a, light=light, real=real: light.extend(h) or real(h, *a),
+            )
+            names = view.names(handles)
+            monkeypatch.setattr(view.store, "people_events", real)
+            expected = {}
+            for handle in handles:
+                person = View(led, at).person(handle)
+                name = None if person is None or person.get("forgotten") else person["name"]
+                expected[handle] = name if isinstance(name, str) else None  # not if erased
+            assert names == expected
+            assert list(names) == ["ana", "bo", "cy", "dee", "eve", "nobody"]
+            assert "ana" not in light  # read without its event
+            if at is None:
+                assert names["cy"] == "Cyd" and names["bo"] is None and names["dee"] is None
+                assert set(light) == {"bo", "cy", "dee", "nobody"}
+            else:  # as known before eve was added, before the rest happened; bo's name erased
+                assert names == {h: h.title() for h in ("ana", "cy", "dee")} | {
+                    "bo": None,
+                    "eve": None,
+                    "nobody": None,
+                }
+    finally:
+        led.close()
+
+
 def test_api_paint(monkeypatch):
     from ledger.api import paint
 

@@ -498,6 +498,8 @@ def test_with_a_master_key_the_database_holds_no_personal_data(cli, master_key):
     # the summaries `list` keeps: the role, personal, is read from its event, not kept
     listed = cli.json("list", "--json")
     assert "Staff Brewmaster" in [s["role"] for s in listed]
+    # the names beside the handles in the table, opened with each owner's key
+    assert f"({ANA_NAME})" in cli.ok("list").stdout and f"({CAROL_NAME})" in cli.ok("list").stdout
 
     ledger = Ledger(cli.db, master_key=bytes.fromhex(master_key))
     try:

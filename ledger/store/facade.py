@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -703,6 +704,41 @@ class Store:
                 found.setdefault(row["actor"], []).append(self._stored(row))
         return found
 
+    def people_private(
+        self, handles: Sequence[str], types: Sequence[str]
+    ) -> dict[str, list[tuple[str, str, int, dict[str, Any] | None]]]:
+        """What `people_events` finds, lighter: for each event (by `seq`), its type, id,
+        `recorded_us` and personal values (opened; None when it holds none, or they are
+        erased), without the stored record. For a table that names many people: who has one
+        `person-added` and nothing else needs no more (`View.names`)."""
+        found: dict[str, list[tuple[str, str, int, dict[str, Any] | None]]] = {}
+        kinds = ",".join("?" * len(types))
+        secrets = "k.secret " if self.vault.encrypted else "NULL AS secret "
+        keys = "LEFT JOIN {p}rl_keys k ON k.handle = p.owner " if self.vault.encrypted else ""
+        for chunk in _in_chunks(handles):
+            where, params = self.one_of("l.actor", chunk)
+            with self.read() as cur:
+                rows = cur.all(
+                    "SELECT l.actor, l.type, l.event_id, l.recorded_us, p.data, p.owner, "
+                    + secrets
+                    + "FROM {p}rl_log l LEFT JOIN {p}rl_private p ON p.event_id = l.event_id "
+                    + keys
+                    + f"WHERE {where} AND COALESCE(l.referral, '') = '' "
+                    f"AND l.type IN ({kinds}) ORDER BY l.seq",
+                    (*params, *types),
+                )
+            for row in rows:
+                actor, kind, event_id, recorded_us, data, owner, secret = self._values(row)
+                if data is not None and not len(data):
+                    data = None  # erased
+                if data is not None and self.vault.encrypted:
+                    if secret is not None:
+                        secret = self.vault.open_secret(owner, bytes(secret))
+                    data = self.vault.open_data(secret, event_id, bytes(data))
+                values = orjson.loads(bytes(data)) if data is not None else None
+                found.setdefault(actor, []).append((kind, event_id, int(recorded_us), values))
+        return found
+
     def records_naming(self, handle: str) -> list[tuple[str, dict[str, Any]]]:
         """(id, stored record) of every event that may name this person, in `seq` order: those
         filed under them, those with or to them, and every event of a referral that mentions
@@ -763,10 +799,10 @@ class Store:
         """Every referral's key once, in the order it was first requested (a key requested
         again after its request was retracted is not repeated)."""
         with self.read() as cur:
-            rows = cur.all(
-                "SELECT referral FROM {p}rl_log WHERE type = 'referral-requested' ORDER BY seq"
-            )
-        return list(dict.fromkeys(row["referral"] for row in rows))
+            # sorted here: the database would sort every row of the log by `seq` first
+            rows = cur.all("SELECT seq, referral FROM {p}rl_log WHERE type = 'referral-requested'")
+        found = sorted(map(self._values, rows), key=itemgetter(0))
+        return list(dict.fromkeys(map(itemgetter(1), found)))
 
     def referral_counts(self, keys: Sequence[str]) -> dict[str, tuple[int | None, int]]:
         """For each of these referrals that has events: the `seq` of its first
@@ -806,6 +842,13 @@ class Store:
             for row in rows:
                 found.setdefault(row["part"], []).append(bytes(row["data"]))
         return found
+
+    def every_part_row(self, projection: str) -> dict[str, bytes]:
+        """`part_rows` of every part of a projection that keeps one row per part, in one
+        query: for a listing of all of them (`list`), which holds them all anyway."""
+        with self.read() as cur:
+            rows = cur.all("SELECT part, data FROM {p}rl_rows WHERE projection = ?", (projection,))
+        return {part: bytes(data) for part, data in map(self._values, rows)}
 
     def person_handles(self) -> list[str]:
         """Every handle a `person-added` was recorded for, once, sorted (retracted and

@@ -219,17 +219,15 @@ def _cells(ledger: Ledger, person: str | None, stage: str | None) -> Iterator[tu
 
     from .summaries import NAME
 
-    keys = View(ledger).referral_keys()
-    for start in range(0, len(keys), BATCH):
-        batch = keys[start : start + BATCH]
-        found = ledger.store.part_rows(NAME, batch)
-        for key in batch:
-            if key not in found:
-                continue  # its request is retracted: no summary
-            [data] = found[key]
-            s = orjson.loads(data)["summary"]
-            if stage is None or s["stage"] == stage:
-                yield (key, s["stage"], s["company"], s["requester"], s["referrer"], s["target"])
+    # every row at once: the table holds all its cells anyway
+    found = ledger.store.every_part_row(NAME)
+    for key in View(ledger).referral_keys():
+        data = found.pop(key, None)
+        if data is None:
+            continue  # its request is retracted: no summary
+        s = orjson.loads(data)["summary"]
+        if stage is None or s["stage"] == stage:
+            yield (key, s["stage"], s["company"], s["requester"], s["referrer"], s["target"])
 
 
 def cells(s: Summary) -> tuple[Any, ...]:
