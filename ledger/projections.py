@@ -13,13 +13,14 @@ are derived afresh from the events recorded by then, with the same code.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import sys
 import tempfile
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -247,8 +248,29 @@ def catch_up(
     same position read the new events together, once, and derive their parts together, so
     that each referral's events are read once for all of them.
     """
-    with read_once():
+    with read_once(), _fewer_collections():
         return _catch_up(ledger, on_error, only)
+
+
+# Objects allocated between two runs of the cyclic garbage collector's youngest generation
+# while a catch-up works (Python's default: 700). Deriving allocates many short-lived objects
+# and almost no cycles (the events a view hands out are read-only mappings), so collecting
+# that often mostly scans what is kept: over the first 100,000 events of a 200,000-event
+# ledger, 10,138 collections took 6.6 s of 57.0 s of CPU; with this, 19 took 1.0 s of 51.0 s,
+# at the same peak memory (and 50.2 s with no collection at all).
+YOUNG_COLLECTION = 100_000
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Within the block, the youngest generation is collected every YOUNG_COLLECTION objects
+    (or as the process had it, if less often); as it was after."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], YOUNG_COLLECTION), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def current(

@@ -196,6 +196,38 @@ def test_a_projection_failing_in_a_later_window_keeps_what_the_earlier_ones_wrot
     assert synthetic.store.position("alerts")[0] == 1500
 
 
+def test_a_catch_up_collects_garbage_less_often_and_restores_how_often_after(
+    synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    flags = next(p for _, p in projections.registered(synthetic) if p.name == "flags")
+    real = type(flags).derive
+    seen: set[int] = set()
+
+    def watched(self: Any, part: str, view: Any) -> Any:
+        seen.add(gc.get_threshold()[0])
+        return real(self, part, view)
+
+    monkeypatch.setattr(type(flags), "derive", watched)
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(500, *before[1:])
+        projections.catch_up(synthetic, on_error=_raise)
+        assert seen == {projections.YOUNG_COLLECTION}
+        assert gc.get_threshold() == (500, *before[1:])  # as it was, after
+        # a process that already collects less often is left as it is
+        seen.clear()
+        with synthetic.store.write() as cur:
+            cur.run("DELETE FROM {p}rl_rows")
+            cur.run("DELETE FROM {p}rl_positions")
+        gc.set_threshold(10 * projections.YOUNG_COLLECTION, *before[1:])
+        projections.catch_up(synthetic, on_error=_raise)
+        assert seen == {10 * projections.YOUNG_COLLECTION}
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_a_catch_up_reads_each_referral_once_for_every_page_and_projection(
     synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
