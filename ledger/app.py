@@ -43,7 +43,17 @@ from .privacy import (
 )
 from .provenance import recorded_by_problem
 from .rules import Located, check
-from .store import GENESIS, PAGE, Appender, Pending, Store, Stored, chain_hash, open_store
+from .store import (
+    GENESIS,
+    PAGE,
+    WRITE_PAGE,
+    Appender,
+    Pending,
+    Store,
+    Stored,
+    chain_hash,
+    open_store,
+)
 
 RETRIES = 8
 MAX_IMPORT_BYTES = 2 * 1024**3
@@ -187,7 +197,7 @@ class Ledger:
         stream, and a refused line anywhere stores nothing."""
         with _collector_paused():
             numbered = _parsed(lines)
-            page = list(itertools.islice(numbered, PAGE))
+            page = list(itertools.islice(numbered, WRITE_PAGE))
             if not page:
                 raise LedgerError("nothing to import: the input holds no events")
             with self.store.appending() as appender:
@@ -248,7 +258,7 @@ class Ledger:
             if kept is not None:
                 kept += stored
             batch.written()
-            page = list(itertools.islice(rest, PAGE))
+            page = list(itertools.islice(rest, WRITE_PAGE))
         count = appender.count
         first = head + 1 if count else None
         result = ImportResult(self, kept, {}, unchanged, restore, span=(first, head + count))

@@ -14,10 +14,17 @@ import ledger.app as ledger_app
 from ledger import hookimpl
 from ledger.app import Ledger
 from ledger.plugins import Plugins
-from ledger.store import PAGE
+from ledger.store import facade
 
 AT = "2026-03-01T09:00:00Z"
+PAGE = 1000  # events an import checks and writes at a time, here: the tests stay small
 MANY = PAGE * 2 + 500  # three pages
+
+
+@pytest.fixture(autouse=True)
+def _pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_app, "WRITE_PAGE", PAGE)
+    monkeypatch.setattr(facade, "WRITE_PAGE", PAGE)
 
 
 def person(n: int) -> dict[str, Any]:

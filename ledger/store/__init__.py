@@ -42,7 +42,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import LedgerError
-from .backend import LOCK_TIMEOUT_ENV, PAGE, Backend, Cursor, lock_timeout, redact
+from .backend import (
+    LOCK_TIMEOUT_ENV,
+    PAGE,
+    WRITE_PAGE,
+    Backend,
+    Cursor,
+    lock_timeout,
+    redact,
+)
 from .facade import (
     ANALYZE_AFTER,
     GENESIS,
@@ -86,6 +94,7 @@ __all__ = [
     "PAGE",
     "SQLITE_COMPANIONS",
     "SQLITE_MAGIC",
+    "WRITE_PAGE",
     "Appender",
     "Backend",
     "Cursor",

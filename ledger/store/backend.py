@@ -21,6 +21,11 @@ from ..errors import LedgerError, StoreError
 
 LOCK_TIMEOUT_ENV = "REFERRAL_LEDGER_LOCK_TIMEOUT"
 PAGE = 1000
+# Events an import checks and writes at a time, in its one transaction: fewer, larger
+# statements. Measured, 20,000 events into PostgreSQL: 1.87-1.95 s with pages of 1,000,
+# 1.66-1.80 s with 5,000; 200,000 into SQLite: 18.4 s of CPU and a peak of 83 MB with 1,000,
+# 17.8 s and 106 MB with 5,000 (a catch-up holds more than either).
+WRITE_PAGE = 5000
 
 
 class Backend(Protocol):

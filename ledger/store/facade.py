@@ -40,7 +40,7 @@ from ..interchange import dumps
 from ..privacy import sealed_paths
 from ..rules import Located
 from . import tree
-from .backend import PAGE, Backend, Cursor, busy, redact, render
+from .backend import PAGE, WRITE_PAGE, Backend, Cursor, busy, redact, render
 from .rows import in_listing_order, only_projections, select_rows
 from .schema import DERIVED_TABLES, EVENT_TABLES, TABLES, TREE_TABLES
 
@@ -1433,7 +1433,7 @@ class Appender:
                 )
                 stored.append(out)
                 self.kept.append((item, out))
-            if len(rows.log) == PAGE:
+            if len(rows.log) == WRITE_PAGE:
                 # Rows go in a page at a time, inside the one transaction: a large import
                 # need not hold every stored event's bytes until its end.
                 store._insert_rows(cur, rows)
