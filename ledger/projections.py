@@ -45,10 +45,11 @@ PAGE = 1000  # events read at a time while collecting parts
 # (the parts to derive, the view that derives them) is bounded by the window, not by how far
 # behind the projections are. A part named in two windows is derived in both.
 WINDOW = 100_000
-# Events a catch-up's view keeps decoded, at most (see `View._trim`): one view for a window
-# reads and decodes each referral once, not once per page that names it and again per chunk
-# that derives it, and forgets the referrals it read first past this budget.
-KEPT = 50_000
+# Events of referrals a catch-up's view keeps decoded, at most, and of people twice as many
+# (see `View._trim`): one view for a window reads and decodes each referral once, not once
+# per page that names it and again per chunk that derives it, and forgets the referrals it
+# read first past this budget.
+KEPT = 20_000
 LIST_PAGE = 1000  # rows `listed` reads at a time
 
 

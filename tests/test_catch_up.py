@@ -83,21 +83,25 @@ def test_a_view_trimmed_past_its_budget_derives_what_one_view_does(
     monkeypatch.setattr(projections, "KEPT", 50)  # trimmed every page and chunk or so
     monkeypatch.setattr(projections, "PAGE", 100)
     monkeypatch.setattr(projections, "CHUNK", 40)
-    held: list[tuple[int, int]] = []
+    held: list[tuple[tuple[int, int], tuple[int, int]]] = []  # (referrals, people) before, after
     memos: list[tuple[int, int]] = []  # what the plugins keep in the view's memos
     real = views.View._trim
 
     def measured(self: views.View, budget: int) -> None:
-        before, memo = sum(self._held()), sum(map(len, self._memos.values()))
+        before, memo = self._held(), sum(map(len, self._memos.values()))
         real(self, budget)
-        held.append((before, sum(self._held())))
+        held.append((before, self._held()))
         memos.append((memo, sum(map(len, self._memos.values()))))
 
     monkeypatch.setattr(views.View, "_trim", measured)
     projections.catch_up(synthetic, on_error=_raise)
-    trimmed = [(before, after) for before, after in held if after < before]
+    trimmed = [(before[0], after[0]) for before, after in held if after[0] < before[0]]
     assert len(trimmed) > 10  # trimmed again and again
     assert all(after <= 37 for _, after in trimmed)  # down to three quarters of the budget
+    # people have their own budget, twice the referrals': past it, down to about half of it
+    forgot = [(before[1], after[1]) for before, after in held if after[1] < before[1]]
+    assert forgot and all(before > 100 and after <= 60 for before, after in forgot)
+    assert all(after[1] <= 100 for _, after in held)
     # the relationships and companies the plugins worked out went too, and were worked out again
     assert max(before for before, _ in memos) > 50 and all(after <= 50 for _, after in memos)
     assert _stored_rows(synthetic) == _derived_rows(synthetic)
@@ -124,9 +128,11 @@ def test_a_view_past_its_budget_forgets_the_people_it_read_first() -> None:
     for n in range(60):  # 60 people, each with one update: 120 events, past a budget of 100
         view._keep_person(f"p{n}", [_added(n), _updated(n)])
         view._declarations[f"p{n}"] = []
-    view._trim(100)
-    # down to about a quarter of the budget: the last ones read are those kept, in each cache
-    assert 0 < len(view._people) < 60 and sum(view._held()) <= 25
+    view._trim(1000)  # people may hold twice the budget of referrals: kept
+    assert len(view._people) == 60
+    view._trim(1000, people=100)
+    # down to half their budget: the last ones read are those kept, in each cache
+    assert 0 < len(view._people) < 60 and view._held() == (0, 2 * len(view._people)) <= (0, 50)
     assert list(view._people) == [f"p{n}" for n in range(60 - len(view._people), 60)]
     assert set(view._updates) == set(view._update_times) == set(view._people)
     assert list(view._declarations)[-1] == "p59" and "p0" not in view._declarations
