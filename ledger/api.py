@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from .store import ledger_event_ids
     from .terminal import fit, named, paint, table
     from .testing import Cli
-    from .views import Parties, View, micros, parties
+    from .views import Parties, Roles, View, micros, parties
 
 # name -> the module (under `ledger`) that defines it
 _SOURCES = {
@@ -134,6 +134,7 @@ _SOURCES = {
     # views
     "View": "views",
     "Parties": "views",
+    "Roles": "views",
     "parties": "views",
     "micros": "views",
     # testing
@@ -157,6 +158,7 @@ __all__ = [
     "Projection",
     "ProjectionFailed",
     "Relationship",
+    "Roles",
     "Row",
     "Settings",
     "State",

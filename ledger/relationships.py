@@ -241,10 +241,16 @@ def relationship(view: View, a: str, b: str) -> Relationship:
 
 def _accounts(view: View, a: str, b: str) -> list[Account]:
     accounts = [declared(d) for d in view.declarations_between(a, b)]
+    # The roles are kept by the view: the events are read only of the referrals between the
+    # two, together (asking for one at a time would read the rest of a person's with it).
+    between = []
     for key in sorted(set(view.referrals_of(a)) & set(view.referrals_of(b))):
-        p = view.parties(key)  # the parties of view.referral(key), kept by the view
-        if {p.requester, p.referrer} == {a, b}:
-            accounts += _given_in(view.referral(key), p)
+        roles = view.roles(key)
+        if {roles.requester, roles.referrer} == {a, b}:
+            between.append(key)
+    view.preload(between)
+    for key in between:
+        accounts += _given_in(view.referral(key), view.parties(key))
     return accounts
 
 
@@ -260,7 +266,7 @@ def relationships(view: View, handle: str) -> dict[str, Relationship]:
         for declaration in view.declarations(handle):
             others[declaration["with"]] = None
         for key in view.referrals_of(handle):
-            p = view.parties(key)
+            p = view.roles(key)
             if handle in (p.requester, p.referrer, p.target):
                 for person in (p.requester, p.referrer, p.target):
                     if person is not None and person != handle:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from itertools import chain, islice
 from operator import gt
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .app import freeze
 from .events import PersonUpdated, RequestAmended, parse_timestamp, to_micros
@@ -61,6 +61,20 @@ class Parties:
     target: str | None
     # World time (microseconds) from which the referral has its target, if it has one.
     target_since: int | None
+
+
+class Roles(NamedTuple):
+    """What `Parties` says of a referral less its request: who plays which role, and when and
+    where in the log it was asked (the request's `at`, in microseconds, and `seq`; None
+    without a live request). Small enough for a view to keep for every referral it has read
+    (`View.roles`), after it forgets their events."""
+
+    requester: str | None
+    referrer: str | None
+    target: str | None
+    target_since: int | None
+    asked: int | None
+    seq: int | None
 
 
 def parties(events: Sequence[Mapping[str, Any]]) -> Parties:
@@ -143,6 +157,7 @@ class View:
         self._referrals: dict[str, list[Mapping[str, Any]]] = {}
         self._histories: dict[str, list[Mapping[str, Any]]] = {}
         self._parties: dict[str, Parties] = {}
+        self._roles: dict[str, Roles] = {}  # kept when the referral's events are forgotten
         self._by_seq: dict[int, Mapping[str, Any]] = {}  # the events of `_histories`
         self._mentions: dict[str, list[str]] = {}
         # The people named by the events this view has handed out (or was told of): the first
@@ -248,6 +263,9 @@ class View:
         # than emptied whenever the view forgets, for no less CPU).
         if sum(map(len, self._memos.values())) > budget:
             self._forget_memos()
+        if len(self._roles) > 2 * budget:  # a few hundred bytes each: many more than referrals
+            for key in list(islice(self._roles, len(self._roles) - budget)):
+                del self._roles[key]
         referrals, held_people = self._held()
         if referrals <= budget and held_people <= people_budget:
             return
@@ -258,6 +276,8 @@ class View:
         for key in list(chain(self._referrals, self._histories)):
             if referrals <= keep:
                 break
+            if key in self._referrals:
+                self.roles(key)  # kept: worked out from the events about to go, not read again
             live, history = self._referrals.pop(key, ()), self._histories.pop(key, ())
             self._parties.pop(key, None)
             for event in history:
@@ -400,6 +420,25 @@ class View:
         if key not in self._parties:
             self._parties[key] = parties(self.referral(key))
         return self._parties[key]
+
+    def roles(self, key: str) -> Roles:
+        """`parties(key)` less the request (`Roles`): for a plugin that goes through many
+        referrals to pick the few whose events or request it needs (a person's referrals, say).
+        The view keeps these after it forgets the referral's events, so asking again reads
+        nothing."""
+        found = self._roles.get(key)
+        if found is None:
+            p = self.parties(key)
+            request = p.request
+            found = self._roles[key] = Roles(
+                p.requester,
+                p.referrer,
+                p.target,
+                p.target_since,
+                None if request is None else micros(request["at"]),
+                None if request is None else request["seq"],
+            )
+        return found
 
     def referral_history(self, key: str) -> list[Mapping[str, Any]]:
         """Every known event of the referral, retractions and retracted ones included, by seq."""

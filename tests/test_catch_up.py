@@ -118,9 +118,38 @@ def test_a_views_memo_lasts_until_the_view_forgets() -> None:
     view._trim(10)
     assert memo == {} and view.memo("mine") is memo
     memo["c"] = 3
-    view._referrals["r"] = [{"seq": n} for n in range(11)]  # the view past it: emptied too
+    # the view past it: emptied too; the referral's roles are kept
+    view._referrals["r"] = [{"seq": n, "type": "follow-up-sent", "at": "x"} for n in range(11)]
     view._trim(10)
     assert memo == {} and view._referrals == {}
+    assert view._roles == {"r": views.Roles(None, None, None, None, None, None)}
+
+
+def test_a_views_roles_are_its_parties_less_the_request_and_outlast_its_events(
+    synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = views.View(synthetic)
+    keys = view.referral_keys()
+    roles = {}
+    for key in keys:
+        p = view.parties(key)
+        request = p.request
+        roles[key] = view.roles(key)
+        assert roles[key] == views.Roles(
+            p.requester,
+            p.referrer,
+            p.target,
+            p.target_since,
+            None if request is None else views.micros(request["at"]),
+            None if request is None else request["seq"],
+        )
+    assert any(r.target is not None for r in roles.values())
+    view._trim(len(keys))  # forgets the events of most referrals, not their roles
+    assert len(view._referrals) < len(keys) // 2
+    read: list[Any] = []
+    for name in ("referral_events", "referrals_events"):
+        monkeypatch.setattr(view.store, name, lambda *a, **k: read.append(a) or {})
+    assert {key: view.roles(key) for key in keys} == roles and read == []
 
 
 def test_a_view_past_its_budget_forgets_the_people_it_read_first() -> None:

@@ -428,21 +428,23 @@ def multiple_referrers_same_target(
     for other in view.referrals_of(p.requester):
         if other == key:
             continue
-        q = view.parties(other)
+        # the roles, kept by the view: the other referral's events only if it may count
+        q = view.roles(other)
         if (
-            q.request is None
+            q.asked is None
             or q.requester != p.requester
             or q.referrer == p.referrer
             or q.target != p.target
             or q.target_since is None
         ):
             continue
-        q_asked = micros(q.request["at"])
-        if (q_asked, q.request["seq"]) >= (asked, request["seq"]) or asked - q_asked > THIRTY_DAYS:
+        if (q.asked, q.seq) >= (asked, request["seq"]) or asked - q.asked > THIRTY_DAYS:
             continue
         if _still_open(view.referral(other), asked):
             start = max(asked, p.target_since, q.target_since)
-            earlier.append((start, q.request, str(q.referrer)))
+            other_request = view.parties(other).request
+            assert other_request is not None
+            earlier.append((start, other_request, str(q.referrer)))
     changes: list[Change] = []
     for start in sorted({s for s, _, _ in earlier}):
         now = [(r, who) for s, r, who in sorted(earlier, key=lambda x: x[1]["seq"]) if s <= start]
