@@ -81,6 +81,7 @@ def test_a_view_trimmed_past_its_budget_derives_what_one_view_does(
     synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(projections, "KEPT", 50)  # trimmed every page and chunk or so
+    monkeypatch.setattr(projections, "WHOLE", 1000)  # a ledger this small: trimmed all the same
     monkeypatch.setattr(projections, "PAGE", 100)
     monkeypatch.setattr(projections, "CHUNK", 40)
     held: list[tuple[tuple[int, int], tuple[int, int]]] = []  # (referrals, people) before, after
@@ -105,6 +106,22 @@ def test_a_view_trimmed_past_its_budget_derives_what_one_view_does(
     # the relationships and companies the plugins worked out went too, and were worked out again
     assert max(before for before, _ in memos) > 50 and all(after <= 50 for _, after in memos)
     assert _stored_rows(synthetic) == _derived_rows(synthetic)
+
+
+def test_a_small_ledgers_catch_up_keeps_its_view_whole(
+    synthetic: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projections, "KEPT", 50)
+    trimmed: list[int] = []
+    monkeypatch.setattr(views.View, "_trim", lambda self, budget: trimmed.append(budget))
+    projections.catch_up(synthetic, on_error=_raise)  # 1,500 events: no more than WHOLE
+    assert trimmed == []
+    monkeypatch.setattr(projections, "WHOLE", 1499)
+    with synthetic.store.write() as cur:
+        cur.run("DELETE FROM {p}rl_rows")
+        cur.run("DELETE FROM {p}rl_positions")
+    projections.catch_up(synthetic, on_error=_raise)
+    assert trimmed and set(trimmed) == {50}
 
 
 def test_a_views_memo_lasts_until_the_view_forgets() -> None:
