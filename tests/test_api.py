@@ -1591,6 +1591,25 @@ def test_api_Parties(cli):
     assert found.target_since == micros(request["at"])
 
 
+def test_api_Roles(cli):
+    from ledger.api import Roles, micros
+
+    people(cli, "ana", "bob", "carol")
+    request = requested(cli)
+    view = view_of(cli)
+    try:
+        found = view.roles("r1")
+        p = view.parties("r1")
+        none = view.roles("no-such-referral")
+    finally:
+        view.ledger.close()
+    assert isinstance(found, Roles)
+    assert found == (p.requester, p.referrer, p.target, p.target_since, found.asked, found.seq)
+    assert (found.requester, found.referrer, found.target) == ("ana", "bob", "carol")
+    assert (found.asked, found.seq) == (micros(request["at"]), request["seq"])
+    assert none == Roles(None, None, None, None, None, None)
+
+
 def test_api_parties(cli):
     from ledger.api import micros, parties
 
