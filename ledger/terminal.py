@@ -107,9 +107,7 @@ def named(view: View, handles: Iterable[str | None] = ()) -> Callable[[str | Non
         if handle is None:
             return "-"
         if handle not in seen:
-            person = view.person(handle)
-            name = None if person is None or person.get("forgotten") else person.get("name")
-            seen[handle] = shown(handle, name if isinstance(name, str) else None)
+            seen[handle] = shown(handle, view.names([handle])[handle])
         return seen[handle]
 
     return who

@@ -504,17 +504,17 @@ class View:
                     simple[handle] = (event_id, values["name"])
                     continue
             rest.append(handle)
-        out: dict[str, str | None] = {}
+        out: dict[str, Any] = {}
         retracted = self.retracted([event_id for event_id, _ in simple.values()])
         for handle, (event_id, name) in simple.items():
             if event_id in retracted:
                 rest.append(handle)
             else:
-                out[handle] = name if isinstance(name, str) and name else None
+                out[handle] = name
         for handle, person in self.people(rest).items():
-            name = None if person is None or person.get("forgotten") else person.get("name")
-            out[handle] = name if isinstance(name, str) and name else None
-        return {handle: out[handle] for handle in wanted}
+            out[handle] = None if person is None or person.get("forgotten") else person.get("name")
+        # a name erased ({"forgotten": …}) or empty is no name
+        return {h: out[h] if isinstance(out[h], str) and out[h] else None for h in wanted}
 
     def _keep_person(self, handle: str, rows: list[Mapping[str, Any]]) -> None:
         added = next((e for e in reversed(rows) if e["type"] == "person-added"), None)

@@ -575,22 +575,31 @@ class Store:
         # a sqlite3.Row looks each name up column by column, and a replay reads every event.
         seq, event_id, recorded_us, digest, state, data, owner, by, secret = self._values(row)[-9:]
         state = bytes(state)
-        if data is not None and not len(data):
-            data = None  # values that came erased (see `append`)
-        if data is not None and self.vault.encrypted:
-            if secret is not None:
-                secret = self.vault.open_secret(owner, bytes(secret))
-            data = self.vault.open_data(secret, event_id, bytes(data))
+        data = self._private_bytes(event_id, data, owner, secret)
         return Stored(
             int(seq),
             event_id,
             int(recorded_us),
             digest,
             orjson.loads(state)["record"],
-            orjson.loads(bytes(data)) if data is not None else None,
+            orjson.loads(data) if data is not None else None,
             state,
             by,
         )
+
+    def _private_bytes(
+        self, event_id: str, data: Any, owner: str | None, secret: Any
+    ) -> bytes | None:
+        """An event's row of personal values as read (`data`, its `owner` and, on an encrypted
+        ledger, the owner's sealed `secret`), opened: None when there is none, or it came
+        erased (an empty row, see `append`)."""
+        if data is None or not len(data):
+            return None
+        if not self.vault.encrypted:
+            return bytes(data)
+        if secret is not None:
+            secret = self.vault.open_secret(owner, bytes(secret))
+        return self.vault.open_data(secret, event_id, bytes(data))
 
     def events(
         self, *, after: int = 0, until: int | None = None, page: int = PAGE
@@ -729,13 +738,8 @@ class Store:
                 )
             for row in rows:
                 actor, kind, event_id, recorded_us, data, owner, secret = self._values(row)
-                if data is not None and not len(data):
-                    data = None  # erased
-                if data is not None and self.vault.encrypted:
-                    if secret is not None:
-                        secret = self.vault.open_secret(owner, bytes(secret))
-                    data = self.vault.open_data(secret, event_id, bytes(data))
-                values = orjson.loads(bytes(data)) if data is not None else None
+                data = self._private_bytes(event_id, data, owner, secret)
+                values = orjson.loads(data) if data is not None else None
                 found.setdefault(actor, []).append((kind, event_id, int(recorded_us), values))
         return found
 
