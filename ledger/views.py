@@ -254,7 +254,8 @@ class View:
         again themselves: over the first 100,000 events of a 200,000-event ledger, 259,028
         people read for 21,856 there are, and 114,003 referrals for 20,858; 50.9 s of CPU, where
         a view kept whole took 17.6 s and 356 MB. Referrals within 20,000 events and people
-        within 40,000: 39.4 s at the same peak, 128 MB; the next 100,000, 64.2 s -> 46.5 s.)"""
+        within 40,000: 39.4 s, peaking at 128 MB (133 MB before); the next 100,000 events,
+        64.2 s -> 46.5 s at the same peak.)"""
         people_budget = 2 * budget if people is None else people
         keep = budget * 3 // 4
         # What plugins worked out from the view (`memo`) goes whenever the view forgets, and
