@@ -262,7 +262,9 @@ def catch_up(
 # and almost no cycles (the events a view hands out are read-only mappings), so collecting
 # that often mostly scans what is kept: over the first 100,000 events of a 200,000-event
 # ledger, 10,138 collections took 6.6 s of 57.0 s of CPU; with this, 19 took 1.0 s of 51.0 s,
-# at the same peak memory (and 50.2 s with no collection at all).
+# at the same peak memory (and 50.2 s with no collection at all). Not paused outright, as an
+# import pauses it (`app._collector_paused`): a catch-up runs for as long as the ledger is
+# large, in plugins' code, and whatever cycles that code makes are still collected.
 YOUNG_COLLECTION = 100_000
 
 

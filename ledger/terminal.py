@@ -147,14 +147,6 @@ def table(
     cutting = widths != natural  # else every cell fits its column as it is
     too_wide = room is not None and sum(widths) + len(GAP) * (count - 1) > room
     on = bool(colours) and not too_wide and colour_on()
-    if not cutting and not on and not right:  # the common case, and long listings: padding
-        last = count - 1
-        for line, size in zip(every, sizes, strict=True):
-            parts = [line[i] + " " * (widths[i] - size[i]) for i in range(last)]
-            parts.append(line[last])
-            joined = GAP.join(parts).rstrip()
-            yield cut(joined, room) if too_wide else joined
-        return
     padded = [i < count - 1 or i in right for i in range(count)]
     for n, (line, size) in enumerate(zip(every, sizes, strict=True)):
         painted = on and colours is not None and not (header is not None and n == 0)

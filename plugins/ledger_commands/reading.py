@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from itertools import islice
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 # fresh one per batch bounds the memory, and one batch is read in a few queries.
 BATCH = 1000
 ECHO_PAGE = 1000  # lines of a table written at once
+# What the table of referrals shows of each after its key, read from a Summary (`cells`) or
+# from a kept row's summary (`_cells`).
+SHOWN = ("stage", "company", "requester", "referrer", "target")
+_shown_of, _shown_in = attrgetter(*SHOWN), itemgetter(*SHOWN)
 
 
 def retractions(history: list[Mapping[str, Any]]) -> int:
@@ -225,14 +230,14 @@ def _cells(ledger: Ledger, person: str | None, stage: str | None) -> Iterator[tu
         data = found.pop(key, None)
         if data is None:
             continue  # its request is retracted: no summary
-        s = orjson.loads(data)["summary"]
-        if stage is None or s["stage"] == stage:
-            yield (key, s["stage"], s["company"], s["requester"], s["referrer"], s["target"])
+        summary = orjson.loads(data)["summary"]
+        if stage is None or summary["stage"] == stage:
+            yield (key, *_shown_in(summary))
 
 
 def cells(s: Summary) -> tuple[Any, ...]:
     """What the table of referrals (`echo_table`) shows of a summary."""
-    return (s.referral, s.stage, s.company, s.requester, s.referrer, s.target)
+    return (s.referral, *_shown_of(s))
 
 
 def echo_table(found: Iterable[Sequence[Any]], ledger: Ledger) -> None:
@@ -242,12 +247,12 @@ def echo_table(found: Iterable[Sequence[Any]], ledger: Ledger) -> None:
     # Only the cells are held, not the summaries: the widths need every row before the first.
     # The people are looked up once every row is read, together, in a few queries.
     header = ("REFERRAL", "STAGE", "COMPANY", "REQUESTER", "REFERRER", "TARGET")
-    cells = [(key, stage, _text(company), *people) for key, stage, company, *people in found]
-    if not cells:
+    held = [(key, stage, _text(company), *people) for key, stage, company, *people in found]
+    if not held:
         click.echo("No referrals.")
         return
-    who = named(View(ledger), (handle for row in cells for handle in row[3:]))
-    rows = [(*row[:3], *map(who, row[3:])) for row in cells]
+    who = named(View(ledger), (handle for row in held for handle in row[3:]))
+    rows = [(*row[:3], *map(who, row[3:])) for row in held]
     lines = table(header, rows, fixed=(1,))
     # written a page at a time: one write a line would be a third of the time of a long list
     while page := list(islice(lines, ECHO_PAGE)):
